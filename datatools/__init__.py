@@ -1,0 +1,1 @@
+"""Data: synthetic episode generator, label/submission files, datasets, metric and scoring."""

@@ -1,0 +1,38 @@
+"""Fixed feature parameters of SPEC.md section 2 and the processed-data file names, in one place.
+
+Both the preprocessing scripts (writers) and the datasets / predict.py (readers) import these, so
+a processed folder and the models always agree.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+SAMPLE_RATE = 22050        # Hz, mono
+N_MFCC = 20
+N_FFT = 2048
+HOP_LENGTH = 512
+FRAME_H, FRAME_W = 66, 88  # letterboxed 1-fps frames (height, width)
+ROI_H, ROI_W = 27, 36      # text-ROI grid (height, width)
+DEFAULT_CLIP_SECONDS = 200
+
+# Output suffixes, appended to the clip stem and mirrored under the processed root.
+MFCC_SUFFIX = "_mfcc.npy"      # float32 (N_MFCC, L)
+FRAMES_SUFFIX = "_frames.npy"  # uint8 (S, FRAME_H, FRAME_W, 3)
+OCR_SUFFIX = "_ocr.json"       # per second: text boxes in source pixels + source frame size
+ROI_SUFFIX = "_roi.npy"        # uint8 (S, ROI_H, ROI_W)
+CHROMA_SUFFIX = "_chroma.npy"  # uint32 Chromaprint points (season mode)
+
+
+def mfcc_length(clip_seconds: int) -> int:
+    """MFCC frames kept per clip: floor(S * 22050 / 512) + 3, which is 8616 for S = 200.
+
+    SPEC.md writes the formula with a ceiling but gives 8616 for S = 200; the ceiling would give
+    8617.  We keep the published figure (8616), so arrays match the published network's input."""
+    return int(clip_seconds) * SAMPLE_RATE // HOP_LENGTH + 3
+
+
+def feature_path(feat_root: str | os.PathLike, rel_video: str | os.PathLike, suffix: str) -> Path:
+    """Where the feature ``suffix`` of the clip at ``rel_video`` (relative to its data root) lives."""
+    rel = Path(rel_video)
+    return Path(feat_root) / rel.parent / f"{rel.stem}{suffix}"

@@ -1,0 +1,1 @@
+"""Fusion of several submissions (K-means consensus) and audio-fingerprint season matching."""

@@ -1,0 +1,1 @@
+"""AVTNet family of networks, their losses and the shared training engine."""

@@ -1,0 +1,1 @@
+"""Offline preprocessing scripts (features written once, read by training) and shared helpers."""
