@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -104,6 +104,9 @@ class SubmissionRow:
     clip: str       # clip file name, e.g. "0NJvw4n0_start.mp4"
     kind: str       # 's' or 'e'
     seconds: float
+    # 1-based line in the file it was read from (0 when built in code); not part of equality,
+    # so rows from two files compare by content.  Lets callers name the line in their errors.
+    line: int = field(default=0, compare=False)
 
 
 def format_submission_line(clip: str, seconds: float) -> str:
@@ -155,5 +158,5 @@ def read_submission(path: str | os.PathLike) -> list[SubmissionRow]:
             if clip in seen:
                 raise LabelError(f"{path}:{ln}: clip {clip} already given on line {seen[clip]}")
             seen[clip] = ln
-            rows.append(SubmissionRow(clip, kind, seconds))
+            rows.append(SubmissionRow(clip, kind, seconds, ln))
     return rows

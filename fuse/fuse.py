@@ -1,0 +1,264 @@
+"""Fuse several submissions into one: a per-clip K-means consensus (SPEC.md section 5).
+
+For every clip the predicted times of all inputs are split into two clusters by K-means
+(scikit-learn, fixed random state); the answer is the mean of the larger cluster, so one model that
+is far off is outvoted.  Rows are joined by clip name, not by line number, and the output keeps the
+clip order of the first input.  ``--method median`` and ``--method mean`` are simpler alternatives.
+
+Run from the repository root (the published usage), or from anywhere:
+
+    python fuse/fuse.py                      # fuse/submission_B_3/*.csv -> fuse/submission_B_3/submission.csv
+    python -m fuse.fuse --inputs runs/a/test.csv runs/b/test.csv runs/c/test.csv --output fused.csv
+    python fuse/fuse.py --inputs my_subs/ --output my_subs/fused.csv --method median
+
+With no flags the default folder is ``submission_B_3`` next to this script (``fuse/``), whatever the
+current directory; paths given on the command line are relative to the current directory.
+A folder input means every ``*.csv`` in it, sorted by name, except files named like the output
+(a rerun never fuses its own previous result).
+
+Library use:
+
+    from fuse.fuse import fuse_predictions, fuse_tables
+    fuse_predictions([50.0, 50.4, 49.8, 120.0, 50.2])   # 50.1
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+if __package__ in (None, ""):
+    # Run as `python fuse/fuse.py`: put the repository root (not fuse/, whose fuse.py would shadow
+    # the fuse package) first on sys.path so the absolute imports below resolve.
+    _HERE = Path(__file__).resolve().parent
+    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+    sys.path.insert(0, str(_HERE.parent))
+
+import argparse
+import os
+import warnings
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+from tqdm import tqdm
+
+from datatools.labels import LabelError, SubmissionRow, read_submission, write_submission
+from datatools.metric import TOLERANCE_S
+
+METHODS = ("kmeans", "median", "mean")
+DEFAULT_DIR = Path(__file__).resolve().parent / "submission_B_3"
+DEFAULT_OUTPUT_NAME = "submission.csv"
+KMEANS_SEED = 0        # fixed: the same inputs always give the same clusters
+KMEANS_N_INIT = 10     # restarts; cheap for five 1-D points (~4 ms per clip)
+SPREAD_EPS = 1e-6      # seconds; spreads closer than this count as equal (avoids float-noise picks)
+
+
+@dataclass(frozen=True)
+class ClipFusion:
+    """The fused time of one clip and how it was reached."""
+    seconds: float
+    kept: int          # predictions that formed the answer
+    rejected: int      # predictions left out (always 0 for median/mean)
+    gap: float = 0.0   # seconds from the answer to the nearest left-out prediction (0 if none)
+
+    @property
+    def outlier(self) -> bool:
+        """K-means always leaves a cluster out when the values differ; it only counts as an outlier
+        rejected when that cluster lies beyond the metric's 1 s tolerance from the answer."""
+        return self.gap > TOLERANCE_S
+
+
+@dataclass(frozen=True)
+class FusedRecord:
+    """One output row.  ``source`` says what produced ``seconds`` ("kmeans", "median", "mean");
+    a later stage (e.g. a season-level override) can replace a record and set its own source."""
+    clip: str
+    kind: str
+    seconds: float
+    source: str
+    inputs: tuple[float, ...]
+    fusion: ClipFusion
+
+
+def _kmeans_consensus(values: np.ndarray) -> ClipFusion:
+    """Mean of the larger of two K-means clusters.
+
+    Tie (an even split): the tighter cluster (smaller standard deviation) wins; if the spreads are
+    equal too (within SPREAD_EPS), the cluster with the earlier time wins.  Both rules depend only
+    on the set of values, so the answer does not depend on the order of the inputs."""
+    n = values.size
+    if n == 0:
+        raise ValueError("no predictions to fuse")
+    if np.ptp(values) == 0.0:
+        # All equal: K-means would warn about fewer distinct points than clusters; nothing to reject.
+        return ClipFusion(float(values[0]), n, 0)
+    from sklearn.cluster import KMeans  # imported here so `--method median` never pays for it
+
+    x = np.sort(values)  # sorted input makes the k-means++ seeding independent of input order
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # e.g. thread-count notices; the result is checked below
+        labels = KMeans(n_clusters=2, n_init=KMEANS_N_INIT, random_state=KMEANS_SEED).fit(
+            x.reshape(-1, 1)).labels_
+    groups = [x[labels == k] for k in (0, 1)]
+    groups = [g for g in groups if g.size]
+
+    def rank(g: np.ndarray) -> tuple[int, float, float]:
+        spread = float(np.std(g))
+        return (-g.size, round(spread / SPREAD_EPS), float(g.mean()))
+
+    best = min(groups, key=rank)
+    answer = float(best.mean())
+    others = [g for g in groups if g is not best]
+    gap = float(np.min(np.abs(others[0] - answer))) if others else 0.0
+    return ClipFusion(answer, int(best.size), int(n - best.size), gap)
+
+
+def fuse_clip(values: Sequence[float], method: str = "kmeans") -> ClipFusion:
+    """Fuse one clip's predictions with ``method`` (kmeans, median or mean)."""
+    v = np.asarray(values, dtype=np.float64).ravel()
+    if v.size == 0:
+        raise ValueError("no predictions to fuse")
+    if not np.all(np.isfinite(v)):
+        raise ValueError(f"non-finite prediction among {v.tolist()}")
+    if method == "kmeans":
+        return _kmeans_consensus(v)
+    if method == "median":
+        return ClipFusion(float(np.median(v)), int(v.size), 0)
+    if method == "mean":
+        return ClipFusion(float(v.mean()), int(v.size), 0)
+    raise ValueError(f"unknown fusion method {method!r}; choose one of {', '.join(METHODS)}")
+
+
+def fuse_predictions(values: Sequence[float], method: str = "kmeans") -> float:
+    """The fused time of one clip, e.g. ``fuse_predictions([50.0, 50.4, 49.8, 120.0, 50.2]) == 50.1``."""
+    return fuse_clip(values, method).seconds
+
+
+def check_same_clips(tables: Sequence[tuple[str, Sequence[SubmissionRow]]]) -> None:
+    """Raise LabelError naming file and line unless every table holds exactly the first one's clips."""
+    first_name, first_rows = tables[0]
+    first = {r.clip: r for r in first_rows}
+    for name, rows in tables[1:]:
+        have = {r.clip: r for r in rows}
+        extra = [r for r in rows if r.clip not in first]
+        missing = [r for r in first_rows if r.clip not in have]
+        if extra:
+            r = extra[0]
+            more = f" (and {len(extra) - 1} more)" if len(extra) > 1 else ""
+            raise LabelError(f"{name}:{r.line}: clip {r.clip} is not in the first input {first_name}{more}")
+        if missing:
+            r = missing[0]
+            more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+            raise LabelError(f"{name}: clip {r.clip} (line {r.line} of {first_name}) is missing{more}")
+
+
+def fuse_tables(tables: Sequence[tuple[str, Sequence[SubmissionRow]]], method: str = "kmeans",
+                progress: bool = False) -> list[FusedRecord]:
+    """Fuse submissions given as ``(name, rows)`` pairs; rows are joined by clip name.
+
+    Every table must hold the same clips (LabelError otherwise, naming the file and line).  The
+    result follows the clip order of the first table."""
+    if not tables:
+        raise ValueError("no submissions to fuse")
+    if method not in METHODS:
+        raise ValueError(f"unknown fusion method {method!r}; choose one of {', '.join(METHODS)}")
+    check_same_clips(tables)
+    lookup = [{r.clip: r.seconds for r in rows} for _, rows in tables]
+    out: list[FusedRecord] = []
+    for row in tqdm(tables[0][1], desc=f"fuse ({method})", unit="clip", disable=not progress,
+                    delay=2)  # bar only when it takes a while:
+        values = tuple(t[row.clip] for t in lookup)
+        f = fuse_clip(values, method)
+        out.append(FusedRecord(row.clip, row.kind, f.seconds, method, values, f))
+    return out
+
+
+def expand_inputs(inputs: Sequence[str | os.PathLike], output: Path) -> tuple[list[Path], list[Path]]:
+    """Resolve ``--inputs``: a folder means its ``*.csv`` sorted by name.  Returns (inputs, skipped):
+    files in a folder named like the output are skipped; an explicit file that *is* the output is
+    refused."""
+    out_resolved = output.resolve()
+    files: list[Path] = []
+    skipped: list[Path] = []
+    for item in inputs:
+        p = Path(item)
+        if p.is_dir():
+            for f in sorted(p.glob("*.csv")):
+                if f.name == output.name or f.resolve() == out_resolved:
+                    skipped.append(f)
+                else:
+                    files.append(f)
+        elif p.is_file():
+            if p.resolve() == out_resolved:
+                raise LabelError(f"{p}: is also the output file; fusing it would include an old result")
+            files.append(p)
+        else:
+            raise LabelError(f"{p}: no such file or folder")
+    seen: set[Path] = set()
+    unique = []
+    for f in files:  # the same file given twice would silently get two votes
+        if f.resolve() in seen:
+            raise LabelError(f"{f}: given more than once")
+        seen.add(f.resolve())
+        unique.append(f)
+    return unique, skipped
+
+
+def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        description="Fuse submission CSVs into one by a per-clip K-means consensus (or median/mean).",
+        add_help=add_help)
+    p.add_argument("--inputs", nargs="+", default=None, metavar="DIR_OR_FILE",
+                   help="submission CSVs, or folders meaning every *.csv in them (sorted); "
+                        f"default: {DEFAULT_DIR.name}/ next to this script, i.e. fuse/{DEFAULT_DIR.name}/")
+    p.add_argument("--output", default=None,
+                   help="fused submission to write; default: submission.csv in the default folder "
+                        "(with --inputs given, the default is submission.csv in the first input's folder)")
+    p.add_argument("--method", choices=METHODS, default="kmeans",
+                   help="kmeans: mean of the larger of two clusters (outlier-rejecting, default); "
+                        "median or mean of all inputs")
+    p.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
+    return p
+
+
+def resolve_paths(args: argparse.Namespace) -> tuple[list[str | os.PathLike], Path]:
+    """Default inputs/output.  The default folder is fixed relative to this script, so the
+    published `python fuse/fuse.py` from the repository root and a run from elsewhere agree."""
+    inputs = args.inputs if args.inputs else [DEFAULT_DIR]
+    if args.output:
+        output = Path(args.output)
+    else:
+        first = Path(inputs[0])
+        output = (first if first.is_dir() else first.parent) / DEFAULT_OUTPUT_NAME
+    return inputs, output
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = get_args_parser().parse_args(argv)
+    inputs, output = resolve_paths(args)
+    try:
+        files, skipped = expand_inputs(inputs, output)
+        if not files:
+            raise LabelError(f"{', '.join(map(str, inputs))}: no submission CSVs to fuse")
+        tables = [(str(f), read_submission(f)) for f in files]
+        records = fuse_tables(tables, args.method, progress=not args.quiet)
+        write_submission(output, [(r.clip, r.seconds) for r in records])
+    except (LabelError, ValueError) as exc:
+        print(f"fuse: error: {exc}", file=sys.stderr)
+        return 2
+    if not args.quiet:
+        if args.method == "kmeans" and len(files) < 3:
+            print(f"fuse: warning: K-means over {len(files)} input(s) cannot outvote anything; "
+                  "a 1-1 split takes the earlier time (consider --method mean)", file=sys.stderr)
+        for f in skipped:
+            print(f"fuse: skipped {f} (named like the output)", file=sys.stderr)
+        n_out = sum(r.fusion.outlier for r in records)
+        print(f"fused {len(records)} clips from {len(files)} inputs with {args.method}: "
+              f"{n_out} clips had an outlier (> {TOLERANCE_S:g} s off) rejected -> {output}")
+        for f in files:
+            print(f"  input: {f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
