@@ -166,7 +166,7 @@ def fuse_tables(tables: Sequence[tuple[str, Sequence[SubmissionRow]]], method: s
     lookup = [{r.clip: r.seconds for r in rows} for _, rows in tables]
     out: list[FusedRecord] = []
     for row in tqdm(tables[0][1], desc=f"fuse ({method})", unit="clip", disable=not progress,
-                    delay=2)  # bar only when it takes a while:
+                    delay=2):  # the bar shows only when fusing takes a while
         values = tuple(t[row.clip] for t in lookup)
         f = fuse_clip(values, method)
         out.append(FusedRecord(row.clip, row.kind, f.seconds, method, values, f))
