@@ -1,0 +1,217 @@
+"""One-pass preprocessing driver: decode each clip once and write every per-clip output.
+
+Outputs (SPEC.md section 2), mirrored from ``--data_root`` under ``--save_root``:
+``<stem>_mfcc.npy`` float32 (20, L), ``<stem>_frames.npy`` uint8 (S, 66, 88, 3),
+``<stem>_ocr.json`` (boxes per second in source pixels + frame size), ``<stem>_roi.npy`` uint8
+(S, 27, 36).  The per-clip outputs are a list of ``Stage`` objects (``STAGES``); other features
+(e.g. Chromaprint) join with ``register_stage`` and then run in the same decode pass.  The single-
+output scripts (utils/extract_audio.py, utils/extract_video.py, datatools/text_extract.py,
+utils/extract_textROI.py) are this driver restricted to one stage.
+
+    python -m utils.preprocess --data_root data/data_A/train data/data_B --save_root work_dir/processed
+    python utils/preprocess.py --data_root clips/ --save_root out/ --workers 8 --shard 0/2
+
+In memory (predict.py): ``features_from_decoded(decode_clip(path, S, start_s), S)``.
+"""
+from __future__ import annotations
+
+import argparse
+import functools
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+if __package__ in (None, ""):  # run as a file: make the repository root importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import numpy as np
+
+from datatools import spec
+from datatools.text_extract import (DEFAULT_REUSE_DIFF, BackendUnavailable, add_ocr_args,
+                                    check_backend, detect_seconds, get_detector, ocr_record,
+                                    read_ocr)
+from utils.extract_textROI import roi_from_record
+from utils.io import atomic_save_npy, atomic_write_json
+from utils.jobs import Clip, ClipError, add_job_args, check_meta, clips_from_args, run_jobs
+from utils.media import DEFAULT_OCR_SIZE, ClipDecodeError, DecodedClip, decode_clip, \
+    mfcc_from_audio, warn
+
+
+@dataclass
+class Options:
+    """Settings a worker needs (picklable)."""
+    clip_seconds: int = spec.DEFAULT_CLIP_SECONDS
+    ocr_backend: str = "rapidocr"
+    ocr_size: int = DEFAULT_OCR_SIZE
+    reuse_diff: float = DEFAULT_REUSE_DIFF
+    threads: int = 0           # per-clip threads for decoder / detector (0 = library default)
+
+
+@dataclass
+class Context:
+    """What stages of one clip share: the decoded clip and earlier stages' results."""
+    clip: Clip | None
+    save_root: Path | None
+    opts: Options
+    decoded: DecodedClip | None = None
+    results: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    suffix: str                              # output file suffix (datatools.spec)
+    needs: frozenset                         # decode_clip parts: "frames", "ocr", "audio"
+    compute: Callable[[Context], Any]
+    save: Callable[[Path, Any], None]
+    meta: Callable[[Options], dict]          # parameters recorded in meta.json
+
+
+def _mfcc(ctx: Context) -> np.ndarray:
+    d = ctx.decoded
+    if not d.info.get("has_audio", True):
+        warn(ctx.clip.video if ctx.clip else "clip", "no audio stream; MFCC set to zeros")
+    return mfcc_from_audio(d.audio, ctx.opts.clip_seconds)
+
+
+def _ocr(ctx: Context) -> dict:
+    d, o = ctx.decoded, ctx.opts
+    size = (d.info["width"], d.info["height"])
+    seconds, _ = detect_seconds(get_detector(o.ocr_backend, o.threads), d.ocr_frames, size,
+                                o.reuse_diff)
+    return ocr_record(seconds, size, o.ocr_backend, o.ocr_size)
+
+
+def _roi(ctx: Context) -> np.ndarray:
+    rec = ctx.results.get("ocr")
+    if rec is None:  # standalone ROI run: boxes come from the stored JSON, no decoding
+        path = ctx.clip.out(ctx.save_root, spec.OCR_SUFFIX)
+        if not path.is_file():
+            raise ClipError(f"missing {path.name}; run datatools/text_extract.py first")
+        try:
+            rec = read_ocr(path)
+        except ValueError as exc:
+            raise ClipError(str(exc)) from None
+    return roi_from_record(rec, ctx.opts.clip_seconds)
+
+
+STAGES: list[Stage] = [
+    Stage("mfcc", spec.MFCC_SUFFIX, frozenset({"audio"}), _mfcc, atomic_save_npy,
+          lambda o: {"clip_seconds": o.clip_seconds, "sample_rate": spec.SAMPLE_RATE,
+                     "n_mfcc": spec.N_MFCC, "n_fft": spec.N_FFT, "hop_length": spec.HOP_LENGTH,
+                     "mfcc_length": spec.mfcc_length(o.clip_seconds)}),
+    Stage("frames", spec.FRAMES_SUFFIX, frozenset({"frames"}), lambda c: c.decoded.frames,
+          atomic_save_npy,
+          lambda o: {"clip_seconds": o.clip_seconds, "frame_size": [spec.FRAME_H, spec.FRAME_W]}),
+    Stage("ocr", spec.OCR_SUFFIX, frozenset({"ocr"}), _ocr, atomic_write_json,
+          lambda o: {"clip_seconds": o.clip_seconds, "ocr_backend": o.ocr_backend,
+                     "ocr_size": o.ocr_size}),
+    Stage("roi", spec.ROI_SUFFIX, frozenset(), _roi, atomic_save_npy,
+          lambda o: {"clip_seconds": o.clip_seconds, "roi_size": [spec.ROI_H, spec.ROI_W]}),
+]
+
+
+def register_stage(stage: Stage) -> None:
+    """Add (or replace by name) a per-clip output of the driver; do it at import time so pool
+    workers see it too."""
+    STAGES[:] = [s for s in STAGES if s.name != stage.name] + [stage]
+
+
+def get_stages(names: Sequence[str]) -> list[Stage]:
+    by_name = {s.name: s for s in STAGES}
+    unknown = [n for n in names if n not in by_name]
+    if unknown:
+        raise ValueError(f"unknown stage(s) {unknown}; known: {list(by_name)}")
+    return [by_name[n] for n in names]
+
+
+def run_stages(ctx: Context, stages: Sequence[Stage], start_s: float = 0.0) -> dict[str, Any]:
+    """Decode what the stages need (once) and compute them in order; returns name -> result."""
+    needs = set().union(*(s.needs for s in stages))
+    if needs and ctx.decoded is None:
+        try:
+            ctx.decoded = decode_clip(ctx.clip.video, ctx.opts.clip_seconds, start_s=start_s,
+                                      want_frames="frames" in needs, want_ocr="ocr" in needs,
+                                      want_audio="audio" in needs, ocr_size=ctx.opts.ocr_size,
+                                      threads=ctx.opts.threads)
+        except ClipDecodeError as exc:
+            raise ClipError(str(exc)) from None
+    for s in stages:
+        ctx.results[s.name] = s.compute(ctx)
+    return ctx.results
+
+
+def features_from_decoded(decoded: DecodedClip, clip_seconds: int,
+                          opts: Options | None = None,
+                          names: Sequence[str] = ("mfcc", "frames", "ocr", "roi")) -> dict[str, Any]:
+    """In-memory features of an already decoded clip (predict.py): name -> array / OCR record."""
+    opts = opts or Options(clip_seconds=clip_seconds)
+    opts.clip_seconds = clip_seconds
+    ctx = Context(clip=None, save_root=None, opts=opts, decoded=decoded)
+    return run_stages(ctx, get_stages(names))
+
+
+def process_clip(clip: Clip, save_root: str, names: tuple[str, ...], opts: Options) -> None:
+    """Pool worker: compute and atomically write the outputs of one clip."""
+    ctx = Context(clip=clip, save_root=Path(save_root), opts=opts)
+    stages = get_stages(names)
+    results = run_stages(ctx, stages)
+    for s in stages:
+        s.save(clip.out(save_root, s.suffix), results[s.name])
+
+
+def build_parser(description: str, stage_names: Sequence[str]) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=description)
+    add_job_args(p)
+    if {"ocr", "roi"} & set(stage_names) and stage_names != ["roi"]:
+        add_ocr_args(p)
+    return p
+
+
+def options_from_args(args: argparse.Namespace) -> Options:
+    return Options(clip_seconds=args.clip_seconds,
+                   ocr_backend=getattr(args, "ocr_backend", "rapidocr"),
+                   ocr_size=getattr(args, "ocr_size", DEFAULT_OCR_SIZE),
+                   reuse_diff=getattr(args, "reuse_diff", DEFAULT_REUSE_DIFF),
+                   # a process per core already uses every core: one thread each avoids thrashing
+                   threads=1 if args.workers > 1 else 0)
+
+
+def run_cli(stage_names: Sequence[str], description: str, argv: list[str] | None = None) -> int:
+    """The whole CLI of the driver and of each single-output script; returns the exit status."""
+    args = build_parser(description, stage_names).parse_args(argv)
+    if args.clip_seconds < 1:
+        raise SystemExit("--clip_seconds must be >= 1")
+    opts = options_from_args(args)
+    stages = get_stages(stage_names)
+    if "ocr" in stage_names:
+        try:  # fail once, clearly, rather than once per clip
+            check_backend(opts.ocr_backend)
+        except BackendUnavailable as exc:
+            raise SystemExit(f"error: {exc}") from None
+    try:
+        clips = clips_from_args(args)
+    except (FileNotFoundError, ValueError) as exc:
+        raise SystemExit(f"error: {exc}") from None
+    meta: dict = {}
+    for s in stages:
+        meta.update(s.meta(opts))
+    check_meta(args.save_root, meta)
+    work = functools.partial(process_clip, save_root=str(args.save_root),
+                             names=tuple(stage_names), opts=opts)
+    outputs = lambda clip: [clip.out(args.save_root, s.suffix) for s in stages]  # noqa: E731
+    summary = run_jobs(clips, work, outputs, workers=args.workers, desc="+".join(stage_names),
+                       overwrite=args.overwrite)
+    return summary.exit_code
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_cli([s.name for s in STAGES],
+                   "Decode each clip once and write MFCC, 1-fps frames, OCR boxes and text-ROI "
+                   "maps (plus any registered stage).", argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
