@@ -54,7 +54,8 @@ class JobSummary:
     def exit_code(self) -> int:
         return 1 if self.failed else 0
 
-    def report(self, desc: str, stream=sys.stderr) -> None:
+    def report(self, desc: str, stream=None) -> None:
+        stream = stream or sys.stderr  # looked up now: a default bound at import goes stale
         print(f"[{desc}] done {self.done}, skipped {self.skipped} (already complete), "
               f"failed {len(self.failed)}", file=stream)
         for path, reason in sorted(self.failed.items()):
