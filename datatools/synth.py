@@ -211,7 +211,8 @@ def plan_episode(cfg: SynthConfig, sp: SeriesPlan, episode: int, ep_id: str) -> 
             segs.append(("gap", op_end, body0))
         inserts = []
         if rng.random() < cfg.insert_song_prob and body1 - body0 > sp.insert_len + 4:
-            # Prefer a place inside one of the clips, where it actually confuses a model.
+            # Prefer a place inside one of the clips, where it actually confuses a model; always
+            # >= 1 s away from the OP/ED so the boundary itself stays a clean body/theme change.
             windows = [(body0 + 1, min(S, body1) - sp.insert_len - 1),
                        (max(body0, D - S) + 1, body1 - sp.insert_len - 1),
                        (body0 + 1, body1 - sp.insert_len - 1)]
@@ -376,7 +377,8 @@ class Episode:
                 idx = np.arange(lo, hi)
                 fade = np.clip((sb - idx) / sr, 0, 1).astype(np.float32)   # fade out over the last second
                 buf += 0.6 * song[np.minimum(idx - sa, song.size - 1)] * fade
-            render_noise(plan.seed, lo, hi - lo, sr, 0.004, buf)
+            if kind not in ("op", "ed"):   # theme songs are studio masters: sample-identical, no room noise
+                render_noise(plan.seed, lo, hi - lo, sr, 0.004, buf)
         return out
 
 
@@ -438,7 +440,8 @@ def encode_range(ep: Episode, t0: float, seconds: float, path: Path, stamp: bool
     from scipy.io import wavfile
     sp, sr = ep.plan.series, ep.sr
     W, H = sp.width, sp.height
-    n_frames = int(math.ceil(seconds * sp.fps - 1e-6))
+    # Whole frames that end by the clip end (ffmpeg's -t drops a frame that would run past it).
+    n_frames = int(math.floor(seconds * sp.fps + 1e-6))
     audio = ep.audio(round(t0 * sr), round(seconds * sr))
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
