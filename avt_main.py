@@ -1,5 +1,10 @@
-"""Placeholder until the models issue lands: exits with a clear message."""
-import sys
+"""Train or test AVTNet (one-layer backend, frames in [0, 1]) with the shared engine (models/engine.py).
+
+    python avt_main.py --data_root data --save_prefix work_dir/avt
+    python avt_main.py --data_root data --testB --weights work_dir/avt/avnet_bestmodel.pth --save_prefix work_dir/avt
+    torchrun --nproc_per_node=2 avt_main.py --data_root data --save_prefix work_dir/avt
+"""
+from models.engine import cli
 
 if __name__ == "__main__":
-    sys.exit("avt_main.py: not implemented yet (models and training engine are being built; see README)")
+    cli(kind="avt")

@@ -1,0 +1,464 @@
+"""The one training / validation / test engine behind avt_main.py, avt_normal_main.py and
+avt_yolt_main.py (SPEC.md section 4).
+
+    python avt_main.py --data_root data --save_prefix work_dir/avt            # train (full preset)
+    python avt_main.py --data_root data --preset tiny --clip_seconds 20 --max_epoch 4 --device cpu
+    python avt_main.py --data_root data --testB --weights work_dir/avt/avnet_bestmodel.pth
+    torchrun --nproc_per_node=2 avt_main.py --data_root data ...               # DDP, one per GPU/CPU
+
+Run folder (--save_prefix): config.json, log.txt, metrics.csv, checkpoint_last.pth (resume),
+avnet_epoch{N}.pth (epochs after 60 %), avnet_bestmodel.pth, val_predictions.csv, error.txt, and
+for --test/--testB submission.csv.  Resume with ``--resume auto`` (the folder's
+checkpoint_last.pth) or ``--resume PATH``; a folder that already holds a run is never overwritten
+silently.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import csv
+import logging
+import math
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, DistributedSampler
+
+from datatools.dataset import (TEST_DIRS, ClipRecord, FeatureDataset, check_meta, labelled_clips,
+                               split_train_val, test_clips)
+from datatools.labels import write_submission
+from datatools.metric import summary as metric_summary
+from models.avtnet import build_model, compute_loss
+from models.checkpoint import (check_compatible, load_weights, read_checkpoint, save_checkpoint,
+                               unwrap)
+from models.config import MODEL_KINDS, PRESETS, ModelConfig, get_config
+from models.distributed import (DistInfo, autocast_context, barrier, cleanup, init_distributed,
+                                make_scaler, parse_gpus)
+from models.frame_trunk import load_imagenet_weights
+from models.heads import to_seconds
+from models.inputs import to_model_inputs
+from utils.io import atomic_write_json, atomic_write_text
+
+LOG = logging.getLogger("avtnet")
+LAST_CKPT = "checkpoint_last.pth"
+BEST_CKPT = "avnet_bestmodel.pth"
+ERROR_THRESHOLD_S = 10.0
+LOSS_TERMS = {"avt": ("loss",), "avt_normal": ("loss",), "yolt": ("loss", "coarse", "fine", "hit_rate")}
+
+
+def str2bool(text: str | bool) -> bool:
+    if isinstance(text, bool):
+        return text
+    if text.lower() in ("1", "true", "yes", "y", "on"):
+        return True
+    if text.lower() in ("0", "false", "no", "n", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true/false, got {text!r}")
+
+
+def _flag(group, name: str, help: str, default: bool = False) -> None:
+    # Both `--use_amp` and the published scripts' `--use_amp True` spellings work.
+    group.add_argument(name, type=str2bool, nargs="?", const=True, default=default, metavar="BOOL",
+                       help=help + f" (default: {default})")
+
+
+def get_args_parser(add_help: bool = True, kind: str = "avt", if_normal: bool = False) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=f"Train or test the AVTNet family (model: {kind}).",
+                                add_help=add_help)
+    d = p.add_argument_group("data")
+    d.add_argument("--data_root", default="data", metavar="DIR",
+                   help="published layout: data_A/train/labels.txt, data_B/labels.txt, data_A/test/, "
+                        "data_C/ (default: %(default)s)")
+    d.add_argument("--feat_root", default=None, metavar="DIR",
+                   help="processed-feature folder written by the preprocessing scripts "
+                        "(default: <data_root>/processed)")
+    d.add_argument("--label_files", nargs="+", default=None, metavar="FILE",
+                   help="label files to train on (default: every one of data_A/train/labels.txt, "
+                        "data_B/labels.txt that exists)")
+    d.add_argument("--clip_seconds", type=int, default=200, metavar="S",
+                   help="clip length S; must match the processed folder's meta.json (default: %(default)s)")
+    d.add_argument("--data_seed", type=int, default=0, metavar="K",
+                   help="validation split: every 7th clip after rotating the list left by K (default: 0)")
+    d.add_argument("--shift_aug", type=int, default=0, metavar="SEC",
+                   help="temporal-shift augmentation: shift content and label together by up to SEC "
+                        "seconds (0 = off, default)")
+    d.add_argument("--cache", choices=("auto", "ram", "disk"), default="auto",
+                   help="hold all features in RAM, memory-map them per item, or pick RAM when they "
+                        "need under a quarter of it (default: auto)")
+    _flag(d, "--test", "predict the test folder data_A/test/ (needs --weights) and write submission.csv")
+    _flag(d, "--testB", "predict test B, data_C/ (needs --weights) and write submission.csv")
+    d.add_argument("--test_dir", default=None, metavar="DIR",
+                   help="with --test/--testB: predict this folder (under --data_root) instead")
+    _flag(d, "--if_normal", "ImageNet mean/std frame normalisation instead of [0, 1]", if_normal)
+
+    m = p.add_argument_group("model")
+    m.add_argument("--model", choices=MODEL_KINDS, default=kind,
+                   help="network: avt, avt_normal (two-layer backend) or yolt (default: %(default)s)")
+    m.add_argument("--preset", choices=PRESETS, default="full",
+                   help="full = SPEC.md sizes; tiny = same structure, narrow widths for CPUs (default: full)")
+    m.add_argument("--pretrained", default=None, metavar="PATH",
+                   help="local torchvision ResNet-18 ImageNet state dict for the frame trunk (full preset)")
+    m.add_argument("--weights", default=None, metavar="PATH",
+                   help="checkpoint to test (--test/--testB) or to initialise training from")
+
+    o = p.add_argument_group("optimisation")
+    o.add_argument("--lr", type=float, default=3e-4, help="Adam learning rate (default: %(default)s)")
+    o.add_argument("--batch_size", type=int, default=16,
+                   help="clips per step per process (default: %(default)s)")
+    o.add_argument("--max_epoch", type=int, default=64, help="training epochs (default: %(default)s)")
+    o.add_argument("--warmup_epochs", type=int, default=5,
+                   help="linear warm-up from lr/10 to lr, then cosine (default: %(default)s)")
+    o.add_argument("--accumulation_step", type=int, default=1, metavar="N",
+                   help="accumulate gradients over N batches per optimiser step (default: 1)")
+    _flag(o, "--use_amp", "mixed precision: fp16 + GradScaler on GPU, bf16 autocast on CPU")
+    o.add_argument("--seed", type=int, default=10, help="random seed (default: %(default)s)")
+
+    r = p.add_argument_group("run")
+    r.add_argument("--save_prefix", default=None, metavar="DIR",
+                   help="run folder for logs, checkpoints and predictions (default: work_dir/<model>)")
+    r.add_argument("--resume", default=None, metavar="PATH|auto",
+                   help="continue training from a checkpoint; 'auto' = <save_prefix>/checkpoint_last.pth "
+                        "if present")
+    r.add_argument("--device", default="auto",
+                   help="auto (GPU if available), cpu, cuda or cuda:N (default: auto)")
+    r.add_argument("--gpus", default=None, metavar="IDS",
+                   help="comma-separated GPU ids; more than one uses DataParallel, e.g. --gpus 0,1 "
+                        "(under torchrun each process uses its LOCAL_RANK GPU instead)")
+    r.add_argument("--num_workers", type=int, default=4,
+                   help="data-loading worker processes per training process (default: %(default)s)")
+    r.add_argument("--show_freq", type=int, default=50, metavar="N",
+                   help="log a progress line every N steps (default: %(default)s)")
+    return p
+
+
+# ----------------------------------------------------------------------------------------- helpers
+def setup_logging(run_dir: Path, info: DistInfo) -> None:
+    LOG.handlers.clear()
+    LOG.propagate = False
+    if not info.is_main:
+        LOG.addHandler(logging.NullHandler())
+        return
+    LOG.setLevel(logging.INFO)
+    fmt = logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%d %H:%M:%S")
+    for h in (logging.StreamHandler(sys.stderr), logging.FileHandler(run_dir / "log.txt")):
+        h.setFormatter(fmt)
+        LOG.addHandler(h)
+
+
+def seed_everything(seed: int) -> None:
+    import random
+
+    random.seed(seed)
+    np.random.seed(seed % (2 ** 32))
+    torch.manual_seed(seed)
+
+
+def git_commit() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).resolve().parent,
+                             capture_output=True, text=True, timeout=10)
+        return out.stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def lr_factor(epoch: int, max_epoch: int, warmup: int) -> float:
+    """Multiplier of the base lr during (0-based) ``epoch``: linear lr/10 -> lr over the warm-up
+    epochs, then cosine annealing to 0 over the rest."""
+    if epoch < warmup:
+        return 0.1 + 0.9 * epoch / warmup
+    rest = max(max_epoch - warmup, 1)
+    return 0.5 * (1.0 + math.cos(math.pi * (epoch - warmup) / rest))
+
+
+def make_loader(ds: FeatureDataset, batch_size: int, workers: int, shuffle: bool, seed: int,
+                info: DistInfo, drop_last: bool = False) -> DataLoader:
+    sampler = None
+    gen = torch.Generator().manual_seed(seed)
+    if shuffle and info.distributed:
+        sampler = DistributedSampler(ds, num_replicas=info.world_size, rank=info.rank, shuffle=True,
+                                     seed=seed, drop_last=drop_last)
+    return DataLoader(ds, batch_size=batch_size, shuffle=shuffle and sampler is None, sampler=sampler,
+                      num_workers=workers, generator=gen, drop_last=drop_last and sampler is None,
+                      pin_memory=info.device.type == "cuda", persistent_workers=False)
+
+
+def _normalization(args: argparse.Namespace) -> str:
+    return "imagenet" if args.if_normal else "unit"
+
+
+# ------------------------------------------------------------------------------- train / evaluate
+def train_one_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.optim.Optimizer,
+                    scaler: torch.amp.GradScaler, args: argparse.Namespace, cfg: ModelConfig,
+                    info: DistInfo, epoch: int) -> dict[str, float]:
+    """One pass over ``loader``; returns the mean of each loss term plus data-wait share and clips/s."""
+    from tqdm import tqdm
+
+    model.train()
+    terms = LOSS_TERMS[args.model]
+    sums = dict.fromkeys(terms, 0.0)
+    n_batches, clips, data_time, start = 0, 0, 0.0, time.perf_counter()
+    accum = max(1, args.accumulation_step)
+    total = len(loader)
+    optimizer.zero_grad(set_to_none=True)
+    bar = tqdm(loader, desc=f"epoch {epoch + 1}/{args.max_epoch}", disable=not info.is_main,
+               leave=False, dynamic_ncols=True)
+    t0 = time.perf_counter()
+    for i, batch in enumerate(bar):
+        data_time += time.perf_counter() - t0
+        inputs = to_model_inputs(batch, _normalization(args), info.device)
+        target = batch["target"].to(info.device)
+        step_now = (i + 1) % accum == 0 or i + 1 == total
+        # Skip the DDP all-reduce on batches that only accumulate gradients.
+        sync = model.no_sync() if info.distributed and not step_now else contextlib.nullcontext()
+        with sync:
+            with autocast_context(info.device, args.use_amp):
+                out = model(*inputs)
+            losses = compute_loss(args.model, out, target, args.clip_seconds, cfg)
+            scaler.scale(losses["loss"] / accum).backward()
+        if step_now:
+            scaler.step(optimizer)
+            scaler.update()
+            optimizer.zero_grad(set_to_none=True)
+        for k in terms:
+            sums[k] += float(losses[k].detach())
+        n_batches += 1
+        clips += len(target)
+        if info.is_main and args.show_freq and (i + 1) % args.show_freq == 0:
+            el = time.perf_counter() - start
+            LOG.info("epoch %d step %d/%d loss %.4f lr %.2e data %.1f%% of %.2fs/step ETA %.0fs",
+                     epoch + 1, i + 1, total, sums["loss"] / n_batches,
+                     optimizer.param_groups[0]["lr"], 100 * data_time / el, el / (i + 1),
+                     el / (i + 1) * (total - i - 1))
+        bar.set_postfix(loss=f"{sums['loss'] / n_batches:.3f}")
+        t0 = time.perf_counter()
+    elapsed = time.perf_counter() - start
+    res = {k: v / max(n_batches, 1) for k, v in sums.items()}
+    res.update(data_share=data_time / max(elapsed, 1e-9), clips_per_s=clips * info.world_size / max(elapsed, 1e-9))
+    return res
+
+
+@torch.no_grad()
+def predict(model: nn.Module, loader: DataLoader, args: argparse.Namespace, normalization: str,
+            device: torch.device) -> np.ndarray:
+    """Predicted seconds for every clip of ``loader`` in dataset order."""
+    model.eval()
+    out_s = []
+    for batch in loader:
+        with autocast_context(device, args.use_amp):
+            out = model(*to_model_inputs(batch, normalization, device))
+        out_s.append(to_seconds(out["pred"], args.clip_seconds).cpu().numpy())
+    return np.concatenate(out_s) if out_s else np.zeros(0)
+
+
+def evaluate(model: nn.Module, loader: DataLoader, records: Sequence[ClipRecord],
+             args: argparse.Namespace, device: torch.device) -> tuple[dict[str, float], np.ndarray]:
+    """Validation metrics (datatools.metric.summary) and the predicted seconds per clip."""
+    pred = predict(model, loader, args, _normalization(args), device)
+    truth = np.array([r.seconds for r in records], dtype=np.float64)
+    return metric_summary(pred, truth), pred
+
+
+def write_val_outputs(run_dir: Path, records: Sequence[ClipRecord], pred: np.ndarray) -> None:
+    write_submission(run_dir / "val_predictions.csv", [(r.name, float(p)) for r, p in zip(records, pred)])
+    lines = [f"{r.rel} label {r.seconds:.3f} pred {p:.3f} error {abs(p - r.seconds):.3f}\n"
+             for r, p in zip(records, pred) if abs(p - r.seconds) > ERROR_THRESHOLD_S]
+    atomic_write_text(run_dir / "error.txt", "".join(lines))
+
+
+def append_metrics(path: Path, row: dict[str, Any]) -> None:
+    new = not path.is_file()
+    with open(path, "a", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(row))
+        if new:
+            w.writeheader()
+        w.writerow(row)
+
+
+# ------------------------------------------------------------------------------------------- main
+def resolve_args(args: argparse.Namespace) -> argparse.Namespace:
+    if args.feat_root is None:
+        args.feat_root = str(Path(args.data_root) / "processed")
+    if args.save_prefix is None:
+        args.save_prefix = str(Path("work_dir") / args.model)
+    if args.test and args.testB:
+        raise SystemExit("choose one of --test and --testB per run")
+    if (args.test or args.testB) and not args.weights:
+        raise SystemExit("--test/--testB need --weights PATH (a checkpoint to predict with)")
+    for name in ("batch_size", "max_epoch", "accumulation_step", "clip_seconds"):
+        if getattr(args, name) < 1:
+            raise SystemExit(f"--{name} must be at least 1, got {getattr(args, name)}")
+    parse_gpus(args.gpus)
+    return args
+
+
+def main(args: argparse.Namespace) -> dict[str, Any]:
+    """Train (default) or test (--test/--testB).  Returns a small result dict (used by tests)."""
+    args = resolve_args(args)
+    info = init_distributed(args.device, args.gpus)
+    run_dir = Path(args.save_prefix)
+    if info.is_main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    barrier(info)
+    setup_logging(run_dir, info)
+    try:
+        check_meta(args.feat_root, args.clip_seconds)
+        if args.test or args.testB:
+            return run_test(args, info, run_dir) if info.is_main else {}
+        return run_train(args, info, run_dir)
+    finally:
+        cleanup(info)
+
+
+def run_test(args: argparse.Namespace, info: DistInfo, run_dir: Path) -> dict[str, Any]:
+    ckpt = read_checkpoint(args.weights)
+    check_compatible(ckpt, args.weights, args.model, args.preset, args.clip_seconds)
+    model = build_model(ckpt["kind"], ModelConfig.from_dict(ckpt["config"]), ckpt["clip_seconds"])
+    load_weights(model, ckpt["model"], args.weights)
+    model.to(info.device)
+    folder = args.test_dir or str(Path(args.data_root) / TEST_DIRS["test" if args.test else "testB"])
+    records = test_clips(args.data_root, folder, args.feat_root)
+    ds = FeatureDataset(records, args.feat_root, args.clip_seconds, cache=args.cache)
+    loader = make_loader(ds, args.batch_size, args.num_workers, False, args.seed, info)
+    norm = ckpt.get("normalization") or _normalization(args)
+    LOG.info("testing %s (%s, epoch %s) on %d clips of %s", args.weights, ckpt["kind"],
+             ckpt.get("epoch"), len(records), folder)
+    pred = predict(model, loader, args, norm, info.device)
+    out = run_dir / "submission.csv"
+    write_submission(out, [(r.name, float(p)) for r, p in zip(records, pred)])
+    LOG.info("wrote %s (%d rows)", out, len(records))
+    return {"submission": str(out), "n": len(records)}
+
+
+def _write_config(args: argparse.Namespace, run_dir: Path, info: DistInfo, n_train: int, n_val: int) -> None:
+    cfg = dict(vars(args), argv=sys.argv, git_commit=git_commit(), world_size=info.world_size,
+               device=str(info.device), n_train=n_train, n_val=n_val,
+               model_config=get_config(args.preset).to_dict())
+    atomic_write_json(run_dir / "config.json", cfg, indent=2)
+
+
+def run_train(args: argparse.Namespace, info: DistInfo, run_dir: Path) -> dict[str, Any]:
+    seed_everything(args.seed)
+    resume_path = _resume_path(args, run_dir)
+    records = labelled_clips(args.data_root, args.label_files, args.clip_seconds)
+    train_recs, val_recs = split_train_val(records, args.data_seed)
+    train_ds = FeatureDataset(train_recs, args.feat_root, args.clip_seconds, args.shift_aug,
+                              args.seed, args.cache)
+    val_ds = FeatureDataset(val_recs, args.feat_root, args.clip_seconds, cache=args.cache)
+    if info.is_main:
+        _write_config(args, run_dir, info, len(train_recs), len(val_recs))
+    LOG.info("%s/%s: %d training and %d validation clips, %d process(es) on %s", args.model,
+             args.preset, len(train_recs), len(val_recs), info.world_size, info.device)
+
+    cfg = get_config(args.preset)
+    model = build_model(args.model, cfg, args.clip_seconds)
+    if args.pretrained:
+        load_imagenet_weights(model.video.frames, args.pretrained)
+    if args.weights:
+        init = read_checkpoint(args.weights)
+        check_compatible(init, args.weights, args.model, args.preset, args.clip_seconds)
+        load_weights(model, init["model"], args.weights)
+    model.to(info.device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda e: lr_factor(e, args.max_epoch, args.warmup_epochs))
+    scaler = make_scaler(info.device, args.use_amp)
+    start_epoch, best = 0, float("inf")
+    if resume_path is not None:
+        ckpt = read_checkpoint(resume_path)
+        check_compatible(ckpt, resume_path, args.model, args.preset, args.clip_seconds)
+        load_weights(model, ckpt["model"], resume_path)
+        optimizer.load_state_dict(ckpt["optimizer"])
+        scheduler.load_state_dict(ckpt["scheduler"])
+        scaler.load_state_dict(ckpt["scaler"])
+        start_epoch, best = int(ckpt["epoch"]), float(ckpt["best_score"])
+        LOG.info("resumed from %s after epoch %d (best score %.4f)", resume_path, start_epoch, best)
+
+    net: nn.Module = model
+    gpu_ids = parse_gpus(args.gpus)
+    if info.distributed:
+        net = nn.parallel.DistributedDataParallel(
+            model, device_ids=[info.device.index] if info.device.type == "cuda" else None)
+    elif len(gpu_ids) > 1:
+        net = nn.DataParallel(model, device_ids=gpu_ids)
+
+    train_loader = make_loader(train_ds, args.batch_size, args.num_workers, True, args.seed, info,
+                               drop_last=len(train_ds) > args.batch_size)
+    val_loader = make_loader(val_ds, args.batch_size, args.num_workers, False, args.seed, info)
+    save_from = int(0.6 * args.max_epoch)   # save avnet_epoch{N} for every N > 60 % of max_epoch
+    result: dict[str, Any] = {"best_score": best}
+    for epoch in range(start_epoch, args.max_epoch):
+        # Everything random in an epoch derives from (seed, epoch): a resumed run repeats exactly.
+        seed_everything(args.seed * 1000 + epoch)
+        train_ds.set_epoch(epoch)
+        if isinstance(train_loader.sampler, DistributedSampler):
+            train_loader.sampler.set_epoch(epoch)
+        train_loader.generator.manual_seed(args.seed * 1000 + epoch)
+        t0 = time.perf_counter()
+        lr = optimizer.param_groups[0]["lr"]
+        tr = train_one_epoch(net, train_loader, optimizer, scaler, args, cfg, info, epoch)
+        scheduler.step()
+        if info.is_main:
+            val, pred = evaluate(model, val_loader, val_recs, args, info.device)
+            improved = val["score"] < best
+            best = min(best, val["score"])
+            state = {"model": unwrap(model).state_dict(), "optimizer": optimizer.state_dict(),
+                     "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(),
+                     "epoch": epoch + 1, "best_score": best, "kind": args.model,
+                     "preset": args.preset, "config": cfg.to_dict(),
+                     "clip_seconds": args.clip_seconds, "normalization": _normalization(args),
+                     "args": {k: v for k, v in vars(args).items()}}
+            save_checkpoint(run_dir / LAST_CKPT, state)
+            if epoch + 1 > save_from:
+                save_checkpoint(run_dir / f"avnet_epoch{epoch + 1}.pth", state)
+            if improved:
+                save_checkpoint(run_dir / BEST_CKPT, state)
+                write_val_outputs(run_dir, val_recs, pred)
+            row = {"epoch": epoch + 1, "lr": lr, **{f"train_{k}": v for k, v in tr.items()},
+                   **{f"val_{k}": v for k, v in val.items()}, "best_score": best,
+                   "time_s": time.perf_counter() - t0}
+            append_metrics(run_dir / "metrics.csv", row)
+            LOG.info("epoch %d/%d lr %.2e train loss %.4f | val score %.3f MAE %.3f median %.3f "
+                     "within 1/2/5 s %.0f/%.0f/%.0f%% | best %.3f%s | %.0fs, %.1f clips/s, data %.0f%%",
+                     epoch + 1, args.max_epoch, lr, tr["loss"], val["score"], val["mae"],
+                     val["median"], 100 * val["within_1s"], 100 * val["within_2s"],
+                     100 * val["within_5s"], best, " (new best)" if improved else "",
+                     row["time_s"], tr["clips_per_s"], 100 * tr["data_share"])
+            result = {"best_score": best, "last": row}
+        barrier(info)
+    return result
+
+
+def _resume_path(args: argparse.Namespace, run_dir: Path) -> Path | None:
+    last = run_dir / LAST_CKPT
+    if args.resume == "auto":
+        return last if last.is_file() else None
+    if args.resume:
+        if not Path(args.resume).is_file():
+            raise SystemExit(f"--resume {args.resume}: checkpoint not found")
+        return Path(args.resume)
+    if last.is_file():
+        raise SystemExit(f"{run_dir} already holds a run ({LAST_CKPT}); pass --resume auto to "
+                         f"continue it or choose another --save_prefix")
+    return None
+
+
+def cli(kind: str, if_normal: bool = False, argv: Sequence[str] | None = None) -> None:
+    """Entry point of the three scripts: parse flags with the script's defaults, run, and turn
+    known bad-input errors into a one-line message and exit status 1."""
+    from datatools.dataset import DatasetError
+    from datatools.labels import LabelError
+    from models.checkpoint import CheckpointError
+
+    args = get_args_parser(kind=kind, if_normal=if_normal).parse_args(argv)
+    try:
+        main(args)
+    except (DatasetError, LabelError, CheckpointError, FileNotFoundError, ValueError) as exc:
+        sys.exit(f"error: {exc}")
