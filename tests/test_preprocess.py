@@ -8,6 +8,7 @@ Clips are made here with the ffmpeg binary from numpy frames (each frame's index
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -343,3 +344,43 @@ def test_single_stage_scripts(tmp_path):
         assert fn(base) == 0 and (out / f"x{suffix}").is_file()
     assert sorted(p.name for p in out.iterdir()) == ["meta.json", "x_frames.npy", "x_mfcc.npy",
                                                       "x_ocr.json", "x_roi.npy"]
+
+
+# --------------------------------------------------------------------------- with datatools.synth
+
+def _synth(tmp_path_factory, name: str, fps: str, size: tuple[int, int], **kw) -> list[Path]:
+    synth = pytest.importorskip("datatools.synth", reason="datatools.synth not available")
+    out = tmp_path_factory.mktemp(name)
+    synth.generate_dataset(out, series=1, episodes=1, clip_seconds=10, seed=3, progress=False,
+                           resolutions=(size,), fps_choices=(fps,), **kw)
+    return sorted(out.glob("*.mp4"))
+
+
+@pytest.mark.parametrize("fps,size", [("25", (320, 180)), ("29.97", (320, 240))])
+def test_synth_stamped_frames(tmp_path_factory, fps, size):
+    from datatools.synth import FPS_CHOICES, decode_stamp
+
+    rate = FPS_CHOICES[fps][0]
+    for video in _synth(tmp_path_factory, "stamp", fps, size, stamp_frames=True):
+        d = decode_clip(video, 12, want_ocr=False, want_audio=False)
+        got = [decode_stamp(f, size) for f in d.frames[:10]]
+        assert got == [int(math.floor(k * rate + 1e-6)) for k in range(10)], video.name
+        assert d.frames[10:].max() == 0            # S = 12 > 10 s of video: black padding
+        if size == (320, 180):                     # 16:9 -> bars in the 4:3 canvas
+            assert d.frames[:, :7].max() <= 16 and d.frames[:, 59:].max() <= 16
+
+
+def test_synth_roi_vs_true_text(tmp_path_factory):
+    from datatools.text_extract import DEFAULT_BACKEND, detect_seconds, get_detector
+
+    ious = []
+    for video in _synth(tmp_path_factory, "text", "29.97", (320, 240), text_truth=True):
+        t = json.loads(video.with_name(video.stem + "_text.json").read_text())
+        true_roi = roi_from_boxes([[[[a, b], [c, e]] for a, b, c, e in bx] for bx in t["boxes"]],
+                                  (t["width"], t["height"]), 10)
+        d = decode_clip(video, 10, want_frames=False, want_audio=False)
+        size = (d.info["width"], d.info["height"])
+        secs, _ = detect_seconds(get_detector(DEFAULT_BACKEND, 1), d.ocr_frames, size)
+        roi = roi_from_boxes(secs, size, 10)
+        ious += [_iou(roi[k], true_roi[k]) for k in range(10) if true_roi[k].any()]
+    assert len(ious) >= 3 and np.mean(ious) > 0.5 and min(ious) > 0.3, ious
