@@ -113,6 +113,24 @@ STAGES: list[Stage] = [
 ]
 
 
+def _chroma(ctx: Context) -> np.ndarray:
+    """Chromaprint points of the decoded audio (season mode, fuse/chroma.py); the audio is
+    piped to the ffmpeg binary's chromaprint muxer, so the clip is still decoded only once."""
+    from fuse.chroma import fingerprint_samples
+
+    audio = ctx.decoded.audio
+    if audio.size == 0:
+        warn(ctx.clip.video if ctx.clip else "clip", "no audio stream; empty fingerprint")
+        return np.zeros(0, dtype=np.uint32)
+    return fingerprint_samples(audio, spec.SAMPLE_RATE)
+
+
+# Optional stage: only with --with_fingerprint (or utils/extract_fingerprint.py on its own).
+STAGES.append(Stage("chroma", spec.CHROMA_SUFFIX, frozenset({"audio"}), _chroma, atomic_save_npy,
+                    lambda o: {"clip_seconds": o.clip_seconds}))
+OPTIONAL_STAGES = ("chroma",)
+
+
 def register_stage(stage: Stage) -> None:
     """Add (or replace by name) a per-clip output of the driver; do it at import time so pool
     workers see it too."""
@@ -167,6 +185,9 @@ def build_parser(description: str, stage_names: Sequence[str]) -> argparse.Argum
     add_job_args(p)
     if {"ocr", "roi"} & set(stage_names) and stage_names != ["roi"]:
         add_ocr_args(p)
+    if "chroma" not in stage_names and len(stage_names) > 1:
+        p.add_argument("--with_fingerprint", action="store_true",
+                       help="also write <stem>_chroma.npy Chromaprint points (season mode)")
     return p
 
 
@@ -185,6 +206,8 @@ def run_cli(stage_names: Sequence[str], description: str, argv: list[str] | None
     if args.clip_seconds < 1:
         raise SystemExit("--clip_seconds must be >= 1")
     opts = options_from_args(args)
+    if getattr(args, "with_fingerprint", False):
+        stage_names = [*stage_names, "chroma"]
     stages = get_stages(stage_names)
     if "ocr" in stage_names:
         try:  # fail once, clearly, rather than once per clip
@@ -208,7 +231,7 @@ def run_cli(stage_names: Sequence[str], description: str, argv: list[str] | None
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_cli([s.name for s in STAGES],
+    return run_cli([s.name for s in STAGES if s.name not in OPTIONAL_STAGES],
                    "Decode each clip once and write MFCC, 1-fps frames, OCR boxes and text-ROI "
                    "maps (plus any registered stage).", argv)
 
