@@ -168,6 +168,8 @@ def fuse_tables(tables: Sequence[tuple[str, Sequence[SubmissionRow]]], method: s
     out: list[FusedRecord] = []
     # One thread: KMeans on five numbers gains nothing from OpenMP, and its thread start-up made
     # fusion ~30x slower on a busy 2-core machine (157 s vs 5.5 s for 1000 clips).
+    if method == "kmeans":
+        import sklearn.cluster  # noqa: F401  (loads OpenMP now, so the limit below reaches it)
     with threadpool_limits(limits=1):
         for row in tqdm(tables[0][1], desc=f"fuse ({method})", unit="clip", disable=not progress,
                         delay=2):  # the bar shows only when fusing takes a while
