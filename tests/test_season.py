@@ -264,3 +264,44 @@ def test_preprocess_driver_fingerprint_stage(season, tmp_path):
     via_file = np.load(season["feat"] / f"{clip.stem}{CHROMA_SUFFIX}")
     span = match_fingerprints(via_driver, via_file)
     assert span is not None and span.seconds > CLIP_S - 10 and abs(span.offset) <= 1
+
+
+# ------------------------------------------------------------------ series from datatools/synth.py
+
+
+def test_synth_series_grouping_errors_and_fallbacks():
+    """Episodes of datatools.synth (audio rendered in memory, not encoded): start clips group by
+    (series, OP song), end clips by series, with no mistaken pair; the lone episode and the
+    episodes whose OP was replaced by a song no sibling shares get no season answer."""
+    from datatools.synth import SynthConfig, build_episode, plan_dataset
+    from fuse.season import season_rows
+
+    S = 120
+    cfg = SynthConfig(clip_seconds=S, seed=2, replaced_op_prob=0.25)
+    plan = plan_dataset(cfg, series=3, episodes=3, lone_episodes=1)
+    fps, truth, song = {}, {}, {}
+    for p in plan.episodes:
+        ep = build_episode(p)
+        for kind, off in (("start", 0), ("end", p.duration - S)):
+            name = f"{p.id}_{kind}"
+            fps[name] = fingerprint_samples(ep.audio(int(round(off * cfg.sample_rate)),
+                                                     S * cfg.sample_rate), cfg.sample_rate)
+            truth[name] = p.spans["clips"][kind]["label"]
+            song[name] = (p.series.index, p.spans["op_song"] if kind == "start" else "ed")
+    rows = season_rows(fps, clip_seconds=S)
+    share = {n: sum(song[m] == song[n] for m in fps) - 1 for n in fps}
+    replaced_alone = [n for n in fps if song[n][1] == "op2" and share[n] == 0]
+    assert replaced_alone, "test data should hold an episode whose replaced OP no other shares"
+    errs = {"s": [], "e": []}
+    groups: dict[int, set] = {}
+    for r in rows:
+        assert r.siblings == share[r.clip], (r.clip, song[r.clip])
+        assert (r.source == "none") == (share[r.clip] == 0)
+        if r.source == "season":
+            errs[r.kind].append(abs(r.seconds - truth[r.clip]))
+            groups.setdefault(r.group, set()).add(song[r.clip])
+    assert all(len(g) == 1 for g in groups.values())          # no group mixes two songs
+    for k, e in errs.items():
+        med, p90 = float(np.median(e)), float(np.percentile(e, 90))
+        print(f"synth season {k}: median {med:.2f} s, p90 {p90:.2f} s over {len(e)} clips")
+        assert med < 1.0 and p90 < 2.5
