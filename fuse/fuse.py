@@ -34,13 +34,13 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(_HERE.parent))
 
 import argparse
+import functools
 import os
 import warnings
 from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
 from datatools.labels import LabelError, SubmissionRow, read_submission, write_submission
@@ -81,6 +81,18 @@ class FusedRecord:
     fusion: ClipFusion
 
 
+@functools.lru_cache(maxsize=1)
+def _kmeans_tools():
+    """scikit-learn's KMeans and a thread-pool controller, loaded on first use so that
+    `--method median` never pays for the import.  KMeans runs single-threaded: on five numbers
+    OpenMP gains nothing, and its thread start-up made fusion ~30x slower on a busy 2-core machine
+    (157 s against 5.5 s for 1000 clips)."""
+    from sklearn.cluster import KMeans
+    from threadpoolctl import ThreadpoolController
+
+    return KMeans, ThreadpoolController()  # after the import, so it sees sklearn's OpenMP
+
+
 def _kmeans_consensus(values: np.ndarray) -> ClipFusion:
     """Mean of the larger of two K-means clusters.
 
@@ -93,10 +105,9 @@ def _kmeans_consensus(values: np.ndarray) -> ClipFusion:
     if np.ptp(values) == 0.0:
         # All equal: K-means would warn about fewer distinct points than clusters; nothing to reject.
         return ClipFusion(float(values[0]), n, 0)
-    from sklearn.cluster import KMeans  # imported here so `--method median` never pays for it
-
+    KMeans, threads = _kmeans_tools()
     x = np.sort(values)  # sorted input makes the k-means++ seeding independent of input order
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), threads.limit(limits=1, user_api="openmp"):
         warnings.simplefilter("ignore")  # e.g. thread-count notices; the result is checked below
         labels = KMeans(n_clusters=2, n_init=KMEANS_N_INIT, random_state=KMEANS_SEED).fit(
             x.reshape(-1, 1)).labels_
@@ -166,16 +177,11 @@ def fuse_tables(tables: Sequence[tuple[str, Sequence[SubmissionRow]]], method: s
     check_same_clips(tables)
     lookup = [{r.clip: r.seconds for r in rows} for _, rows in tables]
     out: list[FusedRecord] = []
-    # One thread: KMeans on five numbers gains nothing from OpenMP, and its thread start-up made
-    # fusion ~30x slower on a busy 2-core machine (157 s vs 5.5 s for 1000 clips).
-    if method == "kmeans":
-        import sklearn.cluster  # noqa: F401  (loads OpenMP now, so the limit below reaches it)
-    with threadpool_limits(limits=1):
-        for row in tqdm(tables[0][1], desc=f"fuse ({method})", unit="clip", disable=not progress,
-                        delay=2):  # the bar shows only when fusing takes a while
-            values = tuple(t[row.clip] for t in lookup)
-            f = fuse_clip(values, method)
-            out.append(FusedRecord(row.clip, row.kind, f.seconds, method, values, f))
+    for row in tqdm(tables[0][1], desc=f"fuse ({method})", unit="clip", disable=not progress,
+                    delay=2):  # the bar shows only when fusing takes a while
+        values = tuple(t[row.clip] for t in lookup)
+        f = fuse_clip(values, method)
+        out.append(FusedRecord(row.clip, row.kind, f.seconds, method, values, f))
     return out
 
 
@@ -256,6 +262,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise LabelError(f"{', '.join(map(str, inputs))}: no submission CSVs to fuse")
         tables = [(str(f), read_submission(f)) for f in files]
         records = fuse_tables(tables, args.method, progress=not args.quiet)
+        # Later stages that revise some clips (e.g. a season-level `--season FILE` option) go here:
+        # replace a record with dataclasses.replace(r, seconds=..., source="season").
         if args.season:  # season mode: fingerprint matches override the consensus (fuse/season.py)
             from fuse.season import apply_season, read_sidecar, write_sources
 
