@@ -108,13 +108,13 @@ def _kmeans_consensus(values: np.ndarray) -> ClipFusion:
     KMeans, threads = _kmeans_tools()
     x = np.sort(values)  # sorted input makes the k-means++ seeding independent of input order
     with warnings.catch_warnings(), threads.limit(limits=1, user_api="openmp"):
-        warnings.simplefilter("ignore")  # e.g. thread-count notices; the result is checked below
+        warnings.simplefilter("ignore")  # none expected with >= 2 distinct values; never spam a long run
         labels = KMeans(n_clusters=2, n_init=KMEANS_N_INIT, random_state=KMEANS_SEED).fit(
             x.reshape(-1, 1)).labels_
     groups = [x[labels == k] for k in (0, 1)]
     groups = [g for g in groups if g.size]
 
-    def rank(g: np.ndarray) -> tuple[int, float, float]:
+    def rank(g: np.ndarray) -> tuple[int, int, float]:  # smallest wins
         spread = float(np.std(g))
         return (-g.size, round(spread / SPREAD_EPS), float(g.mean()))
 
