@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import math
 import subprocess
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping, Sequence
@@ -162,14 +161,16 @@ def informative(fp: np.ndarray) -> np.ndarray:
     return keep
 
 
-def index_keys(fp: np.ndarray) -> list[np.ndarray]:
+def index_keys(fp: np.ndarray, halves: bool = True) -> list[np.ndarray]:
     """Lookup keys of every point for the inverted index: the exact value, and each 16-bit half
     tagged by which half it is.  Re-encoded audio that lands a fraction of a hop apart keeps
     most points within a few bits but only ~10 % exactly equal; a clean half survives far more
     often, so the halves give several times more true votes (measured on the peer pair)."""
     fp = np.asarray(fp, dtype=np.uint64)
-    return [fp | np.uint64(1 << 34), (fp >> np.uint64(16)) | np.uint64(2 << 34),
-            (fp & np.uint64(0xFFFF)) | np.uint64(3 << 34)]
+    keys = [fp | np.uint64(1 << 34)]
+    if halves:
+        keys += [(fp >> np.uint64(16)) | np.uint64(2 << 34), (fp & np.uint64(0xFFFF)) | np.uint64(3 << 34)]
+    return keys
 
 
 def _expand_ranges(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -314,6 +315,10 @@ class DiscoveryParams:
     offset_bin: int = 8            # alignment votes are pooled in bins of this many points (~1 s)
     min_votes: int = 12            # a clip pair needs this many pooled votes to be verified
     max_candidates: int = 30       # verify at most this many best-voted partners per clip
+    # The global index uses exact 32-bit values only: random collisions are then negligible and
+    # the cost stays near-linear in the number of clips.  16-bit halves (as the pairwise matcher
+    # uses) would put ~N/40 clips of N in every bucket by chance, i.e. quadratic work.
+    halves: bool = False
 
 
 @dataclass
@@ -339,7 +344,7 @@ def _candidate_pairs(fps: Sequence[np.ndarray], kinds: Sequence[str] | None,
     for c, fp in enumerate(fps):
         fp = np.asarray(fp, dtype=np.uint32)
         p = np.flatnonzero(informative(fp))
-        for k in index_keys(fp[p]):
+        for k in index_keys(fp[p], params.halves):
             keys.append(k)
             clip.append(np.full(p.size, c, dtype=np.int64))
             pos.append(p.astype(np.int64))
