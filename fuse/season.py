@@ -232,6 +232,13 @@ def write_sources(path: str | os.PathLike, records: Sequence, season: Mapping[st
 # CLI
 
 
+def _load_npy(path: Path) -> np.ndarray:
+    try:
+        return np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise LabelError(f"{path}: unreadable fingerprint ({exc})") from None
+
+
 def _load_fps(args: argparse.Namespace) -> tuple[dict[str, np.ndarray], list[str]]:
     """Fingerprints by clip stem, in clip order; stems must be unique across the set."""
     from tqdm import tqdm
@@ -257,7 +264,7 @@ def _load_fps(args: argparse.Namespace) -> tuple[dict[str, np.ndarray], list[str
                 p = feature_path(args.feat_root, clip.rel, CHROMA_SUFFIX)
                 if not p.is_file():
                     raise LabelError(f"{p}: missing fingerprint; run utils/extract_fingerprint.py")
-                arr = np.load(p)
+                arr = _load_npy(p)
             else:
                 try:
                     arr = fingerprint(clip.video, duration=args.clip_seconds)
@@ -272,7 +279,7 @@ def _load_fps(args: argparse.Namespace) -> tuple[dict[str, np.ndarray], list[str
             raise LabelError(f"{root}: no such folder")
         for p in sorted(root.rglob(f"*{CHROMA_SUFFIX}")):
             if not p.name.startswith("."):
-                add(p.name[: -len(CHROMA_SUFFIX)], np.load(p), p)
+                add(p.name[: -len(CHROMA_SUFFIX)], _load_npy(p), p)
         if not fps:
             raise LabelError(f"{root}: no *{CHROMA_SUFFIX} files")
     for stem in order:
@@ -312,12 +319,12 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     r.add_argument("--offsets", metavar="JSON", help="apply a rule saved by --save_offsets")
     m = p.add_argument_group("matcher")
     d = MatchParams()
-    m.add_argument("--max_bit_errors", type=int, default=d.max_bit_errors,
+    m.add_argument("--max_bit_errors", type=int, default=d.max_bit_errors, metavar="N",
                    help="a point pair matches when at most this many of 32 bits differ "
                         "(default: %(default)s)")
-    m.add_argument("--max_gap_s", type=float, default=d.max_gap_s,
+    m.add_argument("--max_gap_s", type=float, default=d.max_gap_s, metavar="SECONDS",
                    help="longest gap of unmatched points bridged inside a span (default: %(default)s)")
-    m.add_argument("--min_span_s", type=float, default=d.min_span_s,
+    m.add_argument("--min_span_s", type=float, default=d.min_span_s, metavar="SECONDS",
                    help="shortest shared span that makes two clips siblings (default: %(default)s)")
     p.add_argument("--quiet", action="store_true", help="no progress bars and no summary")
     return p
