@@ -25,7 +25,7 @@ What an episode contains (all drawn from the seed):
 
 Layout scaling for short clips: with S < 200 every layout length (cold open, OP, ED, preview,
 insert song) is multiplied by r = S / 200, so e.g. S = 20 gives a 5.5-9.5 s OP and still holds
-both boundaries.  Gaps (0.3-1.5 s, likewise scaled) are counted *outside* the OP/ED: the OP end
+both boundaries.  Gaps (0.3-1.5 s, scaled by max(r, 0.34)) are counted *outside* the OP/ED: the OP end
 label is the last instant of the OP song/pictures (before any gap), the ED start label the first
 instant of the ED (after any gap).  Lengths are drawn so that every label lies inside [0, S]
 (cold open + gap + OP <= 167 r <= S, and ED + gap + preview <= 127 r <= S); a layout that would
@@ -45,7 +45,7 @@ Python API:
 Test hooks: ``--stamp_frames`` replaces every picture by a 4x4 black/white code of the frame index
 within the file (``decode_stamp`` reads it back, also from the 88x66 letterboxed copy);
 ``--text_truth`` writes ``<stem>_text.json`` with the true text boxes of the frame shown at each
-second.
+second.  The stamp is the frame index modulo 65536 (a 24-minute full episode at 30 fps has 43200).
 """
 from __future__ import annotations
 
@@ -571,7 +571,7 @@ def _fps_list(text: str) -> tuple[str, ...]:
 
 
 def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description="Generate synthetic anime episodes in the competition "
+    p = argparse.ArgumentParser(prog="python -m datatools.synth", description="Generate synthetic anime episodes in the competition "
                                 "clip format, with exact OP/ED truth.", add_help=add_help,
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     g = p.add_argument_group("dataset")
