@@ -455,7 +455,7 @@ def encode_range(ep: Episode, t0: float, seconds: float, path: Path, stamp: bool
                "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{W}x{H}", "-r", sp.fps_str, "-i", "-",
                "-i", str(wav), "-map", "0:v", "-map", "1:a",
                "-c:v", "libx264", "-preset", preset, "-crf", str(crf), "-pix_fmt", "yuv420p",
-               "-threads", str(threads), "-c:a", "aac", "-b:a", "96k", "-t", f"{seconds:.6f}",
+               "-threads", str(threads), "-c:a", "aac", "-aac_coder", "fast", "-b:a", "96k", "-t", f"{seconds:.6f}",
                "-movflags", "+faststart", "-f", "mp4", str(tmp)]
         err = Path(td) / "err.txt"
         with open(err, "wb") as fe:
