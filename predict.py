@@ -1,0 +1,633 @@
+"""Skip timestamps for whole episode files: OP end / ED start in episode time, in player formats.
+
+For every episode the first and the last S seconds (S from the checkpoints) are decoded in memory
+(utils.media.decode_clip, no intermediate files) and turned into features by the same code as the
+preprocessing scripts (utils.preprocess.features_from_decoded); every checkpoint is run on both
+clips (kind, preset and normalisation come from the checkpoint; models.inputs.predict_seconds),
+several checkpoints are fused per boundary with the K-means rule of fuse/fuse.py, and the clip
+times are mapped back to episode time (start clip: t; end clip: duration - S + t).
+
+Reported per episode: ``op_end``, ``ed_start``, skip ranges ``op = [max(0, op_end - op_length),
+op_end]`` and ``ed = [ed_start, min(duration, ed_start + ed_length)]``, each model's raw
+prediction and the spread (max - min) between models as a confidence signal.
+
+    .venv/bin/python predict.py episodes/ --weights work_dir/avt/avnet_bestmodel.pth
+    .venv/bin/python predict.py ep01.mkv ep02.mkv --weights a.pth b.pth c.pth --out skips \\
+        --format json,csv,edl,chapters --plot skips/plots
+    .venv/bin/python predict.py season1/ --weights a.pth b.pth --season --format json,csv,edl \\
+        --next_to_video            # .edl sidecars beside the videos, where Kodi/MPlayer look
+
+Outputs in ``--out`` (default ``predict_out``): ``predictions.json`` and ``predictions.csv`` for
+the run; with ``edl`` / ``chapters`` in ``--format`` per episode ``<name>.edl`` (``start end
+action`` lines) and ``<name>.chapters.txt`` (``;FFMETADATA1``; mux with ``ffmpeg -i ep.mp4 -i
+ep.chapters.txt -map_metadata 1 -map_chapters 1 -codec copy out.mp4``).  A file that cannot be used
+(unreadable, no audio, shorter than 2 S) gets a one-line message; the others are still processed
+and the exit status is 1.  ``--season`` additionally matches the theme songs of the episodes given
+together (Chromaprint, fuse/season.py) and lets a sibling match decide where it exists.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import math
+import os
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+import numpy as np
+
+from datatools.spec import SAMPLE_RATE
+from datatools.text_extract import BackendUnavailable, add_ocr_args, check_backend
+from utils.io import atomic_write_json, atomic_write_text
+from utils.jobs import VIDEO_EXTS, Clip, discover_clips
+from utils.media import ClipDecodeError, decode_clip
+from utils.preprocess import Options, features_from_decoded
+
+FORMATS = ("json", "csv", "edl", "chapters")
+DEFAULT_THEME_LENGTH_S = 90.0   # TV-size theme songs run about 90 s
+DEFAULT_EDL_ACTION = 3          # Kodi: commercial break (skipped automatically, can be rewound)
+MIN_CHAPTER_S = 0.5             # shorter leftovers (e.g. 0.2 s before a detected OP) get no chapter
+KINDS = ("start", "end")        # the two clips of an episode
+
+
+class EpisodeError(RuntimeError):
+    """An episode that cannot be used; the message is one line without the file name."""
+
+
+# ----------------------------------------------------------------------------------------------
+# Clip windows and time mapping (pure)
+
+
+def clip_offset(kind: str, duration: float, clip_seconds: float) -> float:
+    """Episode time at which the ``kind`` ("start"/"end") clip begins: 0, or duration - S."""
+    if kind == "start":
+        return 0.0
+    if kind == "end":
+        return max(0.0, float(duration) - float(clip_seconds))
+    raise ValueError(f"unknown clip kind {kind!r}")
+
+
+def episode_time(kind: str, clip_time: float, duration: float, clip_seconds: float) -> float:
+    """Clip time -> episode time (end clip: duration - S + clip_time)."""
+    return clip_offset(kind, duration, clip_seconds) + float(clip_time)
+
+
+def skip_ranges(op_end: float, ed_start: float, duration: float, op_length: float,
+                ed_length: float) -> tuple[tuple[float, float], tuple[float, float]]:
+    """``op = [max(0, op_end - op_length), op_end]``, ``ed = [ed_start, min(duration, ed_start +
+    ed_length)]`` in episode seconds."""
+    op = (max(0.0, op_end - op_length), op_end)
+    ed = (ed_start, min(float(duration), ed_start + ed_length))
+    return op, ed
+
+
+# ----------------------------------------------------------------------------------------------
+# Preprocessing one episode (runs in pool workers)
+
+
+@dataclass
+class Prepared:
+    """What the models and the plots need of one episode; small enough to pass between processes."""
+    path: str
+    duration: float
+    features: dict[str, dict[str, Any]]       # "start"/"end" -> {"mfcc", "frames", "roi"[, "chroma"]}
+    energy: dict[str, np.ndarray]             # per-second audio RMS of each clip
+    text: dict[str, np.ndarray]               # per-second share of the text-ROI grid that is set
+    info: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0                      # wall time of decoding + features
+
+
+def probe_duration(path: str | os.PathLike) -> float:
+    """Duration in seconds from the container (PyAV), else from its longest stream."""
+    import av
+
+    try:
+        with av.open(str(path)) as c:
+            if c.duration is not None and c.duration > 0:
+                return float(c.duration) / av.time_base
+            lengths = [float(s.duration * s.time_base) for s in c.streams
+                       if s.duration is not None and s.time_base is not None]
+    except av.error.FFmpegError as exc:
+        raise EpisodeError(f"not a readable media file ({exc.__class__.__name__})") from None
+    if not lengths:
+        raise EpisodeError("the container states no duration")
+    return max(lengths)
+
+
+def per_second_rms(audio: np.ndarray, clip_seconds: int) -> np.ndarray:
+    """RMS of each second of a 22 050 Hz signal (zeros past its end)."""
+    out = np.zeros(clip_seconds, np.float32)
+    n = min(clip_seconds, int(math.ceil(audio.size / SAMPLE_RATE)))
+    for k in range(n):
+        seg = audio[k * SAMPLE_RATE:(k + 1) * SAMPLE_RATE]
+        out[k] = float(np.sqrt(np.mean(np.square(seg, dtype=np.float64)))) if seg.size else 0.0
+    return out
+
+
+def prepare_episode(path: str, clip_seconds: int, opts: Options, season: bool = False) -> Prepared:
+    """Decode the first and last S seconds once each and compute their features in memory.
+
+    Raises EpisodeError (one line) for an unreadable file, no audio track, or an episode shorter
+    than 2 S (the two clips would overlap and the end clip's offsets would be meaningless)."""
+    t0 = time.perf_counter()
+    S = int(clip_seconds)
+    names = ("mfcc", "frames", "ocr", "roi") + (("chroma",) if season else ())
+    kw = dict(ocr_size=opts.ocr_size, threads=opts.threads)
+    try:
+        head = decode_clip(path, S, start_s=0.0, **kw)
+    except ClipDecodeError as exc:
+        raise EpisodeError(str(exc)) from None
+    if not head.info.get("has_audio"):
+        raise EpisodeError("no audio stream (the models need the soundtrack)")
+    duration = probe_duration(path)
+    if duration < 2 * S:
+        raise EpisodeError(f"episode is {duration:.1f} s long; needs at least 2 x S = {2 * S} s "
+                           f"(S = {S} s from the checkpoints)")
+    try:
+        tail = decode_clip(path, S, start_s=clip_offset("end", duration, S), **kw)
+    except ClipDecodeError as exc:
+        raise EpisodeError(f"end clip: {exc}") from None
+    feats, energy, text = {}, {}, {}
+    for kind, dec in (("start", head), ("end", tail)):
+        f = features_from_decoded(dec, S, opts, names)
+        f.pop("ocr")  # boxes are only needed for the ROI maps
+        feats[kind] = f
+        energy[kind] = per_second_rms(dec.audio, S)
+        text[kind] = f["roi"].reshape(S, -1).mean(axis=1).astype(np.float32)
+    info = {k: head.info.get(k) for k in ("width", "height", "fps")}
+    return Prepared(str(path), duration, feats, energy, text, info, time.perf_counter() - t0)
+
+
+def _prepare_job(path: str, clip_seconds: int, opts: Options, season: bool
+                 ) -> tuple[str, Prepared | None, str | None]:
+    """Pool worker: never raises, so one bad file cannot end the run."""
+    try:
+        return path, prepare_episode(path, clip_seconds, opts, season), None
+    except EpisodeError as exc:
+        return path, None, str(exc)
+    except Exception as exc:  # any library error on a strange file stays that file's failure
+        return path, None, f"{type(exc).__name__}: {exc}"
+
+
+def iter_prepared(paths: Sequence[str], clip_seconds: int, opts: Options, workers: int,
+                  season: bool = False, progress: bool = True
+                  ) -> Iterator[tuple[str, Prepared | None, str | None]]:
+    """(path, Prepared or None, error or None) for every path, as they finish; a progress bar
+    across files.  A process per core (decoder and detector single-threaded each) when
+    ``workers > 1``."""
+    from tqdm import tqdm
+
+    bar = tqdm(total=len(paths), desc="episodes", unit="ep", disable=not progress,
+               dynamic_ncols=True)
+    try:
+        if workers <= 1 or len(paths) <= 1:
+            for p in paths:
+                yield _prepare_job(p, clip_seconds, opts, season)
+                bar.update(1)
+            return
+        with ProcessPoolExecutor(max_workers=min(workers, len(paths))) as pool:
+            futs = {pool.submit(_prepare_job, p, clip_seconds, opts, season): p for p in paths}
+            for fut in as_completed(futs):
+                try:
+                    res = fut.result()
+                except Exception as exc:  # the worker process died (e.g. out of memory)
+                    res = (futs[fut], None, f"worker crashed: {type(exc).__name__}: {exc}")
+                yield res
+                bar.update(1)
+    finally:
+        bar.close()
+
+
+# ----------------------------------------------------------------------------------------------
+# Models
+
+
+@dataclass
+class LoadedModel:
+    path: str
+    model: Any
+    meta: dict[str, Any]
+
+
+def load_models(weights: Sequence[str], device: Any) -> tuple[list[LoadedModel], int]:
+    """Load every checkpoint; all must share one clip length S (returned).  Raises
+    models.checkpoint.CheckpointError / ValueError with the files named."""
+    from models.checkpoint import load_checkpoint_model
+
+    loaded = []
+    for w in weights:
+        model, meta = load_checkpoint_model(w, device)
+        loaded.append(LoadedModel(str(w), model, meta))
+    lengths = {m.path: int(m.meta["clip_seconds"]) for m in loaded}
+    if len(set(lengths.values())) > 1:
+        listing = ", ".join(f"{p} (S={s})" for p, s in lengths.items())
+        raise ValueError(f"the checkpoints disagree on the clip length S: {listing}; "
+                         f"give checkpoints trained with one --clip_seconds")
+    return loaded, next(iter(lengths.values()))
+
+
+def run_models(models: Sequence[LoadedModel], prepared: Prepared, clip_seconds: int,
+               device: Any) -> list[dict[str, Any]]:
+    """Each model on the episode's two clips (one batch of 2).  Per model: clip-time seconds
+    and per-second scores for "start" and "end"."""
+    from models.inputs import predict_seconds
+
+    batch = {k: np.stack([prepared.features[c][k] for c in KINDS]) for k in ("mfcc", "frames", "roi")}
+    out = []
+    for m in models:
+        norm = m.meta.get("normalization") or "unit"
+        r = predict_seconds(m.model, batch, norm, clip_seconds, device)
+        out.append({"seconds": dict(zip(KINDS, (float(x) for x in r["seconds"]))),
+                    "per_second": dict(zip(KINDS, r["per_second"]))})
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# Per-episode result
+
+
+@dataclass
+class EpisodeResult:
+    file: str
+    rel: str                                   # name relative to its input folder (output names)
+    ok: bool
+    error: str = ""
+    duration: float = float("nan")
+    op_end: float = float("nan")
+    ed_start: float = float("nan")
+    op: tuple[float, float] = (float("nan"), float("nan"))
+    ed: tuple[float, float] = (float("nan"), float("nan"))
+    models: list[dict[str, Any]] = field(default_factory=list)   # weights, kind, op_end, ed_start
+    spread: dict[str, float] = field(default_factory=dict)       # max - min between models
+    fusion: dict[str, dict] = field(default_factory=dict)        # kept / rejected / gap per boundary
+    source: dict[str, str] = field(default_factory=dict)         # who decided each boundary
+    season: dict[str, Any] = field(default_factory=dict)         # shared spans when --season
+    seconds: float = 0.0                                         # preprocessing + models
+    # for plots and --season only (not written to JSON)
+    plot: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {"file": self.file, "ok": self.ok}
+        if not self.ok:
+            d["error"] = self.error
+            return d
+        r3 = lambda x: round(float(x), 3)  # noqa: E731
+        d.update(duration=r3(self.duration), op_end=r3(self.op_end), ed_start=r3(self.ed_start),
+                 op=[r3(x) for x in self.op], ed=[r3(x) for x in self.ed],
+                 preview=[r3(x) for x in preview_range(self)] if preview_range(self) else None,
+                 models=self.models, spread={k: r3(v) for k, v in self.spread.items()},
+                 fusion=self.fusion, source=self.source, seconds=round(self.seconds, 2))
+        if self.season:
+            d["season"] = self.season
+        return d
+
+
+def preview_range(r: EpisodeResult) -> tuple[float, float] | None:
+    """What follows the ending skip range (a next-episode preview), if long enough to matter."""
+    return (r.ed[1], r.duration) if r.duration - r.ed[1] >= MIN_CHAPTER_S else None
+
+
+def decide_episode(rel: str, prepared: Prepared, models: Sequence[LoadedModel],
+                   raw: Sequence[dict[str, Any]], clip_seconds: int, args: argparse.Namespace
+                   ) -> EpisodeResult:
+    """Fuse the models' clip times per boundary and map everything to episode time."""
+    from fuse.fuse import fuse_clip
+
+    D, S = prepared.duration, clip_seconds
+    res = EpisodeResult(prepared.path, rel, True, duration=D)
+    per_model = []
+    for m, r in zip(models, raw):
+        per_model.append({"weights": m.path, "kind": m.meta["kind"], "preset": m.meta["preset"],
+                          "op_end": round(episode_time("start", r["seconds"]["start"], D, S), 3),
+                          "ed_start": round(episode_time("end", r["seconds"]["end"], D, S), 3)})
+    res.models = per_model
+    for name in ("op_end", "ed_start"):
+        values = [p[name] for p in per_model]
+        f = fuse_clip(values, args.fusion)
+        setattr(res, name, f.seconds)
+        res.spread[name] = float(np.ptp(values))
+        res.fusion[name] = {"method": args.fusion, "kept": f.kept, "rejected": f.rejected,
+                            "gap": round(f.gap, 3)}
+        res.source[name] = "models"
+    res.op, res.ed = skip_ranges(res.op_end, res.ed_start, D, args.op_length, args.ed_length)
+    res.plot = {"energy": prepared.energy, "text": prepared.text,
+                "scores": [r["per_second"] for r in raw], "clip_seconds": S}
+    if args.season:
+        res.plot["chroma"] = {k: prepared.features[k]["chroma"] for k in KINDS}
+    return res
+
+
+# ----------------------------------------------------------------------------------------------
+# Season mode (fuse/season.py): sibling theme-song matches decide where they exist
+
+
+def apply_season_mode(results: Sequence[EpisodeResult], clip_seconds: int,
+                      args: argparse.Namespace) -> None:
+    """Match the start/end clips of all good episodes by Chromaprint; where fuse.season's rule
+    lets the sibling match decide, replace the model consensus and take the skip range from the
+    shared span itself.  ``source`` says per boundary which one decided."""
+    from fuse.season import season_decides, season_rows
+
+    good = [r for r in results if r.ok and "chroma" in r.plot]
+    if len(good) < 2:
+        return
+    fps, kinds = {}, {}
+    for i, r in enumerate(good):
+        for kind, k in (("start", "s"), ("end", "e")):
+            fps[f"{i}_{kind}"] = r.plot["chroma"][kind]
+            kinds[f"{i}_{kind}"] = k
+    rows = {row.clip: row for row in season_rows(fps, kinds, clip_seconds=clip_seconds)}
+    S = clip_seconds
+    for i, r in enumerate(good):
+        D = r.duration
+        for kind, name in (("start", "op_end"), ("end", "ed_start")):
+            row = rows[f"{i}_{kind}"]
+            if row.source != "season":
+                continue
+            span = [episode_time(kind, row.span_start, D, S), episode_time(kind, row.span_end, D, S)]
+            r.season[kind] = {"span": [round(x, 3) for x in span], "siblings": row.siblings,
+                              "spread": round(row.spread_s, 3)}
+            model_clip = getattr(r, name) - clip_offset(kind, D, S)
+            if season_decides(model_clip, row):
+                setattr(r, name, episode_time(kind, row.seconds, D, S))
+                r.source[name] = "season"
+                if kind == "start":
+                    r.op = (max(0.0, span[0]), r.op_end)
+                else:
+                    r.ed = (r.ed_start, min(D, span[1]))
+
+
+# ----------------------------------------------------------------------------------------------
+# Output formats
+
+
+CSV_FIELDS = ("file", "ok", "duration", "op_start", "op_end", "ed_start", "ed_end", "spread_op_end",
+              "spread_ed_start", "source_op_end", "source_ed_start", "models_op_end",
+              "models_ed_start", "error")
+
+
+def csv_text(results: Sequence[EpisodeResult]) -> str:
+    """One row per episode; per-model predictions joined by ';' in --weights order."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(CSV_FIELDS)
+    f3 = lambda x: f"{x:.3f}"  # noqa: E731
+    for r in results:
+        if not r.ok:
+            w.writerow([r.file, 0, *[""] * (len(CSV_FIELDS) - 3), r.error])
+            continue
+        w.writerow([r.file, 1, f3(r.duration), f3(r.op[0]), f3(r.op_end), f3(r.ed_start),
+                    f3(r.ed[1]), f3(r.spread["op_end"]), f3(r.spread["ed_start"]),
+                    r.source["op_end"], r.source["ed_start"],
+                    ";".join(f3(m["op_end"]) for m in r.models),
+                    ";".join(f3(m["ed_start"]) for m in r.models), ""])
+    return buf.getvalue()
+
+
+def edl_text(r: EpisodeResult, action: int = DEFAULT_EDL_ACTION) -> str:
+    """Kodi/MPlayer EDL: ``start end action`` per skip range (seconds, 3 decimals)."""
+    lines = [f"{a:.3f} {b:.3f} {int(action)}\n" for a, b in (r.op, r.ed) if b - a > 0]
+    return "".join(lines)
+
+
+def chapter_list(r: EpisodeResult) -> list[tuple[str, float, float]]:
+    """Contiguous chapters from 0 to the duration: Episode (before the OP, e.g. a cold open),
+    Opening, Episode, Ending, Preview -- each only where it applies (>= MIN_CHAPTER_S); a shorter
+    sliver is absorbed by the chapter after it."""
+    marks = [("Episode", 0.0, r.op[0]), ("Opening", r.op[0], r.op[1]), ("Episode", r.op[1], r.ed[0]),
+             ("Ending", r.ed[0], r.ed[1]), ("Preview", r.ed[1], r.duration)]
+    kept = [[t, a, b] for t, a, b in marks if b - a >= MIN_CHAPTER_S] or [["Episode", 0.0, r.duration]]
+    kept[0][1] = 0.0
+    for prev, cur in zip(kept, kept[1:]):
+        cur[1] = prev[2]
+    kept[-1][2] = r.duration
+    return [(t, float(a), float(b)) for t, a, b in kept]
+
+
+def chapters_text(r: EpisodeResult) -> str:
+    """FFmpeg metadata file (``;FFMETADATA1``) with TIMEBASE=1/1000 chapters."""
+    parts = [";FFMETADATA1\n"]
+    for title, a, b in chapter_list(r):
+        parts.append(f"\n[CHAPTER]\nTIMEBASE=1/1000\nSTART={round(a * 1000)}\nEND={round(b * 1000)}\n"
+                     f"title={title}\n")
+    return "".join(parts)
+
+
+def sidecar_path(r: EpisodeResult, suffix: str, out: Path, next_to_video: bool) -> Path:
+    if next_to_video:
+        return Path(r.file).with_suffix(suffix)
+    return out / Path(r.rel).with_suffix(suffix)
+
+
+def run_document(results: Sequence[EpisodeResult], models: Sequence[LoadedModel], clip_seconds: int,
+                 args: argparse.Namespace) -> dict[str, Any]:
+    return {"version": 1, "clip_seconds": clip_seconds, "op_length": args.op_length,
+            "ed_length": args.ed_length, "fusion": args.fusion, "season": bool(args.season),
+            "weights": [{"path": m.path, "kind": m.meta["kind"], "preset": m.meta["preset"],
+                         "epoch": m.meta.get("epoch")} for m in models],
+            "episodes": [r.to_dict() for r in results]}
+
+
+def write_outputs(results: Sequence[EpisodeResult], models: Sequence[LoadedModel], clip_seconds: int,
+                  args: argparse.Namespace, formats: Sequence[str]) -> list[Path]:
+    out = Path(args.out)
+    written = []
+    if "json" in formats:
+        p = out / "predictions.json"
+        atomic_write_json(p, run_document(results, models, clip_seconds, args), indent=1)
+        written.append(p)
+    if "csv" in formats:
+        p = out / "predictions.csv"
+        atomic_write_text(p, csv_text(results))
+        written.append(p)
+    for r in results:
+        if not r.ok:
+            continue
+        if "edl" in formats:
+            p = sidecar_path(r, ".edl", out, args.next_to_video)
+            p.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(p, edl_text(r, args.edl_action))
+            written.append(p)
+        if "chapters" in formats:
+            p = sidecar_path(r, ".chapters.txt", out, args.next_to_video)
+            p.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(p, chapters_text(r))
+            written.append(p)
+    return written
+
+
+def plot_episode(r: EpisodeResult, path: Path) -> None:
+    """Timeline PNG: for the start and the end clip (in episode time) the audio energy, the text-ROI
+    density, each model's per-second score (min-max scaled for display) and the boundaries."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    S = r.plot["clip_seconds"]
+    fig, axes = plt.subplots(2, 1, figsize=(11, 5.5), constrained_layout=True)
+    for ax, kind in zip(axes, KINDS):
+        t = clip_offset(kind, r.duration, S) + np.arange(S)
+        scale = lambda v: (v - v.min()) / (np.ptp(v) or 1.0)  # noqa: E731
+        ax.fill_between(t, 0, scale(r.plot["energy"][kind]), step="post", alpha=0.25, color="grey",
+                        label="audio energy")
+        ax.plot(t, r.plot["text"][kind] / (r.plot["text"][kind].max() or 1.0), drawstyle="steps-post",
+                color="black", ls="--", lw=1, label="text-ROI density")
+        for i, sc in enumerate(r.plot["scores"]):
+            ax.plot(t, scale(np.asarray(sc[kind], np.float64)), lw=1,
+                    label=f"model {i + 1} ({r.models[i]['kind']}) score")
+        lo, hi = r.op if kind == "start" else r.ed
+        ax.axvspan(lo, hi, color="tab:orange", alpha=0.15, label="skip range")
+        b = r.op_end if kind == "start" else r.ed_start
+        ax.axvline(b, color="red", lw=2, label=("OP end" if kind == "start" else "ED start") +
+                   f" {b:.1f} s ({r.source['op_end' if kind == 'start' else 'ed_start']})")
+        for m in r.models:
+            ax.axvline(m["op_end" if kind == "start" else "ed_start"], color="red", lw=0.6, ls=":")
+        ax.set_xlim(t[0], t[0] + S)
+        ax.set_ylim(-0.05, 1.1)
+        ax.set_title(f"{Path(r.file).name}: {'first' if kind == 'start' else 'last'} {S} s")
+        ax.set_xlabel("episode time (s)")
+        ax.legend(loc="upper right", fontsize=7, ncol=2)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+
+
+# ----------------------------------------------------------------------------------------------
+# CLI
+
+
+def find_episodes(inputs: Sequence[str]) -> list[Clip]:
+    """Episode files given directly, and every video file under given folders (recursive).
+    ``Clip.rel`` (the path under its folder) names the per-episode outputs in --out."""
+    found: dict[Path, Clip] = {}
+    for item in inputs:
+        p = Path(item)
+        if p.is_dir():
+            for c in discover_clips([p]):
+                found.setdefault(c.video, c)
+        elif p.exists() or p.suffix.lower() in VIDEO_EXTS:
+            # a missing or broken file is reported per file later, not as a fatal error
+            found.setdefault(p.resolve(), Clip(p.resolve(), Path(p.name)))
+        else:
+            raise FileNotFoundError(f"{item}: no such episode file or folder")
+    return list(found.values())
+
+
+def parse_formats(text: str) -> tuple[str, ...]:
+    items = tuple(x.strip().lower() for x in text.split(",") if x.strip())
+    bad = [x for x in items if x not in FORMATS]
+    if bad or not items:
+        raise argparse.ArgumentTypeError(f"unknown format(s) {bad}; choose from {','.join(FORMATS)}")
+    return items
+
+
+def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
+    from fuse.fuse import METHODS
+
+    p = argparse.ArgumentParser(description="OP end / ED start and skip ranges for whole episode "
+                                "files, in JSON, CSV, EDL and FFmpeg chapter formats.",
+                                add_help=add_help, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    g = p.add_argument_group("input / output")
+    g.add_argument("inputs", nargs="+", metavar="EPISODE_OR_FOLDER",
+                   help="episode video files, or folders searched recursively for video files")
+    g.add_argument("--weights", nargs="+", required=True, metavar="CKPT",
+                   help="checkpoints (any model kind; all trained with the same clip length S)")
+    g.add_argument("--out", default="predict_out", help="folder for predictions.json/.csv and sidecars")
+    g.add_argument("--format", type=parse_formats, default=("json", "csv"),
+                   help=f"comma-separated outputs from {','.join(FORMATS)}")
+    g.add_argument("--next_to_video", action="store_true",
+                   help="write .edl / .chapters.txt beside each video (where players look) "
+                        "instead of in --out")
+    g.add_argument("--plot", metavar="DIR", default=None,
+                   help="write a timeline PNG per episode into DIR")
+    g = p.add_argument_group("skip ranges")
+    g.add_argument("--op_length", type=float, default=DEFAULT_THEME_LENGTH_S,
+                   help="assumed opening length, seconds: op = [max(0, op_end - op_length), op_end]")
+    g.add_argument("--ed_length", type=float, default=DEFAULT_THEME_LENGTH_S,
+                   help="assumed ending length, seconds: ed = [ed_start, min(duration, ed_start + "
+                        "ed_length)]")
+    g.add_argument("--edl_action", type=int, default=DEFAULT_EDL_ACTION,
+                   help="EDL action code (Kodi: 0 cut, 1 mute, 2 scene marker, 3 commercial break)")
+    g = p.add_argument_group("models")
+    g.add_argument("--fusion", choices=METHODS, default="kmeans",
+                   help="how several checkpoints are combined per boundary (fuse/fuse.py)")
+    g.add_argument("--season", action="store_true",
+                   help="also match theme songs across the given episodes (Chromaprint, "
+                        "fuse/season.py); a sibling match decides where it exists")
+    g.add_argument("--device", default="auto", help="auto (GPU when present), cpu, cuda, cuda:1 ...")
+    g = p.add_argument_group("run")
+    g.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                   help="processes preprocessing episodes in parallel")
+    g.add_argument("--no_progress", action="store_true", help="no progress bar")
+    add_ocr_args(p)
+    return p
+
+
+def resolve_device(name: str) -> Any:
+    import torch
+
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = get_args_parser().parse_args(argv)
+    if args.op_length < 0 or args.ed_length < 0:
+        print("error: --op_length and --ed_length must be >= 0", file=sys.stderr)
+        return 2
+    try:
+        episodes = find_episodes(args.inputs)
+        check_backend(args.ocr_backend)
+    except (FileNotFoundError, BackendUnavailable) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if not episodes:
+        print(f"error: no video files in {' '.join(args.inputs)}", file=sys.stderr)
+        return 2
+    device = resolve_device(args.device)
+    try:
+        models, S = load_models(args.weights, device)
+    except ValueError as exc:  # CheckpointError is a ValueError and names the file
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    opts = Options(clip_seconds=S, ocr_backend=args.ocr_backend, ocr_size=args.ocr_size,
+                   reuse_diff=args.reuse_diff, threads=1 if args.workers > 1 else 0)
+    rel = {str(c.video): c.rel.as_posix() for c in episodes}
+    by_path: dict[str, EpisodeResult] = {}
+    t_start = time.perf_counter()
+    for path, prep, err in iter_prepared(list(rel), S, opts, args.workers, args.season,
+                                         not args.no_progress):
+        if prep is None:
+            print(f"error: {path}: {err}", file=sys.stderr, flush=True)
+            by_path[path] = EpisodeResult(path, rel[path], False, error=err)
+            continue
+        t0 = time.perf_counter()
+        raw = run_models(models, prep, S, device)
+        res = decide_episode(rel[path], prep, models, raw, S, args)
+        res.seconds = prep.seconds + time.perf_counter() - t0
+        by_path[path] = res
+    results = [by_path[p] for p in rel]   # input order, not completion order
+    if args.season:
+        apply_season_mode(results, S, args)
+    write_outputs(results, models, S, args, args.format)
+    if args.plot:
+        for r in results:
+            if r.ok:
+                plot_episode(r, Path(args.plot) / Path(r.rel).with_suffix(".png"))
+    n_bad = sum(not r.ok for r in results)
+    wall = time.perf_counter() - t_start
+    print(f"[predict] {len(results) - n_bad} episodes done, {n_bad} failed, {wall:.1f} s "
+          f"({wall / max(len(results), 1):.1f} s per episode); outputs in {args.out}",
+          file=sys.stderr)
+    return 1 if n_bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
