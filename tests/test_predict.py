@@ -1,0 +1,272 @@
+"""Tests of predict.py (whole-episode skip timestamps): end-clip offsets (pure and end to end),
+every output format parsed back, the FFmpeg chapter round trip, bad files, checkpoint S mismatch.
+
+    .venv/bin/python -m pytest -q tests/test_predict.py
+
+Fixtures build tiny untrained checkpoints (models code, S = 20) and 40-55 s synthetic episodes
+(datatools.synth with --full_episodes); one predict.py run is shared by the format tests.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import predict
+from datatools.synth import generate_dataset
+from datatools.synth_video import decode_stamp
+from utils.media import decode_clip
+
+S = 20
+SYNTH_KW = dict(clip_seconds=S, full_episodes=True, min_minutes=0.7, max_minutes=0.9,
+                resolutions=((160, 90),), fps_choices=("25",), workers=1, progress=False)
+
+
+def make_checkpoint(path: Path, kind: str, clip_seconds: int = S, seed: int = 0) -> Path:
+    """An untrained tiny checkpoint in the layout models/engine.py saves."""
+    import torch
+
+    from models.avtnet import build_model
+    from models.checkpoint import save_checkpoint
+    from models.config import get_config
+
+    torch.manual_seed(seed)
+    cfg = get_config("tiny")
+    model = build_model(kind, cfg, clip_seconds)
+    save_checkpoint(path, {"model": model.state_dict(), "kind": kind, "preset": "tiny",
+                           "config": cfg.to_dict(), "clip_seconds": clip_seconds,
+                           "normalization": "imagenet" if kind == "avt_normal" else "unit",
+                           "epoch": 0, "best_score": float("nan")})
+    return path
+
+
+def ffmpeg() -> str:
+    import imageio_ffmpeg
+
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    """Two episodes of one series, bad files next to them, two checkpoints, and one predict run."""
+    root = tmp_path_factory.mktemp("predict")
+    data = root / "data"
+    spans = generate_dataset(data, series=1, episodes=2, seed=3, **SYNTH_KW)["episodes"]
+    good = [data / v["full_episode"] for v in spans.values()]
+    bad = root / "bad"
+    bad.mkdir()
+    (bad / "empty.mp4").write_bytes(b"")
+    (bad / "garbage.mkv").write_bytes(b"this is not a video file at all\n" * 50)
+    subprocess.run([ffmpeg(), "-v", "error", "-y", "-i", str(good[0]), "-an", "-c", "copy",
+                    str(bad / "silent.mp4")], check=True)
+    short = bad / "short.mp4"
+    shutil.copy(data / spans[good[0].stem]["clips"]["start"]["file"], short)  # only S seconds
+    ckpts = [make_checkpoint(root / "avt.pth", "avt", seed=0),
+             make_checkpoint(root / "yolt.pth", "yolt", seed=1)]
+    out = root / "out"
+    argv = [*map(str, good), str(bad), "--weights", *map(str, ckpts), "--out", str(out),
+            "--format", "json,csv,edl,chapters", "--plot", str(out / "plots"), "--season",
+            "--workers", "2", "--no_progress", "--device", "cpu"]
+    return {"root": root, "spans": spans, "good": good, "bad": bad, "ckpts": ckpts, "out": out,
+            "argv": argv}
+
+
+@pytest.fixture(scope="module")
+def run(world):
+    """Runs predict.main once; returns (exit code, stderr text, parsed JSON)."""
+    import contextlib
+    import io
+
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        rc = predict.main(world["argv"])
+    doc = json.loads((world["out"] / "predictions.json").read_text())
+    return rc, err.getvalue(), doc
+
+
+def good_rows(doc: dict) -> dict[str, dict]:
+    return {Path(e["file"]).stem: e for e in doc["episodes"] if e["ok"]}
+
+
+# ---------------------------------------------------------------------------------------- pure
+
+
+def test_clip_offsets_and_episode_time():
+    assert predict.clip_offset("start", 1234.5, 200) == 0.0
+    assert predict.clip_offset("end", 1234.5, 200) == pytest.approx(1034.5)
+    assert predict.episode_time("end", 60.25, 1234.5, 200) == pytest.approx(1094.75)
+    assert predict.episode_time("start", 60.25, 1234.5, 200) == pytest.approx(60.25)
+    with pytest.raises(ValueError):
+        predict.clip_offset("middle", 100, 20)
+
+
+def test_skip_ranges_clamp_to_the_episode():
+    op, ed = predict.skip_ranges(50.0, 1400.0, 1420.0, 90, 90)
+    assert op == (0.0, 50.0) and ed == (1400.0, 1420.0)
+    op, ed = predict.skip_ranges(150.0, 1200.0, 1420.0, 90, 80)
+    assert op == (60.0, 150.0) and ed == (1200.0, 1280.0)
+
+
+def _result(op, ed, duration):
+    return predict.EpisodeResult("x.mp4", "x.mp4", True, duration=duration, op_end=op[1],
+                                 ed_start=ed[0], op=op, ed=ed)
+
+
+def test_chapters_cover_the_file_and_only_apply_where_present():
+    full = predict.chapter_list(_result((10.0, 100.0), (1300.0, 1390.0), 1420.0))
+    assert [c[0] for c in full] == ["Episode", "Opening", "Episode", "Ending", "Preview"]
+    cold_less = predict.chapter_list(_result((0.0, 90.0), (1330.0, 1420.0), 1420.0))
+    assert [c[0] for c in cold_less] == ["Opening", "Episode", "Ending"]
+    for chapters in (full, cold_less):
+        assert chapters[0][1] == 0.0 and chapters[-1][2] == 1420.0
+        assert all(a[2] == b[1] for a, b in zip(chapters, chapters[1:]))  # contiguous
+
+
+def test_edl_action_code_is_configurable():
+    lines = predict.edl_text(_result((10.0, 100.0), (1300.0, 1390.0), 1420.0), action=0).splitlines()
+    assert [ln.split() for ln in lines] == [["10.000", "100.000", "0"], ["1300.000", "1390.000", "0"]]
+
+
+# --------------------------------------------------------------------------------- end to end
+
+
+def test_end_clip_is_the_last_S_seconds(tmp_path):
+    """Stamped frames carry their frame index: the tail decoded at clip_offset('end') shows at
+    second k the frame of episode time duration - S + k."""
+    spans = generate_dataset(tmp_path, series=1, episodes=1, seed=5, stamp_frames=True,
+                             **SYNTH_KW)["episodes"]
+    (ep,) = spans.values()
+    path = tmp_path / ep["full_episode"]
+    duration = predict.probe_duration(path)
+    assert duration == pytest.approx(ep["duration"], abs=0.05)
+    tail = decode_clip(path, S, start_s=predict.clip_offset("end", duration, S), want_ocr=False,
+                       want_audio=False)
+    fps, size = ep["fps"], (ep["width"], ep["height"])
+    got = [decode_stamp(tail.frames[k], size) for k in range(S)]
+    want = [int(round((ep["duration"] - S + k) * fps)) for k in range(S)]
+    assert got == want
+
+
+def test_model_times_are_mapped_to_episode_time(world, run):
+    """The JSON's per-model times equal the models' clip times plus the clip offsets."""
+    rc, _, doc = run
+    path = world["good"][0]
+    opts = predict.Options(clip_seconds=S, threads=1)
+    prep = predict.prepare_episode(str(path), S, opts)
+    models, s = predict.load_models([str(c) for c in world["ckpts"]], "cpu")
+    raw = predict.run_models(models, prep, s, "cpu")
+    row = good_rows(doc)[path.stem]
+    D = world["spans"][path.stem]["duration"]
+    assert row["duration"] == pytest.approx(D, abs=0.05)
+    for m, r in zip(row["models"], raw):
+        assert m["op_end"] == pytest.approx(r["seconds"]["start"], abs=2e-3)
+        assert m["ed_start"] == pytest.approx(row["duration"] - S + r["seconds"]["end"], abs=2e-3)
+        assert row["duration"] - S <= m["ed_start"] <= row["duration"]
+
+
+def test_json_and_csv(world, run):
+    rc, _, doc = run
+    assert doc["clip_seconds"] == S and len(doc["weights"]) == 2
+    rows = good_rows(doc)
+    assert set(rows) == {p.stem for p in world["good"]}
+    for e in rows.values():
+        assert e["op"] == pytest.approx([max(0.0, e["op_end"] - 90), e["op_end"]], abs=2e-3)
+        assert e["ed"] == pytest.approx([e["ed_start"], min(e["duration"], e["ed_start"] + 90)], abs=2e-3)
+        values = [m["op_end"] for m in e["models"]]
+        assert e["spread"]["op_end"] == pytest.approx(max(values) - min(values), abs=2e-3)
+        assert min(values) - 1e-3 <= e["op_end"] <= max(values) + 1e-3
+        assert e["source"]["op_end"] in ("models", "season")
+    with open(world["out"] / "predictions.csv", newline="") as fh:
+        table = list(csv.DictReader(fh))
+    assert len(table) == len(doc["episodes"])
+    for t in table:
+        e = rows.get(Path(t["file"]).stem)
+        if t["ok"] == "1":
+            assert float(t["op_end"]) == pytest.approx(e["op_end"], abs=1e-3)
+            assert float(t["ed_end"]) == pytest.approx(e["ed"][1], abs=1e-3)
+            assert [float(x) for x in t["models_ed_start"].split(";")] == \
+                pytest.approx([m["ed_start"] for m in e["models"]], abs=1e-3)
+        else:
+            assert t["error"]
+
+
+def test_edl_and_chapter_files(world, run):
+    _, _, doc = run
+    for e in good_rows(doc).values():
+        stem = Path(e["file"]).stem
+        edl = [ln.split() for ln in (world["out"] / f"{stem}.edl").read_text().splitlines()]
+        assert [int(c) for _, _, c in edl] == [3, 3]
+        assert [float(x) for a, b, _ in edl for x in (a, b)] == pytest.approx([*e["op"], *e["ed"]], abs=1e-3)
+        text = (world["out"] / f"{stem}.chapters.txt").read_text()
+        assert text.startswith(";FFMETADATA1\n")
+        chapters = parse_ffmetadata(text)
+        assert chapters[0]["START"] == 0 and chapters[-1]["END"] == round(e["duration"] * 1000)
+        titles = [c["title"] for c in chapters]
+        assert "Opening" in titles and "Ending" in titles
+        opening = chapters[titles.index("Opening")]
+        assert opening["END"] == round(e["op_end"] * 1000)
+
+
+def parse_ffmetadata(text: str) -> list[dict]:
+    chapters: list[dict] = []
+    for line in text.splitlines():
+        if line == "[CHAPTER]":
+            chapters.append({})
+        elif chapters and "=" in line:
+            k, v = line.split("=", 1)
+            chapters[-1][k] = int(v) if k in ("START", "END") else v
+    assert all(c["TIMEBASE"] == "1/1000" for c in chapters)
+    return chapters
+
+
+def test_chapters_round_trip_through_ffmpeg(world, run, tmp_path):
+    """Mux the chapters file into a copy of the episode with the real ffmpeg and read the
+    chapters back with PyAV (container.chapters(); there is no ffprobe binary here)."""
+    import av
+
+    _, _, doc = run
+    e = next(iter(good_rows(doc).values()))
+    meta = world["out"] / f"{Path(e['file']).stem}.chapters.txt"
+    muxed = tmp_path / "with_chapters.mp4"
+    subprocess.run([ffmpeg(), "-v", "error", "-y", "-i", e["file"], "-i", str(meta),
+                    "-map_metadata", "1", "-map_chapters", "1", "-codec", "copy", str(muxed)],
+                   check=True)
+    with av.open(str(muxed)) as c:
+        got = [(ch["metadata"].get("title"), float(ch["start"] * ch["time_base"]),
+                float(ch["end"] * ch["time_base"])) for ch in c.chapters()]
+    want = [(c["title"], c["START"] / 1000, c["END"] / 1000) for c in parse_ffmetadata(meta.read_text())]
+    assert [g[0] for g in got] == [w[0] for w in want]
+    assert np.allclose([g[1:] for g in got], [w[1:] for w in want], atol=1e-3)
+
+
+def test_bad_files_fail_alone(world, run):
+    rc, err, doc = run
+    assert rc == 1
+    failed = {Path(e["file"]).name: e["error"] for e in doc["episodes"] if not e["ok"]}
+    assert set(failed) == {"empty.mp4", "garbage.mkv", "silent.mp4", "short.mp4"}
+    assert "0 bytes" in failed["empty.mp4"]
+    assert "no audio" in failed["silent.mp4"]
+    assert "needs at least 2 x S = 40 s" in failed["short.mp4"]
+    for name in failed:  # one line per bad file, naming it
+        assert sum(name in ln and ln.startswith("error:") for ln in err.splitlines()) == 1
+    assert len(good_rows(doc)) == len(world["good"])
+
+
+def test_plots_written(world, run):
+    for p in world["good"]:
+        png = world["out"] / "plots" / f"{p.stem}.png"
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_checkpoints_must_agree_on_S(world, tmp_path, capsys):
+    other = make_checkpoint(tmp_path / "s40.pth", "avt", clip_seconds=40)
+    rc = predict.main([str(world["good"][0]), "--weights", str(world["ckpts"][0]), str(other),
+                       "--out", str(tmp_path / "o"), "--no_progress", "--device", "cpu"])
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert "disagree on the clip length" in err and "S=40" in err and "S=20" in err
