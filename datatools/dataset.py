@@ -113,7 +113,7 @@ def split_train_val(records: Sequence[ClipRecord], data_seed: int) -> tuple[list
             [r for i, r in enumerate(rotated) if i % 7 == 0])
 
 
-def test_clips(data_root: str | os.PathLike, test_dir: str | os.PathLike,
+def find_test_clips(data_root: str | os.PathLike, test_dir: str | os.PathLike,
                feat_root: str | os.PathLike) -> list[ClipRecord]:
     """Unlabelled clips of ``test_dir``: its sorted *.mp4, or, when the raw videos are absent, the
     clips whose features exist in the mirrored processed folder."""
@@ -272,5 +272,5 @@ def write_synthetic_processed(data_root: str | os.PathLike, n_train: int, n_test
 
 
 __all__ = ["ClipRecord", "DatasetError", "FeatureDataset", "LabelError", "check_meta",
-           "labelled_clips", "split_train_val", "test_clips", "write_synthetic_processed",
+           "labelled_clips", "split_train_val", "find_test_clips", "write_synthetic_processed",
            "DEFAULT_LABEL_FILES", "TEST_DIRS"]

@@ -32,7 +32,7 @@ from torch import nn
 from torch.utils.data import DataLoader, DistributedSampler
 
 from datatools.dataset import (TEST_DIRS, ClipRecord, FeatureDataset, check_meta, labelled_clips,
-                               split_train_val, test_clips)
+                               split_train_val, find_test_clips)
 from datatools.labels import write_submission
 from datatools.metric import summary as metric_summary
 from models.avtnet import build_model, compute_loss
@@ -126,6 +126,9 @@ def get_args_parser(add_help: bool = True, kind: str = "avt", if_normal: bool = 
     r.add_argument("--resume", default=None, metavar="PATH|auto",
                    help="continue training from a checkpoint; 'auto' = <save_prefix>/checkpoint_last.pth "
                         "if present")
+    r.add_argument("--stop_after", type=int, default=None, metavar="EPOCH",
+                   help="end this invocation once EPOCH epochs are done, keeping the lr schedule of "
+                        "--max_epoch (for time-limited job slots; continue with --resume auto)")
     r.add_argument("--device", default="auto",
                    help="auto (GPU if available), cpu, cuda or cuda:N (default: auto)")
     r.add_argument("--gpus", default=None, metavar="IDS",
@@ -324,7 +327,7 @@ def run_test(args: argparse.Namespace, info: DistInfo, run_dir: Path) -> dict[st
     load_weights(model, ckpt["model"], args.weights)
     model.to(info.device)
     folder = args.test_dir or str(Path(args.data_root) / TEST_DIRS["test" if args.test else "testB"])
-    records = test_clips(args.data_root, folder, args.feat_root)
+    records = find_test_clips(args.data_root, folder, args.feat_root)
     ds = FeatureDataset(records, args.feat_root, args.clip_seconds, cache=args.cache)
     loader = make_loader(ds, args.batch_size, args.num_workers, False, args.seed, info)
     norm = ckpt.get("normalization") or _normalization(args)
@@ -394,7 +397,8 @@ def run_train(args: argparse.Namespace, info: DistInfo, run_dir: Path) -> dict[s
     val_loader = make_loader(val_ds, args.batch_size, args.num_workers, False, args.seed, info)
     save_from = int(0.6 * args.max_epoch)   # save avnet_epoch{N} for every N > 60 % of max_epoch
     result: dict[str, Any] = {"best_score": best}
-    for epoch in range(start_epoch, args.max_epoch):
+    end_epoch = min(args.max_epoch, args.stop_after or args.max_epoch)
+    for epoch in range(start_epoch, end_epoch):
         # Everything random in an epoch derives from (seed, epoch): a resumed run repeats exactly.
         seed_everything(args.seed * 1000 + epoch)
         train_ds.set_epoch(epoch)
