@@ -270,3 +270,34 @@ def test_checkpoints_must_agree_on_S(world, tmp_path, capsys):
     assert rc == 2
     err = capsys.readouterr().err
     assert "disagree on the clip length" in err and "S=40" in err and "S=20" in err
+
+
+def test_season_mode_uses_shared_theme_spans_in_episode_time():
+    """Three episodes share an OP and an ED song (pasted sample-identically at different places):
+    season mode replaces the model consensus by the shared span, mapped to episode time (the
+    end clip at duration - S), and says so; the OP/ED skip ranges come from the span."""
+    from argparse import Namespace
+
+    from bench.season_bench import SYNTH_RATE, make_clip_audio, make_song
+    from fuse.chroma import fingerprint_samples
+
+    S, song_s = 120, 40.0
+    op, ed = make_song(101, song_s), make_song(202, song_s)
+    layout = [(10.0, 50.0, 1000.0), (25.0, 60.0, 1200.0), (40.0, 30.0, 900.0)]  # op_at, ed_at, D
+    results = []
+    for i, (op_at, ed_at, D) in enumerate(layout):
+        fps = {kind: fingerprint_samples(make_clip_audio(10 * i + j, S, song, at), SYNTH_RATE)
+               for j, (kind, song, at) in enumerate((("start", op, op_at), ("end", ed, ed_at)))}
+        # model consensus a few seconds off: within the rule's 10 s, so season decides
+        r = _result((0.0, op_at + song_s + 3.0), (D - S + ed_at - 3.0, D), D)
+        r.source = {"op_end": "models", "ed_start": "models"}
+        r.plot = {"chroma": fps}
+        results.append(r)
+    predict.apply_season_mode(results, S, Namespace())
+    for r, (op_at, ed_at, D) in zip(results, layout):
+        assert r.source == {"op_end": "season", "ed_start": "season"}
+        assert r.op_end == pytest.approx(op_at + song_s, abs=2.0)
+        assert r.ed_start == pytest.approx(D - S + ed_at, abs=2.0)
+        assert r.op[0] == pytest.approx(op_at, abs=2.0)
+        assert r.ed[1] == pytest.approx(D - S + ed_at + song_s, abs=2.0)
+        assert r.season["end"]["siblings"] == 2
