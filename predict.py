@@ -539,7 +539,7 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     g.add_argument("--weights", nargs="+", required=True, metavar="CKPT",
                    help="checkpoints (any model kind; all trained with the same clip length S)")
     g.add_argument("--out", default="predict_out", help="folder for predictions.json/.csv and sidecars")
-    g.add_argument("--format", type=parse_formats, default=("json", "csv"),
+    g.add_argument("--format", type=parse_formats, default="json,csv",
                    help=f"comma-separated outputs from {','.join(FORMATS)}")
     g.add_argument("--next_to_video", action="store_true",
                    help="write .edl / .chapters.txt beside each video (where players look) "
