@@ -149,3 +149,12 @@ def test_pretrained_loading(tmp_path):
     assert torch.equal(trunk.net.conv1.weight, ref.conv1.weight)
     with pytest.raises(ValueError, match="tiny"):
         load_imagenet_weights(FrameTrunk(8), tmp_path / "r18.pth")
+
+
+def test_heads_stay_float32_under_autocast():
+    """Under bf16 autocast the trunk runs in bf16 but positions keep float32 resolution."""
+    torch.manual_seed(0)
+    model = build_model("yolt", get_config("tiny"), S).eval()
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        out = model(*_inputs(2))
+    assert out["pred"].dtype == torch.float32 and out["per_second"].dtype == torch.float32
