@@ -133,7 +133,7 @@ def test_testB_submission_and_checkpoint_mismatch(small, tmp_path):
         cli("avt", argv=["--testB", "--data_root", str(small)])
 
 
-def test_cli_names_missing_processed_file(small, tmp_path):
+def test_cli_names_missing_processed_file(tmp_path):
     data = tmp_path / "data"
     write_synthetic_processed(data, n_train=8, n_test=0, clip_seconds=S, seed=1)
     (data / "processed/data_A/train/clip0003_end_roi.npy").unlink()
