@@ -20,7 +20,7 @@ test: $(STAMP)
 	$(VPY) -m pytest -q $(PYTEST_ARGS)
 
 demo: $(STAMP)
-	$(VPY) -m datatools.demo
+	$(VPY) demo.py
 
 clean-demo:
 	rm -rf work_dir/demo

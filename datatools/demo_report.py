@@ -1,0 +1,163 @@
+"""Write the demo's report: a Markdown score table and a figure (per-model score bars and the
+timeline of a few test clips with predicted and true boundaries).  Called by ``demo.py``; every
+number in the report is read from the evaluation JSON files and submissions the demo wrote.
+"""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any, Mapping
+
+from datatools.labels import read_submission
+from utils.io import atomic_write_text
+
+COLUMNS = ("score", "mae", "median", "within_1s", "within_2s", "within_5s")
+REQUIRED_GAIN = 5.0   # issue 6: every model and the fusion at least 5x better than the baseline
+
+
+def _fmt(v: float, pct: bool = False) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "-"
+    return f"{100 * v:.0f}%" if pct else f"{v:.2f}"
+
+
+def score_table(results: Mapping[str, dict]) -> tuple[str, list[dict]]:
+    """Markdown table of every submission's overall figures, plus rows for programmatic checks."""
+    base = results["baseline"]["overall"]["score"]
+    head = "| submission | score (s) | MAE (s) | median (s) | within 1 s | within 2 s | within 5 s | baseline / score |"
+    lines = [head, "|" + "---|" * 8]
+    rows = []
+    for name, res in results.items():
+        o = res["overall"]
+        gain = base / o["score"] if o["score"] > 0 else math.inf
+        rows.append({"name": name, **{k: o[k] for k in COLUMNS}, "gain": gain, "n": o["n"]})
+        gain_txt = "-" if name == "baseline" else ("inf" if math.isinf(gain) else f"{gain:.1f}x")
+        lines.append(f"| {name} | {_fmt(o['score'])} | {_fmt(o['mae'])} | {_fmt(o['median'])} | "
+                     f"{_fmt(o['within_1s'], True)} | {_fmt(o['within_2s'], True)} | "
+                     f"{_fmt(o['within_5s'], True)} | {gain_txt} |")
+    return "\n".join(lines), rows
+
+
+def _verdicts(rows: list[dict]) -> list[str]:
+    models = [r for r in rows if r["name"] != "baseline"]
+    singles = [r for r in models if r["name"] != "fusion"]
+    out = []
+    weak = [r["name"] for r in models if r["gain"] < REQUIRED_GAIN]
+    if weak:
+        out.append(f"**Not all submissions beat the baseline {REQUIRED_GAIN:.0f}x:** "
+                   f"{', '.join(weak)} fall short.")
+    else:
+        out.append(f"Every single model and the fusion score at least {REQUIRED_GAIN:.0f}x better "
+                   f"than the trivial baseline.")
+    best = min(singles, key=lambda r: r["score"])
+    fusion = next((r for r in models if r["name"] == "fusion"), None)
+    if fusion is not None:
+        if fusion["score"] <= best["score"]:
+            out.append(f"The K-means fusion ({fusion['score']:.2f} s) is at least as good as the best "
+                       f"single model ({best['name']}, {best['score']:.2f} s).")
+        else:
+            out.append(f"The K-means fusion ({fusion['score']:.2f} s) is **not** the best number here: "
+                       f"the single model {best['name']} scores {best['score']:.2f} s.")
+    return out
+
+
+def _clip_truth(spans: dict) -> dict[str, dict]:
+    """Clip stem -> spans in clip time: the theme song's [start, end] and the labelled boundary."""
+    out = {}
+    for ep_id, ep in spans["episodes"].items():
+        for kind in ("start", "end"):
+            c = ep["clips"][kind]
+            off = c["offset"]
+            song = (ep["op_start"], ep["op_end"]) if kind == "start" else (ep["ed_start"], ep["ed_end"])
+            out[f"{ep_id}_{kind}"] = {"song": (song[0] - off, song[1] - off), "label": c["label"],
+                                      "preview": ep.get("preview")}
+    return out
+
+
+def plot_report(path: Path, rows: list[dict], submissions: Mapping[str, Path], spans: dict,
+                clip_seconds: int, n_clips: int = 4) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    preds = {name: {Path(r.clip).stem: r.seconds for r in read_submission(p)}
+             for name, p in submissions.items()}
+    truth = _clip_truth(spans)
+    fused = preds.get("fusion", {})
+    # a few clips of each type, the ones the fusion got worst and best, so the figure is honest
+    chosen = []
+    for kind in ("start", "end"):
+        errs = sorted((abs(fused[k] - truth[k]["label"]), k) for k in fused if k.endswith(kind) and k in truth)
+        if errs:
+            chosen += [errs[0][1], errs[-1][1]] if len(errs) > 1 else [errs[0][1]]
+    chosen = chosen[:n_clips]
+
+    fig = plt.figure(figsize=(11, 3 + 1.1 * len(chosen)))
+    gs = fig.add_gridspec(1 + len(chosen), 1, height_ratios=[3] + [1] * len(chosen), hspace=0.8)
+    ax = fig.add_subplot(gs[0])
+    names = [r["name"] for r in rows]
+    colors = ["#888888" if n == "baseline" else "#d62728" if n == "fusion" else "#1f77b4" for n in names]
+    ax.bar(names, [r["score"] for r in rows], color=colors)
+    ax.set_ylabel("score (s, lower is better)")
+    ax.set_title("Test-B score per submission (1 s tolerance)")
+    ax.tick_params(axis="x", labelrotation=20)
+    markers = "ov^sD*"
+    for i, stem in enumerate(chosen):
+        a = fig.add_subplot(gs[1 + i])
+        t = truth[stem]
+        s0, s1 = t["song"]
+        a.axvspan(max(s0, 0), min(s1, clip_seconds), color="#ffdd88", label="theme song (truth)")
+        a.axvline(t["label"], color="k", lw=2, label="true boundary")
+        for j, (name, p) in enumerate(preds.items()):
+            if stem in p:
+                a.plot(p[stem], 0.5 + 0.08 * (j - len(preds) / 2), markers[j % len(markers)],
+                       color="#d62728" if name == "fusion" else None, label=name, ms=7)
+        a.set_xlim(0, clip_seconds)
+        a.set_ylim(0, 1)
+        a.set_yticks([])
+        a.set_title(f"{stem}: true {t['label']:.1f} s, fused {fused.get(stem, float('nan')):.1f} s",
+                    fontsize=9, loc="left")
+        if i == 0:
+            a.legend(loc="upper left", bbox_to_anchor=(1.0, 1.6), fontsize=7)
+    a.set_xlabel("clip time (s)")
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+
+
+def write_report(out: Path, size: Any, results: Mapping[str, dict], timings: Mapping[str, float],
+                 spans_path: Path, submissions: Mapping[str, Path]) -> str:
+    """Write ``report.md`` and ``report.png`` in ``out``; return the table for the console."""
+    table, rows = score_table(results)
+    with open(spans_path, encoding="utf-8") as fh:
+        spans = json.load(fh)
+    plot_report(out / "report.png", rows, submissions, spans, size.clip_seconds)
+    n = results["fusion"]["n_scored"]
+    total = sum(timings.values())
+    lines = [
+        "# Demo report",
+        "",
+        f"Synthetic data from `datatools/synth.py` (not the competition data): S = {size.clip_seconds} s "
+        f"clips; test B = {n} clips of {size.test_series} unseen series. Tiny-preset models trained "
+        f"{size.epochs} epochs on the CPU. Every figure below is read from the files in `eval/`.",
+        "",
+        table,
+        "",
+        "`baseline` predicts the training-set median of each clip type (opening end for `_start`, "
+        "ending start for `_end`). Score = mean(max(|error| - 1 s, 0)).",
+        "",
+        *[f"- {v}" for v in _verdicts(rows)],
+        "",
+        "## Stage times",
+        "",
+        "| stage | seconds |",
+        "|---|---|",
+        *[f"| {k} | {v:.1f} |" for k, v in timings.items()],
+        f"| total (stages 1-5 above) | {total:.1f} |",
+        "",
+        "![scores and timelines](report.png)",
+        "",
+    ]
+    atomic_write_text(out / "report.md", "\n".join(lines))
+    return table
