@@ -5,20 +5,23 @@
     python demo.py --out work_dir/demo --force   # redo every stage
 
 Stages (each calls the repository's own command-line tools exactly as a user would, and each is
-skipped when its outputs already exist, so an interrupted demo resumes where it stopped):
+skipped or resumed when its outputs already exist, so an interrupted demo resumes where it stopped):
 
 1. data:       ``python -m datatools.synth`` writes the published folder layout
                (``data_A/train/`` and ``data_B/`` labelled, ``data_C/`` = test B without labels;
                test-B labels are kept aside in ``truth/``);
-2. preprocess: ``python -m utils.preprocess`` (MFCC, 1-fps frames, OCR boxes, text ROI);
+2. preprocess: ``python -m utils.preprocess --with_fingerprint`` (MFCC, 1-fps frames, OCR boxes,
+               text ROI, Chromaprint);
 3. train:      ``avt_main.py``, ``avt_normal_main.py``, ``avt_yolt_main.py --data_seed 2`` at the
-               tiny preset;
+               tiny preset (side by side, one thread each);
 4. test B:     the five published checkpoints (AVTNet best; normalised best and last epoch; YOLT
                best and last epoch) with ``--testB``, collected in ``fuse/submission_B_3/``;
-5. fuse+score: ``python fuse/fuse.py`` (K-means consensus) and ``python -m datatools.evaluate`` for
-               every single model, the fusion and the trivial baseline (training-set median per
-               clip type);
-6. report:     ``<out>/report.md``, ``<out>/report.png`` and the score table on the console.
+5. season:     ``fuse/season.py``: theme-song matching across test B (offset rule fitted on the
+               training labels only);
+6. fuse+score: ``python fuse/fuse.py`` (K-means consensus; again with ``--season``) and
+               ``python -m datatools.evaluate`` for every single model, the fusions and the trivial
+               baseline (training-set median per clip type);
+7. report:     ``<out>/report.md``, ``<out>/report.png`` and the score table on the console.
 
 Stage times go to ``<out>/timings.json`` and into the report.
 """
@@ -32,7 +35,7 @@ import statistics
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
@@ -51,18 +54,24 @@ class DemoSize:
     train_series: int        # data_A/train
     extra_series: int        # data_B
     test_series: int         # data_C (test B)
-    episodes: int            # per series
+    train_episodes: int      # per series in data_A/train and data_B
+    test_episodes: int       # per series in data_C (>= 2, so season mode finds siblings)
     epochs: int
     batch_size: int
     lr: float
+    shift_aug: float         # temporal-shift augmentation, seconds
 
 
-# The full demo must stay within 15 minutes on a 2-core CPU; the fast one is for CI.
+# The full demo must stay within 15 minutes on a 2-core CPU; the fast one is for CI.  Many series
+# with few episodes each: on our synthetic data, series diversity, not episode count, is what lets
+# the tiny models generalise to the unseen series of test B.
 SIZES = {
-    "full": DemoSize(clip_seconds=200, train_series=8, extra_series=4, test_series=4, episodes=4,
-                     epochs=24, batch_size=8, lr=1e-3),
-    "fast": DemoSize(clip_seconds=60, train_series=3, extra_series=1, test_series=2, episodes=3,
-                     epochs=4, batch_size=8, lr=1e-3),
+    "full": DemoSize(clip_seconds=100, train_series=20, extra_series=6, test_series=3,
+                     train_episodes=2, test_episodes=4, epochs=18, batch_size=8, lr=1e-3,
+                     shift_aug=20),
+    "fast": DemoSize(clip_seconds=60, train_series=6, extra_series=2, test_series=2,
+                     train_episodes=2, test_episodes=2, epochs=3, batch_size=8, lr=1e-3,
+                     shift_aug=10),
 }
 
 # (csv name, run folder, checkpoint file) of the five published submissions; {E} = last epoch.
@@ -96,12 +105,13 @@ def stage_data(out: Path, size: DemoSize, seed: int) -> None:
         print("data: already generated, skipping")
         return
     py = sys.executable
-    common = ["--clip_seconds", size.clip_seconds, "--episodes", size.episodes, "--no_progress"]
-    for folder, series, s in (("data_A/train", size.train_series, seed),
-                              ("data_B", size.extra_series, seed + 1),
-                              ("data_C", size.test_series, seed + 2)):
+    for folder, series, episodes, s in (
+            ("data_A/train", size.train_series, size.train_episodes, seed),
+            ("data_B", size.extra_series, size.train_episodes, seed + 1),
+            ("data_C", size.test_series, size.test_episodes, seed + 2)):
         run([py, "-m", "datatools.synth", "--out", data / folder, "--series", series,
-             "--seed", s, *common])
+             "--episodes", episodes, "--seed", s, "--clip_seconds", size.clip_seconds,
+             "--no_progress"])
     truth = out / "truth"
     truth.mkdir(parents=True, exist_ok=True)
     # Test B is unlabelled in the published layout: its truth moves aside, used only for scoring.
@@ -112,21 +122,60 @@ def stage_data(out: Path, size: DemoSize, seed: int) -> None:
 
 def stage_preprocess(out: Path, size: DemoSize) -> None:
     data = out / "data"
+    # --with_fingerprint adds the Chromaprint points used by season mode (stage 5), from the
+    # audio the driver decodes anyway.
     run([sys.executable, "-m", "utils.preprocess", "--data_root", data, "--save_root",
-         data / "processed", "--clip_seconds", size.clip_seconds])
+         data / "processed", "--clip_seconds", size.clip_seconds, "--with_fingerprint"])
 
 
 def stage_train(out: Path, size: DemoSize) -> None:
+    """The three trainings run side by side, one torch thread each: on a 2-core machine this
+    finishes sooner than one after another with two threads each (tiny models do not scale)."""
+    from tqdm import tqdm
+
+    procs = {}
     for name, (script, extra) in RUNS.items():
         run_dir = out / "runs" / name
         if (run_dir / f"avnet_epoch{size.epochs}.pth").is_file():
             print(f"train {name}: finished earlier, skipping")
             continue
-        run([sys.executable, script, "--data_root", out / "data", "--preset", "tiny",
-             "--clip_seconds", size.clip_seconds, "--max_epoch", size.epochs,
-             "--warmup_epochs", max(1, size.epochs // 8), "--batch_size", size.batch_size,
-             "--lr", size.lr, "--num_workers", 0, "--device", "cpu", "--show_freq", 1000,
-             "--save_prefix", run_dir, "--resume", "auto", *extra])
+        run_dir.mkdir(parents=True, exist_ok=True)
+        cmd = [sys.executable, script, "--data_root", out / "data", "--preset", "tiny",
+               "--clip_seconds", size.clip_seconds, "--max_epoch", size.epochs,
+               "--warmup_epochs", max(1, size.epochs // 8), "--batch_size", size.batch_size,
+               "--lr", size.lr, "--shift_aug", size.shift_aug, "--num_workers", 0,
+               "--device", "cpu", "--show_freq", 1000, "--save_prefix", run_dir,
+               "--resume", "auto", *extra]
+        print("$ " + " ".join(map(str, cmd)) + f"  > {run_dir / 'console.log'}", flush=True)
+        log = open(run_dir / "console.log", "ab")
+        env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONUNBUFFERED="1")
+        procs[name] = (subprocess.Popen([str(c) for c in cmd], cwd=ROOT, env=env, stdout=log,
+                                        stderr=subprocess.STDOUT), log, run_dir)
+    bars = {n: tqdm(total=size.epochs, desc=f"train {n}", unit="epoch", position=i)
+            for i, n in enumerate(procs)}
+    failed = []
+    while procs:
+        time.sleep(2)
+        for name in list(procs):
+            proc, log, run_dir = procs[name]
+            bars[name].n = _epochs_done(run_dir / "metrics.csv")
+            bars[name].refresh()
+            if proc.poll() is not None:
+                log.close()
+                del procs[name]
+                bars[name].close()
+                if proc.returncode != 0:
+                    failed.append(f"{name} (exit {proc.returncode}; see {run_dir / 'console.log'})")
+    if failed:
+        raise SystemExit("demo: training failed: " + ", ".join(failed))
+
+
+def _epochs_done(metrics_csv: Path) -> int:
+    try:
+        with open(metrics_csv, encoding="utf-8") as fh:
+            return max(0, sum(1 for _ in fh) - 1)
+    except FileNotFoundError:
+        return 0
 
 
 def stage_test(out: Path, size: DemoSize) -> list[Path]:
@@ -159,13 +208,31 @@ def baseline_submission(out: Path) -> Path:
     return path
 
 
-def stage_fuse_and_score(out: Path, csvs: list[Path]) -> dict[str, dict]:
+def stage_season(out: Path, size: DemoSize) -> Path:
+    """Season mode: theme-song matching across the test-B clips, with the offset rule learned on
+    the training labels only; returns the per-clip sidecar (source, siblings, answer)."""
+    py, data, d = sys.executable, out / "data", out / "season"
+    train_labels = [data / "data_A/train/labels.txt", data / "data_B/labels.txt"]
+    feats = data / "processed"
+    common = ["--clip_seconds", size.clip_seconds, "--quiet"]
+    run([py, "fuse/season.py", "--feat_root", feats / "data_A/train", feats / "data_B", *common,
+         "--fit_labels", *train_labels, "--save_offsets", d / "offsets.json"])
+    run([py, "fuse/season.py", "--feat_root", feats / "data_C", *common, "--offsets",
+         d / "offsets.json", "--output", d / "season_testB.csv", "--groups", d / "groups.json"])
+    return d / "season_testB_season.csv"
+
+
+def stage_fuse_and_score(out: Path, csvs: list[Path], sidecar: Path) -> dict[str, dict]:
     py = sys.executable
     run([py, "fuse/fuse.py"])  # the published call: fuse/submission_B_3/*.csv -> submission.csv
     fused = out / "fused_submission.csv"
     shutil.copyfile(FUSE_DIR / "submission.csv", fused)
+    fused_season = out / "fused_season_submission.csv"
+    run([py, "fuse/fuse.py", "--inputs", *csvs, "--output", fused_season, "--season", sidecar,
+         "--quiet"])
     preds = {p.stem: p for p in csvs}
     preds["fusion"] = fused
+    preds["fusion+season"] = fused_season
     preds["baseline"] = baseline_submission(out)
     labels = out / "truth" / "testB_labels.txt"
     results = {}
@@ -177,10 +244,11 @@ def stage_fuse_and_score(out: Path, csvs: list[Path]) -> dict[str, dict]:
     return results
 
 
-def stage_report(out: Path, size: DemoSize, results: dict[str, dict], timings: dict[str, float]) -> str:
+def stage_report(out: Path, size: DemoSize, results: dict[str, dict], timings: dict[str, float],
+                 reused: list[str], sidecar: Path) -> str:
     from datatools.demo_report import write_report
 
-    return write_report(out, size, results, timings,
+    return write_report(out, size, results, timings, reused, sidecar,
                         spans_path=out / "truth" / "testB_spans.json",
                         submissions={n: FUSE_DIR / f"{n}.csv" for n, _, _ in FIVE}
                         | {"fusion": out / "fused_submission.csv"})
@@ -194,34 +262,45 @@ def get_args_parser() -> argparse.ArgumentParser:
                    help="small CI version (also DEMO_FAST=1)")
     p.add_argument("--seed", type=int, default=1, help="dataset seed")
     p.add_argument("--force", action="store_true", help="delete the demo folder and start afresh")
+    o = p.add_argument_group("size overrides (default: the --fast or full preset's values)")
+    for f in fields(DemoSize):
+        o.add_argument(f"--{f.name}", type={"int": int, "float": float}[f.type], default=None)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = get_args_parser().parse_args(argv)
     size = SIZES["fast" if args.fast else "full"]
+    size = replace(size, **{f.name: getattr(args, f.name) for f in fields(DemoSize)
+                            if getattr(args, f.name) is not None})
     out = Path(args.out).resolve()
     if args.force and out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True, exist_ok=True)
     timings: dict[str, float] = {}
 
-    def timed(name: str, fn, *a):
+    def timed(name: str, fn, *a, resumed: bool = False):
         banner(name)
         t0 = time.perf_counter()
         res = fn(*a)
         timings[name] = round(time.perf_counter() - t0, 1)
+        if resumed:  # the report must not pass off a skipped stage's time as the stage's cost
+            reused.append(name)
         print(f"[{name}] {timings[name]:.1f} s", flush=True)
         return res
 
-    timed("1 data", stage_data, out, size, args.seed)
-    timed("2 preprocess", stage_preprocess, out, size)
-    timed("3 train", stage_train, out, size)
+    reused: list[str] = []
+    timed("1 data", stage_data, out, size, args.seed, resumed=(out / "data" / ".complete").is_file())
+    timed("2 preprocess", stage_preprocess, out, size,
+          resumed=(out / "data" / "processed" / "meta.json").is_file())
+    timed("3 train", stage_train, out, size,
+          resumed=any((out / "runs" / n / "checkpoint_last.pth").is_file() for n in RUNS))
     csvs = timed("4 test B", stage_test, out, size)
-    results = timed("5 fuse and score", stage_fuse_and_score, out, csvs)
-    atomic_write_json(out / "timings.json", timings, indent=2)
-    table = timed("6 report", stage_report, out, size, results, timings)
-    atomic_write_json(out / "timings.json", timings, indent=2)
+    sidecar = timed("5 season mode", stage_season, out, size)
+    results = timed("6 fuse and score", stage_fuse_and_score, out, csvs, sidecar)
+    atomic_write_json(out / "timings.json", {"seconds": timings, "reused_earlier_outputs": reused}, indent=2)
+    table = timed("7 report", stage_report, out, size, results, timings, reused, sidecar)
+    atomic_write_json(out / "timings.json", {"seconds": timings, "reused_earlier_outputs": reused}, indent=2)
     print("\n" + table)
     print(f"\nreport: {out / 'report.md'}   figure: {out / 'report.png'}")
     return 0

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from datatools.labels import read_submission
 from utils.io import atomic_write_text
@@ -40,7 +40,8 @@ def score_table(results: Mapping[str, dict]) -> tuple[str, list[dict]]:
 
 
 def _verdicts(rows: list[dict]) -> list[str]:
-    models = [r for r in rows if r["name"] != "baseline"]
+    # the issue's six numbers: five single models and their K-means fusion
+    models = [r for r in rows if r["name"] not in ("baseline", "fusion+season")]
     singles = [r for r in models if r["name"] != "fusion"]
     out = []
     weak = [r["name"] for r in models if r["gain"] < REQUIRED_GAIN]
@@ -60,6 +61,39 @@ def _verdicts(rows: list[dict]) -> list[str]:
             out.append(f"The K-means fusion ({fusion['score']:.2f} s) is **not** the best number here: "
                        f"the single model {best['name']} scores {best['score']:.2f} s.")
     return out
+
+
+def season_comparison(sidecar: Path, results: Mapping[str, dict]) -> tuple[str, dict]:
+    """Errors of season mode against each submission on the very clips where season mode found a
+    sibling (the only clips it answers).  Returns a Markdown table and the figures."""
+    import csv
+
+    import numpy as np
+
+    with open(sidecar, encoding="utf-8", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    matched = {r["clip"].removesuffix(".mp4"): float(r["seconds"]) for r in rows if r["source"] == "season"}
+    truth = {c["clip"]: c["true"] for c in results["baseline"]["clips"]}
+    clips = sorted(k for k in matched if k in truth)
+    figures: dict[str, dict] = {}
+
+    def stats(err: np.ndarray) -> dict:
+        return {"n": int(err.size), "median": float(np.median(err)), "p90": float(np.percentile(err, 90)),
+                "score": float(np.mean(np.maximum(err - 1.0, 0.0)))}
+
+    if clips:
+        figures["season"] = stats(np.array([abs(matched[k] - truth[k]) for k in clips]))
+        for name, res in results.items():
+            if name == "baseline":
+                continue
+            pred = {c["clip"]: c["pred"] for c in res["clips"]}
+            figures[name] = stats(np.array([abs(pred[k] - truth[k]) for k in clips]))
+    lines = [f"Season mode matched {len(clips)} of {len(rows)} test-B clips to a sibling; on those clips "
+             "(absolute error in seconds):", "",
+             "| answer | clips | median | p90 | score |", "|---|---|---|---|---|"]
+    lines += [f"| {n} | {f['n']} | {f['median']:.2f} | {f['p90']:.2f} | {f['score']:.2f} |"
+              for n, f in figures.items()]
+    return "\n".join(lines), figures
 
 
 def _clip_truth(spans: dict) -> dict[str, dict]:
@@ -127,7 +161,7 @@ def plot_report(path: Path, rows: list[dict], submissions: Mapping[str, Path], s
 
 
 def write_report(out: Path, size: Any, results: Mapping[str, dict], timings: Mapping[str, float],
-                 spans_path: Path, submissions: Mapping[str, Path]) -> str:
+                 reused: Sequence[str], sidecar: Path, spans_path: Path, submissions: Mapping[str, Path]) -> str:
     """Write ``report.md`` and ``report.png`` in ``out``; return the table for the console."""
     table, rows = score_table(results)
     with open(spans_path, encoding="utf-8") as fh:
@@ -135,12 +169,16 @@ def write_report(out: Path, size: Any, results: Mapping[str, dict], timings: Map
     plot_report(out / "report.png", rows, submissions, spans, size.clip_seconds)
     n = results["fusion"]["n_scored"]
     total = sum(timings.values())
+    season_table, season_figs = season_comparison(sidecar, results)
+    atomic_write_text(out / "season_comparison.json", json.dumps(season_figs, indent=1) + "\n")
     lines = [
         "# Demo report",
         "",
         f"Synthetic data from `datatools/synth.py` (not the competition data): S = {size.clip_seconds} s "
-        f"clips; test B = {n} clips of {size.test_series} unseen series. Tiny-preset models trained "
-        f"{size.epochs} epochs on the CPU. Every figure below is read from the files in `eval/`.",
+        f"clips; {size.train_series + size.extra_series} training series x {size.train_episodes} "
+        f"episodes; test B = {n} clips of {size.test_series} unseen series x {size.test_episodes} "
+        f"episodes. Tiny-preset models trained {size.epochs} epochs on the CPU. Every figure below is "
+        f"read from the files in `eval/`.",
         "",
         table,
         "",
@@ -149,12 +187,21 @@ def write_report(out: Path, size: Any, results: Mapping[str, dict], timings: Map
         "",
         *[f"- {v}" for v in _verdicts(rows)],
         "",
+        "`fusion+season` is the K-means fusion with season mode (`fuse/fuse.py --season`): the "
+        "theme-song match decides where a sibling exists and agrees with the models (see "
+        "`fuse.season.season_decides`), the models elsewhere.",
+        "",
+        "## Season mode against the learned models",
+        "",
+        season_table,
+        "",
         "## Stage times",
         "",
         "| stage | seconds |",
         "|---|---|",
-        *[f"| {k} | {v:.1f} |" for k, v in timings.items()],
-        f"| total (stages 1-5 above) | {total:.1f} |",
+        *[f"| {k} | {v:.1f}{' (reused earlier outputs; not its full cost)' if k in reused else ''} |"
+          for k, v in timings.items()],
+        f"| total (stages above) | {total:.1f} |",
         "",
         "![scores and timelines](report.png)",
         "",

@@ -255,13 +255,16 @@ def _load_fps(args: argparse.Namespace) -> tuple[dict[str, np.ndarray], list[str
     if args.data_root:
         from utils.jobs import discover_clips
 
-        exclude = [args.feat_root] if args.feat_root else []
-        clips = discover_clips(args.data_root, exclude=exclude)
+        if args.feat_root and len(args.feat_root) > 1:
+            raise LabelError("with --data_root give one --feat_root (the processed folder that "
+                             "mirrors those clips)")
+        feat_root = args.feat_root[0] if args.feat_root else None
+        clips = discover_clips(args.data_root, exclude=[feat_root] if feat_root else [])
         if not clips:
             raise LabelError(f"{' '.join(args.data_root)}: no clips found")
         for clip in tqdm(clips, desc="fingerprints", unit="clip", delay=2):
-            if args.feat_root:
-                p = feature_path(args.feat_root, clip.rel, CHROMA_SUFFIX)
+            if feat_root:
+                p = feature_path(feat_root, clip.rel, CHROMA_SUFFIX)
                 if not p.is_file():
                     raise LabelError(f"{p}: missing fingerprint; run utils/extract_fingerprint.py")
                 arr = _load_npy(p)
@@ -274,14 +277,14 @@ def _load_fps(args: argparse.Namespace) -> tuple[dict[str, np.ndarray], list[str
                     raise LabelError(str(exc)) from None
             add(clip.stem, arr, clip.video)
     else:
-        root = Path(args.feat_root)
-        if not root.is_dir():
-            raise LabelError(f"{root}: no such folder")
-        for p in sorted(root.rglob(f"*{CHROMA_SUFFIX}")):
-            if not p.name.startswith("."):
+        for root in map(Path, args.feat_root):
+            if not root.is_dir():
+                raise LabelError(f"{root}: no such folder")
+            found = [p for p in sorted(root.rglob(f"*{CHROMA_SUFFIX}")) if not p.name.startswith(".")]
+            if not found:
+                raise LabelError(f"{root}: no *{CHROMA_SUFFIX} files")
+            for p in found:
                 add(p.name[: -len(CHROMA_SUFFIX)], _load_npy(p), p)
-        if not fps:
-            raise LabelError(f"{root}: no *{CHROMA_SUFFIX} files")
     for stem in order:
         if fps[stem].dtype != np.uint32 or fps[stem].ndim != 1:
             raise LabelError(f"{stem}: fingerprint is {fps[stem].dtype} {fps[stem].shape}, "
@@ -300,9 +303,10 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     g.add_argument("--data_root", nargs="+", metavar="PATH",
                    help="clips: folders (recursive) or label files; with --feat_root their "
                         "fingerprints are read from there, otherwise computed from the videos")
-    g.add_argument("--feat_root", metavar="DIR",
-                   help="processed folder holding <stem>_chroma.npy; alone, every such file in it "
-                        "is one clip")
+    g.add_argument("--feat_root", metavar="DIR", nargs="+",
+                   help="processed folder(s) holding <stem>_chroma.npy; alone, every such file in "
+                        "them is one clip (e.g. data/processed/data_C); with --data_root, one "
+                        "folder that mirrors those clips' paths relative to --data_root")
     g.add_argument("--clip_seconds", type=int, default=DEFAULT_CLIP_SECONDS, metavar="S",
                    help="clip length S: fingerprint at most S seconds, answers clipped to [0, S] "
                         "(default: %(default)s)")
