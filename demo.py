@@ -54,24 +54,26 @@ class DemoSize:
     train_series: int        # data_A/train
     extra_series: int        # data_B
     test_series: int         # data_C (test B)
-    train_episodes: int      # per series in data_A/train and data_B
+    train_episodes: int      # per series in data_A/train
+    extra_episodes: int      # per series in data_B (>= 2: season mode fits its offsets on siblings)
     test_episodes: int       # per series in data_C (>= 2, so season mode finds siblings)
     epochs: int
     batch_size: int
     lr: float
     shift_aug: float         # temporal-shift augmentation, seconds
+    render_fps: float        # synth draws this many pictures a second (the files keep 24-30 fps)
 
 
 # The full demo must stay within 15 minutes on a 2-core CPU; the fast one is for CI.  Many series
 # with few episodes each: on our synthetic data, series diversity, not episode count, is what lets
 # the tiny models generalise to the unseen series of test B.
 SIZES = {
-    "full": DemoSize(clip_seconds=100, train_series=20, extra_series=6, test_series=3,
-                     train_episodes=2, test_episodes=4, epochs=18, batch_size=8, lr=1e-3,
-                     shift_aug=20),
-    "fast": DemoSize(clip_seconds=60, train_series=6, extra_series=2, test_series=2,
-                     train_episodes=2, test_episodes=2, epochs=3, batch_size=8, lr=1e-3,
-                     shift_aug=10),
+    "full": DemoSize(clip_seconds=100, train_series=40, extra_series=6, test_series=3,
+                     train_episodes=1, extra_episodes=2, test_episodes=4, epochs=18, batch_size=8,
+                     lr=1e-3, shift_aug=20, render_fps=5),
+    "fast": DemoSize(clip_seconds=60, train_series=8, extra_series=2, test_series=2,
+                     train_episodes=1, extra_episodes=2, test_episodes=2, epochs=3, batch_size=8,
+                     lr=1e-3, shift_aug=10, render_fps=5),
 }
 
 # (csv name, run folder, checkpoint file) of the five published submissions; {E} = last epoch.
@@ -107,11 +109,11 @@ def stage_data(out: Path, size: DemoSize, seed: int) -> None:
     py = sys.executable
     for folder, series, episodes, s in (
             ("data_A/train", size.train_series, size.train_episodes, seed),
-            ("data_B", size.extra_series, size.train_episodes, seed + 1),
+            ("data_B", size.extra_series, size.extra_episodes, seed + 1),
             ("data_C", size.test_series, size.test_episodes, seed + 2)):
         run([py, "-m", "datatools.synth", "--out", data / folder, "--series", series,
              "--episodes", episodes, "--seed", s, "--clip_seconds", size.clip_seconds,
-             "--no_progress"])
+             "--render_fps", size.render_fps, "--no_progress"])
     truth = out / "truth"
     truth.mkdir(parents=True, exist_ok=True)
     # Test B is unlabelled in the published layout: its truth moves aside, used only for scoring.
@@ -178,10 +180,16 @@ def _epochs_done(metrics_csv: Path) -> int:
         return 0
 
 
-def stage_test(out: Path, size: DemoSize) -> list[Path]:
-    FUSE_DIR.mkdir(parents=True, exist_ok=True)
-    for old in FUSE_DIR.glob("*.csv"):  # a previous demo's (or user's) files would get a vote
-        old.unlink()
+def stage_test(out: Path, size: DemoSize, fuse_dir: Path) -> list[Path]:
+    fuse_dir.mkdir(parents=True, exist_ok=True)
+    ours = {f"{n}.csv" for n, _, _ in FIVE} | {"submission.csv"}
+    others = [f for f in fuse_dir.glob("*.csv") if f.name not in ours]
+    if others:  # they would get a vote in the fusion; move them aside, never delete a result
+        keep = fuse_dir / time.strftime("previous_%Y%m%d_%H%M%S")
+        keep.mkdir()
+        for f in others:
+            shutil.move(str(f), keep / f.name)
+        print(f"moved {len(others)} other CSV file(s) from {fuse_dir} to {keep}")
     csvs = []
     for csv_name, run_name, ckpt in FIVE:
         weights = out / "runs" / run_name / ckpt.format(E=size.epochs)
@@ -190,7 +198,7 @@ def stage_test(out: Path, size: DemoSize) -> list[Path]:
         run([sys.executable, script, "--testB", "--weights", weights, "--data_root", out / "data",
              "--preset", "tiny", "--clip_seconds", size.clip_seconds, "--num_workers", 0,
              "--device", "cpu", "--save_prefix", test_dir])
-        dest = FUSE_DIR / f"{csv_name}.csv"
+        dest = fuse_dir / f"{csv_name}.csv"
         shutil.copyfile(test_dir / "submission.csv", dest)
         csvs.append(dest)
     return csvs
@@ -222,11 +230,14 @@ def stage_season(out: Path, size: DemoSize) -> Path:
     return d / "season_testB_season.csv"
 
 
-def stage_fuse_and_score(out: Path, csvs: list[Path], sidecar: Path) -> dict[str, dict]:
+def stage_fuse_and_score(out: Path, csvs: list[Path], sidecar: Path, fuse_dir: Path) -> dict[str, dict]:
     py = sys.executable
-    run([py, "fuse/fuse.py"])  # the published call: fuse/submission_B_3/*.csv -> submission.csv
+    if fuse_dir == FUSE_DIR:  # the published call: fuse/submission_B_3/*.csv -> submission.csv
+        run([py, "fuse/fuse.py"])
+    else:
+        run([py, "fuse/fuse.py", "--inputs", fuse_dir, "--output", fuse_dir / "submission.csv"])
     fused = out / "fused_submission.csv"
-    shutil.copyfile(FUSE_DIR / "submission.csv", fused)
+    shutil.copyfile(fuse_dir / "submission.csv", fused)
     fused_season = out / "fused_season_submission.csv"
     run([py, "fuse/fuse.py", "--inputs", *csvs, "--output", fused_season, "--season", sidecar,
          "--quiet"])
@@ -245,12 +256,12 @@ def stage_fuse_and_score(out: Path, csvs: list[Path], sidecar: Path) -> dict[str
 
 
 def stage_report(out: Path, size: DemoSize, results: dict[str, dict], timings: dict[str, float],
-                 reused: list[str], sidecar: Path) -> str:
+                 reused: list[str], sidecar: Path, fuse_dir: Path) -> str:
     from datatools.demo_report import write_report
 
     return write_report(out, size, results, timings, reused, sidecar,
                         spans_path=out / "truth" / "testB_spans.json",
-                        submissions={n: FUSE_DIR / f"{n}.csv" for n, _, _ in FIVE}
+                        submissions={n: fuse_dir / f"{n}.csv" for n, _, _ in FIVE}
                         | {"fusion": out / "fused_submission.csv"})
 
 
@@ -262,6 +273,9 @@ def get_args_parser() -> argparse.ArgumentParser:
                    help="small CI version (also DEMO_FAST=1)")
     p.add_argument("--seed", type=int, default=1, help="dataset seed")
     p.add_argument("--force", action="store_true", help="delete the demo folder and start afresh")
+    p.add_argument("--fuse_dir", default=str(FUSE_DIR),
+                   help="where the five test-B submissions are collected and fused (the published "
+                        "folder; other CSV files found there are moved aside, never deleted)")
     o = p.add_argument_group("size overrides (default: the --fast or full preset's values)")
     for f in fields(DemoSize):
         o.add_argument(f"--{f.name}", type={"int": int, "float": float}[f.type], default=None)
@@ -295,11 +309,12 @@ def main(argv: list[str] | None = None) -> int:
           resumed=(out / "data" / "processed" / "meta.json").is_file())
     timed("3 train", stage_train, out, size,
           resumed=any((out / "runs" / n / "checkpoint_last.pth").is_file() for n in RUNS))
-    csvs = timed("4 test B", stage_test, out, size)
+    fuse_dir = Path(args.fuse_dir).resolve()
+    csvs = timed("4 test B", stage_test, out, size, fuse_dir)
     sidecar = timed("5 season mode", stage_season, out, size)
-    results = timed("6 fuse and score", stage_fuse_and_score, out, csvs, sidecar)
+    results = timed("6 fuse and score", stage_fuse_and_score, out, csvs, sidecar, fuse_dir)
     atomic_write_json(out / "timings.json", {"seconds": timings, "reused_earlier_outputs": reused}, indent=2)
-    table = timed("7 report", stage_report, out, size, results, timings, reused, sidecar)
+    table = timed("7 report", stage_report, out, size, results, timings, reused, sidecar, fuse_dir)
     atomic_write_json(out / "timings.json", {"seconds": timings, "reused_earlier_outputs": reused}, indent=2)
     print("\n" + table)
     print(f"\nreport: {out / 'report.md'}   figure: {out / 'report.png'}")

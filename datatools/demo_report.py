@@ -175,8 +175,8 @@ def write_report(out: Path, size: Any, results: Mapping[str, dict], timings: Map
         "# Demo report",
         "",
         f"Synthetic data from `datatools/synth.py` (not the competition data): S = {size.clip_seconds} s "
-        f"clips; {size.train_series + size.extra_series} training series x {size.train_episodes} "
-        f"episodes; test B = {n} clips of {size.test_series} unseen series x {size.test_episodes} "
+        f"clips; {size.train_series} + {size.extra_series} training series x {size.train_episodes} "
+        f"+ {size.extra_episodes} episodes (data_A/train + data_B); test B = {n} clips of {size.test_series} unseen series x {size.test_episodes} "
         f"episodes. Tiny-preset models trained {size.epochs} epochs on the CPU. Every figure below is "
         f"read from the files in `eval/`.",
         "",

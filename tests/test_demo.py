@@ -1,0 +1,99 @@
+"""End to end: the fast demo (`python demo.py --fast`) runs every stage through the repository's
+own command-line tools, and every number in its report comes from the files it wrote.
+
+This is the slowest test (about 2-3 minutes on a 2-core machine): it generates, preprocesses,
+trains three tiny models for a few epochs, tests five checkpoints, fuses and scores.
+"""
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from datatools.evaluate import evaluate
+from datatools.labels import read_labels, read_submission
+from fuse.fuse import fuse_tables
+
+ROOT = Path(__file__).resolve().parent.parent
+FIVE = ["avt_best", "avt_normal_best", "avt_normal_last", "yolt_best", "yolt_last"]
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    base = tmp_path_factory.mktemp("demo")
+    out, fuse_dir = base / "demo", base / "submission_B_3"
+    fuse_dir.mkdir()
+    (fuse_dir / "mine.csv").write_text("someone_start.mp4,s,1.000\n")  # must be moved, not lost
+    proc = subprocess.run([sys.executable, "demo.py", "--fast", "--out", str(out),
+                           "--fuse_dir", str(fuse_dir)], cwd=ROOT, capture_output=True, text=True,
+                          timeout=900)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return out, fuse_dir, proc.stdout
+
+
+def _report_rows(report: str) -> dict[str, list[str]]:
+    rows = {}
+    for line in report.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 8 and cells[0] not in ("submission", "---"):
+            rows[cells[0]] = cells
+    return rows
+
+
+def test_demo_writes_every_stage_output(demo):
+    out, fuse_dir, stdout = demo
+    for name in FIVE:
+        assert (fuse_dir / f"{name}.csv").is_file()
+    assert (fuse_dir / "submission.csv").is_file()
+    assert not (fuse_dir / "mine.csv").exists()
+    moved = list(fuse_dir.glob("previous_*/mine.csv"))
+    assert len(moved) == 1 and moved[0].read_text() == "someone_start.mp4,s,1.000\n"
+    for f in ["report.md", "report.png", "timings.json", "season/offsets.json",
+              "season/season_testB_season.csv", "truth/testB_labels.txt"]:
+        assert (out / f).is_file(), f
+    # test B is unlabelled in the published layout: its labels were moved aside
+    assert not (out / "data" / "data_C" / "labels.txt").exists()
+    stages = json.loads((out / "timings.json").read_text())["seconds"]
+    assert list(stages) == ["1 data", "2 preprocess", "3 train", "4 test B", "5 season mode",
+                            "6 fuse and score", "7 report"]
+    assert "| submission | score (s)" in stdout
+
+
+def test_report_numbers_come_from_the_files(demo):
+    out, fuse_dir, _ = demo
+    labels = read_labels(out / "truth" / "testB_labels.txt")
+    rows = _report_rows((out / "report.md").read_text())
+    assert set(rows) == set(FIVE) | {"fusion", "fusion+season", "baseline"}
+    subs = {n: fuse_dir / f"{n}.csv" for n in FIVE}
+    subs.update({"fusion": out / "fused_submission.csv",
+                 "fusion+season": out / "fused_season_submission.csv",
+                 "baseline": out / "baseline_submission.csv"})
+    scores = {}
+    for name, path in subs.items():
+        # recompute the score from the submission file and the held-aside labels
+        res = evaluate(read_submission(path), labels)
+        assert res["n_scored"] == len(labels) and not res["missing"] and not res["extra"]
+        assert rows[name][1] == f"{res['overall']['score']:.2f}", name
+        assert rows[name][2] == f"{res['overall']['mae']:.2f}", name
+        saved = json.loads((out / "eval" / f"{name}.json").read_text())
+        assert saved["overall"]["score"] == pytest.approx(res["overall"]["score"])
+        scores[name] = res["overall"]["score"]
+    for name in FIVE + ["fusion"]:
+        if scores[name] > 0:
+            assert rows[name][7] == f"{scores['baseline'] / scores[name]:.1f}x", name
+    # the fused file is the K-means fusion of the five collected submissions
+    fused = fuse_tables([(n, read_submission(subs[n])) for n in FIVE])
+    fused_file = {r.clip: r.seconds for r in read_submission(subs["fusion"])}
+    for rec in fused:
+        assert fused_file[rec.clip] == pytest.approx(round(rec.seconds, 3), abs=1e-3)
+
+
+def test_report_states_the_verdicts(demo):
+    out, _, _ = demo
+    text = (out / "report.md").read_text()
+    assert re.search(r"(Every single model and the fusion score at least 5x|Not all submissions "
+                     r"beat the baseline 5x)", text)
+    assert re.search(r"fusion \(\d+\.\d\d s\) is (\*\*not\*\* the best|at least as good)", text)
+    assert "## Season mode against the learned models" in text
