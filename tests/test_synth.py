@@ -235,3 +235,22 @@ def test_bad_arguments_fail_clearly(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["--out", str(tmp_path), "--resolutions", "320x"])
     assert "bad resolution" in capsys.readouterr().err
+
+
+def test_render_fps_repeats_pictures_but_keeps_frame_rate_and_labels(tmp_path):
+    """--render_fps 5 draws a new picture every 0.2 s; the file still has the series' fps and
+    the labels are the same as a full render of the same seed."""
+    kw = dict(series=1, episodes=1, clip_seconds=S, seed=9, progress=False, resolutions=((128, 96),),
+              fps_choices=("25",), min_minutes=1.0, max_minutes=1.0)
+    full = generate_dataset(tmp_path / "full", **kw)
+    fast = generate_dataset(tmp_path / "fast", render_fps=5, **kw)
+    (ep_id, ep), = fast["episodes"].items()
+    assert full["episodes"][ep_id]["clips"] == ep["clips"]
+    info, frames, _ = _decode(tmp_path / "fast" / ep["clips"]["start"]["file"])
+    assert info["fps"] == 25 and len(frames) == S * 25
+    pics = np.stack(frames[:100]).astype(np.int16)
+    step = np.abs(np.diff(pics, axis=0)).mean(axis=(1, 2, 3))      # change between frames k, k+1
+    inside = np.array([(k + 1) % 5 != 0 for k in range(99)])        # same 0.2 s slot
+    # inside a slot only codec noise remains; across slots the picture moves
+    assert step[inside].max() < 1.0
+    assert step[~inside].mean() > 3 * max(step[inside].mean(), 0.05)
