@@ -66,7 +66,7 @@ def run_ours(videos: list[Path], out: Path, S: int, workers: int, backend: str, 
     data = out / "data"
     data.mkdir(parents=True)
     for v in videos:
-        os.symlink(v, data / v.name)
+        os.symlink(v.resolve(), data / v.name)  # absolute: a relative target would dangle
     cmd = [sys.executable, "-m", "utils.preprocess", "--data_root", str(data), "--save_root",
            str(out / "proc"), "--clip_seconds", str(S), "--workers", str(workers),
            "--ocr_backend", backend, "--ocr_size", str(ocr_size)]
