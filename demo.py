@@ -42,7 +42,7 @@ ROOT = Path(__file__).resolve().parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from datatools.labels import read_labels, read_submission, write_submission  # noqa: E402
+from datatools.labels import read_labels, write_submission  # noqa: E402
 from utils.io import atomic_write_json, atomic_write_text  # noqa: E402
 
 FUSE_DIR = ROOT / "fuse" / "submission_B_3"
@@ -90,7 +90,7 @@ def banner(text: str) -> None:
     print(f"\n=== {text} ===", flush=True)
 
 
-def run(cmd: list[str], log: Path | None = None) -> None:
+def run(cmd: list) -> None:
     """Run one command of the pipeline, showing it; stop the demo with its output on failure."""
     shown = " ".join(str(c) for c in cmd)
     print(f"$ {shown}", flush=True)
