@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from datatools.labels import read_submission
+from datatools.metric import score
 from utils.io import atomic_write_text
 
 COLUMNS = ("score", "mae", "median", "within_1s", "within_2s", "within_5s")
@@ -77,9 +78,9 @@ def season_comparison(sidecar: Path, results: Mapping[str, dict]) -> tuple[str, 
     clips = sorted(k for k in matched if k in truth)
     figures: dict[str, dict] = {}
 
-    def stats(err: np.ndarray) -> dict:
+    def stats(err: np.ndarray) -> dict:  # err = |pred - true|, so score(err, 0) is the metric
         return {"n": int(err.size), "median": float(np.median(err)), "p90": float(np.percentile(err, 90)),
-                "score": float(np.mean(np.maximum(err - 1.0, 0.0)))}
+                "score": score(err, np.zeros_like(err))}
 
     if clips:
         figures["season"] = stats(np.array([abs(matched[k] - truth[k]) for k in clips]))

@@ -36,7 +36,7 @@ def summary(pred: Sequence[float], true: Sequence[float], tolerance: float = TOL
                 "within_1s": float("nan"), "within_2s": float("nan"), "within_5s": float("nan")}
     return {
         "n": int(e.size),
-        "score": float(np.mean(np.maximum(e - tolerance, 0.0))),
+        "score": score(pred, true, tolerance),
         "mae": float(e.mean()),
         "median": float(np.median(e)),
         "within_1s": float(np.mean(e <= 1.0)),
