@@ -34,7 +34,8 @@ class FrameTrunk(nn.Module):
 
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
         b, s = frames.shape[:2]
-        y = self.net(frames.flatten(0, 1))                # (B*S, 3, H, W) -> (B*S, D)
+        x = frames.flatten(0, 1).contiguous(memory_format=torch.channels_last)
+        y = self.net(x)                                   # (B*S, 3, H, W) -> (B*S, D)
         return y.view(b, s, -1)                           # (B, S, D)
 
 

@@ -24,5 +24,6 @@ class TextRoiCNN(nn.Module):
 
     def forward(self, roi: torch.Tensor) -> torch.Tensor:
         b, s = roi.shape[:2]
-        y = self.net(roi.flatten(0, 1).unsqueeze(1))      # (B*S, 1, 27, 36) -> (B*S, C)
+        x = roi.flatten(0, 1).unsqueeze(1).contiguous(memory_format=torch.channels_last)
+        y = self.net(x)                                   # (B*S, 1, 27, 36) -> (B*S, C)
         return y.view(b, s, -1)                           # (B, S, C)

@@ -45,6 +45,26 @@ def test_tiny_forward_backward_shapes(kind):
     assert model.video.roi.net[0].weight.grad.abs().sum() > 0
 
 
+def test_channels_last_layout_gives_the_same_numbers():
+    """build_model stores 2-D conv weights channels-last (a CPU speed choice); the arithmetic must
+    be that of the ordinary layout, forward and backward."""
+    torch.manual_seed(0)
+    fast = build_model("avt", get_config("tiny"), S).eval()
+    assert fast.video.frames.net[0].stem[0].weight.is_contiguous(memory_format=torch.channels_last)
+    plain = build_model("avt", get_config("tiny"), S).to(memory_format=torch.contiguous_format)
+    plain.load_state_dict(fast.state_dict())
+    plain.eval()
+    assert plain.video.frames.net[0].stem[0].weight.is_contiguous()
+    x = _inputs(2)
+    a, b = fast(*x), plain(*x)
+    assert torch.allclose(a["per_second"], b["per_second"], atol=1e-5)
+    a["pred"].sum().backward()
+    b["pred"].sum().backward()
+    ga = fast.video.frames.net[0].stem[0].weight.grad
+    gb = plain.video.frames.net[0].stem[0].weight.grad
+    assert torch.allclose(ga, gb, rtol=1e-4, atol=1e-6)
+
+
 def test_full_preset_layer_sizes_and_forward():
     """SPEC.md section 3 sizes; one forward at S = 20, batch 1 (a few seconds on a CPU)."""
     torch.manual_seed(0)
