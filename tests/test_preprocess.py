@@ -228,6 +228,26 @@ def test_ocr_roi_overlaps_true_text(backend):
     assert min(xs) < 200 and max(xs) > 350
 
 
+def test_rapidocr_drops_shape_blobs():
+    """PP-OCR's DB detector takes a large hollow rectangle for text (CRAFT does not): the box is
+    dropped, the text line beside it is kept."""
+    import cv2
+
+    from datatools.text_extract import drop_blobs, get_detector
+
+    img = np.full((270, 480, 3), (90, 180, 110), np.uint8)
+    cv2.rectangle(img, (300, 20), (470, 180), (140, 80, 150), -1)
+    cv2.rectangle(img, (370, 30), (450, 145), (120, 180, 130), -1)
+    cv2.putText(img, "Music  Yuki Tanaka", (40, 230), cv2.FONT_HERSHEY_SIMPLEX, 0.8,
+                (255, 255, 255), 2)
+    quads = get_detector("rapidocr", threads=1).detect_batch([img])[0]
+    assert len(quads) == 1 and quads[0][:, 0].max() < 290 and quads[0][:, 1].min() > 190, quads
+    # the rule alone: tall and squarish goes; tall but long (a big title line) and small stay
+    sq = lambda w, h: np.array([[0, 0], [w, 0], [w, h], [0, h]], np.float32)  # noqa: E731
+    kept = drop_blobs([sq(160, 150), sq(300, 60), sq(30, 30), sq(60, 46)], 270)
+    assert [q[2].tolist() for q in kept] == [[300, 60], [30, 30]]
+
+
 # --------------------------------------------------------------------------- driver, resume, bad inputs
 
 def _run(argv, capfd):
