@@ -60,7 +60,7 @@ class DemoSize:
     epochs: int
     batch_size: int
     lr: float
-    shift_aug: float         # temporal-shift augmentation, seconds
+    shift_aug: int           # temporal-shift augmentation, whole seconds
     render_fps: float        # synth draws this many pictures a second (the files keep 24-30 fps)
 
 
@@ -113,7 +113,7 @@ def stage_data(out: Path, size: DemoSize, seed: int) -> None:
             ("data_C", size.test_series, size.test_episodes, seed + 2)):
         run([py, "-m", "datatools.synth", "--out", data / folder, "--series", series,
              "--episodes", episodes, "--seed", s, "--clip_seconds", size.clip_seconds,
-             "--render_fps", size.render_fps, "--no_progress"])
+             "--render_fps", size.render_fps])
     truth = out / "truth"
     truth.mkdir(parents=True, exist_ok=True)
     # Test B is unlabelled in the published layout: its truth moves aside, used only for scoring.

@@ -35,6 +35,12 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--full_clip_seconds", type=int, default=200, help="S of the full-preset timing")
     p.add_argument("--full_batch", type=int, default=2, help="batch of the full-preset timing")
     p.add_argument("--skip_full", action="store_true", help="skip the full-preset timing")
+    p.add_argument("--memory_format", choices=("channels_last", "contiguous"),
+                   default="channels_last",
+                   help="layout of the 2-D convolutions: build_model's channels-last, or the "
+                        "ordinary layout (the baseline of that choice)")
+    p.add_argument("--epochs", type=int, default=1,
+                   help="tiny-preset epochs timed per model (the first includes warm-up)")
     return p.parse_args()
 
 
@@ -55,11 +61,16 @@ def bench_tiny(args: argparse.Namespace, data: Path) -> None:
         cfg = get_config("tiny")
         torch.manual_seed(0)
         model = build_model(kind, cfg, args.clip_seconds)
+        if args.memory_format == "contiguous":
+            model = model.to(memory_format=torch.contiguous_format)
         opt = torch.optim.Adam(model.parameters(), lr=3e-4)
         loader = make_loader(ds, args.batch_size, args.num_workers, True, 0, info, drop_last=True)
-        res = train_one_epoch(model, loader, opt, make_scaler(info.device, False), eargs, cfg, info, 0)
-        print(f"tiny {kind:10s} S={args.clip_seconds} batch {args.batch_size}: "
-              f"{res['clips_per_s']:.1f} clips/s, data wait {100 * res['data_share']:.1f}% of step time")
+        for epoch in range(args.epochs):
+            res = train_one_epoch(model, loader, opt, make_scaler(info.device, False), eargs, cfg,
+                                  info, epoch)
+        print(f"tiny {kind:10s} S={args.clip_seconds} batch {args.batch_size} "
+              f"{args.memory_format}: {res['clips_per_s']:.1f} clips/s (last of {args.epochs} "
+              f"epoch(s)), data wait {100 * res['data_share']:.1f}% of step time")
 
 
 def bench_full(args: argparse.Namespace) -> None:

@@ -12,7 +12,7 @@ import os
 import torch
 from torch import nn
 
-from models.resnet import ResNetTrunk
+from models.resnet import ResNetTrunk, like_weight_layout
 
 
 class FrameTrunk(nn.Module):
@@ -31,10 +31,11 @@ class FrameTrunk(nn.Module):
             self.net = nn.Sequential(trunk, nn.AdaptiveAvgPool2d(1), nn.Flatten(1))
             self.out_dim = trunk.out_channels
         self.torchvision = width == 0
+        self.first_conv = self.net.conv1 if width == 0 else trunk.stem[0]
 
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
         b, s = frames.shape[:2]
-        x = frames.flatten(0, 1).contiguous(memory_format=torch.channels_last)
+        x = like_weight_layout(frames.flatten(0, 1), self.first_conv.weight)
         y = self.net(x)                                   # (B*S, 3, H, W) -> (B*S, D)
         return y.view(b, s, -1)                           # (B, S, D)
 

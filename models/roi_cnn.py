@@ -10,6 +10,8 @@ from typing import Sequence
 import torch
 from torch import nn
 
+from models.resnet import like_weight_layout
+
 
 class TextRoiCNN(nn.Module):
     def __init__(self, channels: Sequence[int] = (32, 64, 96, 128)):
@@ -24,6 +26,7 @@ class TextRoiCNN(nn.Module):
 
     def forward(self, roi: torch.Tensor) -> torch.Tensor:
         b, s = roi.shape[:2]
-        x = roi.flatten(0, 1).unsqueeze(1).contiguous(memory_format=torch.channels_last)
+        # the second convolution tells the layout: a 1-input-channel weight looks the same in both
+        x = like_weight_layout(roi.flatten(0, 1).unsqueeze(1), self.net[4].weight)
         y = self.net(x)                                   # (B*S, 1, 27, 36) -> (B*S, C)
         return y.view(b, s, -1)                           # (B, S, C)

@@ -14,6 +14,7 @@ from models.checkpoint import CheckpointError, load_checkpoint_model, save_check
 from models.config import MODEL_KINDS, ModelConfig, get_config
 from models.heads import coarse_cell, to_seconds, yolt_position
 from models.inputs import predict_seconds, to_model_inputs
+from models.resnet import like_weight_layout
 
 S = 20
 
@@ -55,6 +56,13 @@ def test_channels_last_layout_gives_the_same_numbers():
     plain.load_state_dict(fast.state_dict())
     plain.eval()
     assert plain.video.frames.net[0].stem[0].weight.is_contiguous()
+    # the forward passes follow the weights: channels-last inputs only in the fast model
+    fr = torch.rand(4, 3, FRAME_H, FRAME_W)
+    for ref in (fast.video.roi.net[4].weight, fast.video.frames.first_conv.weight):
+        x = like_weight_layout(fr, ref)
+        assert x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()
+    for ref in (plain.video.roi.net[4].weight, plain.video.frames.first_conv.weight):
+        assert like_weight_layout(fr, ref).is_contiguous()
     x = _inputs(2)
     a, b = fast(*x), plain(*x)
     assert torch.allclose(a["per_second"], b["per_second"], atol=1e-5)
