@@ -66,8 +66,8 @@ class AVTNetYOLT(AVTNet):
 def build_model(kind: str, cfg: ModelConfig, clip_seconds: int) -> AVTNet:
     """The network of one kind.  Its 2-D convolution weights are stored channels-last, as are the
     frame and ROI batches inside (models/frame_trunk.py, models/roi_cnn.py): the same arithmetic,
-    but oneDNN's CPU kernels run the tiny preset's training step about 1.5x faster that way (and
-    GPU tensor cores prefer it under AMP)."""
+    but oneDNN's CPU kernels run the tiny preset's training step 1.1-1.3x faster that way
+    (bench/train_bench.py --memory_format; GPU tensor cores prefer it under AMP too)."""
     if kind == "avt":
         model = AVTNet(cfg, clip_seconds)
     elif kind == "avt_normal":
