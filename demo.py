@@ -304,6 +304,8 @@ def main(argv: list[str] | None = None) -> int:
         if resumed:  # the report must not pass off a skipped stage's time as the stage's cost
             reused.append(name)
         print(f"[{name}] {timings[name]:.1f} s", flush=True)
+        atomic_write_json(out / "timings.json",
+                          {"seconds": timings, "reused_earlier_outputs": reused}, indent=2)
         return res
 
     reused: list[str] = []
@@ -316,9 +318,7 @@ def main(argv: list[str] | None = None) -> int:
     csvs = timed("4 test B", stage_test, out, size, fuse_dir)
     sidecar = timed("5 season mode", stage_season, out, size)
     results = timed("6 fuse and score", stage_fuse_and_score, out, csvs, sidecar, fuse_dir)
-    atomic_write_json(out / "timings.json", {"seconds": timings, "reused_earlier_outputs": reused}, indent=2)
     table = timed("7 report", stage_report, out, size, results, timings, reused, sidecar, fuse_dir)
-    atomic_write_json(out / "timings.json", {"seconds": timings, "reused_earlier_outputs": reused}, indent=2)
     print("\n" + table)
     print(f"\nreport: {out / 'report.md'}   figure: {out / 'report.png'}")
     return 0

@@ -56,7 +56,8 @@ def bench_tiny(args: argparse.Namespace, data: Path) -> None:
     ds = FeatureDataset(recs, data / "processed", args.clip_seconds, shift_aug=2)
     for kind in args.kinds:
         eargs = get_args_parser(kind=kind).parse_args(
-            ["--preset", "tiny", "--clip_seconds", str(args.clip_seconds), "--max_epoch", str(args.epochs),
+            ["--preset", "tiny", "--clip_seconds", str(args.clip_seconds),
+             "--max_epoch", str(args.epochs),
              "--show_freq", "0", "--if_normal", str(kind == "avt_normal")])
         cfg = get_config("tiny")
         torch.manual_seed(0)

@@ -82,13 +82,12 @@ def _verdicts(rows: list[dict]) -> list[str]:
 def season_comparison(sidecar: Path, results: Mapping[str, dict]) -> tuple[str, dict]:
     """Errors of season mode against each submission on the very clips where season mode found a
     sibling (the only clips it answers).  Returns a Markdown table and the figures."""
-    import csv
-
     import numpy as np
 
-    with open(sidecar, encoding="utf-8", newline="") as fh:
-        rows = list(csv.DictReader(fh))
-    matched = {r["clip"].removesuffix(".mp4"): float(r["seconds"]) for r in rows if r["source"] == "season"}
+    from fuse.season import read_sidecar
+
+    rows = read_sidecar(sidecar)
+    matched = {stem: r.seconds for stem, r in rows.items() if r.source == "season"}
     truth = {c["clip"]: c["true"] for c in results["baseline"]["clips"]}
     clips = sorted(k for k in matched if k in truth)
     figures: dict[str, dict] = {}
