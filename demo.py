@@ -103,7 +103,7 @@ def run(cmd: list) -> None:
         raise SystemExit(f"demo: step failed (exit {proc.returncode}): {shown}")
 
 
-def stage_data(out: Path, size: DemoSize, seed: int) -> None:
+def stage_data(out: Path, size: DemoSize, seed: int, difficulty: str = "realistic") -> None:
     data = out / "data"
     done = data / ".complete"
     if done.is_file():
@@ -116,7 +116,7 @@ def stage_data(out: Path, size: DemoSize, seed: int) -> None:
             ("data_C", size.test_series, size.test_episodes, seed + 2)):
         run([py, "-m", "datatools.synth", "--out", data / folder, "--series", series,
              "--episodes", episodes, "--seed", s, "--clip_seconds", size.clip_seconds,
-             "--render_fps", size.render_fps])
+             "--render_fps", size.render_fps, "--difficulty", difficulty])
     truth = out / "truth"
     truth.mkdir(parents=True, exist_ok=True)
     # Test B is unlabelled in the published layout: its truth moves aside, used only for scoring.
@@ -125,15 +125,15 @@ def stage_data(out: Path, size: DemoSize, seed: int) -> None:
     atomic_write_text(done, "ok\n")
 
 
-def stage_preprocess(out: Path, size: DemoSize) -> None:
-    data = out / "data"
+def stage_preprocess(out: Path, size: DemoSize, data: Path | None = None, feats: Path | None = None) -> None:
+    data = data or out / "data"
     # --with_fingerprint adds the Chromaprint points used by season mode (stage 5), from the
     # audio the driver decodes anyway.
     run([sys.executable, "-m", "utils.preprocess", "--data_root", data, "--save_root",
-         data / "processed", "--clip_seconds", size.clip_seconds, "--with_fingerprint"])
+         feats or data / "processed", "--clip_seconds", size.clip_seconds, "--with_fingerprint"])
 
 
-def stage_train(out: Path, size: DemoSize) -> None:
+def stage_train(out: Path, size: DemoSize, data: Path | None = None, feats: Path | None = None) -> None:
     """The three trainings run side by side, one torch thread each: on a 2-core machine this
     finishes sooner than one after another with two threads each (tiny models do not scale)."""
     from tqdm import tqdm
@@ -145,7 +145,7 @@ def stage_train(out: Path, size: DemoSize) -> None:
             print(f"train {name}: finished earlier, skipping")
             continue
         run_dir.mkdir(parents=True, exist_ok=True)
-        cmd = [sys.executable, script, "--data_root", out / "data", "--preset", "tiny",
+        cmd = [sys.executable, script, "--data_root", data or out / "data", *_feat_flag(feats), "--preset", "tiny",
                "--clip_seconds", size.clip_seconds, "--max_epoch", size.epochs,
                "--warmup_epochs", max(1, size.epochs // 8), "--batch_size", size.batch_size,
                "--lr", size.lr, "--shift_aug", size.shift_aug, "--num_workers", 0,
@@ -175,6 +175,10 @@ def stage_train(out: Path, size: DemoSize) -> None:
         raise SystemExit("demo: training failed: " + ", ".join(failed))
 
 
+def _feat_flag(feats: Path | None) -> list:
+    return ["--feat_root", feats] if feats else []
+
+
 def _epochs_done(metrics_csv: Path) -> int:
     try:
         with open(metrics_csv, encoding="utf-8") as fh:
@@ -183,7 +187,8 @@ def _epochs_done(metrics_csv: Path) -> int:
         return 0
 
 
-def stage_test(out: Path, size: DemoSize, fuse_dir: Path) -> list[Path]:
+def stage_test(out: Path, size: DemoSize, fuse_dir: Path, data: Path | None = None,
+               feats: Path | None = None) -> list[Path]:
     fuse_dir.mkdir(parents=True, exist_ok=True)
     ours = {f"{n}.csv" for n, _, _ in FIVE} | {"submission.csv"}
     others = [f for f in fuse_dir.glob("*.csv") if f.name not in ours]
@@ -198,7 +203,8 @@ def stage_test(out: Path, size: DemoSize, fuse_dir: Path) -> list[Path]:
         weights = out / "runs" / run_name / ckpt.format(E=size.epochs)
         test_dir = out / "runs" / f"testB_{csv_name}"
         script = RUNS[run_name][0]
-        run([sys.executable, script, "--testB", "--weights", weights, "--data_root", out / "data",
+        run([sys.executable, script, "--testB", "--weights", weights, "--data_root", data or out / "data",
+             *_feat_flag(feats),
              "--preset", "tiny", "--clip_seconds", size.clip_seconds, "--num_workers", 0,
              "--device", "cpu", "--save_prefix", test_dir])
         dest = fuse_dir / f"{csv_name}.csv"
@@ -207,33 +213,34 @@ def stage_test(out: Path, size: DemoSize, fuse_dir: Path) -> list[Path]:
     return csvs
 
 
-def baseline_submission(out: Path) -> Path:
+def baseline_submission(out: Path, data: Path | None = None, truth: Path | None = None) -> Path:
     """The trivial baseline: every clip gets the training-set median of its clip type."""
-    data = out / "data"
-    train = [r for f in ("data_A/train/labels.txt", "data_B/labels.txt")
+    data = data or out / "data"
+    train = [r for f in ("data_A/train/labels.txt", "data_B/labels.txt") if (data / f).is_file()
              for r in read_labels(data / f)]
     med = {k: statistics.median(r.seconds for r in train if r.kind == k) for k in ("s", "e")}
-    test = read_labels(out / "truth" / "testB_labels.txt")
+    test = read_labels(truth or out / "truth" / "testB_labels.txt")
     path = out / "baseline_submission.csv"
     write_submission(path, [(r.stem, med[r.kind]) for r in test])
     return path
 
 
-def stage_season(out: Path, size: DemoSize) -> Path:
+def stage_season(out: Path, size: DemoSize, data: Path | None = None, feats: Path | None = None) -> Path:
     """Season mode: theme-song matching across the test-B clips, with the offset rule learned on
     the training labels only; returns the per-clip sidecar (source, siblings, answer)."""
-    py, data, d = sys.executable, out / "data", out / "season"
-    train_labels = [data / "data_A/train/labels.txt", data / "data_B/labels.txt"]
-    feats = data / "processed"
+    py, data, d = sys.executable, data or out / "data", out / "season"
+    train_labels = [f for f in (data / "data_A/train/labels.txt", data / "data_B/labels.txt") if f.is_file()]
+    feats = feats or data / "processed"
     common = ["--clip_seconds", size.clip_seconds, "--quiet"]
-    run([py, "fuse/season.py", "--feat_root", feats / "data_A/train", feats / "data_B", *common,
+    run([py, "fuse/season.py", "--feat_root", *[feats / f.parent.relative_to(data) for f in train_labels], *common,
          "--fit_labels", *train_labels, "--save_offsets", d / "offsets.json"])
     run([py, "fuse/season.py", "--feat_root", feats / "data_C", *common, "--offsets",
          d / "offsets.json", "--output", d / "season_testB.csv", "--groups", d / "groups.json"])
     return d / "season_testB_season.csv"
 
 
-def stage_fuse_and_score(out: Path, csvs: list[Path], sidecar: Path, fuse_dir: Path) -> dict[str, dict]:
+def stage_fuse_and_score(out: Path, csvs: list[Path], sidecar: Path, fuse_dir: Path, data: Path | None = None,
+                         truth: Path | None = None) -> dict[str, dict]:
     py = sys.executable
     if fuse_dir == FUSE_DIR:  # the published call: fuse/submission_B_3/*.csv -> submission.csv
         run([py, "fuse/fuse.py"])
@@ -247,8 +254,8 @@ def stage_fuse_and_score(out: Path, csvs: list[Path], sidecar: Path, fuse_dir: P
     preds = {p.stem: p for p in csvs}
     preds["fusion"] = fused
     preds["fusion+season"] = fused_season
-    preds["baseline"] = baseline_submission(out)
-    labels = out / "truth" / "testB_labels.txt"
+    preds["baseline"] = baseline_submission(out, data, truth)
+    labels = truth or out / "truth" / "testB_labels.txt"
     results = {}
     for name, pred in preds.items():
         js = out / "eval" / f"{name}.json"
@@ -275,6 +282,8 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--fast", action="store_true", default=os.environ.get("DEMO_FAST") == "1",
                    help="small CI version (also DEMO_FAST=1)")
     p.add_argument("--seed", type=int, default=1, help="dataset seed")
+    p.add_argument("--difficulty", choices=("realistic", "easy"), default="realistic",
+                   help="generator difficulty (datatools.synth --difficulty)")
     p.add_argument("--force", action="store_true", help="delete the demo folder and start afresh")
     p.add_argument("--fuse_dir", default=str(FUSE_DIR),
                    help="where the five test-B submissions are collected and fused (the published "
@@ -309,7 +318,7 @@ def main(argv: list[str] | None = None) -> int:
         return res
 
     reused: list[str] = []
-    timed("1 data", stage_data, out, size, args.seed, resumed=(out / "data" / ".complete").is_file())
+    timed("1 data", stage_data, out, size, args.seed, args.difficulty, resumed=(out / "data" / ".complete").is_file())
     timed("2 preprocess", stage_preprocess, out, size,
           resumed=(out / "data" / "processed" / "meta.json").is_file())
     timed("3 train", stage_train, out, size,

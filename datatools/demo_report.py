@@ -117,8 +117,12 @@ def _clip_truth(spans: dict) -> dict[str, dict]:
     for ep_id, ep in spans["episodes"].items():
         for kind in ("start", "end"):
             c = ep["clips"][kind]
+            if c["label"] is None:      # a realistic premiere without an OP: nothing to mark
+                continue
             off = c["offset"]
-            song = (ep["op_start"], ep["op_end"]) if kind == "start" else (ep["ed_start"], ep["ed_end"])
+            # realistic spans keep the audible song span (lead-in, ring) beside the sequence's ends
+            song = ep.get("op_song_span" if kind == "start" else "ed_song_span") or \
+                ((ep["op_start"], ep["op_end"]) if kind == "start" else (ep["ed_start"], ep["ed_end"]))
             out[f"{ep_id}_{kind}"] = {"song": (song[0] - off, song[1] - off), "label": c["label"],
                                       "preview": ep.get("preview")}
     return out
@@ -189,7 +193,8 @@ def write_report(out: Path, size: Any, results: Mapping[str, dict], timings: Map
     lines = [
         "# Demo report",
         "",
-        f"Synthetic data from `datatools/synth.py` (not the competition data): S = {size.clip_seconds} s "
+        f"Synthetic data from `datatools.synth` (difficulty {spans.get('difficulty', 'easy')}; not the "
+        f"competition data): S = {size.clip_seconds} s "
         f"clips; {size.train_series} + {size.extra_series} training series x {size.train_episodes} "
         f"+ {size.extra_episodes} episodes (data_A/train + data_B); test B = {n} clips of {size.test_series} unseen series x {size.test_episodes} "
         f"episodes. Tiny-preset models trained {size.epochs} epochs on the CPU. Every figure below is "

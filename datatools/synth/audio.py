@@ -1,4 +1,4 @@
-"""Procedural audio for the synthetic episode generator (datatools/synth.py): theme songs,
+"""Procedural audio for the synthetic episode generator (datatools/synth/): theme songs,
 speech-like babble, quiet background music and noise, all in numpy and all deterministic.
 
 Everything is described as *events on a global time axis* (notes, drum hits, syllables) and
@@ -6,7 +6,7 @@ rendered over any sample range on demand, so the first and the last S seconds of
 episode can be rendered without rendering the middle, and any range gives the same samples it
 would have inside a full render.
 
-    from datatools.synth_audio import compose_song, render_speech, plan_speech
+    from datatools.synth.audio import compose_song, render_speech, plan_speech
     op = compose_song(seed=123, seconds=89.5, sr=22050, style="op")   # float32 (round(89.5*sr),)
 
 No command of its own; run the generator with ``python -m datatools.synth --help``.
@@ -32,6 +32,8 @@ STYLES = {
     "ed": dict(bpm=(68, 104), lead="bell", pad="organ", eighth_bass=False, kick_every_beat=False),
     "insert": dict(bpm=(92, 132), lead="organ", pad="pad", eighth_bass=False, kick_every_beat=False),
     "preview": dict(bpm=(110, 140), lead="bell", pad="pad", eighth_bass=True, kick_every_beat=True),
+    # realistic: loud background score in the body, as loud and as busy as an OP
+    "score": dict(bpm=(120, 175), lead="lead", pad="organ", eighth_bass=True, kick_every_beat=True),
 }
 # Vowel formants (F1, F2, F3) in Hz, a rough average adult voice.
 VOWELS = ((800, 1200, 2500), (300, 2300, 3000), (350, 800, 2300), (500, 1900, 2600), (500, 900, 2400))
@@ -206,20 +208,36 @@ def compose_events(seed: int, seconds: float, style: str) -> tuple[list[Note], l
 
 
 @lru_cache(maxsize=32)
-def compose_song(seed: int, seconds: float, sr: int, style: str) -> np.ndarray:
-    """A whole song of ``seconds`` (float32, peak 0.5, short fade in/out).  Cached: the same
-    (seed, seconds, sr, style) always returns the identical array, which is how every episode of a
+def compose_song(seed: int, seconds: float, sr: int, style: str, fade_out_s: float = 1.2) -> np.ndarray:
+    """A whole song of ``seconds`` (float32, peak 0.5, short fade in, ``fade_out_s`` fade out).
+    Cached: the same arguments always return the identical array, which is how every episode of a
     series gets sample-identical theme songs.  Treat the result as read-only."""
     notes, hits, _ = compose_events(seed, seconds, style)
     n = round(seconds * sr)
     out = render_notes(notes, 0, n, sr)
     render_hits(hits, 0, n, sr, out)
-    fade_in, fade_out = min(n, int(0.05 * sr)), min(n, int(1.2 * sr))
+    fade_in, fade_out = min(n, int(0.05 * sr)), min(n, max(1, int(fade_out_s * sr)))
     out[:fade_in] *= np.linspace(0, 1, fade_in, dtype=np.float32)
     out[n - fade_out:] *= np.linspace(1, 0, fade_out, dtype=np.float32)
     out *= 0.5 / max(1e-6, float(np.abs(out).max()))
     out.setflags(write=False)
     return out
+
+
+@lru_cache(maxsize=16)
+def arrange_song(seed: int, seconds: float, sr: int, style: str, tempo: float, cutoff_hz: float) -> np.ndarray:
+    """An arranged version of ``compose_song(seed, seconds, sr, style)``: played ``tempo`` times
+    as fast (resampled, so the key moves too) and low-passed at ``cutoff_hz`` (4th-order
+    Butterworth); peak 0.5.  What a reprise under dialogue or a preview's version of the OP
+    sounds like: the same melody, not the same samples."""
+    from scipy.signal import butter, sosfilt
+    x = compose_song(seed, seconds, sr, style)
+    n = max(1, int(round(x.size / tempo)))
+    y = np.interp(np.arange(n) * tempo, np.arange(x.size), x).astype(np.float32)
+    y = sosfilt(butter(4, cutoff_hz, fs=sr, output="sos"), y).astype(np.float32)
+    y *= 0.5 / max(1e-6, float(np.abs(y).max()))
+    y.setflags(write=False)
+    return y
 
 
 def bgm_notes(seed: int, t0: float, t1: float) -> list[Note]:
@@ -249,9 +267,11 @@ class Syllable:
     seed: int
 
 
-def plan_speech(seed: int, t0: float, t1: float, n_speakers: int = 3) -> list[Syllable]:
+def plan_speech(seed: int, t0: float, t1: float, n_speakers: int = 3, amp: tuple[float, float] = (0.12, 0.22),
+                pause: tuple[float, float] = (0.25, 1.4)) -> list[Syllable]:
     """Dialogue-like syllable events in [t0, t1): phrases of 0.8-4 s from alternating speakers
-    (each with its own pitch), separated by pauses."""
+    (each with its own pitch), separated by pauses of ``pause`` seconds; ``amp`` is the phrase
+    loudness range (shouted lines over a loud score: louder, with long pauses)."""
     rng = np.random.default_rng(tag(seed, "speech", round(t0 * 1000)))
     speakers = [float(rng.uniform(95, 260)) for _ in range(n_speakers)]
     out: list[Syllable] = []
@@ -259,19 +279,30 @@ def plan_speech(seed: int, t0: float, t1: float, n_speakers: int = 3) -> list[Sy
     while t < t1:
         f0 = speakers[int(rng.integers(n_speakers))]
         end = min(t1 - 0.05, t + float(rng.uniform(0.8, 4.0)))
-        amp = float(rng.uniform(0.12, 0.22))
+        amp_p = float(rng.uniform(*amp))
         k = 0
         while t < end:
             d = float(rng.uniform(0.11, 0.3))
             decl = 1.0 - 0.15 * k / 12     # pitch declines along a phrase, as in real speech
             p0 = f0 * decl * float(rng.uniform(0.92, 1.1))
             out.append(Syllable(t, d, (p0, p0 * float(rng.uniform(0.9, 1.08))),
-                                VOWELS[int(rng.integers(len(VOWELS)))], amp * float(rng.uniform(0.7, 1.0)),
+                                VOWELS[int(rng.integers(len(VOWELS)))], amp_p * float(rng.uniform(0.7, 1.0)),
                                 bool(rng.random() < 0.6), int(rng.integers(2 ** 31))))
             t += d + float(rng.uniform(0.0, 0.05))
             k += 1
-        t += float(rng.uniform(0.25, 1.4))
+        t += float(rng.uniform(*pause))
     return out
+
+
+def phrases(syllables: list[Syllable], gap: float = 0.2) -> list[tuple[float, float]]:
+    """Spans (start, end) of the spoken phrases: syllables closer than ``gap`` seconds join."""
+    out: list[list[float]] = []
+    for s in syllables:
+        if out and s.onset - out[-1][1] < gap:
+            out[-1][1] = s.onset + s.dur
+        else:
+            out.append([s.onset, s.onset + s.dur])
+    return [(a, b) for a, b in out]
 
 
 def _resonator(freq: float, bw: float, sr: int) -> tuple[list[float], list[float]]:

@@ -1,4 +1,4 @@
-"""Procedural pictures for the synthetic episode generator (datatools/synth.py): scenes (panned
+"""Procedural pictures for the synthetic episode generator (datatools/synth/): scenes (panned
 gradient backgrounds with moving shapes), text sprites drawn with a real TrueType font (DejaVu Sans,
 shipped with matplotlib) so OCR detectors find them, and the frame-index stamp used by tests.
 
@@ -6,7 +6,7 @@ Every frame is a pure function of time: a scene list and an overlay list on the 
 axis.  Text blocks are rendered once to an RGBA sprite (lazily, on first use) and then pasted or
 scrolled, which keeps a 320x180 frame well under a millisecond.
 
-    from datatools.synth_video import stamp_frame, decode_stamp
+    from datatools.synth.pictures import stamp_frame, decode_stamp
     img = stamp_frame(1234, 320, 180)            # uint8 (180, 320, 3): 4x4 black/white code
     decode_stamp(img, (320, 180)) == 1234       # also works on the 66x88 letterboxed copy
 
@@ -127,6 +127,8 @@ class Overlay:
         py = self.p0[1] + (self.p1[1] - self.p0[1]) * u
         if self.kind == "scroll":      # enters at the bottom edge, leaves at the top edge
             px, py = px * (W - sp.w), H - u * (H + sp.h)
+        elif self.kind == "crawl":     # enters at the right edge, leaves at the left edge
+            px, py = W - u * (W + sp.w), py * (H - sp.h)
         elif self.relative:
             px, py = px * (W - sp.w), py * (H - sp.h)
         return paste(frame, sp, int(round(px)), int(round(py)))
@@ -143,18 +145,23 @@ class Shape:
 @dataclass
 class Scene:
     """A shot: a gradient texture larger than the frame, panned from one corner offset to another,
-    with shapes crossing it.  ``style`` is 'body', 'op', 'ed', 'card' or 'black'."""
+    with shapes crossing it.  ``style`` is 'body', 'op', 'ed', 'card' or 'black' (both difficulties)
+    or, realistic only, 'closeup' (one big slow shape: a face), 'action' (fast shapes, wide pans),
+    'montage', 'still' (no pan, no motion).  ``zoom`` > 0 zooms in by that factor over the shot."""
     start: float
     end: float
     seed: int
     style: str
+    zoom: float = 0.0
     _cache: dict = field(default_factory=dict, repr=False)
 
     def _build(self, W: int, H: int):
         rng = np.random.default_rng(self.seed)
-        bright = {"op": (90, 255), "ed": (20, 150), "card": (5, 40)}.get(self.style, (40, 220))
+        bright = {"op": (90, 255), "ed": (20, 150), "card": (5, 40), "action": (70, 255),
+                  "montage": (60, 240)}.get(self.style, (40, 220))
         c0, c1 = (rng.integers(*bright, size=3) for _ in range(2))
-        margin = {"op": 0.5, "ed": 0.15}.get(self.style, 0.25) if self.style != "card" else 0.0
+        margin = {"op": 0.5, "ed": 0.15, "closeup": 0.06, "action": 0.5, "montage": 0.3,
+                  "still": 0.0}.get(self.style, 0.25) if self.style != "card" else 0.0
         th, tw = int(H * (1 + margin)) + 1, int(W * (1 + margin)) + 1
         ang = rng.uniform(0, 2 * np.pi)
         g = (np.cos(ang) * np.arange(tw, dtype=np.float32)[None, :] / tw
@@ -166,11 +173,14 @@ class Scene:
                 bw, bh = int(rng.uniform(0.1, 0.4) * tw), int(rng.uniform(0.1, 0.5) * th)
                 bx, by = int(rng.integers(0, tw - bw)), int(rng.integers(0, th - bh))
                 tex[by:by + bh, bx:bx + bw] = rng.integers(*bright, size=3)
-        n_shapes = {"op": (3, 7), "ed": (1, 3), "card": (0, 1)}.get(self.style, (1, 4))
-        speed = {"op": 0.8, "ed": 0.05}.get(self.style, 0.12)
+        n_shapes = {"op": (3, 7), "ed": (1, 3), "card": (0, 1), "closeup": (1, 2), "action": (3, 7),
+                    "still": (1, 4)}.get(self.style, (1, 4))
+        speed = {"op": 0.8, "ed": 0.05, "closeup": 0.01, "action": 0.9, "montage": 0.3,
+                 "still": 0.0}.get(self.style, 0.12)
+        size = {"closeup": (0.3, 0.45)}.get(self.style, (0.05, 0.18))
         shapes = []
         for _ in range(int(rng.integers(*n_shapes))):
-            r = max(3, int(rng.uniform(0.05, 0.18) * H))
+            r = max(3, int(rng.uniform(*size) * H))
             yy2, xx2 = np.mgrid[-r:r + 1, -r:r + 1]
             kind = rng.integers(3)
             mask = (xx2 ** 2 + yy2 ** 2 <= r * r) if kind == 0 else \
@@ -200,6 +210,12 @@ class Scene:
             x0, y0, x1, y1 = max(0, cx), max(0, cy), min(W, cx + w), min(H, cy + h)
             if x0 < x1 and y0 < y1:
                 frame[y0:y1, x0:x1][s.mask[y0 - cy:y1 - cy, x0 - cx:x1 - cx]] = s.color
+        if self.zoom > 0:               # crop the centre, scale it back up
+            import cv2
+            z = 1.0 + self.zoom * u
+            cw, ch = max(2, int(W / z)), max(2, int(H / z))
+            x0, y0 = (W - cw) // 2, (H - ch) // 2
+            frame[:] = cv2.resize(frame[y0:y0 + ch, x0:x0 + cw], (W, H), interpolation=cv2.INTER_LINEAR)
 
 
 def stamp_frame(n: int, width: int, height: int) -> np.ndarray:
