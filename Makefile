@@ -23,4 +23,4 @@ demo: $(STAMP)
 	$(VPY) demo.py
 
 clean-demo:
-	rm -rf work_dir/demo
+	rm -rf work_dir/demo work_dir/demo_fast

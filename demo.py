@@ -35,7 +35,7 @@ import statistics
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, fields, replace
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
@@ -81,7 +81,20 @@ SIZES = {
 
 # (csv name, run folder, checkpoint file) of the five published submissions; {E} = last epoch.
 RUNS = {"avt": ("avt_main.py", []), "avt_normal": ("avt_normal_main.py", []),
-        "yolt": ("avt_yolt_main.py", ["--data_seed", "2"])}
+        "yolt": ("avt_yolt_main.py", ["--data_seed", "2"]),
+        # the fourth kind (models/dense.py): not one of the published five, fused beside them
+        "dense": ("avt_dense_main.py", [])}
+DENSE_CKPT = "avnet_bestmodel.pth"
+# The dense kind counts as this many agreeing inputs in its fusion with the published five: as
+# many as all of them together, so they refine its answer where they agree with it but can never
+# outvote it (an even 5-5 split goes to the tighter cluster, and a lone input has no spread).
+DENSE_WEIGHT = 5.0
+
+
+def dense_shift(size: "DemoSize") -> int:
+    """Temporal-shift augmentation of the dense kind: a third of the clip (it is translation-
+    equivariant and learns from every position; the published heads are position-bound)."""
+    return max(size.shift_aug, size.clip_seconds // 3)
 FIVE = [("avt_best", "avt", "avnet_bestmodel.pth"),
         ("avt_normal_best", "avt_normal", "avnet_bestmodel.pth"),
         ("avt_normal_last", "avt_normal", "avnet_epoch{E}.pth"),
@@ -151,6 +164,8 @@ def stage_train(out: Path, size: DemoSize, data: Path | None = None, feats: Path
                "--lr", size.lr, "--shift_aug", size.shift_aug, "--num_workers", 0,
                "--device", "cpu", "--show_freq", 1000, "--save_prefix", run_dir,
                "--resume", "auto", *extra]
+        if name == "dense":
+            cmd += ["--shift_aug", dense_shift(size)]
         print("$ " + " ".join(map(str, cmd)) + f"  > {run_dir / 'console.log'}", flush=True)
         log = open(run_dir / "console.log", "ab")
         env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONUNBUFFERED="1")
@@ -210,6 +225,14 @@ def stage_test(out: Path, size: DemoSize, fuse_dir: Path, data: Path | None = No
         dest = fuse_dir / f"{csv_name}.csv"
         shutil.copyfile(test_dir / "submission.csv", dest)
         csvs.append(dest)
+    # The dense kind's submission (and its confidence sidecar) stays out of the published folder,
+    # whose every CSV the published `python fuse/fuse.py` would fuse.
+    test_dir = out / "runs" / "testB_dense"
+    run([sys.executable, RUNS["dense"][0], "--testB", "--weights", out / "runs" / "dense" / DENSE_CKPT,
+         "--data_root", data or out / "data", *_feat_flag(feats), "--preset", "tiny", "--clip_seconds",
+         size.clip_seconds, "--num_workers", 0, "--device", "cpu", "--save_prefix", test_dir])
+    shutil.copyfile(test_dir / "submission.csv", out / "dense.csv")
+    shutil.copyfile(test_dir / "submission_confidence.csv", out / "dense_confidence.csv")
     return csvs
 
 
@@ -251,9 +274,14 @@ def stage_fuse_and_score(out: Path, csvs: list[Path], sidecar: Path, fuse_dir: P
     fused_season = out / "fused_season_submission.csv"
     run([py, "fuse/fuse.py", "--inputs", *csvs, "--output", fused_season, "--season", sidecar,
          "--quiet"])
+    fused_dense = out / "fused_dense_submission.csv"
+    run([py, "fuse/fuse.py", "--inputs", *csvs, out / "dense.csv", "--output", fused_dense,
+         "--weight", f"dense={DENSE_WEIGHT:g}", "--quiet"])
     preds = {p.stem: p for p in csvs}
     preds["fusion"] = fused
     preds["fusion+season"] = fused_season
+    preds["dense"] = out / "dense.csv"
+    preds["fusion+dense"] = fused_dense
     preds["baseline"] = baseline_submission(out, data, truth)
     labels = truth or out / "truth" / "testB_labels.txt"
     results = {}
@@ -272,13 +300,14 @@ def stage_report(out: Path, size: DemoSize, results: dict[str, dict], timings: d
     return write_report(out, size, results, timings, reused, sidecar,
                         spans_path=out / "truth" / "testB_spans.json",
                         submissions={n: fuse_dir / f"{n}.csv" for n, _, _ in FIVE}
-                        | {"fusion": out / "fused_submission.csv"})
+                        | {"fusion": out / "fused_submission.csv", "dense": out / "dense.csv"})
 
 
 def get_args_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--out", default=str(ROOT / "work_dir" / "demo"), help="demo folder")
+    p.add_argument("--out", default=None,
+                   help="demo folder (default work_dir/demo, or work_dir/demo_fast with --fast)")
     p.add_argument("--fast", action="store_true", default=os.environ.get("DEMO_FAST") == "1",
                    help="small CI version (also DEMO_FAST=1)")
     p.add_argument("--seed", type=int, default=1, help="dataset seed")
@@ -299,10 +328,20 @@ def main(argv: list[str] | None = None) -> int:
     size = SIZES["fast" if args.fast else "full"]
     size = replace(size, **{f.name: getattr(args, f.name) for f in fields(DemoSize)
                             if getattr(args, f.name) is not None})
-    out = Path(args.out).resolve()
+    out = Path(args.out or ROOT / "work_dir" / ("demo_fast" if args.fast else "demo")).resolve()
     if args.force and out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True, exist_ok=True)
+    # Every resumable stage reuses what is in `out`: refuse a folder made with other settings.
+    made_with = {"size": asdict(size), "seed": args.seed, "difficulty": args.difficulty}
+    rec = out / "made_with.json"
+    if rec.is_file() and json.loads(rec.read_text(encoding="utf-8")) != made_with:
+        raise SystemExit(f"demo: {out} holds a demo made with other settings ({rec}); "
+                         "pass another --out, or --force to start it afresh")
+    if not rec.is_file() and (out / "data").exists():
+        raise SystemExit(f"demo: {out} holds an earlier demo without {rec.name}; "
+                         "pass another --out, or --force to start it afresh")
+    atomic_write_json(rec, made_with, indent=1)
     timings: dict[str, float] = {}
 
     def timed(name: str, fn, *a, resumed: bool = False):

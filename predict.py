@@ -238,12 +238,15 @@ def run_models(models: Sequence[LoadedModel], prepared: Prepared, clip_seconds: 
     from models.inputs import predict_seconds
 
     batch = {k: np.stack([prepared.features[c][k] for c in KINDS]) for k in ("mfcc", "frames", "roi")}
+    batch["is_end"] = np.array([c == "end" for c in KINDS], np.float32)
     out = []
     for m in models:
         norm = m.meta.get("normalization") or "unit"
         r = predict_seconds(m.model, batch, norm, clip_seconds, device)
         out.append({"seconds": dict(zip(KINDS, (float(x) for x in r["seconds"]))),
                     "per_second": dict(zip(KINDS, r["per_second"]))})
+        if "confidence" in r:
+            out[-1]["confidence"] = dict(zip(KINDS, (float(x) for x in r["confidence"])))
     return out
 
 
@@ -305,10 +308,17 @@ def decide_episode(rel: str, prepared: Prepared, models: Sequence[LoadedModel],
         per_model.append({"weights": m.path, "kind": m.meta["kind"], "preset": m.meta["preset"],
                           "op_end": round(episode_time("start", r["seconds"]["start"], D, S), 3),
                           "ed_start": round(episode_time("end", r["seconds"]["end"], D, S), 3)})
+        if "confidence" in r:   # the dense kind: posterior mass within 2 s of its answer
+            per_model[-1]["confidence"] = {"op_end": round(r["confidence"]["start"], 4),
+                                           "ed_start": round(r["confidence"]["end"], 4)}
     res.models = per_model
+    # A dense model weighs as much as all the other models together: they refine its answer where
+    # they agree with it, never outvote it (the rule of demo.py's fusion+dense).
+    others = sum(p["kind"] != "dense" for p in per_model)
+    weights = [float(max(1, others)) if p["kind"] == "dense" else 1.0 for p in per_model]
     for name in ("op_end", "ed_start"):
         values = [p[name] for p in per_model]
-        f = fuse_clip(values, args.fusion)
+        f = fuse_clip(values, args.fusion, None if args.fusion == "median" else weights)
         setattr(res, name, f.seconds)
         res.spread[name] = float(np.ptp(values))
         res.fusion[name] = {"method": args.fusion, "kept": f.kept, "rejected": f.rejected,

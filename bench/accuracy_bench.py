@@ -44,7 +44,7 @@ from utils.io import atomic_write_json, atomic_write_text  # noqa: E402
 KEY_FLAGS = ("cour_change", "reprise", "long_cold_open", "long_tail", "song_lead", "ring", "lone_episode",
              "loud_bgm", "action_scene", "op_fade", "ed_fade_in", "no_cold_open")
 METHODS = ("baseline", "avt_best", "avt_normal_best", "avt_normal_last", "yolt_best", "yolt_last", "fusion",
-           "season", "fusion+season")
+           "season", "fusion+season", "dense", "fusion+dense")
 
 
 @dataclass(frozen=True)
@@ -271,7 +271,8 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     truth_rows = {r.stem: r.seconds for r in read_labels(truth)}
     preds = {"baseline": out / "baseline_submission.csv", **{p.stem: p for p in csvs},
-             "fusion": out / "fused_submission.csv", "fusion+season": out / "fused_season_submission.csv"}
+             "fusion": out / "fused_submission.csv", "fusion+season": out / "fused_season_submission.csv",
+             "dense": out / "dense.csv", "fusion+dense": out / "fused_dense_submission.csv"}
     preds = {n: {Path(r.clip).stem: r.seconds for r in read_submission(p)} for n, p in preds.items()}
     preds["season"] = season_alone(sidecar)
     flags = clip_flags(spans)

@@ -75,6 +75,8 @@ def get_args_parser() -> argparse.ArgumentParser:
     g.add_argument("--episodes", type=int, default=2, help="episodes per series")
     g.add_argument("--min_minutes", type=float, default=6.0, help="shortest episode")
     g.add_argument("--max_minutes", type=float, default=24.0, help="longest episode")
+    g.add_argument("--difficulty", choices=("easy", "realistic"), default="easy",
+                   help="generator difficulty (the README figure was measured on easy data)")
     g.add_argument("--seed", type=int, default=1234, help="synth seed (not the demo's training seed)")
     return p
 
@@ -87,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
 
         generate_dataset(data, args.series, args.episodes, args.clip_seconds, args.seed,
                          full_episodes=True, workers=args.workers, min_minutes=args.min_minutes,
-                         max_minutes=args.max_minutes)
+                         max_minutes=args.max_minutes, difficulty=args.difficulty)
     spans_path = data / "spans.json"
     if not spans_path.is_file():
         print(f"error: {spans_path}: not found (use --generate)", file=sys.stderr)

@@ -41,7 +41,7 @@ def make_data(root: Path, clips: int, S: int, seed: int) -> list[Path]:
     if len(have) < clips:
         generate_dataset(root, series=1, episodes=math.ceil(clips / 2), clip_seconds=S, seed=seed,
                          text_truth=True, workers=os.cpu_count() or 1,
-                         resolutions=((640, 360),), fps_choices=("25",))
+                         resolutions=((640, 360),), fps_choices=("25",), difficulty="easy")
         have = sorted(root.glob("*.mp4"))
     return have[:clips]
 

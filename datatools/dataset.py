@@ -212,7 +212,8 @@ class FeatureDataset(Dataset):
         return {"mfcc": np.ascontiguousarray(arr["mfcc"], dtype=np.float32),
                 "frames": np.ascontiguousarray(arr["frames"]),
                 "roi": np.ascontiguousarray(arr["roi"]),
-                "target": target, "index": i}
+                "target": target, "index": i,
+                "is_end": np.float32(Path(self.records[i].rel).stem.endswith("_end"))}
 
 
 def shift_time(a: np.ndarray, k: int, axis: int) -> np.ndarray:

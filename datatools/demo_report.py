@@ -52,8 +52,8 @@ def gain_text(name: str, gain: float) -> str:
 
 def _verdicts(rows: list[dict]) -> list[str]:
     # the six numbers: five single models and their K-means fusion
-    models = [r for r in rows if r["name"] not in ("baseline", "fusion+season")]
-    singles = [r for r in models if r["name"] != "fusion"]
+    models = [r for r in rows if r["name"] not in ("baseline", "fusion+season", "fusion+dense")]
+    singles = [r for r in models if r["name"] not in ("fusion", "dense")]   # the published five
     out = []
     weak = [r["name"] for r in models if r["gain"] < REQUIRED_GAIN]
     if weak:
@@ -71,6 +71,12 @@ def _verdicts(rows: list[dict]) -> list[str]:
         else:
             out.append(f"The K-means fusion ({fusion['score']:.3f} s) is **not** the best number here: "
                        f"the single model {best['name']} scores {best['score']:.3f} s.")
+    dense = next((r for r in rows if r["name"] == "dense"), None)
+    if dense is not None:
+        ratio = best["score"] / dense["score"] if dense["score"] > 0 else math.inf
+        out.append(f"The dense kind (not one of the published five) scores {dense['score']:.3f} s: "
+                   + (f"{ratio:.1f}x better than the best published kind ({best['name']})." if ratio >= 1
+                      else f"**worse** than the best published kind ({best['name']}, {best['score']:.3f} s)."))
     season = next((r for r in rows if r["name"] == "fusion+season"), None)
     if fusion is not None and season is not None and season["score"] > fusion["score"]:
         out.append(f"Season mode makes the fusion **worse** here ({season['score']:.3f} s against "
@@ -212,7 +218,10 @@ def write_report(out: Path, size: Any, results: Mapping[str, dict], timings: Map
         "",
         "`fusion+season` is the K-means fusion with season mode (`fuse/fuse.py --season`): the "
         "theme-song match decides where a sibling exists and agrees with the models (see "
-        "`fuse.season.season_decides`), the models elsewhere.",
+        "`fuse.season.season_decides`), the models elsewhere. `dense` is the fourth, per-second "
+        "kind (`avt_dense_main.py`, models/dense.py), not one of the published five; `fusion+dense` "
+        "is the K-means fusion of the published five and dense, dense weighing as much as the five "
+        "together (`fuse/fuse.py --weight dense=5`), so they can refine its answer but never outvote it.",
         "",
         "## Season mode against the learned models",
         "",

@@ -93,8 +93,10 @@ def _kmeans_tools():
     return KMeans, ThreadpoolController()  # after the import, so it sees sklearn's OpenMP
 
 
-def _kmeans_consensus(values: np.ndarray) -> ClipFusion:
-    """Mean of the larger of two K-means clusters.
+def _kmeans_consensus(values: np.ndarray, weights: np.ndarray | None = None) -> ClipFusion:
+    """Mean of the larger of two K-means clusters.  With ``weights`` (one per value), K-means is
+    weighted, "larger" means the larger weight sum and the answer is the weighted mean: an input of
+    weight 5 counts as five agreeing inputs.
 
     Tie (an even split): the tighter cluster (smaller standard deviation) wins; if the spreads are
     equal too (within SPREAD_EPS), the cluster with the earlier time wins.  Both rules depend only
@@ -106,38 +108,48 @@ def _kmeans_consensus(values: np.ndarray) -> ClipFusion:
         # All equal: K-means would warn about fewer distinct points than clusters; nothing to reject.
         return ClipFusion(float(values[0]), n, 0)
     KMeans, threads = _kmeans_tools()
-    x = np.sort(values)  # sorted input makes the k-means++ seeding independent of input order
+    order = np.lexsort((np.zeros(n) if weights is None else weights, values))
+    x = values[order]  # sorted input makes the k-means++ seeding independent of input order
+    w = np.ones(n) if weights is None else np.asarray(weights, dtype=np.float64)[order]
     with warnings.catch_warnings(), threads.limit(limits=1, user_api="openmp"):
         warnings.simplefilter("ignore")  # none expected with >= 2 distinct values; never spam a long run
         labels = KMeans(n_clusters=2, n_init=KMEANS_N_INIT, random_state=KMEANS_SEED).fit(
-            x.reshape(-1, 1)).labels_
-    groups = [x[labels == k] for k in (0, 1)]
-    groups = [g for g in groups if g.size]
+            x.reshape(-1, 1), sample_weight=w).labels_
+    groups = [(x[labels == k], w[labels == k]) for k in (0, 1)]
+    groups = [g for g in groups if g[0].size]
 
-    def rank(g: np.ndarray) -> tuple[int, int, float]:  # smallest wins
-        spread = float(np.std(g))
-        return (-g.size, round(spread / SPREAD_EPS), float(g.mean()))
+    def rank(g) -> tuple[int, int, float]:  # smallest wins
+        v, gw = g
+        spread = float(np.std(v))
+        return (-round(float(gw.sum()) / SPREAD_EPS), round(spread / SPREAD_EPS), float(v.mean()))
 
     best = min(groups, key=rank)
-    answer = float(best.mean())
+    answer = float(np.average(best[0], weights=best[1]))
     others = [g for g in groups if g is not best]
-    gap = float(np.min(np.abs(others[0] - answer))) if others else 0.0
-    return ClipFusion(answer, int(best.size), int(n - best.size), gap)
+    gap = float(np.min(np.abs(others[0][0] - answer))) if others else 0.0
+    return ClipFusion(answer, int(best[0].size), int(n - best[0].size), gap)
 
 
-def fuse_clip(values: Sequence[float], method: str = "kmeans") -> ClipFusion:
-    """Fuse one clip's predictions with ``method`` (kmeans, median or mean)."""
+def fuse_clip(values: Sequence[float], method: str = "kmeans",
+              weights: Sequence[float] | None = None) -> ClipFusion:
+    """Fuse one clip's predictions with ``method`` (kmeans, median or mean); ``weights`` (one per
+    value, default all 1) weigh kmeans and mean."""
     v = np.asarray(values, dtype=np.float64).ravel()
     if v.size == 0:
         raise ValueError("no predictions to fuse")
     if not np.all(np.isfinite(v)):
         raise ValueError(f"non-finite prediction among {v.tolist()}")
+    w = None if weights is None else np.asarray(weights, dtype=np.float64).ravel()
+    if w is not None and (w.size != v.size or not np.all(w > 0)):
+        raise ValueError(f"need one positive weight per prediction, got {list(weights)} for {v.size}")
     if method == "kmeans":
-        return _kmeans_consensus(v)
+        return _kmeans_consensus(v, w)
     if method == "median":
+        if w is not None and np.ptp(w) > 0:
+            raise ValueError("--method median does not take weights (use kmeans or mean)")
         return ClipFusion(float(np.median(v)), int(v.size), 0)
     if method == "mean":
-        return ClipFusion(float(v.mean()), int(v.size), 0)
+        return ClipFusion(float(np.average(v, weights=w)), int(v.size), 0)
     raise ValueError(f"unknown fusion method {method!r}; choose one of {', '.join(METHODS)}")
 
 
@@ -165,7 +177,7 @@ def check_same_clips(tables: Sequence[tuple[str, Sequence[SubmissionRow]]]) -> N
 
 
 def fuse_tables(tables: Sequence[tuple[str, Sequence[SubmissionRow]]], method: str = "kmeans",
-                progress: bool = False) -> list[FusedRecord]:
+                progress: bool = False, weights: Sequence[float] | None = None) -> list[FusedRecord]:
     """Fuse submissions given as ``(name, rows)`` pairs; rows are joined by clip name.
 
     Every table must hold the same clips (LabelError otherwise, naming the file and line).  The
@@ -180,7 +192,7 @@ def fuse_tables(tables: Sequence[tuple[str, Sequence[SubmissionRow]]], method: s
     for row in tqdm(tables[0][1], desc=f"fuse ({method})", unit="clip", disable=not progress,
                     delay=2):  # the bar shows only when fusing takes a while
         values = tuple(t[row.clip] for t in lookup)
-        f = fuse_clip(values, method)
+        f = fuse_clip(values, method, weights)
         out.append(FusedRecord(row.clip, row.kind, f.seconds, method, values, f))
     return out
 
@@ -229,6 +241,9 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     p.add_argument("--method", choices=METHODS, default="kmeans",
                    help="kmeans: mean of the larger of two clusters (outlier-rejecting, default); "
                         "median or mean of all inputs")
+    p.add_argument("--weight", action="append", default=[], metavar="STEM=W",
+                   help="weight of the input whose file name (without .csv) is STEM, e.g. dense=5: it "
+                        "counts as W agreeing inputs in kmeans/mean (default 1 each; repeatable)")
     p.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
     s = p.add_argument_group("season mode (fuse/season.py)")
     s.add_argument("--season", metavar="SIDECAR_CSV", default=None,
@@ -239,6 +254,26 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
                    help="season wins a disagreement larger than this only with >= 2 consistent "
                         "siblings (default: %(default)s)")
     return p
+
+
+def input_weights(files: Sequence[Path], specs: Sequence[str]) -> list[float] | None:
+    """``--weight STEM=W`` options -> one weight per input file (None when none is given)."""
+    if not specs:
+        return None
+    stems = [f.stem for f in files]
+    weights = [1.0] * len(files)
+    for spec in specs:
+        stem, sep, value = spec.rpartition("=")
+        try:
+            w = float(value)
+        except ValueError:
+            w = float("nan")
+        if not sep or not stem or not w > 0 or not np.isfinite(w):
+            raise ValueError(f"--weight {spec!r}: expected STEM=W with a positive number W")
+        if stem not in stems:
+            raise ValueError(f"--weight {spec!r}: no input named {stem}.csv (inputs: {', '.join(stems)})")
+        weights[stems.index(stem)] = w
+    return weights
 
 
 def resolve_paths(args: argparse.Namespace) -> tuple[list[str | os.PathLike], Path]:
@@ -261,7 +296,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not files:
             raise LabelError(f"{', '.join(map(str, inputs))}: no submission CSVs to fuse")
         tables = [(str(f), read_submission(f)) for f in files]
-        records = fuse_tables(tables, args.method, progress=not args.quiet)
+        weights = input_weights(files, args.weight)
+        records = fuse_tables(tables, args.method, progress=not args.quiet, weights=weights)
         # Later stages that revise some clips (e.g. a season-level `--season FILE` option) go here:
         # replace a record with dataclasses.replace(r, seconds=..., source="season").
         if args.season:  # season mode: fingerprint matches override the consensus (fuse/season.py)

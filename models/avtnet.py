@@ -74,6 +74,9 @@ def build_model(kind: str, cfg: ModelConfig, clip_seconds: int) -> AVTNet:
         model = AVTNet(cfg, clip_seconds, two_layer_backend=True)
     elif kind == "yolt":
         model = AVTNetYOLT(cfg, clip_seconds)
+    elif kind == "dense":
+        from models.dense import DenseNet
+        return DenseNet(cfg.dense_channels, clip_seconds, cfg.dense_dropout)
     else:
         raise ValueError(f"unknown model kind {kind!r}; choose one of {', '.join(MODEL_KINDS)}")
     return model.to(memory_format=torch.channels_last)
@@ -83,6 +86,9 @@ def compute_loss(kind: str, out: dict, target: torch.Tensor, clip_seconds: float
                  cfg: ModelConfig) -> dict[str, torch.Tensor]:
     from models.losses import avt_loss, yolt_loss
 
+    if kind == "dense":
+        from models.dense import dense_loss
+        return dense_loss(out, target)
     if kind == "yolt":
         return yolt_loss(out, target, clip_seconds, cfg.yolt_grid)
     return avt_loss(out, target, clip_seconds)

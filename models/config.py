@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-MODEL_KINDS = ("avt", "avt_normal", "yolt")
+PUBLISHED_KINDS = ("avt", "avt_normal", "yolt")
+MODEL_KINDS = PUBLISHED_KINDS + ("dense",)   # dense: models/dense.py, beside the published three
 PRESETS = ("full", "tiny")
 
 
@@ -31,6 +32,8 @@ class ModelConfig:
     backend_hidden: int = 1024       # normalised variant: Conv1d C -> backend_hidden -> 1
     yolt_grid: int = 20              # G cells of the YOLT fine head
     yolt_dropout: float = 0.3
+    dense_channels: int = 64         # dense kind: width of its dilated temporal encoder
+    dense_dropout: float = 0.1
 
     @property
     def frame_dim(self) -> int:
@@ -61,7 +64,7 @@ _PRESETS: dict[str, ModelConfig] = {
     "full": ModelConfig(),
     "tiny": ModelConfig(preset="tiny", frame_width=8, roi_channels=(8, 16, 16, 32),
                         audio_widths=(8, 16, 32, 64), gru_hidden=32, se_hidden=32,
-                        head_hidden=16, backend_hidden=32),
+                        head_hidden=16, backend_hidden=32, dense_channels=48),
 }
 
 

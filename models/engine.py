@@ -50,7 +50,17 @@ LOG = logging.getLogger("avtnet")
 LAST_CKPT = "checkpoint_last.pth"
 BEST_CKPT = "avnet_bestmodel.pth"
 ERROR_THRESHOLD_S = 10.0
-LOSS_TERMS = {"avt": ("loss",), "avt_normal": ("loss",), "yolt": ("loss", "coarse", "fine", "hit_rate")}
+LOSS_TERMS = {"avt": ("loss",), "avt_normal": ("loss",), "yolt": ("loss", "coarse", "fine", "hit_rate"),
+              "dense": ("loss", "heat", "state")}
+CONFIDENCE_SUFFIX = "_confidence.csv"   # dense kind: submission.csv -> submission_confidence.csv
+
+
+def model_inputs(batch, kind: str, normalization: str, device: torch.device) -> tuple:
+    """The model's positional inputs: (mfcc, frames, roi), plus the clip type for the dense kind."""
+    inputs = to_model_inputs(batch, normalization, device)
+    if kind == "dense":
+        inputs = (*inputs, batch["is_end"].to(device))
+    return inputs
 
 
 def str2bool(text: str | bool) -> bool:
@@ -216,7 +226,7 @@ def train_one_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.optim
     t0 = time.perf_counter()
     for i, batch in enumerate(bar):
         data_time += time.perf_counter() - t0
-        inputs = to_model_inputs(batch, _normalization(args), info.device)
+        inputs = model_inputs(batch, args.model, _normalization(args), info.device)
         target = batch["target"].to(info.device)
         step_now = (i + 1) % accum == 0 or i + 1 == total
         # Skip the DDP all-reduce on batches that only accumulate gradients.
@@ -250,15 +260,21 @@ def train_one_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.optim
 
 @torch.no_grad()
 def predict(model: nn.Module, loader: DataLoader, args: argparse.Namespace, normalization: str,
-            device: torch.device) -> np.ndarray:
-    """Predicted seconds for every clip of ``loader`` in dataset order."""
+            device: torch.device, with_confidence: bool = False):
+    """Predicted seconds for every clip of ``loader`` in dataset order (and, with
+    ``with_confidence``, the model's confidence per clip, or None for kinds without one)."""
     model.eval()
-    out_s = []
+    out_s, conf = [], []
     for batch in loader:
         with autocast_context(device, args.use_amp):
-            out = model(*to_model_inputs(batch, normalization, device))
+            out = model(*model_inputs(batch, args.model, normalization, device))
         out_s.append(to_seconds(out["pred"], args.clip_seconds).cpu().numpy())
-    return np.concatenate(out_s) if out_s else np.zeros(0)
+        if "confidence" in out:
+            conf.append(out["confidence"].float().cpu().numpy())
+    pred = np.concatenate(out_s) if out_s else np.zeros(0)
+    if not with_confidence:
+        return pred
+    return pred, (np.concatenate(conf) if conf else None)
 
 
 def evaluate(model: nn.Module, loader: DataLoader, records: Sequence[ClipRecord],
@@ -333,10 +349,15 @@ def run_test(args: argparse.Namespace, info: DistInfo, run_dir: Path) -> dict[st
     norm = ckpt.get("normalization") or _normalization(args)
     LOG.info("testing %s (%s, epoch %s) on %d clips of %s", args.weights, ckpt["kind"],
              ckpt.get("epoch"), len(records), folder)
-    pred = predict(model, loader, args, norm, info.device)
+    pred, conf = predict(model, loader, args, norm, info.device, with_confidence=True)
     out = run_dir / "submission.csv"
     write_submission(out, [(r.name, float(p)) for r, p in zip(records, pred)])
     LOG.info("wrote %s (%d rows)", out, len(records))
+    if conf is not None:   # the dense kind's confidence: posterior mass within 2 s of each answer
+        side = run_dir / ("submission" + CONFIDENCE_SUFFIX)
+        atomic_write_text(side, "clip,confidence\n" + "".join(
+            f"{r.name},{c:.4f}\n" for r, c in zip(records, conf)))
+        LOG.info("wrote %s", side)
     return {"submission": str(out), "n": len(records)}
 
 

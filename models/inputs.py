@@ -44,8 +44,17 @@ def to_model_inputs(batch: Mapping, normalization: str,
 def predict_seconds(model: torch.nn.Module, batch: Mapping, normalization: str,
                     clip_seconds: float, device: torch.device | str = "cpu") -> dict[str, np.ndarray]:
     """Run the model (in eval mode) on a batch of feature arrays.  Returns numpy "seconds" (B,) and
-    "per_second" (B, S) scores for plotting."""
+    "per_second" (B, S) scores for plotting, and "confidence" (B,) for kinds that give one (the
+    dense kind, which also needs ``batch["is_end"]``: 1 for an _end clip, 0 for a _start clip)."""
     model.eval()
-    out = model(*to_model_inputs(batch, normalization, device))
-    return {"seconds": to_seconds(out["pred"], clip_seconds).cpu().numpy(),
-            "per_second": out["per_second"].float().cpu().numpy()}
+    inputs = to_model_inputs(batch, normalization, device)
+    if getattr(model, "takes_clip_type", False):
+        if "is_end" not in batch:
+            raise ValueError("this model needs the clip type: batch['is_end'] (1 = _end clip)")
+        inputs = (*inputs, _tensor(batch["is_end"], torch.device(device)).float())
+    out = model(*inputs)
+    res = {"seconds": to_seconds(out["pred"], clip_seconds).cpu().numpy(),
+           "per_second": out["per_second"].float().cpu().numpy()}
+    if "confidence" in out:
+        res["confidence"] = out["confidence"].float().cpu().numpy()
+    return res

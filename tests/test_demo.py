@@ -65,16 +65,22 @@ def test_report_numbers_come_from_the_files(demo):
     out, fuse_dir, _ = demo
     labels = read_labels(out / "truth" / "testB_labels.txt")
     rows = _report_rows((out / "report.md").read_text())
-    assert set(rows) == set(FIVE) | {"fusion", "fusion+season", "baseline"}
+    assert set(rows) == set(FIVE) | {"fusion", "fusion+season", "baseline", "dense", "fusion+dense"}
     subs = {n: fuse_dir / f"{n}.csv" for n in FIVE}
     subs.update({"fusion": out / "fused_submission.csv",
                  "fusion+season": out / "fused_season_submission.csv",
-                 "baseline": out / "baseline_submission.csv"})
+                 "baseline": out / "baseline_submission.csv", "dense": out / "dense.csv",
+                 "fusion+dense": out / "fused_dense_submission.csv"})
+    # realistic data: a premiere without an OP has a _start clip but no label (spans.json says why)
+    spans = json.loads((out / "truth" / "testB_spans.json").read_text())
+    unlabelled = {f"{i}_{k}" for i, e in spans["episodes"].items() for k, c in e["clips"].items()
+                  if c["label"] is None}
     scores = {}
     for name, path in subs.items():
         # recompute the score from the submission file and the held-aside labels
         res = evaluate(read_submission(path), labels)
-        assert res["n_scored"] == len(labels) and not res["missing"] and not res["extra"]
+        assert res["n_scored"] == len(labels) and not res["missing"], name
+        assert set(res["extra"]) == (unlabelled if name != "baseline" else set()), name
         assert rows[name][1] == f"{res['overall']['score']:.3f}", name
         assert rows[name][2] == f"{res['overall']['mae']:.2f}", name
         saved = json.loads((out / "eval" / f"{name}.json").read_text())
@@ -89,6 +95,13 @@ def test_report_numbers_come_from_the_files(demo):
     fused_file = {r.clip: r.seconds for r in read_submission(subs["fusion"])}
     for rec in fused:
         assert fused_file[rec.clip] == pytest.approx(round(rec.seconds, 3), abs=1e-3)
+    # fusion+dense: the five and dense, dense weighing 5
+    fused = fuse_tables([(n, read_submission(subs[n])) for n in FIVE + ["dense"]], weights=[1] * 5 + [5])
+    fused_file = {r.clip: r.seconds for r in read_submission(subs["fusion+dense"])}
+    for rec in fused:
+        assert fused_file[rec.clip] == pytest.approx(round(rec.seconds, 3), abs=1e-3)
+    conf = (out / "dense_confidence.csv").read_text().splitlines()
+    assert conf[0] == "clip,confidence" and len(conf) == 1 + len(read_submission(subs["dense"]))
 
 
 def test_report_states_the_verdicts(demo):

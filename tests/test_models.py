@@ -11,7 +11,7 @@ import torch
 from datatools.spec import FRAME_H, FRAME_W, ROI_H, ROI_W, mfcc_length
 from models.avtnet import build_model, compute_loss
 from models.checkpoint import CheckpointError, load_checkpoint_model, save_checkpoint
-from models.config import MODEL_KINDS, ModelConfig, get_config
+from models.config import PUBLISHED_KINDS, ModelConfig, get_config
 from models.heads import coarse_cell, to_seconds, yolt_position
 from models.inputs import predict_seconds, to_model_inputs
 from models.resnet import like_weight_layout
@@ -26,7 +26,7 @@ def _inputs(b: int, s: int = S):
             (torch.rand(b, s, ROI_H, ROI_W, generator=g) > 0.9).float())
 
 
-@pytest.mark.parametrize("kind", MODEL_KINDS)
+@pytest.mark.parametrize("kind", PUBLISHED_KINDS)
 def test_tiny_forward_backward_shapes(kind):
     torch.manual_seed(0)
     cfg = get_config("tiny")

@@ -19,11 +19,11 @@ import pytest
 
 import predict
 from datatools.synth import generate_dataset
-from datatools.synth_video import decode_stamp
+from datatools.synth import decode_stamp
 from utils.media import decode_clip
 
 S = 20
-SYNTH_KW = dict(clip_seconds=S, full_episodes=True, min_minutes=0.7, max_minutes=0.9,
+SYNTH_KW = dict(difficulty="easy", clip_seconds=S, full_episodes=True, min_minutes=0.7, max_minutes=0.9,
                 resolutions=((160, 90),), fps_choices=("25",), workers=1, progress=False)
 
 
@@ -301,3 +301,23 @@ def test_season_mode_uses_shared_theme_spans_in_episode_time():
         assert r.op[0] == pytest.approx(op_at, abs=2.0)
         assert r.ed[1] == pytest.approx(D - S + ed_at + song_s, abs=2.0)
         assert r.season["end"]["siblings"] == 2
+
+
+def test_a_dense_checkpoint_gives_its_confidence_and_anchors_the_fusion(world, tmp_path):
+    """The fourth kind works in predict.py: its per-boundary confidence is reported, and with one
+    other model it weighs as much as that model (an even split goes to the tighter cluster)."""
+    from fuse.fuse import fuse_clip
+
+    dense = make_checkpoint(tmp_path / "dense.pth", "dense", seed=2)
+    path = world["good"][0]
+    prep = predict.prepare_episode(str(path), S, predict.Options(clip_seconds=S, threads=1))
+    models, s = predict.load_models([str(world["ckpts"][0]), str(dense)], "cpu")
+    raw = predict.run_models(models, prep, s, "cpu")
+    assert "confidence" not in raw[0] and set(raw[1]["confidence"]) == {"start", "end"}
+    args = predict.get_args_parser().parse_args([str(path), "--weights", "x"])
+    res = predict.decide_episode(path.name, prep, models, raw, s, args)
+    d = res.to_dict()
+    conf = d["models"][1]["confidence"]
+    assert d["models"][1]["kind"] == "dense" and all(0.0 <= v <= 1.0 for v in conf.values())
+    values = [m["op_end"] for m in d["models"]]
+    assert d["op_end"] == pytest.approx(fuse_clip(values, "kmeans", [1.0, 1.0]).seconds, abs=2e-3)

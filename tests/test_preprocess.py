@@ -371,7 +371,7 @@ def test_single_stage_scripts(tmp_path):
 def _synth(tmp_path_factory, name: str, fps: str, size: tuple[int, int], **kw) -> list[Path]:
     synth = pytest.importorskip("datatools.synth", reason="datatools.synth not available")
     out = tmp_path_factory.mktemp(name)
-    synth.generate_dataset(out, series=1, episodes=1, clip_seconds=10, seed=3, progress=False,
+    synth.generate_dataset(out, series=1, episodes=1, clip_seconds=10, seed=3, progress=False, difficulty="easy",
                            resolutions=(size,), fps_choices=(fps,), **kw)
     return sorted(out.glob("*.mp4"))
 

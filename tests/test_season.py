@@ -277,7 +277,7 @@ def test_synth_series_grouping_errors_and_fallbacks():
     from fuse.season import season_rows
 
     S = 120
-    cfg = SynthConfig(clip_seconds=S, seed=2, replaced_op_prob=0.25)
+    cfg = SynthConfig(clip_seconds=S, seed=2, replaced_op_prob=0.25, difficulty="easy")
     plan = plan_dataset(cfg, series=3, episodes=3, lone_episodes=1)
     fps, truth, song = {}, {}, {}
     for p in plan.episodes:

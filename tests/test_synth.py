@@ -1,4 +1,5 @@
-"""Tests of the synthetic episode generator (datatools/synth.py and its synth_audio/synth_video).
+"""Tests of the synthetic episode generator at the easy difficulty (datatools/synth/: plan, episode,
+audio, pictures, encode, cli); the realistic difficulty is tested in test_synth_realistic.py.
 
     .venv/bin/python -m pytest -q tests/test_synth.py
 
@@ -16,10 +17,10 @@ import pytest
 from datatools.labels import read_labels
 from datatools.synth import (SynthConfig, build_episode, decode_stamp, generate_dataset, get_args_parser,
                              main, plan_dataset)
-from datatools.synth_video import stamp_frame
+from datatools.synth.pictures import stamp_frame
 
 S = 20
-KW = dict(resolutions=((160, 90), (128, 96)), fps_choices=("25", "29.97"), replaced_op_prob=0.0,
+KW = dict(difficulty="easy", resolutions=((160, 90), (128, 96)), fps_choices=("25", "29.97"), replaced_op_prob=0.0,
           min_minutes=1.0, max_minutes=2.0)
 
 
@@ -35,7 +36,7 @@ def dataset(tmp_path_factory):
 def stamped(tmp_path_factory):
     out = tmp_path_factory.mktemp("stamp")
     spans = generate_dataset(out, series=1, episodes=1, clip_seconds=S, seed=2, stamp_frames=True,
-                             progress=False, resolutions=((128, 96),), fps_choices=("29.97",),
+                             progress=False, difficulty="easy", resolutions=((128, 96),), fps_choices=("29.97",),
                              min_minutes=1.0, max_minutes=1.0)
     return out, spans
 
@@ -85,7 +86,7 @@ def test_labels_agree_with_spans(dataset):
 def test_layouts_are_consistent_and_varied():
     # Planning only: cheap enough to look at many episodes, at the competition S and at S = 20.
     for s in (200, 20):
-        cfg = SynthConfig(clip_seconds=s, seed=11)
+        cfg = SynthConfig(clip_seconds=s, seed=11, difficulty="easy")
         plan = plan_dataset(cfg, series=20, episodes=5, lone_episodes=5)
         r = min(1.0, s / 200)
         seen = set()
@@ -240,7 +241,7 @@ def test_bad_arguments_fail_clearly(tmp_path, capsys):
 def test_render_fps_repeats_pictures_but_keeps_frame_rate_and_labels(tmp_path):
     """--render_fps 5 draws a new picture every 0.2 s; the file still has the series' fps and
     the labels are the same as a full render of the same seed."""
-    kw = dict(series=1, episodes=1, clip_seconds=S, seed=9, progress=False, resolutions=((128, 96),),
+    kw = dict(series=1, episodes=1, clip_seconds=S, seed=9, progress=False, resolutions=((128, 96),), difficulty="easy",
               fps_choices=("25",), min_minutes=1.0, max_minutes=1.0)
     full = generate_dataset(tmp_path / "full", **kw)
     fast = generate_dataset(tmp_path / "fast", render_fps=5, **kw)

@@ -1,0 +1,169 @@
+"""The dense per-second boundary network (kind "dense"), a fourth kind beside the published three.
+
+The published networks regress one number per clip through a position-bound ``Linear(S -> 64)``;
+this one answers *per second* and is translation-equivariant, so every second of a clip is a
+training signal:
+
+1. per-second evidence computed from the same processed arrays (no learned weights): MFCC mean,
+   spread and change over each second; frame colour, brightness, contrast, saturation, edges,
+   black/white share and the change to the neighbouring seconds; text-ROI density overall, in three
+   horizontal bands and three columns, and its change (``second_features``).  Each channel is given
+   twice: z-scored within the clip (what changes *here*) and batch-normalised (absolute level);
+2. a temporal encoder: seven residual blocks of dilated 1-D convolutions (dilations 1..64, receptive
+   field 255 s), the clip type (``_start``/``_end``) as an input channel;
+3. per-second heads, one pair per clip type: a boundary heatmap (softmax over the clip, trained with
+   cross-entropy against a Gaussian of sigma 1 s at the label) and a before/after state (binary
+   cross-entropy against "this second lies after the boundary", derived from the scalar label alone).
+
+``decode_dense`` (pure) turns heatmap + state logits into seconds and a confidence (the posterior
+mass within 2 s of the answer).
+
+    from models.dense import DenseNet, decode_dense
+    net = DenseNet(channels=48, clip_seconds=200)
+    out = net(mfcc, frames, roi, is_end)   # "pred" (B,) in [0, 1], "confidence", "heat", "state"
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+DILATIONS = (1, 2, 4, 8, 16, 32, 64)
+SIGMA_S = 1.0           # width of the Gaussian heatmap target, seconds
+STATE_WEIGHT = 0.5      # weight of the before/after loss beside the heatmap cross-entropy
+REFINE_RADIUS_S = 3.0   # soft-argmax window around the peak
+CONF_RADIUS_S = 2.0     # confidence = posterior mass within this distance of the answer
+
+
+def second_features(mfcc: torch.Tensor, frames: torch.Tensor, roi: torch.Tensor) -> torch.Tensor:
+    """Per-second evidence (B, F, S) from mfcc (B, 20, L), frames (B, S, 3, H, W) in [0, 1] and
+    roi (B, S, h, w) in {0, 1}."""
+    s = frames.shape[1]
+    m = F.adaptive_avg_pool1d(mfcc, s)                                   # (B, 20, S)
+    m2 = F.adaptive_avg_pool1d(mfcc * mfcc, s)
+    spread = torch.sqrt(torch.relu(m2 - m * m) + 1e-6)
+    change = F.adaptive_avg_pool1d((mfcc[:, :, 1:] - mfcc[:, :, :-1]).abs(), s)
+    g = frames.mean(2)                                                   # (B, S, H, W) grey
+    rgb = frames.mean((3, 4)).transpose(1, 2)                            # (B, 3, S)
+    sat = (frames.amax(2) - frames.amin(2)).mean((2, 3))                 # (B, S)
+    edge = (g[..., 1:, :] - g[..., :-1, :]).abs().mean((2, 3)) + (g[..., 1:] - g[..., :-1]).abs().mean((2, 3))
+    step = (g[:, 1:] - g[:, :-1]).abs().mean((2, 3))                     # (B, S-1)
+    zero = step.new_zeros(step.shape[0], 1)
+    prev, nxt = torch.cat([zero, step], 1), torch.cat([step, zero], 1)
+    h, w = roi.shape[2], roi.shape[3]
+    bands = [roi[:, :, a * h // 3:(a + 1) * h // 3].mean((2, 3)) for a in range(3)]
+    cols = [roi[:, :, :, a * w // 3:(a + 1) * w // 3].mean((2, 3)) for a in range(3)]
+    rstep = (roi[:, 1:] - roi[:, :-1]).abs().mean((2, 3))
+    per = torch.stack([g.mean((2, 3)), g.flatten(2).std(2), sat, edge, (g < 0.06).float().mean((2, 3)),
+                       (g > 0.9).float().mean((2, 3)), prev, nxt, roi.mean((2, 3)), *bands, *cols,
+                       torch.cat([zero, rstep], 1)], 1)                 # (B, 16, S)
+    return torch.cat([m, spread, change, rgb, per], 1).float()           # (B, 79, S)
+
+
+N_FEATURES = 79
+
+
+class DilatedBlock(nn.Module):
+    def __init__(self, channels: int, dilation: int, dropout: float):
+        super().__init__()
+        self.norm = nn.BatchNorm1d(channels)
+        self.conv = nn.Conv1d(channels, channels, 3, padding=dilation, dilation=dilation)
+        self.mix = nn.Conv1d(channels, channels, 1)
+        self.drop = nn.Dropout(dropout)
+        self.act = nn.Mish()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.drop(self.mix(self.act(self.conv(self.act(self.norm(x))))))
+
+
+class DenseNet(nn.Module):
+    takes_clip_type = True     # forward's 4th input: 1.0 for an _end clip, 0.0 for a _start clip
+
+    def __init__(self, channels: int, clip_seconds: int, dropout: float = 0.1):
+        super().__init__()
+        self.clip_seconds = int(clip_seconds)
+        self.raw_norm = nn.BatchNorm1d(N_FEATURES)
+        self.inp = nn.Conv1d(2 * N_FEATURES + 1, channels, 1)
+        self.blocks = nn.Sequential(*[DilatedBlock(channels, d, dropout) for d in DILATIONS])
+        self.out_norm = nn.BatchNorm1d(channels)
+        self.heat = nn.Conv1d(channels, 2, 1)      # one boundary heatmap per clip type
+        self.state = nn.Conv1d(channels, 2, 1)     # one before/after state per clip type
+
+    def forward(self, mfcc: torch.Tensor, frames: torch.Tensor, roi: torch.Tensor,
+                is_end: torch.Tensor | None = None) -> dict:
+        s = frames.shape[1]
+        if s != self.clip_seconds:
+            raise ValueError(f"input has {s} seconds but the model was built for {self.clip_seconds}")
+        with torch.autocast(device_type=frames.device.type, enabled=False):
+            x = second_features(mfcc.float(), frames.float(), roi.float())          # (B, F, S)
+            z = (x - x.mean(2, keepdim=True)) / (x.std(2, keepdim=True) + 1e-3)
+            b = x.shape[0]
+            end = (is_end if is_end is not None else x.new_zeros(b)).float().view(b, 1, 1).expand(b, 1, s)
+            h = self.inp(torch.cat([z, self.raw_norm(x), end], 1))                  # (B, C, S)
+            h = torch.relu(self.out_norm(self.blocks(h)))
+            pick = end[:, 0, 0].round().long()                                      # (B,)
+            idx = torch.arange(b, device=h.device)
+            heat = self.heat(h)[idx, pick]                                          # (B, S)
+            state = self.state(h)[idx, pick]                                        # (B, S)
+            seconds, conf = decode_dense(heat.detach(), state.detach())
+        return {"pred": seconds / s, "confidence": conf, "heat": heat, "state": state,
+                "per_second": torch.softmax(heat.detach(), 1)}
+
+
+def bin_centres(s: int, device=None) -> torch.Tensor:
+    """Time of second bin k: its middle, k + 0.5 (the MFCC of bin k covers [k, k + 1))."""
+    return torch.arange(s, device=device, dtype=torch.float32) + 0.5
+
+
+def changepoint_loglik(state_logits: torch.Tensor) -> torch.Tensor:
+    """(B, S) log-likelihood of "the boundary lies in bin k": every bin before k is *before*,
+    every bin after k is *after*, bin k itself undecided."""
+    log_before = F.logsigmoid(-state_logits)
+    log_after = F.logsigmoid(state_logits)
+    before = torch.cumsum(log_before, 1) - log_before                      # sum over bins < k
+    after = torch.flip(torch.cumsum(torch.flip(log_after, [1]), 1), [1]) - log_after   # bins > k
+    return before + after
+
+
+def decode_dense(heat_logits: torch.Tensor, state_logits: torch.Tensor | None = None,
+                 log_prior: torch.Tensor | None = None, radius: float = REFINE_RADIUS_S,
+                 conf_radius: float = CONF_RADIUS_S) -> tuple[torch.Tensor, torch.Tensor]:
+    """Heatmap logits (B, S) [+ state logits (B, S)] [+ a log prior over bins] -> (seconds (B,),
+    confidence (B,)).  The posterior over bins is softmax(heatmap) times the change-point
+    likelihood of the state; the answer is its soft-argmax within ``radius`` seconds of the peak,
+    the confidence its mass within ``conf_radius`` seconds of the answer."""
+    heat_logits = heat_logits.float()
+    if heat_logits.dim() == 1:
+        s1, c1 = decode_dense(heat_logits[None], None if state_logits is None else state_logits[None],
+                              None if log_prior is None else log_prior.reshape(1, -1), radius, conf_radius)
+        return s1[0], c1[0]
+    score = torch.log_softmax(heat_logits, 1)
+    if state_logits is not None:
+        score = score + torch.log_softmax(changepoint_loglik(state_logits.float()), 1)
+    if log_prior is not None:
+        score = score + log_prior
+    post = torch.softmax(score, 1)                                          # (B, S)
+    pos = bin_centres(post.shape[1], post.device)
+    peak = pos[post.argmax(1)]                                              # (B,)
+    win = ((pos[None] - peak[:, None]).abs() <= radius).float() * post
+    seconds = (win * pos[None]).sum(1) / win.sum(1).clamp_min(1e-12)
+    conf = (post * ((pos[None] - seconds[:, None]).abs() <= conf_radius).float()).sum(1)
+    return seconds, conf
+
+
+def dense_targets(target: torch.Tensor, s: int, sigma: float = SIGMA_S) -> tuple[torch.Tensor, torch.Tensor]:
+    """From the scalar labels (B,) in [0, 1]: the Gaussian heatmap target (B, S), summing to 1, and
+    the before/after state (B, S) in {0, 1}."""
+    x = target.float().view(-1, 1) * s
+    pos = bin_centres(s, target.device)[None]
+    g = torch.exp(-0.5 * ((pos - x) / sigma) ** 2)
+    g = g / g.sum(1, keepdim=True).clamp_min(1e-12)
+    return g, (pos > x).float()
+
+
+def dense_loss(out: dict, target: torch.Tensor) -> dict[str, torch.Tensor]:
+    heat, state = out["heat"].float(), out["state"].float()
+    g, after = dense_targets(target, heat.shape[1])
+    ce = -(g * torch.log_softmax(heat, 1)).sum(1).mean()
+    bce = F.binary_cross_entropy_with_logits(state, after)
+    return {"loss": ce + STATE_WEIGHT * bce, "heat": ce.detach(), "state": bce.detach()}
