@@ -191,7 +191,8 @@ def plot(path: Path, scores: dict, rows: list[str]) -> None:
     w = 0.8 / len(names)
     for i, m in enumerate(names):
         v = [scores[m][g]["score"] if scores[m][g]["n"] else np.nan for g in rows]
-        ax.bar(np.arange(len(rows)) + i * w, v, w, label=m, color="#888888" if m == "baseline" else None)
+        ax.bar(np.arange(len(rows)) + i * w, v, w, label=m,
+               color="#888888" if m == "baseline" else plt.cm.tab10(i % 10))
     ax.set_xticks(np.arange(len(rows)) + 0.4 - w / 2, rows, rotation=30, ha="right")
     ax.set_ylabel("score, s (lower is better)")
     ax.set_title("Unseen-series score per clip group (season: on the clips it answers)")

@@ -44,7 +44,8 @@ def test_scores_are_recomputed_from_the_files(quick):
     lone = [e for e in spans["episodes"].values() if e["lone_episode"]]
     assert lone and any(e["cour_change"] for e in spans["episodes"].values())
     subs = {"baseline": out / "baseline_submission.csv", "fusion": out / "fused_submission.csv",
-            "fusion+season": out / "fused_season_submission.csv",
+            "fusion+season": out / "fused_season_submission.csv", "dense": out / "dense.csv",
+            "fusion+dense": out / "fused_dense_submission.csv",
             **{p.stem: p for p in (out / "submissions").glob("*.csv") if p.stem != "submission"}}
     for name, path in subs.items():
         pred = {Path(r.clip).stem: r.seconds for r in read_submission(path)}

@@ -54,6 +54,11 @@ BODY_STYLES = ("calm", "dialogue", "action", "montage", "still")
 TEXT_KINDS = ("caption", "sign", "letter", "narration", "crawl")
 THEME_FADE_S = 0.15     # theme songs end abruptly (a hard cut stops the music within 0.3 s)
 NOISE_AMP = 0.004
+# Room tone: a faint broadcast floor everywhere but in black gaps, and an ambience level of its own
+# in every story scene (silent in some), so that noise switching on or off marks scene changes in
+# general, not the OP/ED boundary in particular (the theme songs themselves are studio masters).
+FLOOR_GAIN = 0.15                      # x NOISE_AMP
+AMBIENCE_SILENT_P, AMBIENCE_GAIN = 0.35, (0.25, 3.0)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -411,7 +416,7 @@ class Sound:
             return
         buf = out[lo - start:hi - start]
         if self.kind == "noise":
-            render_noise(self.seed, lo, hi - lo, sr, NOISE_AMP, buf)
+            render_noise(self.seed, lo, hi - lo, sr, NOISE_AMP * self.gain, buf)
             return
         x = np.zeros(hi - lo, np.float32)
         if self.kind == "song":
@@ -562,8 +567,10 @@ def build_episode_realistic(plan: EpisodePlan) -> Episode:
             subtitles(s.events)
     song_of = {s["role"]: s for s in lay["sounds"] if s["kind"] == "song"}
     for kind, a, b in plan.segments:
-        if kind != "ed" and kind != "op":
-            sounds.append(Sound("noise", a, b, seed=plan.seed))
+        if kind != "gap":
+            sounds.append(Sound("noise", a, b, gain=FLOOR_GAIN, seed=plan.seed))
+        if kind in ("title_card", "sponsor", "end_card", "preview"):
+            sounds.append(Sound("noise", a, b, gain=float(rng.uniform(*AMBIENCE_GAIN)), seed=plan.seed + 1))
         if kind == "gap":
             scenes.append(Scene(a, b, 0, "black"))
         elif kind in ("op", "ed"):
@@ -628,6 +635,8 @@ def build_episode_realistic(plan: EpisodePlan) -> Episode:
                 [f"Previously on {sp.title}"], max(9, H // 14), (255, 255, 255)), (0.5, 0.85), (0.5, 0.85), "caption"))
         if sc["text"]:
             overlays += _body_text(srng, sc["text"], a, b, H, sp.title)
+        if srng.random() >= AMBIENCE_SILENT_P:
+            sounds.append(Sound("noise", a, b, gain=float(srng.uniform(*AMBIENCE_GAIN)), seed=plan.seed + 1))
         music = sc["music"]
         if sc["loud"]:
             ev = plan_speech(sc["seed"], a, b, amp=(0.25, 0.4), pause=(1.5, 4.0))
