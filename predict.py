@@ -299,7 +299,7 @@ def decide_episode(rel: str, prepared: Prepared, models: Sequence[LoadedModel],
                    raw: Sequence[dict[str, Any]], clip_seconds: int, args: argparse.Namespace
                    ) -> EpisodeResult:
     """Fuse the models' clip times per boundary and map everything to episode time."""
-    from fuse.fuse import fuse_clip
+    from fuse.fuse import TRUST_MIN, fuse_clip
 
     D, S = prepared.duration, clip_seconds
     res = EpisodeResult(prepared.path, rel, True, duration=D)
@@ -324,6 +324,11 @@ def decide_episode(rel: str, prepared: Prepared, models: Sequence[LoadedModel],
         res.fusion[name] = {"method": args.fusion, "kept": f.kept, "rejected": f.rejected,
                             "gap": round(f.gap, 3)}
         res.source[name] = "models"
+        # a confident dense model answers alone (fuse.py --trust): the rule of demo.py's fusion+dense
+        trusted = [p for p in per_model if p.get("confidence", {}).get(name, 0.0) >= TRUST_MIN]
+        if trusted:
+            setattr(res, name, max(trusted, key=lambda p: p["confidence"][name])[name])
+            res.source[name] = "dense"
     res.op, res.ed = skip_ranges(res.op_end, res.ed_start, D, args.op_length, args.ed_length)
     res.plot = {"energy": prepared.energy, "text": prepared.text,
                 "scores": [r["per_second"] for r in raw], "clip_seconds": S}

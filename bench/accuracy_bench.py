@@ -64,6 +64,13 @@ class BenchSize:
     render_fps: float = 5.0
 
 
+SIZE_HELP = {"clip_seconds": "S, seconds per clip", "train_series": "series in data_A/train",
+             "train_episodes": "episodes per data_A/train series", "extra_series": "series in data_B",
+             "extra_episodes": "episodes per data_B series", "test_series": "unseen test-B series (data_C)",
+             "test_episodes": "episodes per test-B series", "test_lone": "extra one-episode test-B series",
+             "epochs": "training epochs of every kind", "batch_size": "training batch size",
+             "lr": "learning rate", "shift_aug": "temporal-shift augmentation, s (dense: at least S/3)",
+             "render_fps": "pictures drawn per second by the generator"}
 SIZES = {"default": BenchSize(),
          "quick": BenchSize(clip_seconds=40, train_series=4, train_episodes=2, extra_series=2, extra_episodes=2,
                             test_series=2, test_episodes=2, test_lone=1, epochs=2, shift_aug=4)}
@@ -201,9 +208,13 @@ def plot(path: Path, scores: dict, rows: list[str]) -> None:
     plt.close(fig)
 
 
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    def _get_help_string(self, action):  # a None default means "the chosen size's value": say that only
+        return action.help if action.default is None else super()._get_help_string(action)
+
+
 def get_args_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=_HelpFormatter)
     p.add_argument("--out", default=str(ROOT / "work_dir" / "accuracy_bench"), help="output folder (resumable)")
     p.add_argument("--quick", action="store_true", help="the small size the test suite runs (a few minutes)")
     p.add_argument("--seed", type=int, default=1, help="dataset seed (training series; test B uses later seeds)")
@@ -214,8 +225,10 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--spans", default=None, metavar="JSON",
                    help="with --data: a spans.json whose clips.*.flags give the hard-case rows")
     o = p.add_argument_group("size overrides (default: the chosen size's values)")
+    quick = asdict(SIZES["quick"])
     for name, val in asdict(BenchSize()).items():
-        o.add_argument(f"--{name}", type=type(val), default=None)
+        o.add_argument(f"--{name}", type=type(val), default=None, metavar=type(val).__name__.upper(),
+                       help=f"{SIZE_HELP[name]} (default {val}; {quick[name]} with --quick)")
     return p
 
 

@@ -52,6 +52,9 @@ DEFAULT_OUTPUT_NAME = "submission.csv"
 KMEANS_SEED = 0        # fixed: the same inputs always give the same clusters
 KMEANS_N_INIT = 10     # restarts; cheap for five 1-D points (~4 ms per clip)
 SPREAD_EPS = 1e-6      # seconds; spreads closer than this count as equal (avoids float-noise picks)
+# --trust: an input whose confidence (e.g. the dense kind's posterior mass within 2 s) is at least
+# this gives the answer alone (demo.py's and the benchmark's fusion+dense, predict.py with a dense model)
+TRUST_MIN = 0.5
 
 
 @dataclass(frozen=True)
@@ -244,6 +247,12 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     p.add_argument("--weight", action="append", default=[], metavar="STEM=W",
                    help="weight of the input whose file name (without .csv) is STEM, e.g. dense=5: it "
                         "counts as W agreeing inputs in kmeans/mean (default 1 each; repeatable)")
+    p.add_argument("--trust", default=None, metavar="STEM=CONFIDENCE_CSV",
+                   help="where the input STEM is confident (its confidence sidecar, e.g. the dense kind's "
+                        "submission_confidence.csv, says >= --trust_min), its answer is taken as it is; "
+                        "the other clips are fused as usual")
+    p.add_argument("--trust_min", type=float, default=TRUST_MIN, metavar="P",
+                   help="confidence from which --trust takes that input's answer (default: %(default)s)")
     p.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
     s = p.add_argument_group("season mode (fuse/season.py)")
     s.add_argument("--season", metavar="SIDECAR_CSV", default=None,
@@ -254,6 +263,49 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
                    help="season wins a disagreement larger than this only with >= 2 consistent "
                         "siblings (default: %(default)s)")
     return p
+
+
+def read_confidence(path: str | os.PathLike) -> dict[str, float]:
+    """A confidence sidecar (``clip,confidence`` rows, as the dense kind's --testB writes)."""
+    import csv
+    path = Path(path)
+    if not path.is_file():
+        raise LabelError(f"{path}: confidence sidecar not found")
+    out = {}
+    with open(path, encoding="utf-8", newline="") as fh:
+        reader = csv.DictReader(fh)
+        if reader.fieldnames is None or not {"clip", "confidence"} <= set(reader.fieldnames):
+            raise LabelError(f"{path}: not a confidence sidecar (need columns clip, confidence)")
+        for ln, row in enumerate(reader, 2):
+            try:
+                c = float(row["confidence"])
+            except (TypeError, ValueError):
+                c = float("nan")
+            if not 0.0 <= c <= 1.0:
+                raise LabelError(f"{path}:{ln}: confidence {row['confidence']!r} is not in [0, 1]")
+            out[Path(row["clip"]).name] = c
+    return out
+
+
+def apply_trust(records: Sequence[FusedRecord], files: Sequence[Path], spec: str,
+                minimum: float) -> list[FusedRecord]:
+    """``--trust STEM=CSV``: the input STEM's own answer where its confidence is >= ``minimum``
+    (source "trusted"); the fused answer elsewhere."""
+    from dataclasses import replace
+
+    stem, sep, csv_path = spec.partition("=")
+    stems = [f.stem for f in files]
+    if not sep or stem not in stems:
+        raise ValueError(f"--trust {spec!r}: expected STEM=CONFIDENCE_CSV with STEM one of {', '.join(stems)}")
+    conf = read_confidence(csv_path)
+    i = stems.index(stem)
+    out = []
+    for r in records:
+        c = conf.get(Path(r.clip).name)
+        if c is None:
+            raise LabelError(f"{csv_path}: no confidence for clip {r.clip}")
+        out.append(replace(r, seconds=r.inputs[i], source="trusted") if c >= minimum else r)
+    return out
 
 
 def input_weights(files: Sequence[Path], specs: Sequence[str]) -> list[float] | None:
@@ -298,6 +350,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         tables = [(str(f), read_submission(f)) for f in files]
         weights = input_weights(files, args.weight)
         records = fuse_tables(tables, args.method, progress=not args.quiet, weights=weights)
+        if args.trust:
+            records = apply_trust(records, files, args.trust, args.trust_min)
         # Later stages that revise some clips (e.g. a season-level `--season FILE` option) go here:
         # replace a record with dataclasses.replace(r, seconds=..., source="season").
         if args.season:  # season mode: fingerprint matches override the consensus (fuse/season.py)
@@ -321,6 +375,10 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"{n_out} clips had an outlier (> {TOLERANCE_S:g} s off) rejected -> {output}")
         for f in files:
             print(f"  input: {f}")
+        if args.trust:
+            n_trust = sum(r.source == "trusted" for r in records)
+            print(f"  trusted: {n_trust}/{len(records)} clips took {args.trust.partition('=')[0]}'s answer "
+                  f"(confidence >= {args.trust_min:g})")
         if args.season:
             n_season = sum(r.source == "season" for r in records)
             print(f"  season: {n_season}/{len(records)} clips decided by sibling matches "

@@ -151,3 +151,40 @@ def test_cli_defaults_are_relative_to_the_script(tmp_path):
         assert [r.clip for r in read_submission(out)] == CLIPS
     assert [r.seconds for r in read_submission(out)] == pytest.approx([60.0, 150.0, 30.1, 120.0])
     assert not (elsewhere / "submission.csv").exists()
+
+
+def test_weights_let_one_input_count_as_many():
+    # five inputs agree on 80 s, a sixth says 50 s: unweighted, the five win; weighing the sixth as
+    # much as the five together makes an even split, won by the tighter cluster (a lone value)
+    values = [80.0, 80.5, 79.5, 81.0, 79.0, 50.0]
+    assert fuse_predictions(values) == pytest.approx(80.0)
+    assert fuse_clip(values, "kmeans", [1, 1, 1, 1, 1, 5]).seconds == pytest.approx(50.0)
+    # agreeing inputs refine the heavy one's answer: the weighted mean of its cluster
+    f = fuse_clip([50.0, 51.0, 90.0], "kmeans", [4, 1, 1])
+    assert f.seconds == pytest.approx((4 * 50 + 51) / 5) and f.kept == 2
+    assert fuse_clip([10.0, 20.0], "mean", [3, 1]).seconds == pytest.approx(12.5)
+    with pytest.raises(ValueError):
+        fuse_clip([1.0, 2.0], "kmeans", [1.0, 0.0])
+    with pytest.raises(ValueError):
+        fuse_clip([1.0, 2.0], "median", [1.0, 2.0])
+
+
+def test_weight_and_trust_flags(tmp_path, capsys):
+    clips = [("a_start", 10.0), ("b_end", 20.0)]
+    for name, shift in (("p1", 0.0), ("p2", 0.4), ("p3", -0.4), ("dense", 30.0)):
+        _write(tmp_path / f"{name}.csv", [(c, v + shift) for c, v in clips])
+    (tmp_path / "conf.csv").write_text("clip,confidence\na_start.mp4,0.9\nb_end.mp4,0.2\n")
+    out = tmp_path / "out" / "f.csv"
+    out.parent.mkdir()
+    inputs = [str(tmp_path / f"{n}.csv") for n in ("p1", "p2", "p3", "dense")]
+    assert main(["--inputs", *inputs, "--output", str(out), "--weight", "dense=3", "--quiet"]) == 0
+    got = {r.clip: r.seconds for r in read_submission(out)}
+    assert got["a_start.mp4"] == pytest.approx(40.0)             # 3 vs 3: the lone heavy input wins
+    assert main(["--inputs", *inputs, "--output", str(out), "--trust", f"dense={tmp_path / 'conf.csv'}",
+                 "--quiet"]) == 0
+    got = {r.clip: r.seconds for r in read_submission(out)}
+    assert got["a_start.mp4"] == pytest.approx(40.0)             # confident: dense's own answer
+    assert got["b_end.mp4"] == pytest.approx(20.0)               # unsure: the consensus
+    for bad in (["--weight", "nope=2"], ["--weight", "dense=-1"], ["--trust", "dense=/no/such.csv"]):
+        assert main(["--inputs", *inputs, "--output", str(out), "--quiet", *bad]) == 2
+        assert "error" in capsys.readouterr().err
