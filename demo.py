@@ -71,8 +71,8 @@ class DemoSize:
 # episodes rather than 3 x 4: three series are too few to stand for the generator's variety (the
 # seed-1 draw of three had every series in 4:3).
 SIZES = {
-    "full": DemoSize(clip_seconds=60, train_series=70, extra_series=6, test_series=6,
-                     train_episodes=1, extra_episodes=2, test_episodes=2, epochs=24, batch_size=8,
+    "full": DemoSize(clip_seconds=60, train_series=48, extra_series=6, test_series=6,
+                     train_episodes=1, extra_episodes=2, test_episodes=2, epochs=18, batch_size=8,
                      lr=2e-3, shift_aug=12, render_fps=5),
     "fast": DemoSize(clip_seconds=60, train_series=8, extra_series=2, test_series=2,
                      train_episodes=1, extra_episodes=2, test_episodes=2, epochs=3, batch_size=8,

@@ -75,7 +75,7 @@ def _verdicts(rows: list[dict]) -> list[str]:
     if dense is not None:
         ratio = best["score"] / dense["score"] if dense["score"] > 0 else math.inf
         out.append(f"The dense kind (not one of the published five) scores {dense['score']:.3f} s: "
-                   + (f"{ratio:.1f}x better than the best published kind ({best['name']})." if ratio >= 1
+                   + (f"{gain_text('dense', ratio)} better than the best published kind ({best['name']})." if ratio >= 1
                       else f"**worse** than the best published kind ({best['name']}, {best['score']:.3f} s)."))
     season = next((r for r in rows if r["name"] == "fusion+season"), None)
     if fusion is not None and season is not None and season["score"] > fusion["score"]:
