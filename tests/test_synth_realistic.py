@@ -29,10 +29,6 @@ def _plan(**kw):
     return plan_dataset(cfg, series=8, episodes=3, lone_episodes=2).episodes
 
 
-def _body(sp):
-    return [x for x in sp["body_styles"]]
-
-
 # knob -> (extra knobs that make it applicable, check that must hold for every episode when forced
 # on, check that must hold for none when forced off)
 def _fr(s=S):

@@ -544,7 +544,7 @@ def _body_text(rng: np.random.Generator, kind: str, a: float, b: float, H: int, 
 
 def build_episode_realistic(plan: EpisodePlan) -> Episode:
     """Scenes, overlays, effects and sound events of a realistic episode (rendered lazily)."""
-    sp, H, lay, cfg = plan.series, plan.series.height, plan.layout, plan.cfg
+    sp, H, lay = plan.series, plan.series.height, plan.layout
     rng = np.random.default_rng(tag(plan.seed, "build-realistic"))
     scenes: list[Scene] = []
     overlays: list[Overlay] = []
