@@ -306,6 +306,11 @@ def stage_report(out: Path, size: DemoSize, results: dict[str, dict], timings: d
                         | {"fusion": out / "fused_submission.csv", "dense": out / "dense.csv"})
 
 
+def default_out(fast: bool) -> Path:
+    """Each preset has its own folder, so a fast demo is never resumed as the full one."""
+    return ROOT / "work_dir" / ("demo_fast" if fast else "demo")
+
+
 def get_args_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -331,7 +336,7 @@ def main(argv: list[str] | None = None) -> int:
     size = SIZES["fast" if args.fast else "full"]
     size = replace(size, **{f.name: getattr(args, f.name) for f in fields(DemoSize)
                             if getattr(args, f.name) is not None})
-    out = Path(args.out or ROOT / "work_dir" / ("demo_fast" if args.fast else "demo")).resolve()
+    out = Path(args.out or default_out(args.fast)).resolve()
     if args.force and out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True, exist_ok=True)

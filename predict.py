@@ -41,7 +41,7 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
-from datatools.spec import SAMPLE_RATE
+from datatools.spec import SAMPLE_RATE, clip_path
 from datatools.text_extract import BackendUnavailable, add_ocr_args, check_backend
 from utils.io import atomic_write_json, atomic_write_text
 from utils.jobs import VIDEO_EXTS, Clip, discover_clips
@@ -527,7 +527,7 @@ def find_episodes(inputs: Sequence[str]) -> list[Clip]:
                 found.setdefault(c.video, c)
         elif p.exists() or p.suffix.lower() in VIDEO_EXTS:
             # a missing or broken file is reported per file later, not as a fatal error
-            found.setdefault(p.resolve(), Clip(p.resolve(), Path(p.name)))
+            found.setdefault(clip_path(p), Clip(clip_path(p), Path(p.name)))
         else:
             raise FileNotFoundError(f"{item}: no such episode file or folder")
     return list(found.values())

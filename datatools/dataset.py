@@ -29,7 +29,7 @@ from torch.utils.data import Dataset
 
 from datatools.labels import VIDEO_SUFFIX, LabelError, read_labels
 from datatools.spec import (FRAME_H, FRAME_W, FRAMES_SUFFIX, HOP_LENGTH, MFCC_SUFFIX, N_MFCC, ROI_H,
-                            ROI_SUFFIX, ROI_W, SAMPLE_RATE, feature_path, mfcc_length)
+                            ROI_SUFFIX, ROI_W, SAMPLE_RATE, feature_path, mfcc_length, rel_to_root)
 
 META_NAME = "meta.json"
 DEFAULT_LABEL_FILES = ("data_A/train/labels.txt", "data_B/labels.txt")
@@ -78,7 +78,7 @@ def check_meta(feat_root: str | os.PathLike, clip_seconds: int) -> dict:
 
 def _rel_to_root(video: Path, data_root: Path, origin: str) -> Path:
     try:
-        return video.resolve().relative_to(data_root.resolve())
+        return rel_to_root(video, data_root)  # paths as written, links kept (datatools.spec)
     except ValueError:
         raise DatasetError(f"{origin}: clip {video} is not under --data_root {data_root}") from None
 
@@ -119,7 +119,7 @@ def find_test_clips(data_root: str | os.PathLike, test_dir: str | os.PathLike,
     clips whose features exist in the mirrored processed folder."""
     root = Path(data_root)
     folder = Path(test_dir)
-    if not folder.is_absolute() and not folder.exists():
+    if not folder.is_absolute():  # a relative test folder is always relative to the data root
         folder = root / folder
     rel_dir = _rel_to_root(folder, root, "test folder")
     videos = sorted(folder.glob("*" + VIDEO_SUFFIX)) if folder.is_dir() else []

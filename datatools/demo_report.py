@@ -185,26 +185,63 @@ def plot_report(path: Path, rows: list[dict], submissions: Mapping[str, Path], s
     plt.close(fig)
 
 
+def describe_data(out: Path) -> dict:
+    """What the demo folder really holds, read from its files (never from the size asked for):
+    series, episodes and labelled clips of the training folders and of test B, the clip length of
+    the processed features and the epochs each training ran."""
+    from datatools.labels import read_labels
+
+    def folder(labels: Path, spans: Path) -> dict:
+        stems = [r.stem for r in read_labels(labels)] if labels.is_file() else []
+        eps = json.loads(spans.read_text(encoding="utf-8"))["episodes"] if spans.is_file() else {}
+        used = {s.rsplit("_", 1)[0] for s in stems}
+        return {"clips": len(stems), "episodes": len(used),
+                "series": len({eps[e]["series"] for e in used if e in eps})}
+
+    data = out / "data"
+    train = [folder(data / f / "labels.txt", data / f / "spans.json") for f in ("data_A/train", "data_B")]
+    test = folder(out / "truth" / "testB_labels.txt", out / "truth" / "testB_spans.json")
+    meta = data / "processed" / "meta.json"
+    epochs = {}
+    for m in sorted((out / "runs").glob("*/metrics.csv")):
+        with open(m, encoding="utf-8") as fh:
+            epochs[m.parent.name] = max(sum(1 for _ in fh) - 1, 0)
+    return {"train": {k: sum(t[k] for t in train) for k in ("series", "episodes", "clips")},
+            "test": test,
+            "clip_seconds": json.loads(meta.read_text(encoding="utf-8")).get("clip_seconds") if meta.is_file() else None,
+            "epochs": epochs}
+
+
 def write_report(out: Path, size: Any, results: Mapping[str, dict], timings: Mapping[str, float],
                  reused: Sequence[str], sidecar: Path, spans_path: Path, submissions: Mapping[str, Path]) -> str:
     """Write ``report.md`` and ``report.png`` in ``out``; return the table for the console."""
     table, rows = score_table(results)
     with open(spans_path, encoding="utf-8") as fh:
         spans = json.load(fh)
-    plot_report(out / "report.png", rows, submissions, spans, size.clip_seconds)
+    d = describe_data(out)
+    plot_report(out / "report.png", rows, submissions, spans, d["clip_seconds"] or size.clip_seconds)
     n = results["fusion"]["n_scored"]
     total = sum(timings.values())
     season_table, season_figs = season_comparison(sidecar, results)
     atomic_write_text(out / "season_comparison.json", json.dumps(season_figs, indent=1) + "\n")
+    ep = sorted(set(d["epochs"].values()))
+    ep_text = (f"{ep[0]} epochs" if len(ep) == 1 else
+               "; ".join(f"{k} {v} epochs" for k, v in d["epochs"].items()) if ep else "no epochs on record")
     lines = [
         "# Demo report",
         "",
         f"Synthetic data from `datatools.synth` (difficulty {spans.get('difficulty', 'easy')}; not the "
-        f"competition data): S = {size.clip_seconds} s "
-        f"clips; {size.train_series} + {size.extra_series} training series x {size.train_episodes} "
-        f"+ {size.extra_episodes} episodes (data_A/train + data_B); test B = {n} clips of {size.test_series} unseen series x {size.test_episodes} "
-        f"episodes. Tiny-preset models trained {size.epochs} epochs on the CPU. Every figure below is "
-        f"read from the files in `eval/`.",
+        f"competition data), as found in this folder's files: S = {d['clip_seconds']} s clips; training "
+        f"(data_A/train + data_B) {d['train']['clips']} labelled clips of {d['train']['episodes']} "
+        f"episodes of {d['train']['series']} series; test B {d['test']['clips']} labelled clips "
+        f"({n} scored) of {d['test']['episodes']} episodes of {d['test']['series']} unseen series. "
+        f"Tiny-preset models trained {ep_text} on the CPU. Every figure below is read from the files "
+        f"in `eval/`.",
+        "",
+        "Reproducibility: the same command on the same machine with the same thread count gives the "
+        "same files (CPU training with fixed seeds); another machine, library build or thread count "
+        "can give other scores. One run per kind says little: the accuracy benchmark "
+        "(`bench/accuracy_bench.py`, README) gives the spread over three seeds.",
         "",
         table,
         "",

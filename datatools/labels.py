@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
 
+from datatools.spec import clip_path
 from utils.io import atomic_write_text
 
 VIDEO_SUFFIX = ".mp4"
@@ -28,7 +29,7 @@ class LabelError(ValueError):
 class LabelRow:
     stem: str          # clip stem as written in the label file, e.g. "LvrN2l3L_start" or "sub/x_end"
     seconds: float     # target time in seconds from the clip start
-    video: Path        # absolute path of the clip video the row names
+    video: Path        # absolute path of the clip video the row names, links kept (spec.clip_path)
     label_file: Path   # the label file the row came from
     line: int          # 1-based line number in that file
 
@@ -60,7 +61,8 @@ def read_labels(path: str | os.PathLike, clip_seconds: float | None = None,
         raise LabelError(f"{path}: label file not found")
     rows: list[LabelRow] = []
     seen: dict[str, int] = {}
-    with open(path, encoding="utf-8") as fh:
+    # utf-8-sig: a byte-order mark (Windows editors) is not part of the first clip's name
+    with open(path, encoding="utf-8-sig") as fh:
         for ln, raw in enumerate(fh, 1):
             text = raw.strip()
             if not text or text.startswith("#"):
@@ -86,10 +88,10 @@ def read_labels(path: str | os.PathLike, clip_seconds: float | None = None,
             if stem in seen:
                 raise LabelError(f"{path}:{ln}: clip {stem} already labelled on line {seen[stem]}")
             seen[stem] = ln
-            video = (path.parent / (stem + VIDEO_SUFFIX)).resolve()
+            video = clip_path(path.parent / (stem + VIDEO_SUFFIX))  # links kept (datatools.spec)
             if check_videos and not video.is_file():
                 raise LabelError(f"{path}:{ln}: clip {stem} names {video}, which does not exist")
-            rows.append(LabelRow(stem, seconds, video, path.resolve(), ln))
+            rows.append(LabelRow(stem, seconds, video, clip_path(path), ln))
     return rows
 
 
@@ -132,7 +134,7 @@ def read_submission(path: str | os.PathLike) -> list[SubmissionRow]:
         raise LabelError(f"{path}: submission file not found")
     rows: list[SubmissionRow] = []
     seen: dict[str, int] = {}
-    with open(path, encoding="utf-8") as fh:
+    with open(path, encoding="utf-8-sig") as fh:
         for ln, raw in enumerate(fh, 1):
             text = raw.strip()
             if not text:

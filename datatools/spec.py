@@ -32,6 +32,31 @@ def mfcc_length(clip_seconds: int) -> int:
     return int(clip_seconds) * SAMPLE_RATE // HOP_LENGTH + 3
 
 
+def clip_path(path: str | os.PathLike) -> Path:
+    """The one rule for where a clip (or label file) lives: its absolute path *as written*,
+    normalised lexically ("a/./b/../c" -> "a/c") but with symbolic links kept.  A layout of links
+    into the folder where the videos really live, a bind mount and a copied tree therefore all give
+    the same paths relative to the data root, in preprocessing, training, testing, season mode and
+    predict.py alike."""
+    return Path(os.path.abspath(os.fspath(path)))
+
+
+def rel_to_root(path: str | os.PathLike, data_root: str | os.PathLike) -> Path:
+    """``path`` relative to ``data_root`` by the rule of ``clip_path`` (links kept).  When the two
+    were written through different links to the same folder (the root as a link, the clip by the
+    real folder, or the other way round), the folders are compared resolved; the clip's own name
+    is never resolved.  Raises ValueError when the path lies outside the root."""
+    p, root = clip_path(path), clip_path(data_root)
+    try:
+        return p.relative_to(root)
+    except ValueError:
+        real_root = Path(os.path.realpath(root))
+        try:
+            return p.relative_to(real_root)
+        except ValueError:
+            return (Path(os.path.realpath(p.parent)) / p.name).relative_to(real_root)
+
+
 def feature_path(feat_root: str | os.PathLike, rel_video: str | os.PathLike, suffix: str) -> Path:
     """Where the feature ``suffix`` of the clip at ``rel_video`` (relative to its data root) lives."""
     rel = Path(rel_video)

@@ -105,7 +105,8 @@ def get_args_parser(add_help: bool = True, kind: str = "avt", if_normal: bool = 
     _flag(d, "--test", "predict the test folder data_A/test/ (needs --weights) and write submission.csv")
     _flag(d, "--testB", "predict test B, data_C/ (needs --weights) and write submission.csv")
     d.add_argument("--test_dir", default=None, metavar="DIR",
-                   help="with --test/--testB: predict this folder (under --data_root) instead")
+                   help="with --test/--testB: predict this folder instead; a relative path is relative "
+                        "to --data_root, an absolute one must lie inside it")
     _flag(d, "--if_normal", "ImageNet mean/std frame normalisation instead of [0, 1]", if_normal)
 
     m = p.add_argument_group("model")
@@ -342,7 +343,7 @@ def run_test(args: argparse.Namespace, info: DistInfo, run_dir: Path) -> dict[st
     model = build_model(ckpt["kind"], ModelConfig.from_dict(ckpt["config"]), ckpt["clip_seconds"])
     load_weights(model, ckpt["model"], args.weights)
     model.to(info.device)
-    folder = args.test_dir or str(Path(args.data_root) / TEST_DIRS["test" if args.test else "testB"])
+    folder = args.test_dir or TEST_DIRS["test" if args.test else "testB"]  # relative: under --data_root
     records = find_test_clips(args.data_root, folder, args.feat_root)
     ds = FeatureDataset(records, args.feat_root, args.clip_seconds, cache=args.cache)
     loader = make_loader(ds, args.batch_size, args.num_workers, False, args.seed, info)

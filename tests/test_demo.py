@@ -112,3 +112,36 @@ def test_report_states_the_verdicts(demo):
                      r"beat the baseline 5x)", text)
     assert re.search(r"fusion \(\d+\.\d\d\d s\) is (\*\*not\*\* the best|at least as good)", text)
     assert "## Season mode against the learned models" in text
+
+
+def test_report_describes_the_data_it_read(demo):
+    out, _, _ = demo
+    text = (out / "report.md").read_text()
+    labels = [r.stem for f in ("data_A/train", "data_B") for r in read_labels(out / "data" / f / "labels.txt")]
+    series = set()
+    for f in ("data_A/train", "data_B"):
+        eps = json.loads((out / "data" / f / "spans.json").read_text())["episodes"]
+        series |= {eps[s.rsplit("_", 1)[0]]["series"] for s in labels if s.rsplit("_", 1)[0] in eps}
+    test = [r.stem for r in read_labels(out / "truth" / "testB_labels.txt")]
+    test_eps = json.loads((out / "truth" / "testB_spans.json").read_text())["episodes"]
+    test_series = {test_eps[s.rsplit("_", 1)[0]]["series"] for s in test}
+    assert f"training (data_A/train + data_B) {len(labels)} labelled clips" in text
+    assert f"of {len(series)} series; test B {len(test)} labelled clips" in text
+    assert f"of {len(test_series)} unseen series" in text
+    assert "Reproducibility: the same command on the same machine with the same thread count" in text
+
+
+def test_full_size_on_a_fast_folder_is_refused(demo, tmp_path):
+    """The fast demo's folder, rerun with the full size's arguments: a one-line refusal naming the
+    flags, and nothing in the folder is touched."""
+    out, fuse_dir, _ = demo
+    before = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
+    proc = subprocess.run([sys.executable, "demo.py", "--out", str(out), "--fuse_dir", str(fuse_dir)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0
+    msg = proc.stderr.strip().splitlines()
+    assert len(msg) == 1 and "made with other settings" in msg[0] and "--out" in msg[0] and "--force" in msg[0]
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()} == before
+    import demo as demo_mod
+    assert demo_mod.default_out(True) != demo_mod.default_out(False)
+    assert demo_mod.default_out(True).name == "demo_fast" and demo_mod.default_out(False).name == "demo"

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
-from datatools.spec import feature_path
+from datatools.spec import clip_path, feature_path
 from utils.io import atomic_write_json
 
 VIDEO_EXTS = (".mp4", ".mkv", ".avi", ".mov", ".webm", ".m4v", ".ts")
@@ -107,9 +107,18 @@ def discover_clips(data_roots: Sequence[str | os.PathLike],
     for root in data_roots:
         root = Path(root)
         if root.is_dir():
-            base = root.resolve()
-            for dirpath, dirnames, filenames in os.walk(base):
+            # Paths as written, links kept (datatools.spec.clip_path): a clip that is a link, or a
+            # folder that is a link, keeps its place under the root.  Linked folders are followed
+            # once each (a link back up the tree is not walked again).
+            base = clip_path(root)
+            seen_dirs: set[str] = set()
+            for dirpath, dirnames, filenames in os.walk(base, followlinks=True):
                 d = Path(dirpath)
+                real = os.path.realpath(d)
+                if real in seen_dirs:
+                    dirnames[:] = []
+                    continue
+                seen_dirs.add(real)
                 dirnames[:] = sorted(x for x in dirnames if not x.startswith(".")
                                      and (d / x).resolve() not in excl)
                 for name in filenames:
