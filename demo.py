@@ -274,17 +274,23 @@ def stage_fuse_and_score(out: Path, csvs: list[Path], sidecar: Path, fuse_dir: P
         run([py, "fuse/fuse.py", "--inputs", fuse_dir, "--output", fuse_dir / "submission.csv"])
     fused = out / "fused_submission.csv"
     shutil.copyfile(fuse_dir / "submission.csv", fused)
+    rule = sidecar.parent / "offsets.json"   # offsets and decision rule, fitted on training labels
     fused_season = out / "fused_season_submission.csv"
     run([py, "fuse/fuse.py", "--inputs", *csvs, "--output", fused_season, "--season", sidecar,
-         "--quiet"])
+         "--season_rule", rule, "--quiet"])
     fused_dense = out / "fused_dense_submission.csv"
-    run([py, "fuse/fuse.py", "--inputs", *csvs, out / "dense.csv", "--output", fused_dense,
-         "--weight", f"dense={DENSE_WEIGHT:g}", "--trust", f"dense={out / 'dense_confidence.csv'}", "--quiet"])
+    dense_flags = ["--weight", f"dense={DENSE_WEIGHT:g}", "--trust", f"dense={out / 'dense_confidence.csv'}"]
+    run([py, "fuse/fuse.py", "--inputs", *csvs, out / "dense.csv", "--output", fused_dense, *dense_flags,
+         "--quiet"])
+    fused_dense_season = out / "fused_dense_season_submission.csv"
+    run([py, "fuse/fuse.py", "--inputs", *csvs, out / "dense.csv", "--output", fused_dense_season, *dense_flags,
+         "--season", sidecar, "--season_rule", rule, "--quiet"])
     preds = {p.stem: p for p in csvs}
     preds["fusion"] = fused
     preds["fusion+season"] = fused_season
     preds["dense"] = out / "dense.csv"
     preds["fusion+dense"] = fused_dense
+    preds["fusion+dense+season"] = fused_dense_season
     preds["baseline"] = baseline_submission(out, data, truth)
     labels = truth or out / "truth" / "testB_labels.txt"
     results = {}

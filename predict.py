@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import csv
 import io
+import json
 import math
 import os
 import sys
@@ -346,7 +347,12 @@ def apply_season_mode(results: Sequence[EpisodeResult], clip_seconds: int,
     """Match the start/end clips of all good episodes by Chromaprint; where fuse.season's rule
     lets the sibling match decide, replace the model consensus and take the skip range from the
     shared span itself.  ``source`` says per boundary which one decided."""
-    from fuse.season import season_decides, season_rows
+    from fuse.season import load_rule, season_rows
+    from fuse.season_rule import decide, model_reliability
+
+    rule_path = getattr(args, "season_rule", None)
+    rule = load_rule(rule_path)
+    offsets = json.loads(Path(rule_path).read_text(encoding="utf-8")) if rule_path else None
 
     good = [r for r in results if r.ok and "chroma" in r.plot]
     if len(good) < 2:
@@ -356,7 +362,7 @@ def apply_season_mode(results: Sequence[EpisodeResult], clip_seconds: int,
         for kind, k in (("start", "s"), ("end", "e")):
             fps[f"{i}_{kind}"] = r.plot["chroma"][kind]
             kinds[f"{i}_{kind}"] = k
-    rows = {row.clip: row for row in season_rows(fps, kinds, clip_seconds=clip_seconds)}
+    rows = {row.clip: row for row in season_rows(fps, kinds, offsets=offsets, clip_seconds=clip_seconds)}
     S = clip_seconds
     for i, r in enumerate(good):
         D = r.duration
@@ -368,7 +374,13 @@ def apply_season_mode(results: Sequence[EpisodeResult], clip_seconds: int,
             r.season[kind] = {"span": [round(x, 3) for x in span], "siblings": row.siblings,
                               "spread": round(row.spread_s, 3)}
             model_clip = getattr(r, name) - clip_offset(kind, D, S)
-            if season_decides(model_clip, row):
+            confs = [m["confidence"][name] for m in r.models if "confidence" in m]
+            p_models = model_reliability([m[name] for m in r.models], getattr(r, name),
+                                         max(confs) if confs else None, rule)
+            d = decide(row.kind, model_clip, p_models, row.seconds, row.siblings, row.spread_s,
+                       row.span_start, row.span_end, S, rule)
+            r.season[kind]["reason"] = d.reason
+            if d.source == "season":
                 setattr(r, name, episode_time(kind, row.seconds, D, S))
                 r.source[name] = "season"
                 if kind == "start":
@@ -573,7 +585,11 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
                    help="how several checkpoints are combined per boundary (fuse/fuse.py)")
     g.add_argument("--season", action="store_true",
                    help="also match theme songs across the given episodes (Chromaprint, "
-                        "fuse/season.py); a sibling match decides where it exists")
+                        "fuse/season.py); per boundary the decision rule (fuse.season_rule) weighs "
+                        "the match against the models, and the JSON says what decided and why")
+    g.add_argument("--season_rule", metavar="OFFSETS_JSON", default=None,
+                   help="with --season: the rule fitted on training labels (fuse/season.py "
+                        "--fit_labels --save_offsets); default: the built-in parameters")
     g.add_argument("--device", default="auto", help="auto (GPU when present), cpu, cuda, cuda:1 ...")
     g = p.add_argument_group("run")
     g.add_argument("--workers", type=int, default=os.cpu_count() or 1,

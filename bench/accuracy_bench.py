@@ -44,7 +44,7 @@ from utils.io import atomic_write_json, atomic_write_text  # noqa: E402
 KEY_FLAGS = ("cour_change", "reprise", "long_cold_open", "long_tail", "song_lead", "ring", "lone_episode",
              "loud_bgm", "action_scene", "op_fade", "ed_fade_in", "no_cold_open")
 METHODS = ("baseline", "avt_best", "avt_normal_best", "avt_normal_last", "yolt_best", "yolt_last", "fusion",
-           "season", "fusion+season", "dense", "fusion+dense")
+           "season", "fusion+season", "dense", "fusion+dense", "fusion+dense+season")
 
 
 @dataclass(frozen=True)
@@ -286,7 +286,8 @@ def main(argv: list[str] | None = None) -> int:
     truth_rows = {r.stem: r.seconds for r in read_labels(truth)}
     preds = {"baseline": out / "baseline_submission.csv", **{p.stem: p for p in csvs},
              "fusion": out / "fused_submission.csv", "fusion+season": out / "fused_season_submission.csv",
-             "dense": out / "dense.csv", "fusion+dense": out / "fused_dense_submission.csv"}
+             "dense": out / "dense.csv", "fusion+dense": out / "fused_dense_submission.csv",
+             "fusion+dense+season": out / "fused_dense_season_submission.csv"}
     preds = {n: {Path(r.clip).stem: r.seconds for r in read_submission(p)} for n, p in preds.items()}
     preds["season"] = season_alone(sidecar)
     flags = clip_flags(spans)

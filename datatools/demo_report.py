@@ -52,7 +52,8 @@ def gain_text(name: str, gain: float) -> str:
 
 def _verdicts(rows: list[dict]) -> list[str]:
     # the issue's six numbers: five single models and their K-means fusion
-    models = [r for r in rows if r["name"] not in ("baseline", "fusion+season", "fusion+dense")]
+    models = [r for r in rows if r["name"] not in ("baseline", "fusion+season", "fusion+dense",
+                                                   "fusion+dense+season")]
     singles = [r for r in models if r["name"] not in ("fusion", "dense")]   # the published five
     out = []
     weak = [r["name"] for r in models if r["gain"] < REQUIRED_GAIN]
@@ -253,9 +254,11 @@ def write_report(out: Path, size: Any, results: Mapping[str, dict], timings: Map
         "",
         *[f"- {v}" for v in _verdicts(rows)],
         "",
-        "`fusion+season` is the K-means fusion with season mode (`fuse/fuse.py --season`): the "
-        "theme-song match decides where a sibling exists and agrees with the models (see "
-        "`fuse.season.season_decides`), the models elsewhere. `dense` is the fourth, per-second "
+        "`fusion+season` is the K-means fusion with season mode (`fuse/fuse.py --season "
+        "--season_rule`): per clip the decision rule `fuse.season_rule.decide`, fitted on the "
+        "training labels only, weighs the theme-song match against the models and picks one "
+        "(`*_sources.csv` says which and why); `fusion+dense+season` does the same after the "
+        "dense fusion, with the dense confidence as the models' reliability. `dense` is the fourth, per-second "
         "kind (`avt_dense_main.py`, models/dense.py), not one of the published five; `fusion+dense` "
         "is the K-means fusion of the published five and dense, dense weighing as much as the five "
         "together (`fuse/fuse.py --weight dense=5`), so they can refine its answer but never outvote it.",

@@ -256,12 +256,13 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
     s = p.add_argument_group("season mode (fuse/season.py)")
     s.add_argument("--season", metavar="SIDECAR_CSV", default=None,
-                   help="season sidecar from fuse/season.py: its answer replaces the consensus "
-                        "where a sibling match exists (rule: fuse.season.season_decides); writes "
-                        "<output stem>_sources.csv saying per clip which source decided")
-    s.add_argument("--season_max_disagree", type=float, default=10.0, metavar="SECONDS",
-                   help="season wins a disagreement larger than this only with >= 2 consistent "
-                        "siblings (default: %(default)s)")
+                   help="season sidecar from fuse/season.py: per clip, the decision rule "
+                        "(fuse.season_rule.decide) weighs the theme-song match against the models and "
+                        "picks one; writes <output stem>_sources.csv saying per clip which source "
+                        "decided and why")
+    s.add_argument("--season_rule", metavar="OFFSETS_JSON", default=None,
+                   help="the rule fitted on training labels (fuse/season.py --fit_labels --save_offsets "
+                        "writes it beside the offsets); default: the documented built-in parameters")
     return p
 
 
@@ -350,16 +351,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         tables = [(str(f), read_submission(f)) for f in files]
         weights = input_weights(files, args.weight)
         records = fuse_tables(tables, args.method, progress=not args.quiet, weights=weights)
+        confidence = None
         if args.trust:
             records = apply_trust(records, files, args.trust, args.trust_min)
-        # Later stages that revise some clips (e.g. a season-level `--season FILE` option) go here:
-        # replace a record with dataclasses.replace(r, seconds=..., source="season").
-        if args.season:  # season mode: fingerprint matches override the consensus (fuse/season.py)
-            from fuse.season import apply_season, read_sidecar, write_sources
+            confidence = read_confidence(args.trust.partition("=")[2])
+        if args.season:  # season mode: the rule picks the match or the models per clip (fuse/season.py)
+            from fuse.season import apply_season, load_rule, read_sidecar, write_sources
 
             season = read_sidecar(args.season)
-            records = apply_season(records, season, args.season_max_disagree)
-            write_sources(output.with_name(output.stem + "_sources.csv"), records, season)
+            records, decisions = apply_season(records, season, load_rule(args.season_rule), confidence,
+                                              weights)
+            write_sources(output.with_name(output.stem + "_sources.csv"), records, season, decisions)
         write_submission(output, [(r.clip, r.seconds) for r in records])
     except (LabelError, ValueError) as exc:
         print(f"fuse: error: {exc}", file=sys.stderr)

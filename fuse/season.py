@@ -49,10 +49,12 @@ from datatools.labels import LabelError, clip_kind, read_labels, write_submissio
 from datatools.spec import CHROMA_SUFFIX, DEFAULT_CLIP_SECONDS, feature_path
 from fuse.chroma import (DiscoveryParams, FingerprintError, MatchParams, NoAudioError,
                          discover_siblings, estimate_spans, fingerprint)
+from fuse.season_rule import Decision, SeasonRule, decide, fit_reliability, model_reliability
 from utils.io import atomic_write_json, atomic_write_text
 
 SIDECAR_FIELDS = ("clip", "kind", "seconds", "source", "siblings", "spread_s", "span_start",
-                  "span_end", "group")
+                  "span_end", "group", "clip_seconds")
+OPTIONAL_FIELDS = ("clip_seconds",)   # absent in sidecars of earlier versions
 
 
 @dataclass
@@ -67,6 +69,7 @@ class SeasonRow:
     span_start: float = float("nan")   # raw shared span in the clip (before any offset)
     span_end: float = float("nan")
     group: int = -1                    # index of the connected group of clips sharing a song
+    clip_seconds: float | None = None  # S of the clip set (the decision rule checks span edges)
 
 
 def _placeholder(kind: str, offsets: Mapping) -> float:
@@ -113,7 +116,8 @@ def apply_offsets(rows: Sequence[SeasonRow], offsets: Mapping,
                 value = min(max(value, 0.0), float(clip_seconds))
         else:
             value = _placeholder(r.kind, offsets)
-        out.append(replace(r, seconds=value))
+        out.append(replace(r, seconds=value,
+                           clip_seconds=float(clip_seconds) if clip_seconds is not None else r.clip_seconds))
     return out
 
 
@@ -152,7 +156,8 @@ def write_sidecar(path: str | os.PathLike, rows: Sequence[SeasonRow]) -> None:
     w.writerow(SIDECAR_FIELDS)
     for r in rows:
         d = asdict(r)
-        w.writerow([f"{d[f]:.3f}" if isinstance(d[f], float) else d[f] for f in SIDECAR_FIELDS])
+        w.writerow([f"{d[f]:.3f}" if isinstance(d[f], float) else "" if d[f] is None else d[f]
+                    for f in SIDECAR_FIELDS])
     atomic_write_text(path, buf.getvalue())
 
 
@@ -164,68 +169,80 @@ def read_sidecar(path: str | os.PathLike) -> dict[str, SeasonRow]:
     out: dict[str, SeasonRow] = {}
     with open(path, encoding="utf-8", newline="") as fh:
         reader = csv.DictReader(fh)
-        if reader.fieldnames is None or not set(SIDECAR_FIELDS) <= set(reader.fieldnames):
-            raise LabelError(f"{path}: not a season sidecar (need columns {', '.join(SIDECAR_FIELDS)})")
+        need = [f for f in SIDECAR_FIELDS if f not in OPTIONAL_FIELDS]
+        if reader.fieldnames is None or not set(need) <= set(reader.fieldnames):
+            raise LabelError(f"{path}: not a season sidecar (need columns {', '.join(need)})")
         for ln, d in enumerate(reader, 2):
             try:
                 stem = Path(d["clip"]).name.removesuffix(".mp4")
+                cs = d.get("clip_seconds") or None
                 out[stem] = SeasonRow(stem, d["kind"], float(d["seconds"]), d["source"],
                                       int(d["siblings"]), float(d["spread_s"]),
-                                      float(d["span_start"]), float(d["span_end"]), int(d["group"]))
+                                      float(d["span_start"]), float(d["span_end"]), int(d["group"]),
+                                      float(cs) if cs is not None else None)
             except (ValueError, TypeError) as exc:
                 raise LabelError(f"{path}:{ln}: bad row ({exc})") from None
     return out
 
 
 # ----------------------------------------------------------------------------------------------
-# Fusion with the learned models (used by fuse/fuse.py --season)
-
-# Disagreement rule.  On synthetic series a verified sibling match put the OP end / ED start within
-# 2 s of the truth for every clip (p90 0.6 s, bench/season_bench.py), while a wrong match -- the
-# only way season mode fails once it answers -- lands anywhere.  So: when season and model
-# consensus agree within SEASON_MAX_DISAGREE_S, season decides (it is the more precise one); when
-# they disagree by more, season still decides if at least SEASON_MIN_SIBLINGS siblings agree with
-# each other within SEASON_MAX_SPREAD_S (several independent matches rarely share one error);
-# otherwise the models decide.
-SEASON_MAX_DISAGREE_S = 10.0
-SEASON_MIN_SIBLINGS = 2
-SEASON_MAX_SPREAD_S = 2.0
+# Fusion with the learned models (used by fuse/fuse.py --season): the rule is fuse.season_rule.decide
 
 
-def season_decides(model: float, row: SeasonRow | None,
-                   max_disagree_s: float = SEASON_MAX_DISAGREE_S) -> bool:
-    """The documented rule: does the season answer replace the model consensus for this clip?"""
-    if row is None or row.source != "season":
-        return False
-    if abs(row.seconds - model) <= max_disagree_s:
-        return True
-    return row.siblings >= SEASON_MIN_SIBLINGS and row.spread_s <= SEASON_MAX_SPREAD_S
+def load_rule(path: str | os.PathLike | None) -> SeasonRule:
+    """The decision rule saved with the offsets (``"decision"`` in the offsets JSON written by
+    ``--fit_labels``); the documented defaults when ``path`` is None or holds no rule."""
+    if path is None:
+        return SeasonRule()
+    try:
+        with open(path, encoding="utf-8") as fh:
+            doc = json.load(fh)
+        return SeasonRule.from_dict(doc.get("decision"))
+    except (OSError, ValueError, TypeError) as exc:
+        raise LabelError(f"{path}: not a season rule ({exc})") from None
 
 
-def apply_season(records: Sequence, season: Mapping[str, SeasonRow],
-                 max_disagree_s: float = SEASON_MAX_DISAGREE_S) -> list:
-    """fuse.fuse.FusedRecord list -> the same with the season answer where ``season_decides``;
-    such records get ``source="season"``, the others keep the fusion method as source."""
-    out = []
+def apply_season(records: Sequence, season: Mapping[str, SeasonRow], rule: SeasonRule = SeasonRule(),
+                 confidence: Mapping[str, float] | None = None,
+                 weights: Sequence[float] | None = None) -> tuple[list, dict[str, Decision]]:
+    """fuse.fuse.FusedRecord list -> (the same with each clip's decision applied, decisions by
+    clip).  ``confidence`` (clip file name -> the dense kind's confidence) makes p_models that
+    confidence; otherwise it is the inputs' agreement (fuse.season_rule.model_reliability)."""
+    out, decisions = [], {}
     for r in records:
-        row = season.get(Path(r.clip).name.removesuffix(".mp4"))
-        out.append(replace(r, seconds=row.seconds, source="season")
-                   if season_decides(r.seconds, row, max_disagree_s) else r)
-    return out
+        stem = Path(r.clip).name.removesuffix(".mp4")
+        row = season.get(stem)
+        conf = None if confidence is None else confidence.get(Path(r.clip).name)
+        p_models = model_reliability(r.inputs, r.seconds, conf, rule, weights)
+        if row is None or row.source != "season":
+            d = decide(r.kind, r.seconds, p_models, None, 0, 0.0, float("nan"), float("nan"), None, rule)
+        else:
+            d = decide(r.kind, r.seconds, p_models, row.seconds, row.siblings, row.spread_s,
+                       row.span_start, row.span_end, row.clip_seconds, rule)
+        decisions[r.clip] = d
+        out.append(replace(r, seconds=d.seconds, source="season") if d.source == "season" else r)
+    return out, decisions
 
 
-def write_sources(path: str | os.PathLike, records: Sequence, season: Mapping[str, SeasonRow]
-                  ) -> None:
-    """Per clip: the answer, which source decided, the model consensus and the season answer."""
+def write_sources(path: str | os.PathLike, records: Sequence, season: Mapping[str, SeasonRow],
+                  decisions: Mapping[str, Decision]) -> None:
+    """Per clip: the answer, which source decided and why, the model consensus and the match."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(("clip", "seconds", "source", "models", "season", "siblings"))
+    w.writerow(("clip", "seconds", "source", "models", "season", "siblings", "reason"))
     for r in records:
         row = season.get(Path(r.clip).name.removesuffix(".mp4"))
         has = row is not None and row.source == "season"
         w.writerow((r.clip, f"{r.seconds:.3f}", r.source, f"{r.fusion.seconds:.3f}",
-                    f"{row.seconds:.3f}" if has else "", row.siblings if row is not None else 0))
+                    f"{row.seconds:.3f}" if has else "", row.siblings if row is not None else 0,
+                    decisions[r.clip].reason))
     atomic_write_text(path, buf.getvalue())
+
+
+def read_sources(path: str | os.PathLike) -> dict[str, dict[str, str]]:
+    """clip -> row of a ``*_sources.csv`` written by write_sources."""
+    with open(path, encoding="utf-8", newline="") as fh:
+        return {Path(d["clip"]).name: d for d in csv.DictReader(fh)}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -367,11 +384,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                 labels.update({Path(r.stem).name: r.seconds for r in read_labels(f)})
             rule = fit_offsets(raw, labels)
             rule["fit_labels"] = [str(f) for f in args.fit_labels]
+            # the decision rule (fuse.season_rule) is fitted on the same training clips, offsets applied
+            decision = fit_reliability(apply_offsets(raw, rule, args.clip_seconds), labels, args.clip_seconds)
+            rule["decision"] = decision.to_dict()
             atomic_write_json(args.save_offsets, rule, indent=2)
             if not args.quiet:
                 print(f"season: offsets {rule['offset']} from {rule['n']} labelled clips with "
                       f"siblings (median |error| {rule['abs_error_before']} -> "
-                      f"{rule['abs_error_after']}) -> {args.save_offsets}")
+                      f"{rule['abs_error_after']}); decision rule: spread cut {decision.spread_cut:g} s, "
+                      f"P(match within 2 s) {dict(decision.reliability)} over {dict(decision.n)} clips "
+                      f"-> {args.save_offsets}")
             if not offsets:
                 offsets = rule
         rows = apply_offsets(raw, offsets, args.clip_seconds)

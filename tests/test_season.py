@@ -236,17 +236,6 @@ def test_fuse_with_season_says_which_source_decided(season, tmp_path):
             assert abs(fused[n] - season["truth"][n]) < 2.0
 
 
-def test_season_decides_rule():
-    from fuse.season import SeasonRow, season_decides
-
-    one = SeasonRow("x_start", "s", 60.0, "season", siblings=1)
-    many = SeasonRow("x_start", "s", 60.0, "season", siblings=4, spread_s=0.3)
-    assert season_decides(65.0, one) and not season_decides(90.0, one)
-    assert season_decides(90.0, many)
-    assert not season_decides(60.0, SeasonRow("x_start", "s", 60.0, "none"))
-    assert not season_decides(60.0, None)
-
-
 def test_preprocess_driver_fingerprint_stage(season, tmp_path):
     """The one-pass driver's chroma stage (decoded audio piped to Chromaprint) matches the
     fingerprint that ffmpeg computes from the file over the whole clip."""

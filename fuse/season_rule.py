@@ -1,0 +1,179 @@
+"""The season decision rule: per clip, weigh the theme-song match against the models' answer.
+
+One pure function, ``decide``, used by ``fuse/fuse.py --season`` and ``predict.py --season``.  It
+looks at the evidence at hand for one clip and returns the answer, which source gave it and a
+short reason (written to the ``*_sources.csv`` sidecar and to predict.py's JSON):
+
+1. **No sibling** -> the models.
+2. **The shared span is not a theme song** -> the models.  Both ends of the span are used: for a
+   ``_start`` clip a span that runs to the clip's end (the OP end, if any, lies past the clip) or
+   whose length is implausible for an opening (under ``min_song_s`` = 30 s or over ``max_song_s`` =
+   120 s); for an ``_end`` clip a span that begins at the clip start (the ending began before it)
+   or that is too short or too long (a span cut by the clip's end counts as long enough).
+3. **Reliability.**  The match's reliability ``p_season`` is the share of *training* clips whose
+   offset-corrected match answer was within ``TOLERANCE`` (2 s) of the label, in the clip's
+   evidence bin (one sibling / several siblings that agree within ``spread_cut`` / several that do
+   not), Laplace-smoothed.  The models' reliability ``p_models`` is the dense kind's confidence when
+   present (its posterior mass within 2 s), otherwise the share of the fused inputs within 2 s of
+   the fused answer times ``model_trust`` (a fitted factor: the published kinds agree with each
+   other more often than they are right).
+4. **Decision.**  When the two answers lie within ``agree_s`` of each other, the more reliable one
+   answers (they say the same place; one is more precise).  When they disagree, the more reliable
+   one answers, and the match must beat the models by ``margin`` to overrule them.
+
+``fit_rule`` learns ``spread_cut``, the bin table and ``model_trust`` on training clips only (the
+same clips ``fuse.season.fit_offsets`` learns the offsets on); ``fuse/season.py --fit_labels``
+saves the rule beside the offsets (``"decision"`` in the offsets JSON).  Without a fitted rule the
+defaults below are used.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Mapping, Sequence
+
+import numpy as np
+
+TOLERANCE = 2.0          # s: "right" for the reliability estimates (the benchmark's within-2-s share)
+MIN_SONG_S = 30.0        # a theme song (TV size) is about 90 s; these bounds are the issue's
+MAX_SONG_S = 120.0
+EDGE_S = 1.0             # a span edge this close to the clip's edge touches it
+SPREAD_CUTS = (0.5, 1.0, 2.0, 3.0, 5.0, 10.0)   # candidate spread thresholds tried by fit_rule
+
+
+@dataclass(frozen=True)
+class SeasonRule:
+    """The decision rule's parameters (see the module docstring)."""
+    agree_s: float = 10.0
+    margin: float = 0.0
+    spread_cut: float = 3.0
+    min_song_s: float = MIN_SONG_S
+    max_song_s: float = MAX_SONG_S
+    edge_s: float = EDGE_S
+    # P(match within TOLERANCE) per evidence bin; defaults: a Laplace prior of "usually right"
+    reliability: Mapping[str, float] = field(default_factory=lambda: {"one": 0.75, "several": 0.9,
+                                                                       "several_spread": 0.6})
+    model_trust: float = 0.5
+    n: Mapping[str, int] = field(default_factory=dict)   # training clips behind each figure
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["reliability"] = dict(self.reliability)
+        d["n"] = dict(self.n)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping | None) -> "SeasonRule":
+        if not d:
+            return cls()
+        known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
+        return cls(**known)
+
+
+@dataclass(frozen=True)
+class Decision:
+    seconds: float
+    source: str      # "season" or "models"
+    reason: str
+
+
+def evidence_bin(siblings: int, spread_s: float, spread_cut: float) -> str:
+    if siblings <= 1:
+        return "one"
+    return "several" if spread_s <= spread_cut else "several_spread"
+
+
+def implausible(kind: str, span_start: float, span_end: float, clip_seconds: float | None,
+                rule: SeasonRule = SeasonRule()) -> str | None:
+    """Why a shared span is not the clip's theme song, or None when it may be."""
+    length = span_end - span_start
+    if not (math.isfinite(span_start) and math.isfinite(span_end)) or length <= 0:
+        return "no usable shared span"
+    cut_by_end = clip_seconds is not None and span_end >= clip_seconds - rule.edge_s
+    if kind == "s":
+        if cut_by_end:
+            return f"shared span runs to the clip end ({span_start:.0f}-{span_end:.0f} s): OP end not in the clip"
+        if length < rule.min_song_s:
+            return f"shared span {length:.0f} s is too short for an opening"
+        if length > rule.max_song_s:
+            return f"shared span {length:.0f} s is too long for an opening"
+        return None
+    if span_start <= rule.edge_s:
+        return f"shared span starts at the clip start ({span_start:.0f} s): ED start not in the clip"
+    if length < rule.min_song_s and not cut_by_end:
+        return f"shared span {length:.0f} s is too short for an ending"
+    if length > rule.max_song_s:
+        return f"shared span {length:.0f} s is too long for an ending"
+    return None
+
+
+def model_reliability(values: Sequence[float], answer: float, confidence: float | None,
+                      rule: SeasonRule = SeasonRule(), weights: Sequence[float] | None = None) -> float:
+    """p_models: the dense confidence when given, else the (weighted) share of the inputs within
+    TOLERANCE of the fused answer times ``rule.model_trust``."""
+    if confidence is not None and math.isfinite(confidence):
+        return float(confidence)
+    v = np.asarray(values, dtype=np.float64)
+    if v.size == 0:
+        return 0.0
+    w = np.ones(v.size) if weights is None else np.asarray(weights, dtype=np.float64)
+    share = float(w[np.abs(v - answer) <= TOLERANCE].sum() / w.sum())
+    return share * rule.model_trust
+
+
+def decide(kind: str, model_seconds: float, p_models: float, season_seconds: float | None,
+           siblings: int, spread_s: float, span_start: float, span_end: float,
+           clip_seconds: float | None, rule: SeasonRule = SeasonRule()) -> Decision:
+    """The answer for one clip (see the module docstring); pure."""
+    if season_seconds is None or siblings <= 0:
+        return Decision(model_seconds, "models", "no sibling")
+    why = implausible(kind, span_start, span_end, clip_seconds, rule)
+    if why:
+        return Decision(model_seconds, "models", why)
+    b = evidence_bin(siblings, spread_s, rule.spread_cut)
+    p_season = float(rule.reliability.get(b, 0.5))
+    gap = abs(season_seconds - model_seconds)
+    facts = (f"{siblings} sibling{'s' if siblings != 1 else ''}, spread {spread_s:.1f} s, "
+             f"p_season {p_season:.2f} vs p_models {p_models:.2f}, {gap:.1f} s apart")
+    if gap <= rule.agree_s:
+        if p_season >= p_models:
+            return Decision(season_seconds, "season", f"agree; match more reliable ({facts})")
+        return Decision(model_seconds, "models", f"agree; models more reliable ({facts})")
+    if p_season > p_models + rule.margin:
+        return Decision(season_seconds, "season", f"disagree; match more reliable ({facts})")
+    return Decision(model_seconds, "models", f"disagree; models more reliable ({facts})")
+
+
+# ----------------------------------------------------------------------------------------------
+# Fitting on training clips
+
+
+def _smoothed(hits: int, n: int) -> float:
+    return (hits + 1.0) / (n + 2.0)
+
+
+def fit_reliability(rows: Sequence, labels: Mapping[str, float], clip_seconds: float | None,
+                    rule: SeasonRule = SeasonRule()) -> SeasonRule:
+    """Fit ``spread_cut`` and the bin table on labelled training rows (fuse.season.SeasonRow with
+    the offsets applied).  ``spread_cut`` is the candidate that best separates right from wrong
+    matches among clips with several siblings (largest difference of within-2-s shares, ties to
+    the larger cut); the table is then the smoothed within-2-s share per bin.  Implausible spans
+    are left out: the rule never uses the match there."""
+    usable = [r for r in rows if r.source == "season" and r.clip in labels
+              and implausible(r.kind, r.span_start, r.span_end, clip_seconds, rule) is None]
+    ok = {r.clip: abs(r.seconds - labels[r.clip]) <= TOLERANCE for r in usable}
+    several = [r for r in usable if r.siblings >= 2]
+    best_cut, best_gap = rule.spread_cut, -1.0
+    for cut in SPREAD_CUTS:
+        lo = [ok[r.clip] for r in several if r.spread_s <= cut]
+        hi = [ok[r.clip] for r in several if r.spread_s > cut]
+        gap = _smoothed(sum(lo), len(lo)) - _smoothed(sum(hi), len(hi))
+        if gap >= best_gap - 1e-12:
+            best_cut, best_gap = cut, gap
+    table, n = {}, {}
+    for b in ("one", "several", "several_spread"):
+        hits = [ok[r.clip] for r in usable if evidence_bin(r.siblings, r.spread_s, best_cut) == b]
+        table[b] = round(_smoothed(sum(hits), len(hits)), 4)
+        n[b] = len(hits)
+    n["implausible"] = sum(1 for r in rows if r.source == "season" and r.clip in labels) - len(usable)
+    return SeasonRule(**{**rule.to_dict(), "spread_cut": best_cut, "reliability": table, "n": n})

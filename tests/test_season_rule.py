@@ -1,0 +1,161 @@
+"""The season decision rule (fuse/season_rule.py) on hand-made sidecars and submissions: no sibling,
+one sibling, several siblings, a cour change, OP/ED reprises, implausible spans; its fitting on
+training rows; and ``fuse/fuse.py --season --season_rule`` end to end with the reasons it writes.
+
+    .venv/bin/python -m pytest -q tests/test_season_rule.py
+"""
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from datatools.labels import read_submission, write_submission
+from fuse.season import SeasonRow, apply_offsets, fit_offsets, read_sidecar, write_sidecar
+from fuse.season_rule import SeasonRule, decide, fit_reliability, implausible, model_reliability
+
+ROOT = Path(__file__).resolve().parent.parent
+S = 200.0
+RULE = SeasonRule(reliability={"one": 0.7, "several": 0.95, "several_spread": 0.4}, model_trust=0.5)
+
+
+def _row(clip, seconds, siblings, spread=0.3, span=None, kind=None):
+    kind = kind or ("s" if clip.endswith("_start") else "e")
+    if span is None:
+        span = (seconds - 90.0, seconds) if kind == "s" else (seconds, seconds + 90.0)
+    return SeasonRow(clip, kind, seconds, "season" if siblings else "none", siblings, spread,
+                     span[0], span[1], 0 if siblings else -1, S)
+
+
+def _decide(kind, model, p_models, row):
+    return decide(kind, model, p_models, row.seconds if row.source == "season" else None, row.siblings,
+                  row.spread_s, row.span_start, row.span_end, row.clip_seconds, RULE)
+
+
+def test_no_sibling_keeps_the_models():
+    d = _decide("s", 61.0, 0.1, _row("a_start", 0.0, 0))
+    assert (d.seconds, d.source, d.reason) == (61.0, "models", "no sibling")
+
+
+def test_one_sibling_agreeing_with_unsure_models_answers():
+    d = _decide("s", 64.0, 0.3, _row("a_start", 60.0, 1))
+    assert d.source == "season" and d.seconds == 60.0 and d.reason.startswith("agree; match more reliable")
+
+
+def test_one_sibling_loses_to_a_confident_dense_model():
+    for model in (64.0, 140.0):                  # agreeing or not, confidence 0.95 > 0.7
+        d = _decide("s", model, 0.95, _row("a_start", 60.0, 1))
+        assert d.source == "models" and d.seconds == model and "models more reliable" in d.reason
+
+
+def test_several_consistent_siblings_overrule_far_off_models():
+    # the ED that leads in by a different amount each episode: spread 2.5 s, still one song
+    d = _decide("e", 27.0, 0.2, _row("a_end", 55.0, 7, spread=2.5))
+    assert d.source == "season" and d.seconds == 55.0 and d.reason.startswith("disagree; match more reliable")
+    assert "7 siblings" in d.reason
+
+
+def test_several_inconsistent_siblings_do_not():
+    d = _decide("e", 27.0, 0.45, _row("a_end", 55.0, 4, spread=8.0))
+    assert d.source == "models"
+
+
+def test_cour_change_short_shared_span_is_not_an_opening():
+    # a cour-2 episode shares only a 20-s title card with cour-1 episodes
+    row = _row("a_start", 80.0, 3, span=(60.0, 80.0))
+    d = _decide("s", 95.0, 0.1, row)
+    assert d.source == "models" and "too short for an opening" in d.reason
+
+
+def test_op_reprise_running_to_the_clip_end_is_not_the_op_end():
+    # a same-audio OP reprise at the end of the _start clip: its OP end would lie past the clip
+    row = _row("a_start", 199.0, 2, span=(150.0, 200.0))
+    d = _decide("s", 70.0, 0.1, row)
+    assert d.source == "models" and "runs to the clip end" in d.reason
+
+
+def test_ed_reprise_from_the_clip_start_is_not_the_ed_start():
+    row = _row("a_end", 0.0, 2, span=(0.0, 60.0))
+    d = _decide("e", 110.0, 0.1, row)
+    assert d.source == "models" and "starts at the clip start" in d.reason
+
+
+def test_span_too_long_and_ed_cut_by_the_clip_end():
+    assert "too long for an opening" in implausible("s", 10.0, 150.0, S)
+    assert implausible("e", 170.0, 200.0, S) is None           # ED cut by the clip end: fine
+    assert "too short for an ending" in implausible("e", 120.0, 140.0, S)
+    assert implausible("s", 20.0, 110.0, S) is None
+
+
+def test_model_reliability_dense_or_agreement():
+    assert model_reliability([1, 2, 3], 2.0, 0.83) == 0.83
+    assert model_reliability([50.0, 50.5, 51.0, 90.0, 10.0], 50.5, None, RULE) == pytest.approx(0.6 * 0.5)
+    assert model_reliability([50.0, 90.0], 50.0, None, RULE, weights=[3, 1]) == pytest.approx(0.75 * 0.5)
+
+
+def test_fit_on_training_rows():
+    labels, rows = {}, []
+    for i in range(10):          # several siblings, tight: right
+        rows.append(_row(f"t{i}_start", 60.0 + 0.2 * i, 3, spread=0.4)); labels[f"t{i}_start"] = 60.0 + 0.2 * i
+    for i in range(6):           # several siblings, spread 6 s: wrong by 8 s
+        rows.append(_row(f"w{i}_start", 60.0, 3, spread=6.0)); labels[f"w{i}_start"] = 68.0
+    for i in range(4):           # one sibling: half right
+        rows.append(_row(f"o{i}_end", 100.0, 1)); labels[f"o{i}_end"] = 100.0 if i % 2 else 110.0
+    rows.append(_row("x_start", 199.0, 3, span=(150.0, 200.0))); labels["x_start"] = 60.0  # implausible
+    rule = fit_reliability(rows, labels, S)
+    assert rule.spread_cut in (0.5, 1.0, 2.0, 3.0, 5.0) and rule.spread_cut < 6.0
+    assert rule.reliability["several"] == pytest.approx(11 / 12, abs=1e-4)
+    assert rule.reliability["several_spread"] == pytest.approx(1 / 8, abs=1e-4)
+    assert rule.reliability["one"] == pytest.approx(3 / 6, abs=1e-4)
+    assert rule.n == {"one": 4, "several": 10, "several_spread": 6, "implausible": 1}
+    assert SeasonRule.from_dict(json.loads(json.dumps(rule.to_dict()))) == rule
+
+
+def test_fuse_cli_with_season_rule_writes_reasons(tmp_path):
+    clips = ["a_start", "b_start", "c_end", "d_end", "e_start"]
+    models = {"a_start": 70.0, "b_start": 61.0, "c_end": 30.0, "d_end": 120.0, "e_start": 75.0}
+    for k in range(3):
+        write_submission(tmp_path / f"m{k}.csv", [(c, models[c] + 0.3 * k) for c in clips])
+    rows = [_row("a_start", 60.0, 5, spread=0.5),              # several, far: season
+            _row("b_start", 0.0, 0),                            # no sibling: models
+            _row("c_end", 55.0, 1),                             # one sibling (0.7), far; models agree: 0.9
+            _row("d_end", 0.0, 2, span=(0.0, 60.0)),             # ED span from the clip start: models
+            _row("e_start", 80.0, 3, span=(60.0, 80.0))]         # 20-s span: models
+    side = tmp_path / "season.csv"
+    write_sidecar(side, rows)
+    assert read_sidecar(side)["a_start"].clip_seconds == S
+    rule_file = tmp_path / "offsets.json"
+    rule = SeasonRule(reliability=RULE.reliability, model_trust=0.9)
+    rule_file.write_text(json.dumps({"offset": {}, "decision": rule.to_dict()}))
+    out = tmp_path / "fused.csv"
+    proc = subprocess.run([sys.executable, "fuse/fuse.py", "--inputs", *[str(tmp_path / f"m{k}.csv") for k in range(3)],
+                           "--output", str(out), "--season", str(side), "--season_rule", str(rule_file)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    plain = tmp_path / "plain.csv"
+    subprocess.run([sys.executable, "fuse/fuse.py", "--inputs", *[str(tmp_path / f"m{k}.csv") for k in range(3)],
+                    "--output", str(plain), "--quiet"], cwd=ROOT, check=True, timeout=120)
+    fused = {r.clip.removesuffix(".mp4"): r.seconds for r in read_submission(plain)}
+    got = {r.clip.removesuffix(".mp4"): r.seconds for r in read_submission(out)}
+    assert got == {**fused, "a_start": 60.0}
+    with open(tmp_path / "fused_sources.csv", newline="") as fh:
+        src = {r["clip"].removesuffix(".mp4"): r for r in csv.DictReader(fh)}
+    assert src["a_start"]["source"] == "season" and src["a_start"]["reason"].startswith("disagree; match more reliable")
+    assert src["b_start"]["reason"] == "no sibling"
+    assert "models more reliable" in src["c_end"]["reason"]
+    assert "starts at the clip start" in src["d_end"]["reason"]
+    assert "too short for an opening" in src["e_start"]["reason"]
+    assert all(src[c]["source"] != "season" for c in clips[1:])
+
+
+def test_offsets_and_rule_fitted_together(tmp_path):
+    raw = [_row(f"t{i}_start", 58.0, 2) for i in range(4)]
+    labels = {r.clip: 60.0 for r in raw}
+    off = fit_offsets(raw, labels)
+    assert off["offset"]["s"] == pytest.approx(2.0)
+    rule = fit_reliability(apply_offsets(raw, off, S), labels, S)
+    assert rule.reliability["several"] == pytest.approx(5 / 6, abs=1e-4)
