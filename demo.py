@@ -252,14 +252,18 @@ def baseline_submission(out: Path, data: Path | None = None, truth: Path | None 
 
 
 def stage_season(out: Path, size: DemoSize, data: Path | None = None, feats: Path | None = None) -> Path:
-    """Season mode: theme-song matching across the test-B clips, with the offset rule learned on
-    the training labels only; returns the per-clip sidecar (source, siblings, answer)."""
+    """Season mode: theme-song matching across the test-B clips, with the offsets and the decision
+    rule learned on the training split only (labels, and the published kinds' validation answers);
+    returns the per-clip sidecar (source, siblings, answer)."""
     py, data, d = sys.executable, data or out / "data", out / "season"
     train_labels = [f for f in (data / "data_A/train/labels.txt", data / "data_B/labels.txt") if f.is_file()]
     feats = feats or data / "processed"
     common = ["--clip_seconds", size.clip_seconds, "--quiet"]
+    # the decision rule's model_trust: the published kinds' answers on their validation clips
+    vals = [p for p in (out / "runs" / n / "val_predictions.csv" for n in ("avt", "avt_normal", "yolt")) if p.is_file()]
     run([py, "fuse/season.py", "--feat_root", *[feats / f.parent.relative_to(data) for f in train_labels], *common,
-         "--fit_labels", *train_labels, "--save_offsets", d / "offsets.json"])
+         "--fit_labels", *train_labels, "--save_offsets", d / "offsets.json",
+         *(["--fit_val_predictions", *vals] if vals else [])])
     run([py, "fuse/season.py", "--feat_root", feats / "data_C", *common, "--offsets",
          d / "offsets.json", "--output", d / "season_testB.csv", "--groups", d / "groups.json"])
     return d / "season_testB_season.csv"

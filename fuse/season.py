@@ -45,11 +45,12 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from datatools.labels import LabelError, clip_kind, read_labels, write_submission
+from datatools.labels import LabelError, clip_kind, read_labels, read_submission, write_submission
 from datatools.spec import CHROMA_SUFFIX, DEFAULT_CLIP_SECONDS, feature_path
 from fuse.chroma import (DiscoveryParams, FingerprintError, MatchParams, NoAudioError,
                          discover_siblings, estimate_spans, fingerprint)
-from fuse.season_rule import Decision, SeasonRule, decide, fit_reliability, model_reliability
+from fuse.season_rule import (Decision, SeasonRule, decide, fit_model_trust, fit_reliability,
+                              model_reliability)
 from utils.io import atomic_write_json, atomic_write_text
 
 SIDECAR_FIELDS = ("clip", "kind", "seconds", "source", "siblings", "spread_s", "span_start",
@@ -336,7 +337,12 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     r = p.add_argument_group("offset rule (training labels only)")
     r.add_argument("--fit_labels", nargs="+", metavar="LABELS",
                    help="TRAINING label files: learn the per-type median (label - estimate)")
-    r.add_argument("--save_offsets", metavar="JSON", help="where --fit_labels saves the rule")
+    r.add_argument("--fit_val_predictions", nargs="+", metavar="CSV",
+                   help="with --fit_labels: the models' validation answers on training clips (each "
+                        "run's val_predictions.csv); their within-2-s share becomes the decision "
+                        "rule's model_trust (fuse.season_rule)")
+    r.add_argument("--save_offsets", metavar="JSON",
+                   help="where --fit_labels saves the offsets and the decision rule")
     r.add_argument("--offsets", metavar="JSON", help="apply a rule saved by --save_offsets")
     m = p.add_argument_group("matcher")
     d = MatchParams()
@@ -386,13 +392,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             rule["fit_labels"] = [str(f) for f in args.fit_labels]
             # the decision rule (fuse.season_rule) is fitted on the same training clips, offsets applied
             decision = fit_reliability(apply_offsets(raw, rule, args.clip_seconds), labels, args.clip_seconds)
+            if args.fit_val_predictions:
+                vals = [{Path(r.clip).name.removesuffix(".mp4"): r.seconds for r in read_submission(f)}
+                        for f in args.fit_val_predictions]
+                decision = fit_model_trust(vals, labels, decision)
             rule["decision"] = decision.to_dict()
             atomic_write_json(args.save_offsets, rule, indent=2)
             if not args.quiet:
                 print(f"season: offsets {rule['offset']} from {rule['n']} labelled clips with "
                       f"siblings (median |error| {rule['abs_error_before']} -> "
                       f"{rule['abs_error_after']}); decision rule: spread cut {decision.spread_cut:g} s, "
-                      f"P(match within 2 s) {dict(decision.reliability)} over {dict(decision.n)} clips "
+                      f"P(match within 2 s) {dict(decision.reliability)}, model_trust {decision.model_trust:g} "
+                      f"over {dict(decision.n)} clips "
                       f"-> {args.save_offsets}")
             if not offsets:
                 offsets = rule

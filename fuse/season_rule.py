@@ -177,3 +177,20 @@ def fit_reliability(rows: Sequence, labels: Mapping[str, float], clip_seconds: f
         n[b] = len(hits)
     n["implausible"] = sum(1 for r in rows if r.source == "season" and r.clip in labels) - len(usable)
     return SeasonRule(**{**rule.to_dict(), "spread_cut": best_cut, "reliability": table, "n": n})
+
+
+def fit_model_trust(val_predictions: Sequence[Mapping[str, float]], labels: Mapping[str, float],
+                    rule: SeasonRule) -> SeasonRule:
+    """``model_trust`` from the models' own validation answers (each training run's
+    ``val_predictions.csv``: clips of the training split it did not train on): the mean over the
+    runs of the share of their validation clips within TOLERANCE of the label."""
+    shares, n = [], 0
+    for preds in val_predictions:
+        errs = [abs(v - labels[c]) for c, v in preds.items() if c in labels]
+        if errs:
+            shares.append(float(np.mean(np.asarray(errs) <= TOLERANCE)))
+            n += len(errs)
+    if not shares:
+        return rule
+    return SeasonRule(**{**rule.to_dict(), "model_trust": round(float(np.mean(shares)), 4),
+                         "n": {**dict(rule.n), "model_validation": n}})

@@ -159,3 +159,13 @@ def test_offsets_and_rule_fitted_together(tmp_path):
     assert off["offset"]["s"] == pytest.approx(2.0)
     rule = fit_reliability(apply_offsets(raw, off, S), labels, S)
     assert rule.reliability["several"] == pytest.approx(5 / 6, abs=1e-4)
+
+
+def test_model_trust_from_validation_answers():
+    from fuse.season_rule import fit_model_trust
+    labels = {f"c{i}_start": 50.0 for i in range(10)}
+    a = {f"c{i}_start": 50.5 if i < 8 else 60.0 for i in range(5)} | {"other_start": 1.0}  # 5 labelled: 5 right
+    b = {f"c{i}_start": 50.0 if i % 2 else 70.0 for i in range(10)}                       # 5 of 10 right
+    rule = fit_model_trust([a, b], labels, SeasonRule())
+    assert rule.model_trust == pytest.approx(0.75) and rule.n["model_validation"] == 15
+    assert fit_model_trust([], labels, RULE) == RULE
