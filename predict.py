@@ -43,7 +43,7 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 
 from datatools.spec import SAMPLE_RATE, clip_path
-from datatools.text_extract import BackendUnavailable, add_ocr_args, check_backend
+from utils.ocr import BackendUnavailable, add_ocr_args, check_backend
 from utils.io import atomic_write_json, atomic_write_text
 from utils.jobs import VIDEO_EXTS, Clip, discover_clips
 from utils.media import ClipDecodeError, decode_clip

@@ -38,6 +38,7 @@ if str(ROOT) not in sys.path:
 import demo  # noqa: E402  (the workflow's stages: one implementation for the demo and this bench)
 from datatools.labels import read_labels, read_submission  # noqa: E402
 from datatools.metric import summary  # noqa: E402
+from datatools.season_check import season_check, season_check_table, sibling_groups  # noqa: E402
 from utils.io import atomic_write_json, atomic_write_text  # noqa: E402
 
 # Hard cases reported as rows (the spans.json flags of a clip); every other flag is in the JSON.
@@ -291,19 +292,27 @@ def main(argv: list[str] | None = None) -> int:
     preds = {n: {Path(r.clip).stem: r.seconds for r in read_submission(p)} for n, p in preds.items()}
     preds["season"] = season_alone(sidecar)
     flags = clip_flags(spans)
+    for stem, g in sibling_groups(sidecar).items():
+        flags[stem] = flags.get(stem, []) + g
     scores = score_all(preds, truth_rows, flags)
-    rows = ["all", "s", "e", *KEY_FLAGS]
+    rows = ["all", "s", "e", "no_sibling", "one_sibling", "several_siblings", *KEY_FLAGS]
+    checks = {c: season_check(preds, truth_rows, flags, m, c)
+              for m, c in (("fusion", "fusion+season"), ("fusion+dense", "fusion+dense+season"))}
     timings["7 score"] = round(time.perf_counter() - t0, 1)
     n_series = len({json.loads(spans.read_text())["episodes"][k.rsplit("_", 1)[0]]["series"] for k in truth_rows}) \
         if spans and spans.is_file() else None
     result = {"made_with": made_with, "n_test_clips": len(truth_rows), "n_test_series": n_series,
-              "scores": scores, "timings_s": {"this_run": timings, "first_run": earlier}, "rows": rows}
+              "scores": scores, "season_check": checks,
+              "timings_s": {"this_run": timings, "first_run": earlier}, "rows": rows}
     atomic_write_json(out / "accuracy.json", _no_nan(result), indent=1)
     plot(out / "accuracy.png", scores, rows)
     text = (f"Unseen-series scores (s; lower is better), {len(truth_rows)} labelled test-B clips"
             + (f" of {n_series} series" if n_series else "") + "; season mode alone is scored on the clips it "
             "answers, with that share in brackets.\n\n" + table(scores, rows) + "\n\nAll clips:\n\n"
-            + detail_table(scores) + f"\n\nstage times (s), this run: {json.dumps(timings)}; first run of each "
+            + detail_table(scores) + "\n\nSeason mode never hurts? (score, s; season alone on the clips it answers, "
+            "with their number)\n\n" + "\n\n".join(season_check_table(v, m, c) for (m, c), v in zip(
+                (("fusion", "fusion+season"), ("fusion+dense", "fusion+dense+season")), checks.values()))
+            + f"\n\nstage times (s), this run: {json.dumps(timings)}; first run of each "
             f"stage: {json.dumps(earlier)}")
     atomic_write_text(out / "accuracy.md", text + "\n")
     print("\n" + text)

@@ -77,7 +77,7 @@ def run_ours(videos: list[Path], out: Path, S: int, workers: int, backend: str, 
 
 def stage_shares(video: Path, S: int, backend: str, ocr_size: int, threads: int) -> dict[str, float]:
     """Seconds per stage on one clip, one process (the detector is loaded beforehand)."""
-    from datatools.text_extract import detect_seconds, get_detector
+    from utils.ocr import detect_seconds, get_detector
     from utils.io import atomic_save_npy, atomic_write_json
     from utils.media import decode_clip, mfcc_from_audio
 
@@ -114,7 +114,7 @@ def baseline_clip(video: Path, S: int) -> tuple[np.ndarray, float]:
     import imageio_ffmpeg
     import librosa
 
-    from datatools.text_extract import get_detector
+    from utils.ocr import get_detector
 
     det = get_detector("easyocr")  # loaded before timing (as a long batch job would)
     t = time.perf_counter()
@@ -140,7 +140,7 @@ def baseline_clip(video: Path, S: int) -> tuple[np.ndarray, float]:
 
 
 def compare_backends(videos: list[Path], S: int, ocr_size: int, threads: int) -> dict:
-    from datatools.text_extract import detect_seconds, get_detector
+    from utils.ocr import detect_seconds, get_detector
     from utils.media import decode_clip
 
     res: dict = {}

@@ -204,7 +204,7 @@ def _iou(a: np.ndarray, b: np.ndarray) -> float:
 
 @pytest.mark.parametrize("backend", ["rapidocr", "easyocr"])
 def test_ocr_roi_overlaps_true_text(backend):
-    from datatools.text_extract import detect_seconds, get_detector
+    from utils.ocr import detect_seconds, get_detector
     from utils.media import reduced_size
 
     import cv2
@@ -233,7 +233,7 @@ def test_rapidocr_drops_shape_blobs():
     dropped, the text line beside it is kept."""
     import cv2
 
-    from datatools.text_extract import drop_blobs, get_detector
+    from utils.ocr import drop_blobs, get_detector
 
     img = np.full((270, 480, 3), (90, 180, 110), np.uint8)
     cv2.rectangle(img, (300, 20), (470, 180), (140, 80, 150), -1)
@@ -391,7 +391,7 @@ def test_synth_stamped_frames(tmp_path_factory, fps, size):
 
 
 def test_synth_roi_vs_true_text(tmp_path_factory):
-    from datatools.text_extract import DEFAULT_BACKEND, detect_seconds, get_detector
+    from utils.ocr import DEFAULT_BACKEND, detect_seconds, get_detector
 
     ious = []
     for video in _synth(tmp_path_factory, "text", "29.97", (320, 240), text_truth=True):

@@ -59,7 +59,7 @@ def roi_from_boxes(seconds: Sequence[Sequence], frame_size: tuple[int, int], cli
 
 
 def roi_from_record(rec: dict, clip_seconds: int) -> np.ndarray:
-    """ROI maps from a loaded ``_ocr.json`` record (datatools.text_extract.read_ocr)."""
+    """ROI maps from a loaded ``_ocr.json`` record (utils.ocr.read_ocr)."""
     return roi_from_boxes(rec["seconds"], tuple(rec["frame_size"]), clip_seconds)
 
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,12 +28,11 @@ if __package__ in (None, ""):  # run as a file: make the repository root importa
 import numpy as np
 
 from datatools import spec
-from datatools.text_extract import (DEFAULT_REUSE_DIFF, BackendUnavailable, add_ocr_args,
-                                    check_backend, detect_seconds, get_detector, ocr_record,
-                                    read_ocr)
 from utils.extract_textROI import roi_from_record
 from utils.io import atomic_save_npy, atomic_write_json
 from utils.jobs import Clip, ClipError, add_job_args, check_meta, clips_from_args, run_jobs
+from utils.ocr import (DEFAULT_REUSE_DIFF, BackendUnavailable, add_ocr_args, check_backend,
+                       detect_seconds, get_detector, ocr_record, read_ocr)
 from utils.media import DEFAULT_OCR_SIZE, ClipDecodeError, DecodedClip, decode_clip, \
     mfcc_from_audio, warn
 
