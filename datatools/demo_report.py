@@ -118,6 +118,29 @@ def season_comparison(sidecar: Path, results: Mapping[str, dict]) -> tuple[str, 
     return "\n".join(lines), figures
 
 
+def season_never_hurts(sidecar: Path, results: Mapping[str, dict], spans: dict) -> tuple[str, dict]:
+    """Issue 14's check on the demo's test B: per clip group (all, no / one / several siblings,
+    cour change, reprise), is each fusion with the season rule no worse than the fusion alone and
+    than season mode alone on the clips it answers?  Markdown tables and the figures."""
+    from datatools.season_check import season_check, season_check_table, sibling_groups
+    from fuse.season import read_sidecar
+
+    truth = {c["clip"]: c["true"] for c in results["baseline"]["clips"]}
+    preds = {n: {c["clip"]: c["pred"] for c in res["clips"]} for n, res in results.items()}
+    preds["season"] = {stem: r.seconds for stem, r in read_sidecar(sidecar).items() if r.source == "season"}
+    flags = {f"{i}_{k}": list(c.get("flags", [])) for i, e in spans["episodes"].items()
+             for k, c in e["clips"].items()}
+    for stem, g in sibling_groups(sidecar).items():
+        flags[stem] = flags.get(stem, []) + g
+    tables, figures = [], {}
+    for models, combined in (("fusion", "fusion+season"), ("fusion+dense", "fusion+dense+season")):
+        if models in preds and combined in preds:
+            rows = season_check(preds, truth, flags, models, combined)
+            figures[combined] = rows
+            tables.append(season_check_table(rows, models, combined))
+    return "\n\n".join(tables), figures
+
+
 def _clip_truth(spans: dict) -> dict[str, dict]:
     """Clip stem -> spans in clip time: the theme song's [start, end] and the labelled boundary."""
     out = {}
@@ -224,7 +247,9 @@ def write_report(out: Path, size: Any, results: Mapping[str, dict], timings: Map
     n = results["fusion"]["n_scored"]
     total = sum(timings.values())
     season_table, season_figs = season_comparison(sidecar, results)
-    atomic_write_text(out / "season_comparison.json", json.dumps(season_figs, indent=1) + "\n")
+    never_table, never_figs = season_never_hurts(sidecar, results, spans)
+    atomic_write_text(out / "season_comparison.json",
+                      json.dumps({**season_figs, "season_check": never_figs}, indent=1) + "\n")
     ep = sorted(set(d["epochs"].values()))
     ep_text = (f"{ep[0]} epochs" if len(ep) == 1 else
                "; ".join(f"{k} {v} epochs" for k, v in d["epochs"].items()) if ep else "no epochs on record")
@@ -266,6 +291,11 @@ def write_report(out: Path, size: Any, results: Mapping[str, dict], timings: Map
         "## Season mode against the learned models",
         "",
         season_table,
+        "",
+        "Does the season rule ever hurt? Score (s) per clip group; season alone on the clips it "
+        "answers (their number in brackets), and the fusion with the rule on those same clips:",
+        "",
+        never_table,
         "",
         "## Stage times",
         "",

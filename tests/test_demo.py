@@ -145,3 +145,23 @@ def test_full_size_on_a_fast_folder_is_refused(demo, tmp_path):
     import demo as demo_mod
     assert demo_mod.default_out(True) != demo_mod.default_out(False)
     assert demo_mod.default_out(True).name == "demo_fast" and demo_mod.default_out(False).name == "demo"
+
+
+def test_season_check_comes_from_the_files(demo):
+    from datatools.metric import score
+    from fuse.season import read_sidecar
+    out, _, _ = demo
+    checks = json.loads((out / "season_comparison.json").read_text())["season_check"]
+    truth = {r.stem: r.seconds for r in read_labels(out / "truth" / "testB_labels.txt")}
+    side = read_sidecar(out / "season" / "season_testB_season.csv")
+    for combined, path in (("fusion+season", "fused_season_submission.csv"),
+                           ("fusion+dense+season", "fused_dense_season_submission.csv")):
+        pred = {r.clip.removesuffix(".mp4"): r.seconds for r in read_submission(out / path)}
+        rows = {r["group"]: r for r in checks[combined]}
+        ks = [k for k in truth if k in pred]
+        assert rows["all"]["combined"] == pytest.approx(score([pred[k] for k in ks], [truth[k] for k in ks]))
+        lone = [k for k in ks if side[k].source != "season"]
+        if lone:
+            assert rows["no_sibling"]["n"] == len(lone)
+    sources = (out / "fused_season_submission_sources.csv").read_text().splitlines()
+    assert sources[0].endswith(",reason") and all(line.split(",")[-1] for line in sources[1:])

@@ -18,6 +18,8 @@ import numpy as np
 import pytest
 
 import predict
+from skips import episode, formats
+from utils.preprocess import Options
 from datatools.synth import generate_dataset
 from datatools.synth import decode_stamp
 from utils.media import decode_clip
@@ -97,30 +99,30 @@ def good_rows(doc: dict) -> dict[str, dict]:
 
 
 def test_clip_offsets_and_episode_time():
-    assert predict.clip_offset("start", 1234.5, 200) == 0.0
-    assert predict.clip_offset("end", 1234.5, 200) == pytest.approx(1034.5)
-    assert predict.episode_time("end", 60.25, 1234.5, 200) == pytest.approx(1094.75)
-    assert predict.episode_time("start", 60.25, 1234.5, 200) == pytest.approx(60.25)
+    assert episode.clip_offset("start", 1234.5, 200) == 0.0
+    assert episode.clip_offset("end", 1234.5, 200) == pytest.approx(1034.5)
+    assert episode.episode_time("end", 60.25, 1234.5, 200) == pytest.approx(1094.75)
+    assert episode.episode_time("start", 60.25, 1234.5, 200) == pytest.approx(60.25)
     with pytest.raises(ValueError):
-        predict.clip_offset("middle", 100, 20)
+        episode.clip_offset("middle", 100, 20)
 
 
 def test_skip_ranges_clamp_to_the_episode():
-    op, ed = predict.skip_ranges(50.0, 1400.0, 1420.0, 90, 90)
+    op, ed = episode.skip_ranges(50.0, 1400.0, 1420.0, 90, 90)
     assert op == (0.0, 50.0) and ed == (1400.0, 1420.0)
-    op, ed = predict.skip_ranges(150.0, 1200.0, 1420.0, 90, 80)
+    op, ed = episode.skip_ranges(150.0, 1200.0, 1420.0, 90, 80)
     assert op == (60.0, 150.0) and ed == (1200.0, 1280.0)
 
 
 def _result(op, ed, duration):
-    return predict.EpisodeResult("x.mp4", "x.mp4", True, duration=duration, op_end=op[1],
+    return episode.EpisodeResult("x.mp4", "x.mp4", True, duration=duration, op_end=op[1],
                                  ed_start=ed[0], op=op, ed=ed)
 
 
 def test_chapters_cover_the_file_and_only_apply_where_present():
-    full = predict.chapter_list(_result((10.0, 100.0), (1300.0, 1390.0), 1420.0))
+    full = formats.chapter_list(_result((10.0, 100.0), (1300.0, 1390.0), 1420.0))
     assert [c[0] for c in full] == ["Episode", "Opening", "Episode", "Ending", "Preview"]
-    cold_less = predict.chapter_list(_result((0.0, 90.0), (1330.0, 1420.0), 1420.0))
+    cold_less = formats.chapter_list(_result((0.0, 90.0), (1330.0, 1420.0), 1420.0))
     assert [c[0] for c in cold_less] == ["Opening", "Episode", "Ending"]
     for chapters in (full, cold_less):
         assert chapters[0][1] == 0.0 and chapters[-1][2] == 1420.0
@@ -128,7 +130,7 @@ def test_chapters_cover_the_file_and_only_apply_where_present():
 
 
 def test_edl_action_code_is_configurable():
-    lines = predict.edl_text(_result((10.0, 100.0), (1300.0, 1390.0), 1420.0), action=0).splitlines()
+    lines = formats.edl_text(_result((10.0, 100.0), (1300.0, 1390.0), 1420.0), action=0).splitlines()
     assert [ln.split() for ln in lines] == [["10.000", "100.000", "0"], ["1300.000", "1390.000", "0"]]
 
 
@@ -142,9 +144,9 @@ def test_end_clip_is_the_last_S_seconds(tmp_path):
                              **SYNTH_KW)["episodes"]
     (ep,) = spans.values()
     path = tmp_path / ep["full_episode"]
-    duration = predict.probe_duration(path)
+    duration = episode.probe_duration(path)
     assert duration == pytest.approx(ep["duration"], abs=0.05)
-    tail = decode_clip(path, S, start_s=predict.clip_offset("end", duration, S), want_ocr=False,
+    tail = decode_clip(path, S, start_s=episode.clip_offset("end", duration, S), want_ocr=False,
                        want_audio=False)
     fps, size = ep["fps"], (ep["width"], ep["height"])
     got = [decode_stamp(tail.frames[k], size) for k in range(S)]
@@ -156,10 +158,10 @@ def test_model_times_are_mapped_to_episode_time(world, run):
     """The JSON's per-model times equal the models' clip times plus the clip offsets."""
     rc, _, doc = run
     path = world["good"][0]
-    opts = predict.Options(clip_seconds=S, threads=1)
-    prep = predict.prepare_episode(str(path), S, opts)
-    models, s = predict.load_models([str(c) for c in world["ckpts"]], "cpu")
-    raw = predict.run_models(models, prep, s, "cpu")
+    opts = Options(clip_seconds=S, threads=1)
+    prep = episode.prepare_episode(str(path), S, opts)
+    models, s = episode.load_models([str(c) for c in world["ckpts"]], "cpu")
+    raw = episode.run_models(models, prep, s, "cpu")
     row = good_rows(doc)[path.stem]
     D = world["spans"][path.stem]["duration"]
     assert row["duration"] == pytest.approx(D, abs=0.05)
@@ -293,7 +295,7 @@ def test_season_mode_uses_shared_theme_spans_in_episode_time():
         r.source = {"op_end": "models", "ed_start": "models"}
         r.plot = {"chroma": fps}
         results.append(r)
-    predict.apply_season_mode(results, S, Namespace())
+    episode.apply_season_mode(results, S, Namespace())
     for r, (op_at, ed_at, D) in zip(results, layout):
         assert r.source == {"op_end": "season", "ed_start": "season"}
         assert r.op_end == pytest.approx(op_at + song_s, abs=2.0)
@@ -310,12 +312,12 @@ def test_a_dense_checkpoint_gives_its_confidence_and_anchors_the_fusion(world, t
 
     dense = make_checkpoint(tmp_path / "dense.pth", "dense", seed=2)
     path = world["good"][0]
-    prep = predict.prepare_episode(str(path), S, predict.Options(clip_seconds=S, threads=1))
-    models, s = predict.load_models([str(world["ckpts"][0]), str(dense)], "cpu")
-    raw = predict.run_models(models, prep, s, "cpu")
+    prep = episode.prepare_episode(str(path), S, Options(clip_seconds=S, threads=1))
+    models, s = episode.load_models([str(world["ckpts"][0]), str(dense)], "cpu")
+    raw = episode.run_models(models, prep, s, "cpu")
     assert "confidence" not in raw[0] and set(raw[1]["confidence"]) == {"start", "end"}
     args = predict.get_args_parser().parse_args([str(path), "--weights", "x"])
-    res = predict.decide_episode(path.name, prep, models, raw, s, args)
+    res = episode.decide_episode(path.name, prep, models, raw, s, args)
     d = res.to_dict()
     conf = d["models"][1]["confidence"]
     assert d["models"][1]["kind"] == "dense" and all(0.0 <= v <= 1.0 for v in conf.values())

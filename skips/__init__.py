@@ -1,0 +1,1 @@
+"""Whole-episode skip timestamps: the library behind predict.py."""

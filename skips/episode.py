@@ -1,0 +1,388 @@
+"""Skip timestamps for whole episode files, the library behind predict.py: decode the first and the
+last S seconds of an episode in memory, turn them into features with the preprocessing code, run
+every checkpoint on both clips, fuse them per boundary (fuse/fuse.py's rule), map clip time back to
+episode time, and (``apply_season_mode``) weigh theme-song matches across episodes against the
+models (fuse.season_rule).  Output formats are in skips/formats.py, the timeline plot in
+skips/plot.py; predict.py is the command line.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+import numpy as np
+
+from datatools.spec import SAMPLE_RATE, clip_path
+from utils.jobs import VIDEO_EXTS, Clip, discover_clips
+from utils.media import ClipDecodeError, decode_clip
+from utils.preprocess import Options, features_from_decoded
+
+DEFAULT_THEME_LENGTH_S = 90.0   # TV-size theme songs run about 90 s
+MIN_CHAPTER_S = 0.5             # shorter leftovers (e.g. 0.2 s before a detected OP) get no chapter
+KINDS = ("start", "end")        # the two clips of an episode
+
+
+class EpisodeError(RuntimeError):
+    """An episode that cannot be used; the message is one line without the file name."""
+
+
+# ----------------------------------------------------------------------------------------------
+# Clip windows and time mapping (pure)
+
+
+def clip_offset(kind: str, duration: float, clip_seconds: float) -> float:
+    """Episode time at which the ``kind`` ("start"/"end") clip begins: 0, or duration - S."""
+    if kind == "start":
+        return 0.0
+    if kind == "end":
+        return max(0.0, float(duration) - float(clip_seconds))
+    raise ValueError(f"unknown clip kind {kind!r}")
+
+
+def episode_time(kind: str, clip_time: float, duration: float, clip_seconds: float) -> float:
+    """Clip time -> episode time (end clip: duration - S + clip_time)."""
+    return clip_offset(kind, duration, clip_seconds) + float(clip_time)
+
+
+def skip_ranges(op_end: float, ed_start: float, duration: float, op_length: float,
+                ed_length: float) -> tuple[tuple[float, float], tuple[float, float]]:
+    """``op = [max(0, op_end - op_length), op_end]``, ``ed = [ed_start, min(duration, ed_start +
+    ed_length)]`` in episode seconds."""
+    op = (max(0.0, op_end - op_length), op_end)
+    ed = (ed_start, min(float(duration), ed_start + ed_length))
+    return op, ed
+
+
+# ----------------------------------------------------------------------------------------------
+# Preprocessing one episode (runs in pool workers)
+
+
+@dataclass
+class Prepared:
+    """What the models and the plots need of one episode; small enough to pass between processes."""
+    path: str
+    duration: float
+    features: dict[str, dict[str, Any]]       # "start"/"end" -> {"mfcc", "frames", "roi"[, "chroma"]}
+    energy: dict[str, np.ndarray]             # per-second audio RMS of each clip
+    text: dict[str, np.ndarray]               # per-second share of the text-ROI grid that is set
+    info: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0                      # wall time of decoding + features
+
+
+def probe_duration(path: str | os.PathLike) -> float:
+    """Duration in seconds from the container (PyAV), else from its longest stream."""
+    import av
+
+    try:
+        with av.open(str(path)) as c:
+            if c.duration is not None and c.duration > 0:
+                return float(c.duration) / av.time_base
+            lengths = [float(s.duration * s.time_base) for s in c.streams
+                       if s.duration is not None and s.time_base is not None]
+    except av.error.FFmpegError as exc:
+        raise EpisodeError(f"not a readable media file ({exc.__class__.__name__})") from None
+    if not lengths:
+        raise EpisodeError("the container states no duration")
+    return max(lengths)
+
+
+def per_second_rms(audio: np.ndarray, clip_seconds: int) -> np.ndarray:
+    """RMS of each second of a 22 050 Hz signal (zeros past its end)."""
+    out = np.zeros(clip_seconds, np.float32)
+    n = min(clip_seconds, int(math.ceil(audio.size / SAMPLE_RATE)))
+    for k in range(n):
+        seg = audio[k * SAMPLE_RATE:(k + 1) * SAMPLE_RATE]
+        out[k] = float(np.sqrt(np.mean(np.square(seg, dtype=np.float64)))) if seg.size else 0.0
+    return out
+
+
+def prepare_episode(path: str, clip_seconds: int, opts: Options, season: bool = False) -> Prepared:
+    """Decode the first and last S seconds once each and compute their features in memory.
+
+    Raises EpisodeError (one line) for an unreadable file, no audio track, or an episode shorter
+    than 2 S (the two clips would overlap and the end clip's offsets would be meaningless)."""
+    t0 = time.perf_counter()
+    S = int(clip_seconds)
+    names = ("mfcc", "frames", "ocr", "roi") + (("chroma",) if season else ())
+    kw = dict(ocr_size=opts.ocr_size, threads=opts.threads)
+    try:
+        head = decode_clip(path, S, start_s=0.0, **kw)
+    except ClipDecodeError as exc:
+        raise EpisodeError(str(exc)) from None
+    if not head.info.get("has_audio"):
+        raise EpisodeError("no audio stream (the models need the soundtrack)")
+    duration = probe_duration(path)
+    if duration < 2 * S:
+        raise EpisodeError(f"episode is {duration:.1f} s long; needs at least 2 x S = {2 * S} s "
+                           f"(S = {S} s from the checkpoints)")
+    try:
+        tail = decode_clip(path, S, start_s=clip_offset("end", duration, S), **kw)
+    except ClipDecodeError as exc:
+        raise EpisodeError(f"end clip: {exc}") from None
+    feats, energy, text = {}, {}, {}
+    for kind, dec in (("start", head), ("end", tail)):
+        f = features_from_decoded(dec, S, opts, names)
+        f.pop("ocr")  # boxes are only needed for the ROI maps
+        feats[kind] = f
+        energy[kind] = per_second_rms(dec.audio, S)
+        text[kind] = f["roi"].reshape(S, -1).mean(axis=1).astype(np.float32)
+    info = {k: head.info.get(k) for k in ("width", "height", "fps")}
+    return Prepared(str(path), duration, feats, energy, text, info, time.perf_counter() - t0)
+
+
+def _prepare_job(path: str, clip_seconds: int, opts: Options, season: bool
+                 ) -> tuple[str, Prepared | None, str | None]:
+    """Pool worker: never raises, so one bad file cannot end the run."""
+    try:
+        return path, prepare_episode(path, clip_seconds, opts, season), None
+    except EpisodeError as exc:
+        return path, None, str(exc)
+    except Exception as exc:  # any library error on a strange file stays that file's failure
+        return path, None, f"{type(exc).__name__}: {exc}"
+
+
+def iter_prepared(paths: Sequence[str], clip_seconds: int, opts: Options, workers: int,
+                  season: bool = False, progress: bool = True
+                  ) -> Iterator[tuple[str, Prepared | None, str | None]]:
+    """(path, Prepared or None, error or None) for every path, as they finish; a progress bar
+    across files.  A process per core (decoder and detector single-threaded each) when
+    ``workers > 1``."""
+    from tqdm import tqdm
+
+    bar = tqdm(total=len(paths), desc="episodes", unit="ep", disable=not progress,
+               dynamic_ncols=True)
+    try:
+        if workers <= 1 or len(paths) <= 1:
+            for p in paths:
+                yield _prepare_job(p, clip_seconds, opts, season)
+                bar.update(1)
+            return
+        with ProcessPoolExecutor(max_workers=min(workers, len(paths))) as pool:
+            futs = {pool.submit(_prepare_job, p, clip_seconds, opts, season): p for p in paths}
+            for fut in as_completed(futs):
+                try:
+                    res = fut.result()
+                except Exception as exc:  # the worker process died (e.g. out of memory)
+                    res = (futs[fut], None, f"worker crashed: {type(exc).__name__}: {exc}")
+                yield res
+                bar.update(1)
+    finally:
+        bar.close()
+
+
+# ----------------------------------------------------------------------------------------------
+# Models
+
+
+@dataclass
+class LoadedModel:
+    path: str
+    model: Any
+    meta: dict[str, Any]
+
+
+def load_models(weights: Sequence[str], device: Any) -> tuple[list[LoadedModel], int]:
+    """Load every checkpoint; all must share one clip length S (returned).  Raises
+    models.checkpoint.CheckpointError / ValueError with the files named."""
+    from models.checkpoint import load_checkpoint_model
+
+    loaded = []
+    for w in weights:
+        model, meta = load_checkpoint_model(w, device)
+        loaded.append(LoadedModel(str(w), model, meta))
+    lengths = {m.path: int(m.meta["clip_seconds"]) for m in loaded}
+    if len(set(lengths.values())) > 1:
+        listing = ", ".join(f"{p} (S={s})" for p, s in lengths.items())
+        raise ValueError(f"the checkpoints disagree on the clip length S: {listing}; "
+                         f"give checkpoints trained with one --clip_seconds")
+    return loaded, next(iter(lengths.values()))
+
+
+def run_models(models: Sequence[LoadedModel], prepared: Prepared, clip_seconds: int,
+               device: Any) -> list[dict[str, Any]]:
+    """Each model on the episode's two clips (one batch of 2).  Per model: clip-time seconds
+    and per-second scores for "start" and "end"."""
+    from models.inputs import predict_seconds
+
+    batch = {k: np.stack([prepared.features[c][k] for c in KINDS]) for k in ("mfcc", "frames", "roi")}
+    batch["is_end"] = np.array([c == "end" for c in KINDS], np.float32)
+    out = []
+    for m in models:
+        norm = m.meta.get("normalization") or "unit"
+        r = predict_seconds(m.model, batch, norm, clip_seconds, device)
+        out.append({"seconds": dict(zip(KINDS, (float(x) for x in r["seconds"]))),
+                    "per_second": dict(zip(KINDS, r["per_second"]))})
+        if "confidence" in r:
+            out[-1]["confidence"] = dict(zip(KINDS, (float(x) for x in r["confidence"])))
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# Per-episode result
+
+
+@dataclass
+class EpisodeResult:
+    file: str
+    rel: str                                   # name relative to its input folder (output names)
+    ok: bool
+    error: str = ""
+    duration: float = float("nan")
+    op_end: float = float("nan")
+    ed_start: float = float("nan")
+    op: tuple[float, float] = (float("nan"), float("nan"))
+    ed: tuple[float, float] = (float("nan"), float("nan"))
+    models: list[dict[str, Any]] = field(default_factory=list)   # weights, kind, op_end, ed_start
+    spread: dict[str, float] = field(default_factory=dict)       # max - min between models
+    fusion: dict[str, dict] = field(default_factory=dict)        # kept / rejected / gap per boundary
+    source: dict[str, str] = field(default_factory=dict)         # who decided each boundary
+    season: dict[str, Any] = field(default_factory=dict)         # shared spans when --season
+    seconds: float = 0.0                                         # preprocessing + models
+    # for plots and --season only (not written to JSON)
+    plot: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {"file": self.file, "ok": self.ok}
+        if not self.ok:
+            d["error"] = self.error
+            return d
+        r3 = lambda x: round(float(x), 3)  # noqa: E731
+        d.update(duration=r3(self.duration), op_end=r3(self.op_end), ed_start=r3(self.ed_start),
+                 op=[r3(x) for x in self.op], ed=[r3(x) for x in self.ed],
+                 preview=[r3(x) for x in preview_range(self)] if preview_range(self) else None,
+                 models=self.models, spread={k: r3(v) for k, v in self.spread.items()},
+                 fusion=self.fusion, source=self.source, seconds=round(self.seconds, 2))
+        if self.season:
+            d["season"] = self.season
+        return d
+
+
+def preview_range(r: EpisodeResult) -> tuple[float, float] | None:
+    """What follows the ending skip range (a next-episode preview), if long enough to matter."""
+    return (r.ed[1], r.duration) if r.duration - r.ed[1] >= MIN_CHAPTER_S else None
+
+
+def decide_episode(rel: str, prepared: Prepared, models: Sequence[LoadedModel],
+                   raw: Sequence[dict[str, Any]], clip_seconds: int, args: argparse.Namespace
+                   ) -> EpisodeResult:
+    """Fuse the models' clip times per boundary and map everything to episode time."""
+    from fuse.fuse import TRUST_MIN, fuse_clip
+
+    D, S = prepared.duration, clip_seconds
+    res = EpisodeResult(prepared.path, rel, True, duration=D)
+    per_model = []
+    for m, r in zip(models, raw):
+        per_model.append({"weights": m.path, "kind": m.meta["kind"], "preset": m.meta["preset"],
+                          "op_end": round(episode_time("start", r["seconds"]["start"], D, S), 3),
+                          "ed_start": round(episode_time("end", r["seconds"]["end"], D, S), 3)})
+        if "confidence" in r:   # the dense kind: posterior mass within 2 s of its answer
+            per_model[-1]["confidence"] = {"op_end": round(r["confidence"]["start"], 4),
+                                           "ed_start": round(r["confidence"]["end"], 4)}
+    res.models = per_model
+    # A dense model weighs as much as all the other models together: they refine its answer where
+    # they agree with it, never outvote it (the rule of demo.py's fusion+dense).
+    others = sum(p["kind"] != "dense" for p in per_model)
+    weights = [float(max(1, others)) if p["kind"] == "dense" else 1.0 for p in per_model]
+    for name in ("op_end", "ed_start"):
+        values = [p[name] for p in per_model]
+        f = fuse_clip(values, args.fusion, None if args.fusion == "median" else weights)
+        setattr(res, name, f.seconds)
+        res.spread[name] = float(np.ptp(values))
+        res.fusion[name] = {"method": args.fusion, "kept": f.kept, "rejected": f.rejected,
+                            "gap": round(f.gap, 3)}
+        res.source[name] = "models"
+        # a confident dense model answers alone (fuse.py --trust): the rule of demo.py's fusion+dense
+        trusted = [p for p in per_model if p.get("confidence", {}).get(name, 0.0) >= TRUST_MIN]
+        if trusted:
+            setattr(res, name, max(trusted, key=lambda p: p["confidence"][name])[name])
+            res.source[name] = "dense"
+    res.op, res.ed = skip_ranges(res.op_end, res.ed_start, D, args.op_length, args.ed_length)
+    res.plot = {"energy": prepared.energy, "text": prepared.text,
+                "scores": [r["per_second"] for r in raw], "clip_seconds": S}
+    if args.season:
+        res.plot["chroma"] = {k: prepared.features[k]["chroma"] for k in KINDS}
+    return res
+
+
+# ----------------------------------------------------------------------------------------------
+# Season mode (fuse/season.py): sibling theme-song matches decide where they exist
+
+
+def apply_season_mode(results: Sequence[EpisodeResult], clip_seconds: int,
+                      args: argparse.Namespace) -> None:
+    """Match the start/end clips of all good episodes by Chromaprint; where fuse.season's rule
+    lets the sibling match decide, replace the model consensus and take the skip range from the
+    shared span itself.  ``source`` says per boundary which one decided."""
+    from fuse.season import load_rule, season_rows
+    from fuse.season_rule import decide, model_reliability
+
+    rule_path = getattr(args, "season_rule", None)
+    rule = load_rule(rule_path)
+    offsets = json.loads(Path(rule_path).read_text(encoding="utf-8")) if rule_path else None
+
+    good = [r for r in results if r.ok and "chroma" in r.plot]
+    if len(good) < 2:
+        return
+    fps, kinds = {}, {}
+    for i, r in enumerate(good):
+        for kind, k in (("start", "s"), ("end", "e")):
+            fps[f"{i}_{kind}"] = r.plot["chroma"][kind]
+            kinds[f"{i}_{kind}"] = k
+    rows = {row.clip: row for row in season_rows(fps, kinds, offsets=offsets, clip_seconds=clip_seconds)}
+    S = clip_seconds
+    for i, r in enumerate(good):
+        D = r.duration
+        for kind, name in (("start", "op_end"), ("end", "ed_start")):
+            row = rows[f"{i}_{kind}"]
+            if row.source != "season":
+                continue
+            span = [episode_time(kind, row.span_start, D, S), episode_time(kind, row.span_end, D, S)]
+            r.season[kind] = {"span": [round(x, 3) for x in span], "siblings": row.siblings,
+                              "spread": round(row.spread_s, 3)}
+            model_clip = getattr(r, name) - clip_offset(kind, D, S)
+            confs = [m["confidence"][name] for m in r.models if "confidence" in m]
+            p_models = model_reliability([m[name] for m in r.models], getattr(r, name),
+                                         max(confs) if confs else None, rule)
+            d = decide(row.kind, model_clip, p_models, row.seconds, row.siblings, row.spread_s,
+                       row.span_start, row.span_end, S, rule)
+            r.season[kind]["reason"] = d.reason
+            if d.source == "season":
+                setattr(r, name, episode_time(kind, row.seconds, D, S))
+                r.source[name] = "season"
+                if kind == "start":
+                    r.op = (max(0.0, span[0]), r.op_end)
+                else:
+                    r.ed = (r.ed_start, min(D, span[1]))
+
+
+def find_episodes(inputs: Sequence[str]) -> list[Clip]:
+    """Episode files given directly, and every video file under given folders (recursive).
+    ``Clip.rel`` (the path under its folder) names the per-episode outputs in --out."""
+    found: dict[Path, Clip] = {}
+    for item in inputs:
+        p = Path(item)
+        if p.is_dir():
+            for c in discover_clips([p]):
+                found.setdefault(c.video, c)
+        elif p.exists() or p.suffix.lower() in VIDEO_EXTS:
+            # a missing or broken file is reported per file later, not as a fatal error
+            found.setdefault(clip_path(p), Clip(clip_path(p), Path(p.name)))
+        else:
+            raise FileNotFoundError(f"{item}: no such episode file or folder")
+    return list(found.values())
+
+
+def resolve_device(name: str) -> Any:
+    import torch
+
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
