@@ -18,12 +18,17 @@ prediction and the spread (max - min) between models as a confidence signal.
         --next_to_video            # .edl sidecars beside the videos, where Kodi/MPlayer look
 
 Outputs in ``--out`` (default ``predict_out``): ``predictions.json`` and ``predictions.csv`` for
-the run; with ``edl`` / ``chapters`` in ``--format`` per episode ``<name>.edl`` (``start end
-action`` lines) and ``<name>.chapters.txt`` (``;FFMETADATA1``; mux with ``ffmpeg -i ep.mp4 -i
-ep.chapters.txt -map_metadata 1 -map_chapters 1 -codec copy out.mp4``).  A file that cannot be used
-(unreadable, no audio, shorter than 2 S) gets a one-line message; the others are still processed
-and the exit status is 1.  ``--season`` additionally matches the theme songs of the episodes given
-together (Chromaprint, fuse/season.py) and lets a sibling match decide where it exists.
+the run, and per episode, as ``--format`` asks (``all`` = every one): ``<name>.edl`` (Kodi/MPlayer
+``start end action``), ``<name>.chapters.txt`` (``;FFMETADATA1``), ``<name>.chapters.xml`` (Matroska
+chapters), ``<name>.jellyfin.json`` (Intro Skipper timestamps and MediaSegments bodies),
+``<name>.mpv.txt`` (``--script-opts`` for mpv's skip script) and ``<name>.aniskip.json``.  Chapters
+are named Prologue / Opening / Part A / Ending / Preview, which Jellyfin's chapter providers, Intro
+Skipper and mpv's chapterskip recognise; ``--apply_chapters`` writes them into the files
+(mkvpropedit in place for Matroska, an ffmpeg remux to a new file otherwise).  A file that cannot
+be used (unreadable, no audio, shorter than 2 S) gets a one-line message; the others are still
+processed and the exit status is 1.  ``--season`` additionally matches the theme songs of the
+episodes given together (Chromaprint, fuse/season.py) and the season decision rule
+(fuse/season_rule.py) weighs each match against the models.
 """
 from __future__ import annotations
 
@@ -45,9 +50,11 @@ from utils.preprocess import Options
 
 def parse_formats(text: str) -> tuple[str, ...]:
     items = tuple(x.strip().lower() for x in text.split(",") if x.strip())
+    if items == ("all",):
+        return FORMATS
     bad = [x for x in items if x not in FORMATS]
     if bad or not items:
-        raise argparse.ArgumentTypeError(f"unknown format(s) {bad}; choose from {','.join(FORMATS)}")
+        raise argparse.ArgumentTypeError(f"unknown format(s) {bad}; choose from all or {','.join(FORMATS)}")
     return items
 
 
@@ -55,7 +62,8 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     from fuse.fuse import METHODS
 
     p = argparse.ArgumentParser(description="OP end / ED start and skip ranges for whole episode "
-                                "files, in JSON, CSV, EDL and FFmpeg chapter formats.",
+                                "files, for every player: JSON, CSV, Kodi EDL, FFmpeg and Matroska "
+                                "chapters, Jellyfin, mpv and AniSkip.",
                                 add_help=add_help, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     g = p.add_argument_group("input / output")
     g.add_argument("inputs", nargs="+", metavar="EPISODE_OR_FOLDER",
@@ -64,9 +72,14 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
                    help="checkpoints (any model kind; all trained with the same clip length S)")
     g.add_argument("--out", default="predict_out", help="folder for predictions.json/.csv and sidecars")
     g.add_argument("--format", type=parse_formats, default="json,csv",
-                   help=f"comma-separated outputs from {','.join(FORMATS)}")
+                   help=f"comma-separated outputs from {','.join(FORMATS)}, or all")
+    g.add_argument("--apply_chapters", action="store_true",
+                   help="also write the chapters into each episode: Matroska files in place with "
+                        "mkvpropedit (a clear message when it is not installed), other files through an "
+                        "ffmpeg remux to a new <stem>.chapters<ext> beside them (the original is never "
+                        "overwritten)")
     g.add_argument("--next_to_video", action="store_true",
-                   help="write .edl / .chapters.txt beside each video (where players look) "
+                   help="write the per-episode files beside each video (where players look) "
                         "instead of in --out")
     g.add_argument("--plot", metavar="DIR", default=None,
                    help="write a timeline PNG per episode into DIR")
@@ -138,6 +151,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.season:
         apply_season_mode(results, S, args)
     write_outputs(results, models, S, args, args.format)
+    if args.apply_chapters:
+        from skips.formats import apply_chapters
+
+        for r in results:
+            if r.ok:
+                _, message = apply_chapters(r)
+                print(f"[predict] {message}", file=sys.stderr)
     if args.plot:
         from skips.plot import plot_episode
 

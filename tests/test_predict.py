@@ -72,7 +72,7 @@ def world(tmp_path_factory):
              make_checkpoint(root / "yolt.pth", "yolt", seed=1)]
     out = root / "out"
     argv = [*map(str, good), str(bad), "--weights", *map(str, ckpts), "--out", str(out),
-            "--format", "json,csv,edl,chapters", "--plot", str(out / "plots"), "--season",
+            "--format", "all", "--plot", str(out / "plots"), "--season",
             "--workers", "2", "--no_progress", "--device", "cpu"]
     return {"root": root, "spans": spans, "good": good, "bad": bad, "ckpts": ckpts, "out": out,
             "argv": argv}
@@ -121,9 +121,9 @@ def _result(op, ed, duration):
 
 def test_chapters_cover_the_file_and_only_apply_where_present():
     full = formats.chapter_list(_result((10.0, 100.0), (1300.0, 1390.0), 1420.0))
-    assert [c[0] for c in full] == ["Episode", "Opening", "Episode", "Ending", "Preview"]
+    assert [c[0] for c in full] == ["Prologue", "Opening", "Part A", "Ending", "Preview"]
     cold_less = formats.chapter_list(_result((0.0, 90.0), (1330.0, 1420.0), 1420.0))
-    assert [c[0] for c in cold_less] == ["Opening", "Episode", "Ending"]
+    assert [c[0] for c in cold_less] == ["Opening", "Part A", "Ending"]
     for chapters in (full, cold_less):
         assert chapters[0][1] == 0.0 and chapters[-1][2] == 1420.0
         assert all(a[2] == b[1] for a, b in zip(chapters, chapters[1:]))  # contiguous
@@ -327,3 +327,131 @@ def test_a_dense_checkpoint_gives_its_confidence_and_anchors_the_fusion(world, t
     else:
         assert d["op_end"] == pytest.approx(fuse_clip(values, "kmeans", [1.0, 1.0]).seconds, abs=2e-3)
         assert d["source"]["op_end"] == "models"
+
+
+# --------------------------------------------------------------------------------- player formats
+
+def _xml_chapters(path: Path) -> list[tuple[str, float, float]]:
+    import xml.etree.ElementTree as ET
+
+    def secs(t: str) -> float:
+        h, m, s = t.split(":")
+        return int(h) * 3600 + int(m) * 60 + float(s)
+    root = ET.parse(path).getroot()
+    assert root.tag == "Chapters"
+    return [(a.findtext("ChapterDisplay/ChapterString"), secs(a.findtext("ChapterTimeStart")),
+             secs(a.findtext("ChapterTimeEnd"))) for a in root.iter("ChapterAtom")]
+
+
+def test_every_player_format_parses_back(world, run):
+    _, _, doc = run
+    for e in good_rows(doc).values():
+        stem = Path(e["file"]).stem
+        ff = parse_ffmetadata((world["out"] / f"{stem}.chapters.txt").read_text())
+        xml = _xml_chapters(world["out"] / f"{stem}.chapters.xml")
+        assert [c[0] for c in xml] == [c["title"] for c in ff]
+        assert np.allclose([c[1:] for c in xml], [(c["START"] / 1000, c["END"] / 1000) for c in ff], atol=1e-3)
+        assert set(c[0] for c in xml) <= {"Prologue", "Opening", "Part A", "Ending", "Preview"}
+        jf = json.loads((world["out"] / f"{stem}.jellyfin.json").read_text())
+        ts = jf["intro_skipper_timestamps"]
+        assert [ts["Introduction"]["Start"], ts["Introduction"]["End"]] == pytest.approx(e["op"], abs=1e-3)
+        assert [ts["Credits"]["Start"], ts["Credits"]["End"]] == pytest.approx(e["ed"], abs=1e-3)
+        segs = {s["Type"]: s for s in jf["media_segments"]}
+        assert segs["Intro"]["StartTicks"] == round(e["op"][0] * 10_000_000)
+        assert segs["Outro"]["EndTicks"] == round(e["ed"][1] * 10_000_000)
+        opts = dict(kv.split("=") for kv in (world["out"] / f"{stem}.mpv.txt").read_text().strip().split(","))
+        assert [float(opts["skip-op_start"]), float(opts["skip-op_end"])] == pytest.approx(e["op"], abs=1e-3)
+        assert [float(opts["skip-ed_start"]), float(opts["skip-ed_end"])] == pytest.approx(e["ed"], abs=1e-3)
+        ani = json.loads((world["out"] / f"{stem}.aniskip.json").read_text())
+        by = {r["skipType"]: r for r in ani["results"]}
+        assert ani["found"] and set(by) == {"op", "ed"}
+        assert [by["op"]["interval"]["startTime"], by["op"]["interval"]["endTime"]] == pytest.approx(e["op"], abs=1e-3)
+        assert by["ed"]["episodeLength"] == pytest.approx(e["duration"], abs=1e-3)
+
+
+def test_chapter_names_match_chapterskip_patterns():
+    """mpv's chapterskip script skips by Lua patterns per category (its defaults: prologue
+    ^Prologue/^Intro, opening ^OP/ OP$/^Opening, ending ^ED/ ED$/^Ending, preview Preview$); these
+    patterns mean the same as Python regular expressions."""
+    import re
+    from skips.formats import CHAPTER_NAMES
+    cats = {"prologue": "^Prologue/^Intro", "opening": "^OP/ OP$/^Opening", "ending": "^ED/ ED$/^Ending",
+            "preview": "Preview$"}
+
+    def category(title):
+        return [c for c, pats in cats.items() if any(re.search(p, title) for p in pats.split("/"))]
+    for seg, title in CHAPTER_NAMES.items():
+        assert category(title) == ([] if seg == "body" else [seg]), (seg, title)
+
+
+def _episode_result(e: dict, file: Path):
+    return episode.EpisodeResult(str(file), file.name, True, duration=e["duration"], op_end=e["op_end"],
+                                 ed_start=e["ed_start"], op=tuple(e["op"]), ed=tuple(e["ed"]))
+
+
+def _need(tool: str) -> str:
+    path = shutil.which(tool)
+    if path is None:
+        pytest.skip(f"{tool} is not installed (.ci/run installs it with apt-get)")
+    return path
+
+
+def _ffprobe_chapters(path: Path) -> list[tuple[str, float, float]]:
+    out = subprocess.run([_need("ffprobe"), "-v", "error", "-show_chapters", "-of", "json", str(path)],
+                         capture_output=True, text=True, check=True).stdout
+    return [(c["tags"]["title"], float(c["start_time"]), float(c["end_time"])) for c in json.loads(out)["chapters"]]
+
+
+def test_apply_chapters_mkvpropedit_in_place_then_ffprobe_and_mpv(world, run, tmp_path):
+    from skips.formats import apply_chapters
+    _need("mkvpropedit")
+    _, _, doc = run
+    e = next(iter(good_rows(doc).values()))
+    mkv = tmp_path / "episode.mkv"
+    subprocess.run([ffmpeg(), "-v", "error", "-y", "-i", e["file"], "-c", "copy", str(mkv)], check=True)
+    written, message = apply_chapters(_episode_result(e, mkv))
+    assert written == mkv and "in place" in message
+    want = formats.chapter_list(_episode_result(e, mkv))
+    got = _ffprobe_chapters(mkv)
+    assert [g[0] for g in got] == [w[0] for w in want]
+    assert np.allclose([g[1:] for g in got], [w[1:] for w in want], atol=1e-3)
+    # headless mpv loads the chapters; chapterskip's patterns then see these titles
+    mpv = _need("mpv")
+    lua = tmp_path / "print_chapters.lua"
+    lua.write_text('mp.register_event("file-loaded", function()\n'
+                   '  for _, c in ipairs(mp.get_property_native("chapter-list")) do\n'
+                   '    print(string.format("CHAPTER %.3f %s", c.time, c.title)) end\n'
+                   '  mp.command("quit") end)\n')
+    proc = subprocess.run([mpv, "--no-config", "--vo=null", "--ao=null", "--msg-level=all=no,print_chapters=info",
+                           f"--script={lua}", str(mkv)], capture_output=True, text=True, timeout=60)
+    import re
+    found = re.findall(r"CHAPTER (\S+) (.*)$", proc.stdout + proc.stderr, flags=re.M)
+    assert [t.strip() for _, t in found] == [w[0] for w in want], proc.stdout + proc.stderr
+    assert np.allclose([float(x) for x, _ in found], [w[1] for w in want], atol=1e-3)
+
+
+def test_apply_chapters_remuxes_other_containers_to_a_new_file(world, run, tmp_path):
+    from skips.formats import apply_chapters
+    _, _, doc = run
+    e = next(iter(good_rows(doc).values()))
+    src = tmp_path / "episode.mp4"
+    shutil.copy(e["file"], src)
+    before = src.read_bytes()
+    written, message = apply_chapters(_episode_result(e, src))
+    assert written == tmp_path / "episode.chapters.mp4" and "original is untouched" in message
+    assert src.read_bytes() == before
+    import av
+    with av.open(str(written)) as c:
+        titles = [ch["metadata"].get("title") for ch in c.chapters()]
+    assert titles == [w[0] for w in formats.chapter_list(_episode_result(e, src))]
+    if shutil.which("ffprobe"):
+        assert [g[0] for g in _ffprobe_chapters(written)] == titles
+
+
+def test_apply_chapters_without_mkvpropedit_says_so(world, run, tmp_path, monkeypatch):
+    from skips.formats import apply_chapters
+    _, _, doc = run
+    e = next(iter(good_rows(doc).values()))
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    written, message = apply_chapters(_episode_result(e, tmp_path / "x.mkv"))
+    assert written is None and "mkvpropedit is not installed" in message and "x.mkv" in message
