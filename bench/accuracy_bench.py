@@ -150,6 +150,34 @@ def score_all(preds: dict[str, dict[str, float]], truth: dict[str, float], flags
     return out
 
 
+COVERAGES = (1.0, 0.95, 0.9, 0.8, 0.7, 0.5)
+
+
+def coverage_curve(pred: dict[str, float], truth: dict[str, float], confidence: dict[str, float]) -> list[dict]:
+    """Error against coverage: answer only the most confident clips (confidence threshold lowered
+    until the share of clips answered reaches each COVERAGES value) and score those."""
+    import math
+    clips = sorted((k for k in truth if k in pred and k in confidence), key=lambda k: -confidence[k])
+    out = []
+    for c in COVERAGES:
+        n = max(1, math.ceil(c * len(clips))) if clips else 0
+        kept = clips[:n]
+        row = summary([pred[k] for k in kept], [truth[k] for k in kept])
+        out.append({"coverage": c, "n": n, "threshold": confidence[kept[-1]] if kept else float("nan"),
+                    "score": row["score"], "within_2s": row["within_2s"], "within_5s": row["within_5s"],
+                    "median": row["median"]})
+    return out
+
+
+def coverage_table(curves: dict[str, list[dict]]) -> str:
+    lines = ["| method | coverage | clips | confidence >= | score | within 2 s | within 5 s |", "|---|---|---|---|---|---|---|"]
+    for name, rows in curves.items():
+        for r in rows:
+            lines.append(f"| {name} | {r['coverage']:.0%} | {r['n']} | {r['threshold']:.3f} | {r['score']:.2f} | "
+                         f"{r['within_2s']:.0%} | {r['within_5s']:.0%} |")
+    return "\n".join(lines)
+
+
 def _no_nan(obj):
     """NaN (an empty group) as JSON null."""
     if isinstance(obj, dict):
@@ -301,7 +329,13 @@ def main(argv: list[str] | None = None) -> int:
     timings["7 score"] = round(time.perf_counter() - t0, 1)
     n_series = len({json.loads(spans.read_text())["episodes"][k.rsplit("_", 1)[0]]["series"] for k in truth_rows}) \
         if spans and spans.is_file() else None
-    result = {"made_with": made_with, "n_test_clips": len(truth_rows), "n_test_series": n_series,
+    conf_file = out / "dense_confidence.csv"
+    curves = {}
+    if conf_file.is_file():
+        from fuse.fuse import read_confidence
+        conf = {Path(k).stem: v for k, v in read_confidence(conf_file).items()}
+        curves["dense"] = coverage_curve(preds["dense"], truth_rows, conf)
+    result = {"made_with": made_with, "coverage": curves, "n_test_clips": len(truth_rows), "n_test_series": n_series,
               "scores": scores, "season_check": checks,
               "timings_s": {"this_run": timings, "first_run": earlier}, "rows": rows}
     atomic_write_json(out / "accuracy.json", _no_nan(result), indent=1)
@@ -312,6 +346,8 @@ def main(argv: list[str] | None = None) -> int:
             + detail_table(scores) + "\n\nSeason mode never hurts? (score, s; season alone on the clips it answers, "
             "with their number)\n\n" + "\n\n".join(season_check_table(v, m, c) for (m, c), v in zip(
                 (("fusion", "fusion+season"), ("fusion+dense", "fusion+dense+season")), checks.values()))
+            + ("\n\nError against coverage (answer only the most confident clips; the dense kind's "
+               "confidence, its posterior mass within 2 s):\n\n" + coverage_table(curves) if curves else "")
             + f"\n\nstage times (s), this run: {json.dumps(timings)}; first run of each "
             f"stage: {json.dumps(earlier)}")
     atomic_write_text(out / "accuracy.md", text + "\n")
