@@ -88,3 +88,24 @@ def test_existing_dataset_through_data_and_truth(quick, tmp_path):
     assert not (data / "processed").exists()
     assert set(res["rows"]) >= {"all", "s", "e"}
     assert _run("--data", data, "--out", tmp_path / "x").returncode == 2    # --truth is required
+
+
+def test_season_check_coverage_and_seed_spread(quick, tmp_path):
+    from datatools.metric import score
+    out, _ = quick
+    res = json.loads((out / "accuracy.json").read_text())
+    truth = {r.stem: r.seconds for r in read_labels(out / "truth" / "testB_labels.txt")}
+    fs = {Path(r.clip).stem: r.seconds for r in read_submission(out / "fused_season_submission.csv")}
+    rows = {r["group"]: r for r in res["season_check"]["fusion+season"]}
+    assert rows["all"]["combined"] == pytest.approx(score([fs[k] for k in truth], [truth[k] for k in truth]))
+    assert rows["all"]["ok"] == (rows["all"]["combined"] <= rows["all"]["models"] + 1e-9 and
+                                 (rows["all"]["n_season"] == 0 or
+                                  rows["all"]["combined_on_season_clips"] <= rows["all"]["season"] + 1e-9))
+    cov = res["coverage"]["dense"]
+    assert [c["coverage"] for c in cov][0] == 1.0 and cov[0]["n"] == len(truth)
+    assert all(a["threshold"] <= b["threshold"] for a, b in zip(cov, cov[1:]))   # fewer clips, surer ones
+    spread = subprocess.run([sys.executable, "bench/seed_spread.py", str(out), str(out), "--out", str(tmp_path / "s.md")],
+                            cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert spread.returncode == 0, spread.stderr
+    fusion = res["scores"]["fusion"]["all"]["score"]
+    assert f"| fusion | {fusion:.2f}" in (tmp_path / "s.md").read_text()
