@@ -41,7 +41,7 @@ from typing import Sequence
 
 from skips.episode import (DEFAULT_THEME_LENGTH_S, EpisodeResult, apply_season_mode,
                            decide_episode, find_episodes, iter_prepared, load_models, resolve_device,
-                           run_models)
+                           run_models, withhold_unsure)
 from skips.formats import DEFAULT_EDL_ACTION, FORMATS, write_outputs
 from utils.ocr import BackendUnavailable, add_ocr_args, check_backend
 from utils.preprocess import Options
@@ -101,6 +101,11 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     g.add_argument("--season_rule", metavar="OFFSETS_JSON", default=None,
                    help="with --season: the rule fitted on training labels (fuse/season.py "
                         "--fit_labels --save_offsets); default: the built-in parameters")
+    g.add_argument("--min_confidence", type=float, default=0.0, metavar="P",
+                   help="withhold every boundary whose confidence (P(within 2 s): the dense kind's "
+                        "calibrated confidence, else the models' agreement times their validation "
+                        "accuracy, or the season rule's p_season) is below P: written as null with the "
+                        "reason and left out of every skip file; 0 answers everything")
     g.add_argument("--device", default="auto", help="auto (GPU when present), cpu, cuda, cuda:1 ...")
     g = p.add_argument_group("run")
     g.add_argument("--workers", type=int, default=os.cpu_count() or 1,
@@ -150,6 +155,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     results = [by_path[p] for p in rel]   # input order, not completion order
     if args.season:
         apply_season_mode(results, S, args)
+    withhold_unsure(results, args.min_confidence)
     write_outputs(results, models, S, args, args.format)
     if args.apply_chapters:
         from skips.formats import apply_chapters
@@ -165,6 +171,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             if r.ok:
                 plot_episode(r, Path(args.plot) / Path(r.rel).with_suffix(".png"))
     n_bad = sum(not r.ok for r in results)
+    n_held = sum(len(r.withheld) for r in results if r.ok)
+    if n_held:
+        print(f"[predict] {n_held} of {2 * (len(results) - n_bad)} boundaries withheld "
+              f"(confidence < --min_confidence {args.min_confidence:g}); see predictions.json", file=sys.stderr)
     wall = time.perf_counter() - t_start
     print(f"[predict] {len(results) - n_bad} episodes done, {n_bad} failed, {wall:.1f} s "
           f"({wall / max(len(results), 1):.1f} s per episode); outputs in {args.out}",

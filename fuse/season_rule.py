@@ -75,6 +75,7 @@ class Decision:
     seconds: float
     source: str      # "season" or "models"
     reason: str
+    confidence: float = float("nan")   # the reliability of the source that answered (p_season or p_models)
 
 
 def evidence_bin(siblings: int, spread_s: float, spread_cut: float) -> str:
@@ -126,10 +127,10 @@ def decide(kind: str, model_seconds: float, p_models: float, season_seconds: flo
            clip_seconds: float | None, rule: SeasonRule = SeasonRule()) -> Decision:
     """The answer for one clip (see the module docstring); pure."""
     if season_seconds is None or siblings <= 0:
-        return Decision(model_seconds, "models", "no sibling")
+        return Decision(model_seconds, "models", "no sibling", p_models)
     why = implausible(kind, span_start, span_end, clip_seconds, rule)
     if why:
-        return Decision(model_seconds, "models", why)
+        return Decision(model_seconds, "models", why, p_models)
     b = evidence_bin(siblings, spread_s, rule.spread_cut)
     p_season = float(rule.reliability.get(b, 0.5))
     gap = abs(season_seconds - model_seconds)
@@ -137,11 +138,11 @@ def decide(kind: str, model_seconds: float, p_models: float, season_seconds: flo
              f"p_season {p_season:.2f} vs p_models {p_models:.2f}, {gap:.1f} s apart")
     if gap <= rule.agree_s:
         if p_season >= p_models:
-            return Decision(season_seconds, "season", f"agree; match more reliable ({facts})")
-        return Decision(model_seconds, "models", f"agree; models more reliable ({facts})")
+            return Decision(season_seconds, "season", f"agree; match more reliable ({facts})", p_season)
+        return Decision(model_seconds, "models", f"agree; models more reliable ({facts})", p_models)
     if p_season > p_models + rule.margin:
-        return Decision(season_seconds, "season", f"disagree; match more reliable ({facts})")
-    return Decision(model_seconds, "models", f"disagree; models more reliable ({facts})")
+        return Decision(season_seconds, "season", f"disagree; match more reliable ({facts})", p_season)
+    return Decision(model_seconds, "models", f"disagree; models more reliable ({facts})", p_models)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -62,8 +62,10 @@ def check_compatible(ckpt: dict, path: str | os.PathLike, kind: str | None = Non
 
 
 def checkpoint_meta(ckpt: dict) -> dict[str, Any]:
+    # validation: {"within_2s", "n"} of the saved epoch; calibration: models/calibration.py's map
+    # (kinds with a confidence).  Both are absent from checkpoints of earlier versions.
     return {k: ckpt.get(k) for k in ("kind", "preset", "config", "clip_seconds", "normalization",
-                                     "epoch", "best_score")}
+                                     "epoch", "best_score", "validation", "calibration")}
 
 
 def load_checkpoint_model(path: str | os.PathLike, device: torch.device | str = "cpu",

@@ -245,6 +245,8 @@ class EpisodeResult:
     source: dict[str, str] = field(default_factory=dict)         # who decided each boundary
     season: dict[str, Any] = field(default_factory=dict)         # shared spans when --season
     seconds: float = 0.0                                         # preprocessing + models
+    confidence: dict[str, float] = field(default_factory=dict)   # P(within 2 s) per boundary
+    withheld: dict[str, str] = field(default_factory=dict)       # boundary -> why it is not answered
     # for plots and --season only (not written to JSON)
     plot: dict[str, Any] = field(default_factory=dict, repr=False)
 
@@ -254,9 +256,12 @@ class EpisodeResult:
             d["error"] = self.error
             return d
         r3 = lambda x: round(float(x), 3)  # noqa: E731
-        d.update(duration=r3(self.duration), op_end=r3(self.op_end), ed_start=r3(self.ed_start),
-                 op=[r3(x) for x in self.op], ed=[r3(x) for x in self.ed],
+        op_ok, ed_ok = "op_end" not in self.withheld, "ed_start" not in self.withheld
+        d.update(duration=r3(self.duration), op_end=r3(self.op_end) if op_ok else None,
+                 ed_start=r3(self.ed_start) if ed_ok else None,
+                 op=[r3(x) for x in self.op] if op_ok else None, ed=[r3(x) for x in self.ed] if ed_ok else None,
                  preview=[r3(x) for x in preview_range(self)] if preview_range(self) else None,
+                 confidence={k: round(v, 4) for k, v in self.confidence.items()}, withheld=self.withheld,
                  models=self.models, spread={k: r3(v) for k, v in self.spread.items()},
                  fusion=self.fusion, source=self.source, seconds=round(self.seconds, 2))
         if self.season:
@@ -265,8 +270,44 @@ class EpisodeResult:
 
 
 def preview_range(r: EpisodeResult) -> tuple[float, float] | None:
-    """What follows the ending skip range (a next-episode preview), if long enough to matter."""
+    """What follows the ending skip range (a next-episode preview), if long enough to matter;
+    None when the ending itself is withheld."""
+    if "ed_start" in r.withheld:
+        return None
     return (r.ed[1], r.duration) if r.duration - r.ed[1] >= MIN_CHAPTER_S else None
+
+
+DEFAULT_MODEL_TRUST = 0.5   # P(within 2 s) of a checkpoint that states no validation figure
+
+
+def boundary_confidence(models: Sequence[LoadedModel], per_model: Sequence[dict], name: str,
+                        answer: float, weights: Sequence[float]) -> float:
+    """P(the answer is within 2 s) for one boundary: the best calibrated confidence of the models
+    that give one (the dense kind; models/calibration.py, fitted on their validation split), else
+    the share of the models within 2 s of the answer times their validation within-2-s share
+    (fuse.season_rule.model_reliability)."""
+    from fuse.season_rule import SeasonRule, model_reliability
+    from models.calibration import apply_calibration
+
+    confs = [apply_calibration(p["confidence"][name], m.meta.get("calibration"))
+             for m, p in zip(models, per_model) if "confidence" in p]
+    if confs:
+        return float(max(confs))
+    shares = [m.meta["validation"]["within_2s"] for m in models if (m.meta.get("validation") or {}).get("n")]
+    trust = float(np.mean(shares)) if shares else DEFAULT_MODEL_TRUST
+    return model_reliability([p[name] for p in per_model], answer, None, SeasonRule(model_trust=trust), weights)
+
+
+def withhold_unsure(results: Sequence[EpisodeResult], min_confidence: float) -> None:
+    """Mark every boundary whose confidence is below ``min_confidence`` as withheld (no answer
+    rather than a wrong one): the JSON writes null with the reason, skip files leave it out."""
+    for r in results:
+        if not r.ok:
+            continue
+        for name in ("op_end", "ed_start"):
+            c = r.confidence.get(name, float("nan"))
+            if not c >= min_confidence:
+                r.withheld[name] = f"confidence {c:.2f} < --min_confidence {min_confidence:g}"
 
 
 def decide_episode(rel: str, prepared: Prepared, models: Sequence[LoadedModel],
@@ -303,6 +344,7 @@ def decide_episode(rel: str, prepared: Prepared, models: Sequence[LoadedModel],
         if trusted:
             setattr(res, name, max(trusted, key=lambda p: p["confidence"][name])[name])
             res.source[name] = "dense"
+        res.confidence[name] = boundary_confidence(models, per_model, name, getattr(res, name), weights)
     res.op, res.ed = skip_ranges(res.op_end, res.ed_start, D, args.op_length, args.ed_length)
     res.plot = {"energy": prepared.energy, "text": prepared.text,
                 "scores": [r["per_second"] for r in raw], "clip_seconds": S}
@@ -347,13 +389,16 @@ def apply_season_mode(results: Sequence[EpisodeResult], clip_seconds: int,
             r.season[kind] = {"span": [round(x, 3) for x in span], "siblings": row.siblings,
                               "spread": round(row.spread_s, 3)}
             model_clip = getattr(r, name) - clip_offset(kind, D, S)
-            confs = [m["confidence"][name] for m in r.models if "confidence" in m]
-            p_models = model_reliability([m[name] for m in r.models], getattr(r, name),
-                                         max(confs) if confs else None, rule)
+            p_models = r.confidence.get(name)   # decide_episode's boundary_confidence
+            if p_models is None:
+                confs = [m["confidence"][name] for m in r.models if "confidence" in m]
+                p_models = model_reliability([m[name] for m in r.models], getattr(r, name),
+                                             max(confs) if confs else None, rule)
             d = decide(row.kind, model_clip, p_models, row.seconds, row.siblings, row.spread_s,
                        row.span_start, row.span_end, S, rule)
             r.season[kind]["reason"] = d.reason
             if d.source == "season":
+                r.confidence[name] = d.confidence
                 setattr(r, name, episode_time(kind, row.seconds, D, S))
                 r.source[name] = "season"
                 if kind == "start":

@@ -24,7 +24,7 @@ CHAPTER_NAMES = {"prologue": "Prologue", "opening": "Opening", "body": "Part A",
 
 CSV_FIELDS = ("file", "ok", "duration", "op_start", "op_end", "ed_start", "ed_end", "spread_op_end",
               "spread_ed_start", "source_op_end", "source_ed_start", "models_op_end",
-              "models_ed_start", "error")
+              "models_ed_start", "confidence_op_end", "confidence_ed_start", "error")
 
 
 def csv_text(results: Sequence[EpisodeResult]) -> str:
@@ -37,26 +37,37 @@ def csv_text(results: Sequence[EpisodeResult]) -> str:
         if not r.ok:
             w.writerow([r.file, 0, *[""] * (len(CSV_FIELDS) - 3), r.error])
             continue
-        w.writerow([r.file, 1, f3(r.duration), f3(r.op[0]), f3(r.op_end), f3(r.ed_start),
-                    f3(r.ed[1]), f3(r.spread["op_end"]), f3(r.spread["ed_start"]),
+        op_ok, ed_ok = "op_end" not in r.withheld, "ed_start" not in r.withheld
+        w.writerow([r.file, 1, f3(r.duration), f3(r.op[0]) if op_ok else "", f3(r.op_end) if op_ok else "",
+                    f3(r.ed_start) if ed_ok else "", f3(r.ed[1]) if ed_ok else "",
+                    f3(r.spread["op_end"]), f3(r.spread["ed_start"]),
                     r.source["op_end"], r.source["ed_start"],
                     ";".join(f3(m["op_end"]) for m in r.models),
-                    ";".join(f3(m["ed_start"]) for m in r.models), ""])
+                    ";".join(f3(m["ed_start"]) for m in r.models),
+                    f3(r.confidence.get("op_end", float("nan"))), f3(r.confidence.get("ed_start", float("nan"))),
+                    "; ".join(f"{k}: {v}" for k, v in r.withheld.items())])
     return buf.getvalue()
 
 
 def edl_text(r: EpisodeResult, action: int = DEFAULT_EDL_ACTION) -> str:
     """Kodi/MPlayer EDL: ``start end action`` per skip range (seconds, 3 decimals)."""
-    lines = [f"{a:.3f} {b:.3f} {int(action)}\n" for a, b in (r.op, r.ed) if b - a > 0]
+    lines = [f"{a:.3f} {b:.3f} {int(action)}\n" for a, b in answered_ranges(r) if b - a > 0]
     return "".join(lines)
+
+
+def answered_ranges(r: EpisodeResult) -> list[tuple[float, float]]:
+    """The OP and ED skip ranges that are answered (a withheld boundary has none)."""
+    return [rng for rng, name in ((r.op, "op_end"), (r.ed, "ed_start")) if name not in r.withheld]
 
 
 def segments(r: EpisodeResult) -> list[tuple[str, float, float]]:
     """Contiguous segments from 0 to the duration: prologue (before the OP, e.g. a cold open),
-    opening, body, ending, preview -- each only where it applies (>= MIN_CHAPTER_S); a shorter
-    sliver is absorbed by the segment after it."""
-    marks = [("prologue", 0.0, r.op[0]), ("opening", r.op[0], r.op[1]), ("body", r.op[1], r.ed[0]),
-             ("ending", r.ed[0], r.ed[1]), ("preview", r.ed[1], r.duration)]
+    opening, body, ending, preview -- each only where it applies (>= MIN_CHAPTER_S; a withheld
+    boundary's segments are left out); a shorter sliver is absorbed by the segment after it."""
+    op = r.op if "op_end" not in r.withheld else (0.0, 0.0)            # withheld: story from the start
+    ed = r.ed if "ed_start" not in r.withheld else (r.duration, r.duration)  # ... or to the end
+    marks = [("prologue", 0.0, op[0]), ("opening", op[0], op[1]), ("body", op[1], ed[0]),
+             ("ending", ed[0], ed[1]), ("preview", ed[1], r.duration)]
     kept = [[t, a, b] for t, a, b in marks if b - a >= MIN_CHAPTER_S] or [["body", 0.0, r.duration]]
     kept[0][1] = 0.0
     for prev, cur in zip(kept, kept[1:]):

@@ -455,3 +455,52 @@ def test_apply_chapters_without_mkvpropedit_says_so(world, run, tmp_path, monkey
     monkeypatch.setattr(shutil, "which", lambda name: None)
     written, message = apply_chapters(_episode_result(e, tmp_path / "x.mkv"))
     assert written is None and "mkvpropedit is not installed" in message and "x.mkv" in message
+
+
+# --------------------------------------------------------------------------------- confidence, abstain
+
+def test_calibration_is_monotone_and_optional():
+    from models.calibration import apply_calibration, fit_calibration
+    raw = np.linspace(0, 1, 40)
+    err = np.where(raw > 0.5, 0.5, 10.0)           # surer answers are the right ones
+    cal = fit_calibration(raw, err)
+    p = apply_calibration(np.array([0.1, 0.4, 0.6, 0.9]), cal)
+    assert np.all(np.diff(p) >= 0) and p[0] == pytest.approx(0.0) and p[-1] == pytest.approx(1.0)
+    assert cal["n"] == 40 and apply_calibration(0.3, None) == 0.3 and fit_calibration([], []) is None
+
+
+def test_unsure_boundary_is_withheld_everywhere():
+    r = _result((10.0, 100.0), (1300.0, 1390.0), 1420.0)
+    r.models, r.spread, r.source, r.fusion = [], {"op_end": 0.0, "ed_start": 0.0}, {"op_end": "models", "ed_start": "models"}, {}
+    r.confidence = {"op_end": 0.3, "ed_start": 0.9}
+    episode.withhold_unsure([r], 0.5)
+    assert list(r.withheld) == ["op_end"] and "0.30 < --min_confidence 0.5" in r.withheld["op_end"]
+    d = r.to_dict()
+    assert d["op_end"] is None and d["op"] is None and d["ed_start"] == 1300.0 and d["withheld"]
+    assert [ln.split()[:2] for ln in formats.edl_text(r).splitlines()] == [["1300.000", "1390.000"]]
+    assert [c[0] for c in formats.chapter_list(r)] == ["Part A", "Ending", "Preview"]
+    assert "skip-op_start=-1.000" in formats.mpv_script_opts(r)
+    assert [x["skipType"] for x in formats.aniskip_document(r)["results"]] == ["ed"]
+    jf = formats.jellyfin_document(r)
+    assert "Introduction" not in jf["intro_skipper_timestamps"] and "Credits" in jf["intro_skipper_timestamps"]
+    row = formats.csv_text([r]).splitlines()[1].split(",")
+    assert row[3] == row[4] == "" and row[5] == "1300.000"
+
+
+def test_min_confidence_on_the_command_line(world, tmp_path):
+    import contextlib
+    import io
+    out = tmp_path / "out"
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        rc = predict.main([str(world["good"][0]), "--weights", *map(str, world["ckpts"]), "--out", str(out),
+                           "--format", "all", "--min_confidence", "1.01", "--workers", "1", "--no_progress",
+                           "--device", "cpu"])
+    assert rc == 0
+    e = json.loads((out / "predictions.json").read_text())["episodes"][0]
+    assert e["op_end"] is None and e["ed_start"] is None and set(e["withheld"]) == {"op_end", "ed_start"}
+    assert 0.0 <= e["confidence"]["op_end"] <= 1.0
+    stem = Path(e["file"]).stem
+    assert (out / f"{stem}.edl").read_text() == ""
+    assert [c[0] for c in _xml_chapters(out / f"{stem}.chapters.xml")] == ["Part A"]
+    assert "2 of 2 boundaries withheld" in err.getvalue()
