@@ -19,7 +19,6 @@ import contextlib
 import csv
 import logging
 import math
-import os
 import subprocess
 import sys
 import time
@@ -279,11 +278,28 @@ def predict(model: nn.Module, loader: DataLoader, args: argparse.Namespace, norm
 
 
 def evaluate(model: nn.Module, loader: DataLoader, records: Sequence[ClipRecord],
-             args: argparse.Namespace, device: torch.device) -> tuple[dict[str, float], np.ndarray]:
-    """Validation metrics (datatools.metric.summary) and the predicted seconds per clip."""
-    pred = predict(model, loader, args, _normalization(args), device)
+             args: argparse.Namespace, device: torch.device
+             ) -> tuple[dict[str, float], np.ndarray, np.ndarray | None]:
+    """Validation metrics (datatools.metric.summary), the predicted seconds per clip and, for kinds
+    with a confidence, the confidence per clip (None otherwise)."""
+    pred, conf = predict(model, loader, args, _normalization(args), device, with_confidence=True)
     truth = np.array([r.seconds for r in records], dtype=np.float64)
-    return metric_summary(pred, truth), pred
+    return metric_summary(pred, truth), pred, conf
+
+
+def validation_record(val: dict[str, float], pred: np.ndarray, conf: np.ndarray | None,
+                      records: Sequence[ClipRecord]) -> dict[str, Any]:
+    """What a checkpoint keeps of its epoch's validation: the within-2-s share and clip count
+    (predict.py's model trust) and, for kinds with a confidence, its calibration map
+    (models/calibration.py, fitted on these validation clips)."""
+    from models.calibration import fit_calibration
+
+    out: dict[str, Any] = {"validation": {"within_2s": float(val["within_2s"]), "score": float(val["score"]),
+                                          "n": len(records)}}
+    if conf is not None and len(records):
+        err = np.abs(pred - np.array([r.seconds for r in records], dtype=np.float64))
+        out["calibration"] = fit_calibration(conf, err)
+    return out
 
 
 def write_val_outputs(run_dir: Path, records: Sequence[ClipRecord], pred: np.ndarray) -> None:
@@ -432,7 +448,7 @@ def run_train(args: argparse.Namespace, info: DistInfo, run_dir: Path) -> dict[s
         tr = train_one_epoch(net, train_loader, optimizer, scaler, args, cfg, info, epoch)
         scheduler.step()
         if info.is_main:
-            val, pred = evaluate(model, val_loader, val_recs, args, info.device)
+            val, pred, conf = evaluate(model, val_loader, val_recs, args, info.device)
             improved = val["score"] < best
             best = min(best, val["score"])
             state = {"model": unwrap(model).state_dict(), "optimizer": optimizer.state_dict(),
@@ -440,7 +456,8 @@ def run_train(args: argparse.Namespace, info: DistInfo, run_dir: Path) -> dict[s
                      "epoch": epoch + 1, "best_score": best, "kind": args.model,
                      "preset": args.preset, "config": cfg.to_dict(),
                      "clip_seconds": args.clip_seconds, "normalization": _normalization(args),
-                     "args": {k: v for k, v in vars(args).items()}}
+                     "args": {k: v for k, v in vars(args).items()},
+                     **validation_record(val, pred, conf, val_recs)}
             save_checkpoint(run_dir / LAST_CKPT, state)
             if epoch + 1 > save_from:
                 save_checkpoint(run_dir / f"avnet_epoch{epoch + 1}.pth", state)

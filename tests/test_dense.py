@@ -135,6 +135,13 @@ def test_dense_learns_far_below_baseline_and_round_trips(learn_data, tmp_path):
     assert {"train_heat", "train_state"} <= set(rows[0])
     model, meta = load_checkpoint_model(run / "avnet_bestmodel.pth", "cpu")
     assert meta["kind"] == "dense" and type(model).__name__ == "DenseNet"
+    # the checkpoint keeps its epoch's validation figure and a calibration map fitted on those clips
+    best = min(rows, key=lambda r: float(r["val_score"]))
+    assert meta["validation"]["n"] == len(val)
+    assert meta["validation"]["within_2s"] == pytest.approx(float(best["val_within_2s"]))
+    cal = meta["calibration"]
+    assert cal["n"] == len(val) and cal["x"][0] == 0.0 and cal["x"][-1] == 1.0
+    assert all(a <= b for a, b in zip(cal["y"], cal["y"][1:]))
     again = build_model("dense", get_config("tiny"), S)
     again.load_state_dict(model.state_dict())
     x = (torch.randn(2, 20, 900), torch.rand(2, S, 3, 66, 88), torch.zeros(2, S, 27, 36), torch.tensor([0.0, 1.0]))
