@@ -41,7 +41,7 @@ from typing import Sequence
 
 from skips.episode import (DEFAULT_THEME_LENGTH_S, EpisodeResult, apply_season_mode,
                            decide_episode, find_episodes, iter_prepared, load_models, resolve_device,
-                           run_models, withhold_unsure)
+                           run_models, scan_late_opening, withhold_unsure)
 from skips.formats import DEFAULT_EDL_ACTION, FORMATS, write_outputs
 from utils.ocr import BackendUnavailable, add_ocr_args, check_backend
 from utils.preprocess import Options
@@ -91,6 +91,14 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
                         "ed_length)]")
     g.add_argument("--edl_action", type=int, default=DEFAULT_EDL_ACTION,
                    help="EDL action code (Kodi: 0 cut, 1 mute, 2 scene marker, 3 commercial break)")
+    g = p.add_argument_group("late openings (an OP that ends after the first S seconds)")
+    g.add_argument("--scan_below", type=float, default=0.5, metavar="P",
+                   help="when the first window's OP-end confidence is below P, also run the models on "
+                        "later windows and answer from the most confident one")
+    g.add_argument("--scan_hop", type=float, default=None, metavar="SECONDS",
+                   help="start of each later window: hop, 2 hop, ... (default: S / 2)")
+    g.add_argument("--scan_limit", type=float, default=600.0, metavar="SECONDS",
+                   help="scan no window that ends later than this into the episode (0: no scan)")
     g = p.add_argument_group("models")
     g.add_argument("--fusion", choices=METHODS, default="kmeans",
                    help="how several checkpoints are combined per boundary (fuse/fuse.py)")
@@ -150,6 +158,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         t0 = time.perf_counter()
         raw = run_models(models, prep, S, device)
         res = decide_episode(rel[path], prep, models, raw, S, args)
+        scan_late_opening(res, models, S, opts, device, args)
         res.seconds = prep.seconds + time.perf_counter() - t0
         by_path[path] = res
     results = [by_path[p] for p in rel]   # input order, not completion order

@@ -205,23 +205,31 @@ def load_models(weights: Sequence[str], device: Any) -> tuple[list[LoadedModel],
     return loaded, next(iter(lengths.values()))
 
 
-def run_models(models: Sequence[LoadedModel], prepared: Prepared, clip_seconds: int,
-               device: Any) -> list[dict[str, Any]]:
-    """Each model on the episode's two clips (one batch of 2).  Per model: clip-time seconds
-    and per-second scores for "start" and "end"."""
+def run_batch(models: Sequence[LoadedModel], features: Sequence[dict[str, np.ndarray]],
+              kinds: Sequence[str], clip_seconds: int, device: Any) -> list[dict[str, Any]]:
+    """Each model on a batch of clips (``features[i]`` of clip type ``kinds[i]``, "start"/"end").
+    Per model: ``seconds``, ``per_second`` (and ``confidence`` for kinds that give one), each a
+    list in batch order."""
     from models.inputs import predict_seconds
 
-    batch = {k: np.stack([prepared.features[c][k] for c in KINDS]) for k in ("mfcc", "frames", "roi")}
-    batch["is_end"] = np.array([c == "end" for c in KINDS], np.float32)
+    batch = {k: np.stack([f[k] for f in features]) for k in ("mfcc", "frames", "roi")}
+    batch["is_end"] = np.array([c == "end" for c in kinds], np.float32)
     out = []
     for m in models:
         norm = m.meta.get("normalization") or "unit"
         r = predict_seconds(m.model, batch, norm, clip_seconds, device)
-        out.append({"seconds": dict(zip(KINDS, (float(x) for x in r["seconds"]))),
-                    "per_second": dict(zip(KINDS, r["per_second"]))})
+        out.append({"seconds": [float(x) for x in r["seconds"]], "per_second": list(r["per_second"])})
         if "confidence" in r:
-            out[-1]["confidence"] = dict(zip(KINDS, (float(x) for x in r["confidence"])))
+            out[-1]["confidence"] = [float(x) for x in r["confidence"]]
     return out
+
+
+def run_models(models: Sequence[LoadedModel], prepared: Prepared, clip_seconds: int,
+               device: Any) -> list[dict[str, Any]]:
+    """Each model on the episode's two clips (one batch of 2).  Per model: clip-time seconds
+    and per-second scores for "start" and "end"."""
+    raw = run_batch(models, [prepared.features[c] for c in KINDS], KINDS, clip_seconds, device)
+    return [{k: dict(zip(KINDS, v)) for k, v in r.items()} for r in raw]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -247,6 +255,7 @@ class EpisodeResult:
     seconds: float = 0.0                                         # preprocessing + models
     confidence: dict[str, float] = field(default_factory=dict)   # P(within 2 s) per boundary
     withheld: dict[str, str] = field(default_factory=dict)       # boundary -> why it is not answered
+    scan: list[dict[str, float]] = field(default_factory=list)    # late-opening windows tried
     # for plots and --season only (not written to JSON)
     plot: dict[str, Any] = field(default_factory=dict, repr=False)
 
@@ -266,6 +275,8 @@ class EpisodeResult:
                  fusion=self.fusion, source=self.source, seconds=round(self.seconds, 2))
         if self.season:
             d["season"] = self.season
+        if self.scan:
+            d["scan"] = self.scan
         return d
 
 
@@ -351,6 +362,80 @@ def decide_episode(rel: str, prepared: Prepared, models: Sequence[LoadedModel],
     if args.season:
         res.plot["chroma"] = {k: prepared.features[k]["chroma"] for k in KINDS}
     return res
+
+
+# ----------------------------------------------------------------------------------------------
+# Late openings: an OP that ends after the first S seconds (a long cold open)
+
+
+def scan_windows(duration: float, clip_seconds: int, hop: float, limit: float) -> list[float]:
+    """Start times of the later windows to scan for an opening: hop, 2 hop, ... while the window
+    ends by ``limit`` seconds into the episode and before the end clip begins."""
+    S = float(clip_seconds)
+    last = min(float(limit), float(duration) - S) - S     # the window's start must leave it inside both
+    n = int(math.floor(last / hop + 1e-9)) if hop > 0 and last >= hop else 0
+    return [round(hop * k, 3) for k in range(1, n + 1)]
+
+
+def fuse_window(models: Sequence[LoadedModel], raw: Sequence[dict[str, Any]], index: int, offset: float,
+                fusion: str) -> tuple[float, float, list[dict]]:
+    """(episode-time OP end, confidence, per-model answers) of window ``index`` of a run_batch result."""
+    from fuse.fuse import TRUST_MIN, fuse_clip
+
+    per_model = []
+    for m, r in zip(models, raw):
+        per_model.append({"kind": m.meta["kind"], "op_end": offset + r["seconds"][index]})
+        if "confidence" in r:
+            per_model[-1]["confidence"] = {"op_end": r["confidence"][index]}
+    others = sum(p["kind"] != "dense" for p in per_model)
+    weights = [float(max(1, others)) if p["kind"] == "dense" else 1.0 for p in per_model]
+    values = [p["op_end"] for p in per_model]
+    answer = fuse_clip(values, fusion, None if fusion == "median" else weights).seconds
+    trusted = [p for p in per_model if p.get("confidence", {}).get("op_end", 0.0) >= TRUST_MIN]
+    if trusted:
+        answer = max(trusted, key=lambda p: p["confidence"]["op_end"])["op_end"]
+    return answer, boundary_confidence(models, per_model, "op_end", answer, weights), per_model
+
+
+def scan_late_opening(res: EpisodeResult, models: Sequence[LoadedModel], clip_seconds: int, opts: Options,
+                      device: Any, args: argparse.Namespace) -> None:
+    """When the first window's OP end is unsure (confidence below ``--scan_below``), run the models
+    on later windows (``--scan_hop``, up to ``--scan_limit`` s into the episode) and answer from the
+    window whose OP end is the most confident, if it beats the first.  ``res.scan`` lists every
+    window tried (start, answer, confidence)."""
+    S = int(clip_seconds)
+    if not res.ok or res.confidence.get("op_end", 0.0) >= args.scan_below or args.scan_limit <= 0:
+        return
+    hop = float(args.scan_hop or S / 2)
+    starts = scan_windows(res.duration, S, hop, args.scan_limit)
+    if not starts:
+        return
+    names = ("mfcc", "frames", "ocr", "roi")
+    feats = []
+    for t in starts:
+        try:
+            dec = decode_clip(res.file, S, start_s=t, ocr_size=opts.ocr_size, threads=opts.threads)
+        except ClipDecodeError:
+            break
+        f = features_from_decoded(dec, S, opts, names)
+        f.pop("ocr")
+        feats.append(f)
+    starts = starts[:len(feats)]
+    if not feats:
+        return
+    raw = run_batch(models, feats, ["start"] * len(feats), S, device)
+    tried = [{"start": 0.0, "op_end": round(res.op_end, 3), "confidence": round(res.confidence["op_end"], 4)}]
+    best = None
+    for i, t in enumerate(starts):
+        answer, conf, _ = fuse_window(models, raw, i, t, args.fusion)
+        tried.append({"start": t, "op_end": round(answer, 3), "confidence": round(conf, 4)})
+        if conf > res.confidence["op_end"] and (best is None or conf > best[1]):
+            best = (answer, conf, t)
+    res.scan = tried
+    if best is not None:
+        res.op_end, res.confidence["op_end"] = best[0], best[1]
+        res.op = (max(0.0, best[0] - args.op_length), best[0])
+        res.source["op_end"] = f"models (window at {best[2]:g} s)"
 
 
 # ----------------------------------------------------------------------------------------------

@@ -504,3 +504,37 @@ def test_min_confidence_on_the_command_line(world, tmp_path):
     assert (out / f"{stem}.edl").read_text() == ""
     assert [c[0] for c in _xml_chapters(out / f"{stem}.chapters.xml")] == ["Part A"]
     assert "2 of 2 boundaries withheld" in err.getvalue()
+
+
+# --------------------------------------------------------------------------------- late openings
+
+def test_scan_windows():
+    assert episode.scan_windows(1420, 200, 100, 600) == [100, 200, 300, 400]
+    assert episode.scan_windows(500, 200, 100, 600) == [100]
+    assert episode.scan_windows(1420, 200, 100, 0) == [] and episode.scan_windows(390, 200, 100, 600) == []
+
+
+def test_late_opening_is_found_in_the_most_confident_window(monkeypatch):
+    """A stub dense model that is sure only in the window starting at 300 s, where it puts the OP end
+    50 s in: the answer is 350 s, from that window; a sure first window is never rescanned."""
+    from argparse import Namespace
+    monkeypatch.setattr(episode, "decode_clip", lambda path, S, start_s, **kw: start_s)
+    monkeypatch.setattr(episode, "features_from_decoded", lambda dec, S, opts, names: {"ocr": None, "t": dec})
+
+    def fake_batch(models, feats, kinds, S, device):
+        ts = [f["t"] for f in feats]
+        return [{"seconds": [50.0 if t == 300 else 180.0 for t in ts], "per_second": [None] * len(ts),
+                 "confidence": [0.95 if t == 300 else 0.1 for t in ts]}]
+    monkeypatch.setattr(episode, "run_batch", fake_batch)
+    models = [episode.LoadedModel("d.pth", None, {"kind": "dense"})]
+    args = Namespace(scan_below=0.5, scan_hop=100.0, scan_limit=600.0, fusion="kmeans", op_length=90.0)
+    r = _result((110.0, 200.0), (1300.0, 1390.0), 1420.0)
+    r.confidence, r.source = {"op_end": 0.2, "ed_start": 0.9}, {"op_end": "models", "ed_start": "models"}
+    episode.scan_late_opening(r, models, 200, Options(clip_seconds=200), "cpu", args)
+    assert r.op_end == 350.0 and r.op == (260.0, 350.0) and r.confidence["op_end"] == pytest.approx(0.95)
+    assert r.source["op_end"] == "models (window at 300 s)"
+    assert [w["start"] for w in r.scan] == [0.0, 100.0, 200.0, 300.0, 400.0]
+    sure = _result((110.0, 200.0), (1300.0, 1390.0), 1420.0)
+    sure.confidence = {"op_end": 0.8, "ed_start": 0.9}
+    episode.scan_late_opening(sure, models, 200, Options(clip_seconds=200), "cpu", args)
+    assert sure.op_end == 200.0 and sure.scan == []
