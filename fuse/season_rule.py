@@ -21,7 +21,8 @@ short reason (written to the ``*_sources.csv`` sidecar and to predict.py's JSON)
    answers (they say the same place; one is more precise).  When they disagree, the more reliable
    one answers, and the match must beat the models by ``margin`` to overrule them.
 
-``fit_rule`` learns ``spread_cut``, the bin table and ``model_trust`` on training clips only (the
+``fit_reliability`` / ``fit_model_trust`` learn the song-length bounds (widened only), ``spread_cut``,
+the bin table and ``model_trust`` on training clips only (the
 same clips ``fuse.season.fit_offsets`` learns the offsets on); ``fuse/season.py --fit_labels``
 saves the rule beside the offsets (``"decision"`` in the offsets JSON).  Without a fitted rule the
 defaults below are used.
@@ -39,6 +40,7 @@ MIN_SONG_S = 30.0        # a theme song (TV size) is about 90 s; these bounds ar
 MAX_SONG_S = 120.0
 EDGE_S = 1.0             # a span edge this close to the clip's edge touches it
 SPREAD_CUTS = (0.5, 1.0, 2.0, 3.0, 5.0, 10.0)   # candidate spread thresholds tried by fit_rule
+SONG_FIT_MIN = 5         # right training matches needed before the song-length bounds are widened
 
 
 @dataclass(frozen=True)
@@ -159,9 +161,19 @@ def fit_reliability(rows: Sequence, labels: Mapping[str, float], clip_seconds: f
     the offsets applied).  ``spread_cut`` is the candidate that best separates right from wrong
     matches among clips with several siblings (largest difference of within-2-s shares, ties to
     the larger cut); the table is then the smoothed within-2-s share per bin.  Implausible spans
-    are left out: the rule never uses the match there."""
-    usable = [r for r in rows if r.source == "season" and r.clip in labels
-              and implausible(r.kind, r.span_start, r.span_end, clip_seconds, rule) is None]
+    are left out: the rule never uses the match there.
+
+    The song-length bounds start from the issue's 30-120 s and only widen, to 0.8 x the 5th and
+    1.25 x the 95th percentile of the span lengths of the training matches that were right (at
+    least SONG_FIT_MIN of them): a dataset whose theme songs are shorter (the demo's S = 60 clips
+    scale every layout by 0.3) keeps its songs plausible, real TV-size songs keep 30-120 s."""
+    labelled = [r for r in rows if r.source == "season" and r.clip in labels]
+    right = [r.span_end - r.span_start for r in labelled if abs(r.seconds - labels[r.clip]) <= TOLERANCE]
+    if len(right) >= SONG_FIT_MIN:
+        rule = SeasonRule(**{**rule.to_dict(),
+                             "min_song_s": round(min(rule.min_song_s, 0.8 * float(np.percentile(right, 5))), 2),
+                             "max_song_s": round(max(rule.max_song_s, 1.25 * float(np.percentile(right, 95))), 2)})
+    usable = [r for r in labelled if implausible(r.kind, r.span_start, r.span_end, clip_seconds, rule) is None]
     ok = {r.clip: abs(r.seconds - labels[r.clip]) <= TOLERANCE for r in usable}
     several = [r for r in usable if r.siblings >= 2]
     best_cut, best_gap = rule.spread_cut, -1.0
@@ -176,7 +188,7 @@ def fit_reliability(rows: Sequence, labels: Mapping[str, float], clip_seconds: f
         hits = [ok[r.clip] for r in usable if evidence_bin(r.siblings, r.spread_s, best_cut) == b]
         table[b] = round(_smoothed(sum(hits), len(hits)), 4)
         n[b] = len(hits)
-    n["implausible"] = sum(1 for r in rows if r.source == "season" and r.clip in labels) - len(usable)
+    n["implausible"] = len(labelled) - len(usable)
     return SeasonRule(**{**rule.to_dict(), "spread_cut": best_cut, "reliability": table, "n": n})
 
 

@@ -12,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from datatools.labels import read_submission, write_submission
@@ -169,3 +170,16 @@ def test_model_trust_from_validation_answers():
     rule = fit_model_trust([a, b], labels, SeasonRule())
     assert rule.model_trust == pytest.approx(0.75) and rule.n["model_validation"] == 15
     assert fit_model_trust([], labels, RULE) == RULE
+
+
+def test_song_bounds_widen_for_short_songs_only():
+    short = [_row(f"s{i}_start", 25.0, 1, span=(5.0 + 0.5 * i, 25.0)) for i in range(6)]   # 20-17.5 s songs
+    labels = {r.clip: 25.0 for r in short}
+    rule = fit_reliability(short, labels, 60.0)
+    assert rule.min_song_s == pytest.approx(0.8 * np.percentile([20.0 - 0.5 * i for i in range(6)], 5), abs=0.01)
+    assert rule.max_song_s == 120.0 and rule.n["implausible"] == 0 and rule.reliability["one"] > 0.8
+    normal = [_row(f"n{i}_start", 90.0 + i, 3) for i in range(6)]                            # 90-s songs
+    rule = fit_reliability(normal, {r.clip: r.seconds for r in normal}, S)
+    assert (rule.min_song_s, rule.max_song_s) == (30.0, 120.0)
+    few = short[:4]                                                                        # too few to fit
+    assert fit_reliability(few, labels, 60.0).n["implausible"] == 4
