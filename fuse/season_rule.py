@@ -163,7 +163,7 @@ def fit_reliability(rows: Sequence, labels: Mapping[str, float], clip_seconds: f
     the larger cut); the table is then the smoothed within-2-s share per bin.  Implausible spans
     are left out: the rule never uses the match there.
 
-    The song-length bounds start from the issue's 30-120 s and only widen, to 0.8 x the 5th and
+    The song-length bounds start from the issue's 30-120 s and only widen, to 0.6 x the 5th and
     1.25 x the 95th percentile of the span lengths of the training matches that were right (at
     least SONG_FIT_MIN of them): a dataset whose theme songs are shorter (the demo's S = 60 clips
     scale every layout by 0.3) keeps its songs plausible, real TV-size songs keep 30-120 s."""
@@ -171,7 +171,7 @@ def fit_reliability(rows: Sequence, labels: Mapping[str, float], clip_seconds: f
     right = [r.span_end - r.span_start for r in labelled if abs(r.seconds - labels[r.clip]) <= TOLERANCE]
     if len(right) >= SONG_FIT_MIN:
         rule = SeasonRule(**{**rule.to_dict(),
-                             "min_song_s": round(min(rule.min_song_s, 0.8 * float(np.percentile(right, 5))), 2),
+                             "min_song_s": round(min(rule.min_song_s, 0.6 * float(np.percentile(right, 5))), 2),
                              "max_song_s": round(max(rule.max_song_s, 1.25 * float(np.percentile(right, 95))), 2)})
     usable = [r for r in labelled if implausible(r.kind, r.span_start, r.span_end, clip_seconds, rule) is None]
     ok = {r.clip: abs(r.seconds - labels[r.clip]) <= TOLERANCE for r in usable}

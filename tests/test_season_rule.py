@@ -176,7 +176,7 @@ def test_song_bounds_widen_for_short_songs_only():
     short = [_row(f"s{i}_start", 25.0, 1, span=(5.0 + 0.5 * i, 25.0)) for i in range(6)]   # 20-17.5 s songs
     labels = {r.clip: 25.0 for r in short}
     rule = fit_reliability(short, labels, 60.0)
-    assert rule.min_song_s == pytest.approx(0.8 * np.percentile([20.0 - 0.5 * i for i in range(6)], 5), abs=0.01)
+    assert rule.min_song_s == pytest.approx(0.6 * np.percentile([20.0 - 0.5 * i for i in range(6)], 5), abs=0.01)
     assert rule.max_song_s == 120.0 and rule.n["implausible"] == 0 and rule.reliability["one"] > 0.8
     normal = [_row(f"n{i}_start", 90.0 + i, 3) for i in range(6)]                            # 90-s songs
     rule = fit_reliability(normal, {r.clip: r.seconds for r in normal}, S)
