@@ -370,7 +370,11 @@ def run_test(args: argparse.Namespace, info: DistInfo, run_dir: Path) -> dict[st
     out = run_dir / "submission.csv"
     write_submission(out, [(r.name, float(p)) for r, p in zip(records, pred)])
     LOG.info("wrote %s (%d rows)", out, len(records))
-    if conf is not None:   # the dense kind's confidence: posterior mass within 2 s of each answer
+    if conf is not None:   # the dense kind's confidence: posterior mass within 2 s of each answer,
+        # mapped to P(within 2 s) by the calibration the checkpoint carries (models/calibration.py)
+        from models.calibration import apply_calibration
+
+        conf = apply_calibration(conf, ckpt.get("calibration"))
         side = run_dir / ("submission" + CONFIDENCE_SUFFIX)
         atomic_write_text(side, "clip,confidence\n" + "".join(
             f"{r.name},{c:.4f}\n" for r, c in zip(records, conf)))
