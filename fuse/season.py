@@ -50,7 +50,7 @@ from datatools.spec import CHROMA_SUFFIX, DEFAULT_CLIP_SECONDS, feature_path
 from fuse.chroma import (DiscoveryParams, FingerprintError, MatchParams, NoAudioError,
                          discover_siblings, estimate_spans, fingerprint)
 from fuse.season_rule import (Decision, SeasonRule, decide, fit_model_trust, fit_reliability,
-                              model_reliability)
+                              model_reliability, widen_for_clip_set)
 from utils.io import atomic_write_json, atomic_write_text
 
 SIDECAR_FIELDS = ("clip", "kind", "seconds", "source", "siblings", "spread_s", "span_start",
@@ -209,6 +209,7 @@ def apply_season(records: Sequence, season: Mapping[str, SeasonRow], rule: Seaso
     """fuse.fuse.FusedRecord list -> (the same with each clip's decision applied, decisions by
     clip).  ``confidence`` (clip file name -> the dense kind's confidence) makes p_models that
     confidence; otherwise it is the inputs' agreement (fuse.season_rule.model_reliability)."""
+    rule = widen_for_clip_set(rule, [r.span_end - r.span_start for r in season.values() if r.source == "season"])
     out, decisions = [], {}
     for r in records:
         stem = Path(r.clip).name.removesuffix(".mp4")

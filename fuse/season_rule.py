@@ -189,6 +189,7 @@ def fit_reliability(rows: Sequence, labels: Mapping[str, float], clip_seconds: f
         table[b] = round(_smoothed(sum(hits), len(hits)), 4)
         n[b] = len(hits)
     n["implausible"] = len(labelled) - len(usable)
+    n["song_fit"] = len(right)
     return SeasonRule(**{**rule.to_dict(), "spread_cut": best_cut, "reliability": table, "n": n})
 
 
@@ -207,3 +208,14 @@ def fit_model_trust(val_predictions: Sequence[Mapping[str, float]], labels: Mapp
         return rule
     return SeasonRule(**{**rule.to_dict(), "model_trust": round(float(np.mean(shares)), 4),
                          "n": {**dict(rule.n), "model_validation": n}})
+
+
+def widen_for_clip_set(rule: SeasonRule, lengths: Sequence[float]) -> SeasonRule:
+    """A rule whose song-length floor was not fitted on training matches (fewer than SONG_FIT_MIN:
+    no training siblings, or the built-in defaults) takes it from the clip set itself, label-free:
+    0.6 x the median length of the spans matched in this set (it only widens).  A fitted rule is
+    returned as it is."""
+    if rule.n.get("song_fit", 0) >= SONG_FIT_MIN or len(lengths) == 0:
+        return rule
+    floor = 0.6 * float(np.median(np.asarray(lengths, dtype=np.float64)))
+    return SeasonRule(**{**rule.to_dict(), "min_song_s": round(min(rule.min_song_s, floor), 2)})

@@ -448,7 +448,7 @@ def apply_season_mode(results: Sequence[EpisodeResult], clip_seconds: int,
     lets the sibling match decide, replace the model consensus and take the skip range from the
     shared span itself.  ``source`` says per boundary which one decided."""
     from fuse.season import load_rule, season_rows
-    from fuse.season_rule import decide, model_reliability
+    from fuse.season_rule import decide, model_reliability, widen_for_clip_set
 
     rule_path = getattr(args, "season_rule", None)
     rule = load_rule(rule_path)
@@ -463,6 +463,7 @@ def apply_season_mode(results: Sequence[EpisodeResult], clip_seconds: int,
             fps[f"{i}_{kind}"] = r.plot["chroma"][kind]
             kinds[f"{i}_{kind}"] = k
     rows = {row.clip: row for row in season_rows(fps, kinds, offsets=offsets, clip_seconds=clip_seconds)}
+    rule = widen_for_clip_set(rule, [r.span_end - r.span_start for r in rows.values() if r.source == "season"])
     S = clip_seconds
     for i, r in enumerate(good):
         D = r.duration

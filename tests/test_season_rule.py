@@ -112,7 +112,7 @@ def test_fit_on_training_rows():
     assert rule.reliability["several"] == pytest.approx(11 / 12, abs=1e-4)
     assert rule.reliability["several_spread"] == pytest.approx(1 / 8, abs=1e-4)
     assert rule.reliability["one"] == pytest.approx(3 / 6, abs=1e-4)
-    assert rule.n == {"one": 4, "several": 10, "several_spread": 6, "implausible": 1}
+    assert rule.n == {"one": 4, "several": 10, "several_spread": 6, "implausible": 1, "song_fit": 12}
     assert SeasonRule.from_dict(json.loads(json.dumps(rule.to_dict()))) == rule
 
 
@@ -183,3 +183,20 @@ def test_song_bounds_widen_for_short_songs_only():
     assert (rule.min_song_s, rule.max_song_s) == (30.0, 120.0)
     few = short[:4]                                                                        # too few to fit
     assert fit_reliability(few, labels, 60.0).n["implausible"] == 4
+
+
+def test_unfitted_floor_comes_from_the_clip_set():
+    from fuse.season_rule import widen_for_clip_set
+    unfitted = SeasonRule()
+    assert widen_for_clip_set(unfitted, [27.0, 29.0, 28.0]).min_song_s == pytest.approx(0.6 * 28.0)
+    assert widen_for_clip_set(unfitted, [90.0, 88.0]).min_song_s == 30.0            # only widens
+    fitted = SeasonRule(n={"song_fit": 12})
+    assert widen_for_clip_set(fitted, [20.0]) == fitted and widen_for_clip_set(unfitted, []) == unfitted
+    # fuse.py --season without a fitted rule on a set of 28-s songs keeps their matches
+    rows = {f"a{i}_start": _row(f"a{i}_start", 40.0, 1, span=(12.0, 40.0)) for i in range(3)}
+    from fuse.season import apply_season
+    from fuse.fuse import fuse_tables
+    from datatools.labels import SubmissionRow
+    recs = fuse_tables([("m", [SubmissionRow(f"{k}.mp4", "s", 20.0) for k in rows])], "median")
+    out, dec = apply_season(recs, rows)
+    assert all(r.seconds == 40.0 for r in out) and all("agree" in d.reason or "disagree" in d.reason for d in dec.values())
