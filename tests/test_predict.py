@@ -464,9 +464,13 @@ def test_calibration_is_monotone_and_optional():
     raw = np.linspace(0, 1, 40)
     err = np.where(raw > 0.5, 0.5, 10.0)           # surer answers are the right ones
     cal = fit_calibration(raw, err)
-    p = apply_calibration(np.array([0.1, 0.4, 0.6, 0.9]), cal)
-    assert np.all(np.diff(p) >= 0) and p[0] == pytest.approx(0.0) and p[-1] == pytest.approx(1.0)
+    q = np.array([0.1, 0.4, 0.6, 0.9])
+    p = apply_calibration(q, cal)
+    assert np.all(np.diff(p) > 0)                                  # ranking kept
+    assert p == pytest.approx((40 * np.array([0, 0, 1, 1]) + 10 * q) / 50)
     assert cal["n"] == 40 and apply_calibration(0.3, None) == 0.3 and fit_calibration([], []) is None
+    all_right = fit_calibration([0.6, 0.7, 0.8], [0.1, 0.2, 0.3])  # 3 clips, all right: lifted, not 1.0
+    assert apply_calibration(0.6, all_right) == pytest.approx((3 + 6) / 13)
 
 
 def test_unsure_boundary_is_withheld_everywhere():
