@@ -13,10 +13,11 @@ short reason (written to the ``*_sources.csv`` sidecar and to predict.py's JSON)
 3. **Reliability.**  The match's reliability ``p_season`` is the share of *training* clips whose
    offset-corrected match answer was within ``TOLERANCE`` (2 s) of the label, in the clip's
    evidence bin (one sibling / several siblings that agree within ``spread_cut`` / several that do
-   not), Laplace-smoothed.  The models' reliability ``p_models`` is the dense kind's confidence when
-   present (its posterior mass within 2 s), otherwise the share of the fused inputs within 2 s of
-   the fused answer times ``model_trust`` (a fitted factor: the published kinds agree with each
-   other more often than they are right).
+   not), with the built-in value of the bin as a prior worth PRIOR_CLIPS clips.  The models'
+   reliability ``p_models`` is the dense kind's (calibrated) confidence when present, otherwise
+   the share of the fused inputs within 2 s of the fused answer times ``model_trust`` (their
+   validation within-2-s share: the published kinds agree with each other more often than they
+   are right).
 4. **Decision.**  When the two answers lie within ``agree_s`` of each other, the more reliable one
    answers (they say the same place; one is more precise).  When they disagree, the more reliable
    one answers, and the match must beat the models by ``margin`` to overrule them.
@@ -40,6 +41,7 @@ MIN_SONG_S = 30.0        # a theme song (TV size) is about 90 s; these bounds ar
 MAX_SONG_S = 120.0
 EDGE_S = 1.0             # a span edge this close to the clip's edge touches it
 SPREAD_CUTS = (0.5, 1.0, 2.0, 3.0, 5.0, 10.0)   # candidate spread thresholds tried by fit_rule
+PRIOR_CLIPS = 2.0         # the built-in reliability of a bin counts as this many training clips
 SONG_FIT_MIN = 5         # right training matches needed before the song-length bounds are widened
 
 
@@ -52,7 +54,9 @@ class SeasonRule:
     min_song_s: float = MIN_SONG_S
     max_song_s: float = MAX_SONG_S
     edge_s: float = EDGE_S
-    # P(match within TOLERANCE) per evidence bin; defaults: a Laplace prior of "usually right"
+    # P(match within TOLERANCE) per evidence bin.  The defaults are the prior that fit_reliability
+    # updates with the training clips (a verified sample-identical match was within 2 s on every
+    # synthetic series of bench/season_bench.py; one sibling is weaker evidence than several)
     reliability: Mapping[str, float] = field(default_factory=lambda: {"one": 0.75, "several": 0.9,
                                                                        "several_spread": 0.6})
     model_trust: float = 0.5
@@ -151,8 +155,9 @@ def decide(kind: str, model_seconds: float, p_models: float, season_seconds: flo
 # Fitting on training clips
 
 
-def _smoothed(hits: int, n: int) -> float:
-    return (hits + 1.0) / (n + 2.0)
+def _smoothed(hits: int, n: int, prior: float = 0.5) -> float:
+    """Share of hits with a Beta prior of mean ``prior`` worth PRIOR_CLIPS clips (no clips: the prior)."""
+    return (hits + PRIOR_CLIPS * prior) / (n + PRIOR_CLIPS)
 
 
 def fit_reliability(rows: Sequence, labels: Mapping[str, float], clip_seconds: float | None,
@@ -186,7 +191,7 @@ def fit_reliability(rows: Sequence, labels: Mapping[str, float], clip_seconds: f
     table, n = {}, {}
     for b in ("one", "several", "several_spread"):
         hits = [ok[r.clip] for r in usable if evidence_bin(r.siblings, r.spread_s, best_cut) == b]
-        table[b] = round(_smoothed(sum(hits), len(hits)), 4)
+        table[b] = round(_smoothed(sum(hits), len(hits), float(rule.reliability.get(b, 0.5))), 4)
         n[b] = len(hits)
     n["implausible"] = len(labelled) - len(usable)
     n["song_fit"] = len(right)

@@ -109,9 +109,9 @@ def test_fit_on_training_rows():
     rows.append(_row("x_start", 199.0, 3, span=(150.0, 200.0))); labels["x_start"] = 60.0  # implausible
     rule = fit_reliability(rows, labels, S)
     assert rule.spread_cut in (0.5, 1.0, 2.0, 3.0, 5.0) and rule.spread_cut < 6.0
-    assert rule.reliability["several"] == pytest.approx(11 / 12, abs=1e-4)
-    assert rule.reliability["several_spread"] == pytest.approx(1 / 8, abs=1e-4)
-    assert rule.reliability["one"] == pytest.approx(3 / 6, abs=1e-4)
+    assert rule.reliability["several"] == pytest.approx((10 + 2 * 0.9) / 12, abs=1e-4)   # prior 0.9 as 2 clips
+    assert rule.reliability["several_spread"] == pytest.approx((0 + 2 * 0.6) / 8, abs=1e-4)
+    assert rule.reliability["one"] == pytest.approx((2 + 2 * 0.75) / 6, abs=1e-4)
     assert rule.n == {"one": 4, "several": 10, "several_spread": 6, "implausible": 1, "song_fit": 12}
     assert SeasonRule.from_dict(json.loads(json.dumps(rule.to_dict()))) == rule
 
@@ -159,7 +159,7 @@ def test_offsets_and_rule_fitted_together(tmp_path):
     off = fit_offsets(raw, labels)
     assert off["offset"]["s"] == pytest.approx(2.0)
     rule = fit_reliability(apply_offsets(raw, off, S), labels, S)
-    assert rule.reliability["several"] == pytest.approx(5 / 6, abs=1e-4)
+    assert rule.reliability["several"] == pytest.approx((4 + 1.8) / 6, abs=1e-4)
 
 
 def test_model_trust_from_validation_answers():
@@ -200,3 +200,8 @@ def test_unfitted_floor_comes_from_the_clip_set():
     recs = fuse_tables([("m", [SubmissionRow(f"{k}.mp4", "s", 20.0) for k in rows])], "median")
     out, dec = apply_season(recs, rows)
     assert all(r.seconds == 40.0 for r in out) and all("agree" in d.reason or "disagree" in d.reason for d in dec.values())
+
+
+def test_bins_without_training_clips_keep_the_prior():
+    rule = fit_reliability([], {}, S)
+    assert dict(rule.reliability) == dict(SeasonRule().reliability)
