@@ -90,6 +90,7 @@ def test_targets_from_a_scalar_label():
 
 
 def test_forward_shapes_and_clip_type_heads():
+    torch.manual_seed(0)   # random weights and inputs: fixed, so the check does not depend on test order
     cfg = get_config("tiny")
     net = build_model("dense", cfg, S).eval()
     b = 3
@@ -105,7 +106,11 @@ def test_forward_shapes_and_clip_type_heads():
     with torch.no_grad():
         sh = net(torch.roll(mfcc, round(k * 22050 / 512), 2), torch.roll(frames, k, 1), torch.roll(roi, k, 1),
                  torch.zeros(b))
-    assert torch.corrcoef(torch.stack([sh["heat"][0, 8:12], a["heat"][0, 8 - k:12 - k]]))[0, 1] > 0.5
+    # correlation over all three clips and eight positions, each clip's row centred (a single clip's
+    # four positions was too few: it fell below 0.5 for some random weights); 0.72-0.94 over 12 seeds
+    x = sh["heat"][:, 6:14] - sh["heat"][:, 6:14].mean(1, keepdim=True)
+    y = a["heat"][:, 6 - k:14 - k] - a["heat"][:, 6 - k:14 - k].mean(1, keepdim=True)
+    assert float((x * y).sum() / (x.norm() * y.norm())) > 0.5
 
 
 @pytest.fixture(scope="module")
