@@ -38,6 +38,7 @@ if str(ROOT) not in sys.path:
 import demo  # noqa: E402  (the workflow's stages: one implementation for the demo and this bench)
 from datatools.labels import read_labels, read_submission  # noqa: E402
 from datatools.metric import summary  # noqa: E402
+from datatools.season_check import clip_flags as flags_of  # noqa: E402
 from datatools.season_check import season_check, season_check_table, sibling_groups  # noqa: E402
 from utils.io import atomic_write_json, atomic_write_text  # noqa: E402
 
@@ -120,8 +121,7 @@ def clip_flags(spans_path: Path | None) -> dict[str, list[str]]:
     """Clip stem -> its hard-case flags, from a generator's spans.json (empty without one)."""
     if spans_path is None or not spans_path.is_file():
         return {}
-    spans = json.loads(spans_path.read_text(encoding="utf-8"))
-    return {f"{i}_{k}": c.get("flags", []) for i, e in spans["episodes"].items() for k, c in e["clips"].items()}
+    return flags_of(json.loads(spans_path.read_text(encoding="utf-8")))
 
 
 def season_alone(sidecar: Path) -> dict[str, float]:

@@ -122,14 +122,13 @@ def season_never_hurts(sidecar: Path, results: Mapping[str, dict], spans: dict) 
     """Issue 14's check on the demo's test B: per clip group (all, no / one / several siblings,
     cour change, reprise), is each fusion with the season rule no worse than the fusion alone and
     than season mode alone on the clips it answers?  Markdown tables and the figures."""
-    from datatools.season_check import season_check, season_check_table, sibling_groups
+    from datatools.season_check import clip_flags, season_check, season_check_table, sibling_groups
     from fuse.season import read_sidecar
 
     truth = {c["clip"]: c["true"] for c in results["baseline"]["clips"]}
     preds = {n: {c["clip"]: c["pred"] for c in res["clips"]} for n, res in results.items()}
     preds["season"] = {stem: r.seconds for stem, r in read_sidecar(sidecar).items() if r.source == "season"}
-    flags = {f"{i}_{k}": list(c.get("flags", [])) for i, e in spans["episodes"].items()
-             for k, c in e["clips"].items()}
+    flags = clip_flags(spans)
     for stem, g in sibling_groups(sidecar).items():
         flags[stem] = flags.get(stem, []) + g
     tables, figures = [], {}

@@ -10,6 +10,11 @@ from pathlib import Path
 SEASON_GROUPS = ("all", "no_sibling", "one_sibling", "several_siblings", "cour_change", "reprise")
 
 
+def clip_flags(spans: dict) -> dict[str, list[str]]:
+    """Clip stem -> its hard-case flags, from a generator's spans.json document."""
+    return {f"{i}_{k}": list(c.get("flags", [])) for i, e in spans["episodes"].items() for k, c in e["clips"].items()}
+
+
 def sibling_groups(sidecar: Path) -> dict[str, list[str]]:
     """Clip stem -> its season-evidence group (no_sibling / one_sibling / several_siblings)."""
     from fuse.season import read_sidecar

@@ -241,12 +241,6 @@ def write_sources(path: str | os.PathLike, records: Sequence, season: Mapping[st
     atomic_write_text(path, buf.getvalue())
 
 
-def read_sources(path: str | os.PathLike) -> dict[str, dict[str, str]]:
-    """clip -> row of a ``*_sources.csv`` written by write_sources."""
-    with open(path, encoding="utf-8", newline="") as fh:
-        return {Path(d["clip"]).name: d for d in csv.DictReader(fh)}
-
-
 # ----------------------------------------------------------------------------------------------
 # CLI
 

@@ -321,12 +321,29 @@ def withhold_unsure(results: Sequence[EpisodeResult], min_confidence: float) -> 
                 r.withheld[name] = f"confidence {c:.2f} < --min_confidence {min_confidence:g}"
 
 
+def fuse_boundary(models: Sequence[LoadedModel], per_model: Sequence[dict], name: str, fusion: str):
+    """One boundary from every model's answer (``per_model[i][name]``, episode time): the fused
+    answer, its source ("models" or "dense"), the fuse.fuse.ClipFusion and the confidence.
+
+    A dense model weighs as much as all the other models together: they refine its answer where they
+    agree with it, never outvote it; where its confidence is at least fuse.fuse.TRUST_MIN it answers
+    alone (the rule of demo.py's fusion+dense, fuse.py --weight/--trust)."""
+    from fuse.fuse import TRUST_MIN, fuse_clip
+
+    others = sum(p["kind"] != "dense" for p in per_model)
+    weights = [float(max(1, others)) if p["kind"] == "dense" else 1.0 for p in per_model]
+    f = fuse_clip([p[name] for p in per_model], fusion, None if fusion == "median" else weights)
+    answer, source = f.seconds, "models"
+    trusted = [p for p in per_model if p.get("confidence", {}).get(name, 0.0) >= TRUST_MIN]
+    if trusted:
+        answer, source = max(trusted, key=lambda p: p["confidence"][name])[name], "dense"
+    return answer, source, f, boundary_confidence(models, per_model, name, answer, weights)
+
+
 def decide_episode(rel: str, prepared: Prepared, models: Sequence[LoadedModel],
                    raw: Sequence[dict[str, Any]], clip_seconds: int, args: argparse.Namespace
                    ) -> EpisodeResult:
     """Fuse the models' clip times per boundary and map everything to episode time."""
-    from fuse.fuse import TRUST_MIN, fuse_clip
-
     D, S = prepared.duration, clip_seconds
     res = EpisodeResult(prepared.path, rel, True, duration=D)
     per_model = []
@@ -338,24 +355,13 @@ def decide_episode(rel: str, prepared: Prepared, models: Sequence[LoadedModel],
             per_model[-1]["confidence"] = {"op_end": round(r["confidence"]["start"], 4),
                                            "ed_start": round(r["confidence"]["end"], 4)}
     res.models = per_model
-    # A dense model weighs as much as all the other models together: they refine its answer where
-    # they agree with it, never outvote it (the rule of demo.py's fusion+dense).
-    others = sum(p["kind"] != "dense" for p in per_model)
-    weights = [float(max(1, others)) if p["kind"] == "dense" else 1.0 for p in per_model]
     for name in ("op_end", "ed_start"):
-        values = [p[name] for p in per_model]
-        f = fuse_clip(values, args.fusion, None if args.fusion == "median" else weights)
-        setattr(res, name, f.seconds)
-        res.spread[name] = float(np.ptp(values))
+        answer, source, f, conf = fuse_boundary(models, per_model, name, args.fusion)
+        setattr(res, name, answer)
+        res.spread[name] = float(np.ptp([p[name] for p in per_model]))
         res.fusion[name] = {"method": args.fusion, "kept": f.kept, "rejected": f.rejected,
                             "gap": round(f.gap, 3)}
-        res.source[name] = "models"
-        # a confident dense model answers alone (fuse.py --trust): the rule of demo.py's fusion+dense
-        trusted = [p for p in per_model if p.get("confidence", {}).get(name, 0.0) >= TRUST_MIN]
-        if trusted:
-            setattr(res, name, max(trusted, key=lambda p: p["confidence"][name])[name])
-            res.source[name] = "dense"
-        res.confidence[name] = boundary_confidence(models, per_model, name, getattr(res, name), weights)
+        res.source[name], res.confidence[name] = source, conf
     res.op, res.ed = skip_ranges(res.op_end, res.ed_start, D, args.op_length, args.ed_length)
     res.plot = {"energy": prepared.energy, "text": prepared.text,
                 "scores": [r["per_second"] for r in raw], "clip_seconds": S}
@@ -378,23 +384,15 @@ def scan_windows(duration: float, clip_seconds: int, hop: float, limit: float) -
 
 
 def fuse_window(models: Sequence[LoadedModel], raw: Sequence[dict[str, Any]], index: int, offset: float,
-                fusion: str) -> tuple[float, float, list[dict]]:
-    """(episode-time OP end, confidence, per-model answers) of window ``index`` of a run_batch result."""
-    from fuse.fuse import TRUST_MIN, fuse_clip
-
+                fusion: str) -> tuple[float, float]:
+    """(episode-time OP end, confidence) of window ``index`` of a run_batch result (fuse_boundary)."""
     per_model = []
     for m, r in zip(models, raw):
         per_model.append({"kind": m.meta["kind"], "op_end": offset + r["seconds"][index]})
         if "confidence" in r:
             per_model[-1]["confidence"] = {"op_end": r["confidence"][index]}
-    others = sum(p["kind"] != "dense" for p in per_model)
-    weights = [float(max(1, others)) if p["kind"] == "dense" else 1.0 for p in per_model]
-    values = [p["op_end"] for p in per_model]
-    answer = fuse_clip(values, fusion, None if fusion == "median" else weights).seconds
-    trusted = [p for p in per_model if p.get("confidence", {}).get("op_end", 0.0) >= TRUST_MIN]
-    if trusted:
-        answer = max(trusted, key=lambda p: p["confidence"]["op_end"])["op_end"]
-    return answer, boundary_confidence(models, per_model, "op_end", answer, weights), per_model
+    answer, _, _, conf = fuse_boundary(models, per_model, "op_end", fusion)
+    return answer, conf
 
 
 def scan_late_opening(res: EpisodeResult, models: Sequence[LoadedModel], clip_seconds: int, opts: Options,
@@ -427,14 +425,14 @@ def scan_late_opening(res: EpisodeResult, models: Sequence[LoadedModel], clip_se
     tried = [{"start": 0.0, "op_end": round(res.op_end, 3), "confidence": round(res.confidence["op_end"], 4)}]
     best = None
     for i, t in enumerate(starts):
-        answer, conf, _ = fuse_window(models, raw, i, t, args.fusion)
+        answer, conf = fuse_window(models, raw, i, t, args.fusion)
         tried.append({"start": t, "op_end": round(answer, 3), "confidence": round(conf, 4)})
         if conf > res.confidence["op_end"] and (best is None or conf > best[1]):
             best = (answer, conf, t)
     res.scan = tried
     if best is not None:
         res.op_end, res.confidence["op_end"] = best[0], best[1]
-        res.op = (max(0.0, best[0] - args.op_length), best[0])
+        res.op = skip_ranges(best[0], res.ed_start, res.duration, args.op_length, 0.0)[0]  # the OP range only
         res.source["op_end"] = f"models (window at {best[2]:g} s)"
 
 
