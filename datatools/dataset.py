@@ -154,11 +154,17 @@ class FeatureDataset(Dataset):
     ``"disk"`` memory-maps per item; ``"auto"`` picks RAM when it needs < 1/4 of the memory.
     ``shift_aug`` > 0 shifts content and label together by a random whole number of seconds in
     [-shift_aug, shift_aug] (kept inside the clip), padding with zeros (black, silence, no text);
-    the shift depends only on (seed, epoch, index), so runs and resumes repeat exactly."""
+    the shift depends only on (seed, epoch, index), so runs and resumes repeat exactly.
+    ``segments`` (one int64 (S,) array or None per record, datatools.segments.segment_truth) adds
+    the per-second segment classes as ``"segments"`` (-1 where unknown, shifted with the content)."""
 
     def __init__(self, records: Sequence[ClipRecord], feat_root: str | os.PathLike, clip_seconds: int,
-                 shift_aug: int = 0, seed: int = 0, cache: str = "auto"):
+                 shift_aug: int = 0, seed: int = 0, cache: str = "auto",
+                 segments: Sequence[np.ndarray | None] | None = None):
         self.records = list(records)
+        if segments is not None and len(segments) != len(self.records):
+            raise ValueError(f"{len(segments)} segment arrays for {len(self.records)} clips")
+        self.segments = None if segments is None else list(segments)
         self.feat_root = Path(feat_root)
         self.clip_seconds = int(clip_seconds)
         self.shift_aug = int(shift_aug)
@@ -198,6 +204,9 @@ class FeatureDataset(Dataset):
     def __getitem__(self, i: int) -> dict:
         arr = self._arrays(i)
         seconds = self.records[i].seconds
+        seg = None
+        if self.segments is not None:
+            seg = self.segments[i] if self.segments[i] is not None else np.full(self.clip_seconds, -1, np.int64)
         if self.shift_aug and seconds is not None:
             rng = np.random.default_rng([self.seed, self.epoch, i])
             lo = max(-self.shift_aug, -math.floor(seconds))
@@ -208,12 +217,17 @@ class FeatureDataset(Dataset):
                        "roi": shift_time(arr["roi"], k, axis=0),
                        "mfcc": shift_time(arr["mfcc"], round(k * SAMPLE_RATE / HOP_LENGTH), axis=1)}
                 seconds = seconds + k
+                if seg is not None:   # zero-filled after the +1: shifted-in seconds are unknown (-1)
+                    seg = shift_time(seg + 1, k, axis=0) - 1
         target = np.float32(seconds / self.clip_seconds) if seconds is not None else np.float32("nan")
-        return {"mfcc": np.ascontiguousarray(arr["mfcc"], dtype=np.float32),
+        item = {"mfcc": np.ascontiguousarray(arr["mfcc"], dtype=np.float32),
                 "frames": np.ascontiguousarray(arr["frames"]),
                 "roi": np.ascontiguousarray(arr["roi"]),
                 "target": target, "index": i,
                 "is_end": np.float32(Path(self.records[i].rel).stem.endswith("_end"))}
+        if seg is not None:
+            item["segments"] = np.ascontiguousarray(seg, dtype=np.int64)
+        return item
 
 
 def shift_time(a: np.ndarray, k: int, axis: int) -> np.ndarray:

@@ -76,19 +76,21 @@ def build_model(kind: str, cfg: ModelConfig, clip_seconds: int) -> AVTNet:
         model = AVTNetYOLT(cfg, clip_seconds)
     elif kind == "dense":
         from models.dense import DenseNet
-        return DenseNet(cfg.dense_channels, clip_seconds, cfg.dense_dropout)
+        return DenseNet(cfg.dense_channels, clip_seconds, cfg.dense_dropout, cfg.dense_segments)
     else:
         raise ValueError(f"unknown model kind {kind!r}; choose one of {', '.join(MODEL_KINDS)}")
     return model.to(memory_format=torch.channels_last)
 
 
 def compute_loss(kind: str, out: dict, target: torch.Tensor, clip_seconds: float,
-                 cfg: ModelConfig) -> dict[str, torch.Tensor]:
+                 cfg: ModelConfig, segments: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    """The training loss of ``kind``; ``segments`` (B, S) per-second classes (-1 unknown) train
+    the dense kind's segment head and are ignored by the published kinds."""
     from models.losses import avt_loss, yolt_loss
 
     if kind == "dense":
         from models.dense import dense_loss
-        return dense_loss(out, target)
+        return dense_loss(out, target, segments)
     if kind == "yolt":
         return yolt_loss(out, target, clip_seconds, cfg.yolt_grid)
     return avt_loss(out, target, clip_seconds)

@@ -34,6 +34,7 @@ class ModelConfig:
     yolt_dropout: float = 0.3
     dense_channels: int = 64         # dense kind: width of its dilated temporal encoder
     dense_dropout: float = 0.1
+    dense_segments: int = 5          # dense kind: classes of its per-second segment head (0: none)
 
     @property
     def frame_dim(self) -> int:
@@ -54,6 +55,8 @@ class ModelConfig:
     @classmethod
     def from_dict(cls, d: dict) -> "ModelConfig":
         d = dict(d)
+        if "dense_channels" in d and "dense_segments" not in d:
+            d["dense_segments"] = 0      # a dense checkpoint from before the segment head
         for k in ("roi_channels", "audio_widths"):
             if k in d:
                 d[k] = tuple(d[k])

@@ -13,7 +13,10 @@ training signal:
    field 255 s), the clip type (``_start``/``_end``) as an input channel;
 3. per-second heads, one pair per clip type: a boundary heatmap (softmax over the clip, trained with
    cross-entropy against a Gaussian of sigma 1 s at the label) and a before/after state (binary
-   cross-entropy against "this second lies after the boundary", derived from the scalar label alone).
+   cross-entropy against "this second lies after the boundary", derived from the scalar label alone);
+   and a segment head: the class of every second (datatools.segments: story, opening, ending,
+   preview, other), trained with cross-entropy where a spans.json gives the truth, from which
+   ``decode_spans`` reads OP start, ED end and the preview (instead of assumed lengths).
 
 ``decode_dense`` (pure) turns heatmap + state logits into seconds and a confidence (the posterior
 mass within 2 s of the answer).
@@ -24,6 +27,7 @@ mass within 2 s of the answer).
 """
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -31,6 +35,7 @@ from torch import nn
 DILATIONS = (1, 2, 4, 8, 16, 32, 64)
 SIGMA_S = 1.0           # width of the Gaussian heatmap target, seconds
 STATE_WEIGHT = 0.5      # weight of the before/after loss beside the heatmap cross-entropy
+SEGMENT_WEIGHT = 0.5    # weight of the per-second segment loss (where spans.json gives the truth)
 REFINE_RADIUS_S = 3.0   # soft-argmax window around the peak
 CONF_RADIUS_S = 2.0     # confidence = posterior mass within this distance of the answer
 
@@ -79,7 +84,7 @@ class DilatedBlock(nn.Module):
 class DenseNet(nn.Module):
     takes_clip_type = True     # forward's 4th input: 1.0 for an _end clip, 0.0 for a _start clip
 
-    def __init__(self, channels: int, clip_seconds: int, dropout: float = 0.1):
+    def __init__(self, channels: int, clip_seconds: int, dropout: float = 0.1, segments: int = 0):
         super().__init__()
         self.clip_seconds = int(clip_seconds)
         self.raw_norm = nn.BatchNorm1d(N_FEATURES)
@@ -88,6 +93,9 @@ class DenseNet(nn.Module):
         self.out_norm = nn.BatchNorm1d(channels)
         self.heat = nn.Conv1d(channels, 2, 1)      # one boundary heatmap per clip type
         self.state = nn.Conv1d(channels, 2, 1)     # one before/after state per clip type
+        self.n_segments = int(segments)
+        # per-second segment classes, one head per clip type like the two above
+        self.segment = nn.Conv1d(channels, 2 * self.n_segments, 1) if self.n_segments else None
 
     def forward(self, mfcc: torch.Tensor, frames: torch.Tensor, roi: torch.Tensor,
                 is_end: torch.Tensor | None = None) -> dict:
@@ -106,8 +114,12 @@ class DenseNet(nn.Module):
             heat = self.heat(h)[idx, pick]                                          # (B, S)
             state = self.state(h)[idx, pick]                                        # (B, S)
             seconds, conf = decode_dense(heat.detach(), state.detach())
-        return {"pred": seconds / s, "confidence": conf, "heat": heat, "state": state,
-                "per_second": torch.softmax(heat.detach(), 1)}
+            out = {"pred": seconds / s, "confidence": conf, "heat": heat, "state": state,
+                   "per_second": torch.softmax(heat.detach(), 1)}
+            if self.segment is not None:
+                k = self.n_segments
+                out["segments"] = self.segment(h).view(b, 2, k, s)[idx, pick]       # (B, K, S) logits
+        return out
 
 
 def bin_centres(s: int, device=None) -> torch.Tensor:
@@ -161,9 +173,61 @@ def dense_targets(target: torch.Tensor, s: int, sigma: float = SIGMA_S) -> tuple
     return g, (pos > x).float()
 
 
-def dense_loss(out: dict, target: torch.Tensor) -> dict[str, torch.Tensor]:
+def dense_loss(out: dict, target: torch.Tensor, segments: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    """Heatmap cross-entropy + STATE_WEIGHT x state BCE [+ SEGMENT_WEIGHT x the segment
+    cross-entropy over the seconds whose class is known (``segments`` (B, S), -1 unknown)]."""
     heat, state = out["heat"].float(), out["state"].float()
     g, after = dense_targets(target, heat.shape[1])
     ce = -(g * torch.log_softmax(heat, 1)).sum(1).mean()
     bce = F.binary_cross_entropy_with_logits(state, after)
-    return {"loss": ce + STATE_WEIGHT * bce, "heat": ce.detach(), "state": bce.detach()}
+    loss = ce + STATE_WEIGHT * bce
+    seg = heat.new_zeros(())
+    if segments is not None and "segments" in out and bool((segments >= 0).any()):
+        seg = F.cross_entropy(out["segments"].float(), segments.long(), ignore_index=-1)
+        loss = loss + SEGMENT_WEIGHT * seg
+    return {"loss": loss, "heat": ce.detach(), "state": bce.detach(), "segment": seg.detach()}
+
+
+def _interval_score(logp: np.ndarray, lognp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Prefix sums (length S + 1) of log p and log (1 - p): sums over [a, b) in O(1)."""
+    return np.concatenate([[0.0], np.cumsum(logp)]), np.concatenate([[0.0], np.cumsum(lognp)])
+
+
+def decode_spans(probs: np.ndarray, kind: str, boundary: float, min_share: float = 0.5) -> dict:
+    """Spans from a clip's per-second segment probabilities ``probs`` (K, S) (softmax of the
+    segment head) around its boundary (clip seconds): for a ``start`` clip the OP start (the
+    change point a <= boundary that best splits "not opening" before a from "opening" in
+    [a, boundary)); for an ``end`` clip the ED end b >= boundary, likewise, and the preview
+    [c, d) after b (the best interval of "preview" seconds, or none).  A span whose mean class
+    probability is below ``min_share`` is not reported (the caller falls back).  Returns clip
+    seconds: {"op_start"} or {"ed_end", "preview"} (None where not found)."""
+    from datatools.segments import ENDING, OPENING, PREVIEW
+
+    p = np.clip(np.asarray(probs, np.float64), 1e-6, 1 - 1e-6)
+    S = p.shape[1]
+    e = int(np.clip(round(float(boundary)), 0, S))
+    if kind == "start":
+        lp, ln = _interval_score(np.log(p[OPENING]), np.log(1 - p[OPENING]))
+        a = np.arange(e + 1)
+        score = ln[a] + (lp[e] - lp[a])                      # before a: not opening; [a, e): opening
+        best = int(a[np.argmax(score)])
+        share = float(p[OPENING, best:e].mean()) if e > best else 0.0
+        return {"op_start": float(best) if share >= min_share else None}
+    lp, ln = _interval_score(np.log(p[ENDING]), np.log(1 - p[ENDING]))
+    b = np.arange(e, S + 1)
+    score = (lp[b] - lp[e]) + (ln[S] - ln[b])                # [e, b): ending; [b, S): not ending
+    end = int(b[np.argmax(score)])
+    share = float(p[ENDING, e:end].mean()) if end > e else 0.0
+    ed_end = float(end) if share >= min_share else None
+    q0 = end if ed_end is not None else e
+    lp, ln = _interval_score(np.log(p[PREVIEW]), np.log(1 - p[PREVIEW]))
+    best, best_score = None, ln[S] - ln[q0]                  # no preview: every second "not preview"
+    c = np.arange(q0, S + 1)[:, None]
+    d = np.arange(q0, S + 1)[None, :]
+    sc = (ln[c] - ln[q0]) + (lp[d] - lp[c]) + (ln[S] - ln[d])
+    sc = np.where(d > c, sc, -np.inf)
+    if np.isfinite(sc).any():
+        i, j = np.unravel_index(int(np.argmax(sc)), sc.shape)
+        if sc[i, j] > best_score and float(p[PREVIEW, q0 + i:q0 + j].mean()) >= min_share:
+            best = [float(q0 + i), float(q0 + j)]
+    return {"ed_end": ed_end, "preview": best}

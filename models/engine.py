@@ -50,7 +50,7 @@ LAST_CKPT = "checkpoint_last.pth"
 BEST_CKPT = "avnet_bestmodel.pth"
 ERROR_THRESHOLD_S = 10.0
 LOSS_TERMS = {"avt": ("loss",), "avt_normal": ("loss",), "yolt": ("loss", "coarse", "fine", "hit_rate"),
-              "dense": ("loss", "heat", "state")}
+              "dense": ("loss", "heat", "state", "segment")}
 CONFIDENCE_SUFFIX = "_confidence.csv"   # dense kind: submission.csv -> submission_confidence.csv
 
 
@@ -234,7 +234,8 @@ def train_one_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.optim
         with sync:
             with autocast_context(info.device, args.use_amp):
                 out = model(*inputs)
-            losses = compute_loss(args.model, out, target, args.clip_seconds, cfg)
+            segments = batch["segments"].to(info.device) if "segments" in batch else None
+            losses = compute_loss(args.model, out, target, args.clip_seconds, cfg, segments)
             scaler.scale(losses["loss"] / accum).backward()
         if step_now:
             scaler.step(optimizer)
@@ -394,8 +395,14 @@ def run_train(args: argparse.Namespace, info: DistInfo, run_dir: Path) -> dict[s
     resume_path = _resume_path(args, run_dir)
     records = labelled_clips(args.data_root, args.label_files, args.clip_seconds)
     train_recs, val_recs = split_train_val(records, args.data_seed)
+    segments = None
+    if args.model == "dense":   # its segment head learns from the spans.json beside a label file
+        from datatools.segments import segment_truth
+        segments = segment_truth(train_recs, args.data_root, args.clip_seconds)
+        LOG.info("dense: per-second segment truth (spans.json) for %d of %d training clips",
+                 sum(s is not None for s in segments), len(segments))
     train_ds = FeatureDataset(train_recs, args.feat_root, args.clip_seconds, args.shift_aug,
-                              args.seed, args.cache)
+                              args.seed, args.cache, segments=segments)
     val_ds = FeatureDataset(val_recs, args.feat_root, args.clip_seconds, cache=args.cache)
     if info.is_main:
         _write_config(args, run_dir, info, len(train_recs), len(val_recs))

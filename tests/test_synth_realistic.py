@@ -74,7 +74,18 @@ KNOB_CHECKS = {
     "premiere_no_op_prob": ({}, lambda e: e["episode"] != 0 or (
         e["clips"]["start"]["label"] is None and e["clips"]["start"]["no_label"]
         and "no_op" in e["clips"]["start"]["flags"])),
+    "late_op_prob": ({}, lambda e: e["op_end"] is None or (
+        e["late_op"] and 150 <= e["cold_open"] <= 480 and e["op_end"] > S and e["clips"]["start"]["label"] is None
+        and e["clips"]["start"]["no_label"].startswith("late opening") and "late_op" in e["clips"]["start"]["flags"])),
 }
+
+
+def test_late_op_off_leaves_the_published_layouts_unchanged():
+    """late_op_prob draws from a stream of its own: at 0 every episode is the one it always was."""
+    base = [e.spans for e in _plan()]
+    zero = [e.spans for e in _plan(late_op_prob=0.0)]
+    assert [(e["cold_open"], e["op_end"], e["ed_start"], e["duration"]) for e in base] == \
+        [(e["cold_open"], e["op_end"], e["ed_start"], e["duration"]) for e in zero]
 
 
 def test_every_knob_has_a_check():

@@ -51,6 +51,8 @@ REALISTIC_KNOBS: dict[str, tuple[float, str]] = {
     "lyrics_prob": (0.3, "series shows lyrics during its OP/ED"),
     "cour_change_prob": (0.3, "series changes its OP and/or ED (new song, storyboard, style) from a later episode on"),
     "premiere_no_op_prob": (0.15, "series premiere has no OP (its OP song plays as the ED)"),
+    "late_op_prob": (0.0, "late opening: a cold open of 150-480 s (up to 8 min), so the OP ends after the "
+                          "_start clip, which then has no label (whole-episode tests; 0 keeps clip datasets as published)"),
 }
 DIFFICULTIES = ("easy", "realistic")
 
@@ -102,6 +104,7 @@ class SynthConfig:
     lyrics_prob: float = 0.3
     cour_change_prob: float = 0.3
     premiere_no_op_prob: float = 0.15
+    late_op_prob: float = 0.0
 
     def __post_init__(self):
         if self.difficulty not in DIFFICULTIES:

@@ -152,6 +152,13 @@ def plan_episode_realistic(cfg: SynthConfig, sp: SeriesPlan, episode: int, ep_id
         info: dict = {}
         # ---- the opening: [recap] cold open, OP, [gap] [title card] [sponsor]
         cold = 0.0 if rng.random() < cfg.cold_open_zero_prob else r3(rng.uniform(3, 150) * r)
+        # A late opening draws from a stream of its own, so that late_op_prob = 0 leaves every
+        # other draw (and so every published-size dataset) exactly as it was.
+        late = op_theme is not None and cfg.late_op_prob > 0 and np.random.default_rng(
+            tag(cfg.seed, "late-op", sp.index, episode, attempt)).random() < cfg.late_op_prob
+        if late:
+            cold = r3(np.random.default_rng(tag(cfg.seed, "late-op-len", sp.index, episode, attempt)
+                                            ).uniform(150, 480) * r)
         recap = r3(rng.uniform(8, min(40.0, 0.6 * cold / r)) * r) \
             if cold >= 25 * r and rng.random() < cfg.recap_prob else 0.0
         lead_draw, lead_len = rng.random(), r3(rng.uniform(1.5, 8) * fr)
@@ -226,7 +233,7 @@ def plan_episode_realistic(cfg: SynthConfig, sp: SeriesPlan, episode: int, ep_id
         body1 = r3(ed_start - gap_ed)
         ed_label = r3(ed_start - (D - S))
         ok = (4 * r <= ed_label <= S - 2 * r and body1 - body0 > 60 * r
-              and (op_end is None or 45 * r <= op_end <= S - 3 * r))
+              and (op_end is None or 45 * r <= op_end <= S - 3 * r or (late and op_end > S)))
         if not ok:
             continue
         segs.append(("body", body0, body1))
@@ -295,7 +302,7 @@ def plan_episode_realistic(cfg: SynthConfig, sp: SeriesPlan, episode: int, ep_id
         cc = sp.style["cour_change"]
         ep.spans = dict(
             difficulty="realistic", series=sp.index, episode=episode, duration=D, fps=round(sp.fps, 5),
-            fps_str=sp.fps_str, width=sp.width, height=sp.height, cold_open=cold, recap=span_of("recap"),
+            fps_str=sp.fps_str, width=sp.width, height=sp.height, cold_open=cold, late_op=bool(late and op_end is not None and op_end > S), recap=span_of("recap"),
             op_start=op_start, op_end=op_end, op_theme=op_theme["name"] if op_theme else None,
             op_song="op2" if op_theme and op_theme["name"] == "op2" else ("op" if op_theme else None),
             ed_start=ed_start, ed_end=ed_end, ed_theme=ed_theme["name"], ed_song_span=[ed_song0, ed_end],
@@ -315,9 +322,12 @@ def plan_episode_realistic(cfg: SynthConfig, sp: SeriesPlan, episode: int, ep_id
             segments=[[k, a, b] for k, a, b in segs], **info,
             replaced_op=bool("op" in changed), confusers=[], subtitles=[], full_episode=None)
         ep.spans["clips"] = {
-            "start": {"file": f"{ep_id}_start.mp4", "offset": 0, "label": op_end,
+            "start": {"file": f"{ep_id}_start.mp4", "offset": 0,
+                      "label": op_end if op_end is not None and op_end <= S else None,
                       **({"no_label": "no opening in this episode (premiere: its OP song plays as the ED)"}
-                         if op_end is None else {})},
+                         if op_end is None else
+                         {"no_label": f"late opening: the OP ends at {op_end:g} s, after the first {S} s"}
+                         if op_end > S else {})},
             "end": {"file": f"{ep_id}_end.mp4", "offset": D - S, "label": ed_label}}
         for kind in ("start", "end"):
             ep.spans["clips"][kind]["flags"] = clip_flags(ep.spans, kind, S)
@@ -358,6 +368,8 @@ def clip_flags(spans: dict, kind: str, S: int) -> list[str]:
     if kind == "start":
         if spans["premiere_no_op"]:
             f.append("no_op")
+        if spans.get("late_op"):
+            f.append("late_op")
         if spans["cold_open"] == 0:
             f.append("no_cold_open")
         elif spans["cold_open"] >= 60 * r:

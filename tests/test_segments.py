@@ -1,0 +1,174 @@
+"""Per-second segment truth (datatools/segments.py), the dense kind's segment head and its span
+decoding (models/dense.py decode_spans): hand-made spans and probabilities, the dataset's shift,
+and a tiny training through the real engine whose head must learn the segments.
+
+    .venv/bin/python -m pytest -q tests/test_segments.py -s
+"""
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from datatools.dataset import FeatureDataset, labelled_clips, split_train_val, write_synthetic_processed
+from datatools.segments import (ENDING, OPENING, OTHER, PREVIEW, STORY, clip_segments, segment_truth)
+from models.checkpoint import load_checkpoint_model
+from models.config import ModelConfig
+from models.dense import decode_spans, dense_loss
+from models.engine import get_args_parser, main
+from models.inputs import to_model_inputs
+
+S = 20
+
+
+def _episode(D=1000.0, end_offset=800.0):
+    return {"duration": D, "op_start": 30.0, "op_end": 120.0, "ed_start": 850.0, "ed_end": 940.0,
+            "preview": [960.0, 990.0], "gaps": [[940.0, 942.0]], "title_card": [120.0, 124.0],
+            "end_card": [990.0, 1000.0],
+            "clips": {"start": {"file": "x_start.mp4", "offset": 0}, "end": {"file": "x_end.mp4", "offset": end_offset}}}
+
+
+def test_clip_segments_from_spans():
+    ep = _episode()
+    a = clip_segments(ep, "start", 200)
+    assert a.dtype == np.int64 and a.shape == (200,)
+    assert (a[:30] == STORY).all() and (a[30:120] == OPENING).all() and (a[120:124] == OTHER).all()
+    assert (a[124:] == STORY).all()
+    e = clip_segments(ep, "end", 200)             # episode 800..1000
+    assert (e[:50] == STORY).all() and (e[50:140] == ENDING).all() and (e[140:142] == OTHER).all()
+    assert (e[142:160] == STORY).all() and (e[160:190] == PREVIEW).all() and (e[190:] == OTHER).all()
+
+
+def test_segment_truth_beside_the_label_file(tmp_path):
+    root = tmp_path / "data"
+    (root / "a").mkdir(parents=True)
+    (root / "b").mkdir()
+    (root / "a" / "spans.json").write_text(json.dumps({"clip_seconds": 200, "episodes": {"x": _episode()}}))
+    (root / "b" / "spans.json").write_text(json.dumps({"clip_seconds": 100, "episodes": {"x": _episode()}}))
+
+    class R:
+        def __init__(self, rel):
+            self.rel = Path(rel)
+    got = segment_truth([R("a/x_start.mp4"), R("a/x_end.mp4"), R("a/y_start.mp4"), R("b/x_start.mp4"),
+                         R("c/x_start.mp4")], root, 200)
+    assert got[0][40] == OPENING and got[1][60] == ENDING
+    assert got[2] is None            # not in the spans file
+    assert got[3] is None            # spans made for another clip length
+    assert got[4] is None            # no spans file
+
+
+def test_dataset_shifts_segments_with_the_content(tmp_path):
+    root = tmp_path / "data"
+    labels = write_synthetic_processed(root, n_train=4, n_test=0, clip_seconds=S, seed=3)
+    recs = labelled_clips(root, None, S)
+    seg = [np.arange(S) % 5 for _ in recs]
+    plain = FeatureDataset(recs, root / "processed", S, segments=seg)
+    assert (plain[0]["segments"] == seg[0]).all()
+    shifted = FeatureDataset(recs, root / "processed", S, shift_aug=4, seed=1, segments=seg)
+    for epoch in range(6):
+        shifted.set_epoch(epoch)
+        for i in range(len(recs)):
+            it = shifted[i]
+            k = round(float(it["target"]) * S - labels[i][1])
+            want = np.full(S, -1)
+            if k >= 0:
+                want[k:] = seg[i][:S - k]
+            else:
+                want[:S + k] = seg[i][-k:]
+            assert (it["segments"] == want).all()
+    none = FeatureDataset(recs, root / "processed", S, segments=[None] * len(recs))
+    assert (none[0]["segments"] == -1).all()
+    assert "segments" not in FeatureDataset(recs, root / "processed", S)[0]
+
+
+def _probs(spans, s=200, high=0.9):
+    p = np.full((5, s), (1 - high) / 4)
+    p[STORY] = high
+    for c, a, b in spans:
+        p[:, a:b] = (1 - high) / 4
+        p[c, a:b] = high
+    return p
+
+
+def test_decode_spans_on_hand_made_probabilities():
+    assert decode_spans(_probs([(OPENING, 30, 120)]), "start", 120.0) == {"op_start": 30.0}
+    assert decode_spans(_probs([(OPENING, 0, 95)]), "start", 95.0) == {"op_start": 0.0}
+    got = decode_spans(_probs([(ENDING, 50, 140), (PREVIEW, 160, 190), (OTHER, 190, 200)]), "end", 50.0)
+    assert got == {"ed_end": 140.0, "preview": [160.0, 190.0]}
+    got = decode_spans(_probs([(ENDING, 50, 200)]), "end", 50.0)
+    assert got == {"ed_end": 200.0, "preview": None}
+    # a head that does not see an opening there reports none (the caller falls back)
+    assert decode_spans(_probs([]), "start", 120.0) == {"op_start": None}
+    assert decode_spans(_probs([]), "end", 50.0) == {"ed_end": None, "preview": None}
+
+
+def test_segment_loss_only_where_truth_is_known():
+    torch.manual_seed(0)
+    out = {"heat": torch.randn(2, S), "state": torch.randn(2, S), "segments": torch.randn(2, 5, S)}
+    t = torch.tensor([0.3, 0.6])
+    base = dense_loss(out, t)
+    assert float(base["segment"]) == 0.0
+    unknown = dense_loss(out, t, torch.full((2, S), -1))
+    assert float(unknown["loss"]) == pytest.approx(float(base["loss"]))
+    seg = torch.randint(0, 5, (2, S))
+    known = dense_loss(out, t, seg)
+    assert float(known["segment"]) > 0 and float(known["loss"]) > float(base["loss"])
+
+
+def test_old_dense_configs_build_without_a_segment_head():
+    old = {k: v for k, v in ModelConfig().to_dict().items() if k != "dense_segments"}
+    assert ModelConfig.from_dict(old).dense_segments == 0
+    assert ModelConfig.from_dict(ModelConfig().to_dict()).dense_segments == 5
+
+
+def _spans_for(root: Path, labels) -> None:
+    """Truth for write_synthetic_processed's clips: its bright 'before' part is the opening of a
+    _start clip; the dark 'after' part is the ending of an _end clip (each clip its own episode)."""
+    eps = {}
+    for stem, t in labels:
+        if stem.endswith("_start"):
+            eps[stem] = {"duration": S, "op_start": 0.0, "op_end": t, "clips": {"start": {"file": stem + ".mp4", "offset": 0}}}
+        else:
+            eps[stem] = {"duration": S, "ed_start": t, "ed_end": float(S), "clips": {"end": {"file": stem + ".mp4", "offset": 0}}}
+    (root / "data_A/train/spans.json").write_text(json.dumps({"clip_seconds": S, "episodes": eps}))
+
+
+def test_segment_head_learns_through_the_engine(tmp_path):
+    root = tmp_path / "data"
+    labels = write_synthetic_processed(root, n_train=56, n_test=0, clip_seconds=S, seed=11)
+    _spans_for(root, labels)
+    run = tmp_path / "run"
+    argv = ["--data_root", str(root), "--save_prefix", str(run), "--preset", "tiny", "--clip_seconds", str(S),
+            "--device", "cpu", "--num_workers", "0", "--show_freq", "0", "--max_epoch", "8",
+            "--warmup_epochs", "0", "--lr", "3e-3", "--batch_size", "6", "--shift_aug", "5"]
+    main(get_args_parser(kind="dense").parse_args(argv))
+    rows = list(csv.DictReader(open(run / "metrics.csv")))
+    seg = [float(r["train_segment"]) for r in rows]
+    assert seg[0] > 0 and seg[-1] < 0.5 * seg[0]
+    model, _ = load_checkpoint_model(run / "avnet_bestmodel.pth", "cpu")
+    model.eval()
+    recs = labelled_clips(root, None, S)
+    _, val = split_train_val(recs, 0)
+    truth = segment_truth(val, root, S)
+    ds = FeatureDataset(val, root / "processed", S)
+    right = total = 0
+    op_err = []
+    for i, rec in enumerate(val):
+        it = ds[i]
+        batch = {k: torch.as_tensor(np.asarray(v))[None] for k, v in it.items() if k in ("mfcc", "frames", "roi")}
+        with torch.no_grad():
+            out = model(*to_model_inputs(batch, "unit", torch.device("cpu")), torch.tensor([it["is_end"]]))
+        probs = torch.softmax(out["segments"][0], 0).numpy()
+        right += int((probs.argmax(0) == truth[i]).sum())
+        total += S
+        if rec.rel.stem.endswith("_start"):
+            got = decode_spans(probs, "start", rec.seconds)["op_start"]
+            op_err.append(99.0 if got is None else abs(got - 0.0))     # the opening starts at 0 here
+    print(f"\n[segment head] per-second accuracy {right / total:.3f} on {len(val)} validation clips; "
+          f"OP start errors {op_err}")
+    assert right / total > 0.9
+    assert max(op_err) <= 1.0
