@@ -1,16 +1,28 @@
-"""Whole-episode benchmark of predict.py: boundary errors in episode time and seconds per episode.
+"""Whole-episode benchmark of predict.py: all five boundaries, the story the skips would eat, and
+error against coverage, on synthetic full episodes of series the models never saw.
 
-Runs predict.py (the real CLI, through ``predict.main``) on the full synthetic episodes listed in
-``<data>/spans.json`` (``datatools/synth.py --full_episodes``) and compares ``op_end`` / ``ed_start``
-with the truth.  Prints, per boundary and for both together, the median and 90th-percentile
-absolute error and the competition score (datatools.metric), and the wall time per episode (decode
-+ features + every model + outputs; the first episode also pays the OCR model start-up).
+Runs predict.py (the real CLI, through ``predict.main``, ``--min_confidence 0`` so that every
+answer and its confidence is on record) once per method on the full episodes listed in
+``<data>/spans.json`` (``python -m datatools.synth --full_episodes``), then scores in episode time:
 
-    # data: 6-24 min episodes at the demo's clip length (S must match the checkpoints)
-    .venv/bin/python bench/predict_bench.py --generate --data work_dir/predict_bench \\
-        --clip_seconds 200 --series 3 --episodes 2 --weights work_dir/demo/runs/*/avnet_bestmodel.pth
-    # existing data
-    .venv/bin/python bench/predict_bench.py --data work_dir/predict_bench --weights a.pth b.pth
+- the five boundaries -- OP start, OP end, ED start, ED end, preview start -- against the truth:
+  median, p90, MAE and within-1/2/5-s shares of the answered ones, and how many were answered;
+- the story inside the skip ranges (opening, ending and preview, as every skip file writes them)
+  per episode: cold open, body and C-part seconds they cover; the share of episodes where that is
+  at most 1 s;
+- the same at confidence thresholds 0 ... 0.95 (what ``--min_confidence P`` would withhold:
+  a withheld OP end takes its OP range with it, a withheld ED start its ED range and preview),
+  as a table and a figure (``coverage.png``).
+
+    # 24 episodes of 8 unseen series, realistic, a quarter of them with cold opens of 2.5-8 min
+    .venv/bin/python bench/predict_bench.py --generate --data work_dir/episode_bench/data \\
+        --out work_dir/episode_bench --method published=R/avt/avnet_bestmodel.pth,... \\
+        --method all=R/avt/avnet_bestmodel.pth,...,R/dense/avnet_bestmodel.pth
+    .venv/bin/python bench/predict_bench.py --data DIR --weights a.pth b.pth   # one method
+
+Each stage resumes: the data folder records what it was generated with (a rerun with other
+settings refuses it), and a method whose predictions.json lists the same checkpoints and episodes
+is not run again.
 """
 from __future__ import annotations
 
@@ -21,6 +33,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
@@ -28,90 +41,336 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import predict  # noqa: E402
-from datatools.metric import summary  # noqa: E402
+from utils.io import atomic_write_json, atomic_write_text  # noqa: E402
+
+BOUNDARIES = ("op_start", "op_end", "ed_start", "ed_end", "preview_start")
+# whose confidence each boundary carries: the OP range stands or falls with its end, the ED range
+# and the preview with the ED start (predict.py withholds them together)
+CONFIDENCE_OF = {"op_start": "op_end", "op_end": "op_end", "ed_start": "ed_start", "ed_end": "ed_start",
+                 "preview_start": "ed_start"}
+STORY_KINDS = ("cold_open", "body", "c_part", "insert")   # what a skip must not eat
+STORY_TOLERANCE_S = 1.0
+THRESHOLDS = (0.0, 0.3, 0.5, 0.7, 0.8, 0.9, 0.95)
+DATA_RECORD = "bench_data.json"
 
 
-def errors(doc: dict, spans: dict) -> dict[str, np.ndarray]:
-    """Absolute errors (s) of op_end and ed_start for every episode predict.py got through."""
-    out: dict[str, list[float]] = {"op_end": [], "ed_start": []}
-    truth = {f"{k}.mp4": v for k, v in spans["episodes"].items()}
+# ----------------------------------------------------------------------------------------------
+# Scoring (pure)
+
+
+def truth_of(ep: dict) -> dict:
+    """Boundaries (episode seconds, None where the episode has none) and story spans of a spans.json
+    episode (realistic: its segments; easy: what is not OP, ED, preview or gap)."""
+    pv = ep.get("preview")
+    t = {"op_start": ep.get("op_start"), "op_end": ep.get("op_end"), "ed_start": ep.get("ed_start"),
+         "ed_end": ep.get("ed_end"), "preview_start": pv[0] if pv else None, "duration": float(ep["duration"])}
+    if ep.get("segments"):
+        t["story"] = [(float(a), float(b)) for k, a, b in ep["segments"] if k in STORY_KINDS]
+    else:
+        cut = [(ep["op_start"], ep["op_end"])] if ep.get("op_end") is not None else []
+        cut += [(ep["ed_start"], ep["ed_end"])] + ([tuple(pv)] if pv else []) + [tuple(g) for g in ep.get("gaps") or []]
+        t["story"] = subtract([(0.0, float(ep["duration"]))], cut)
+    return t
+
+
+def subtract(spans: Sequence[tuple[float, float]], cuts: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
+    out = list(spans)
+    for c0, c1 in cuts:
+        nxt = []
+        for a, b in out:
+            if c1 <= a or c0 >= b:
+                nxt.append((a, b))
+                continue
+            if c0 > a:
+                nxt.append((a, c0))
+            if c1 < b:
+                nxt.append((c1, b))
+        out = nxt
+    return out
+
+
+def overlap(ranges: Sequence[tuple[float, float]], spans: Sequence[tuple[float, float]]) -> float:
+    """Seconds of ``spans`` covered by ``ranges`` (ranges may overlap each other: each second once)."""
+    merged: list[list[float]] = []
+    for a, b in sorted(ranges):
+        if merged and a <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], b)
+        else:
+            merged.append([a, b])
+    return float(sum(max(0.0, min(b, d) - max(a, c)) for a, b in merged for c, d in spans))
+
+
+def answers_at(e: dict, threshold: float) -> tuple[dict, list[tuple[float, float]]]:
+    """(boundary -> predicted seconds or None, skip ranges) of one predictions.json episode as
+    ``--min_confidence threshold`` would leave them."""
+    conf = e.get("confidence", {})
+    ok = {name: e.get(name) is not None and conf.get(name, 0.0) >= threshold for name in ("op_end", "ed_start")}
+    op, ed, pv = e.get("op") if ok["op_end"] else None, e.get("ed") if ok["ed_start"] else None, \
+        e.get("preview") if ok["ed_start"] else None
+    got = {"op_start": op[0] if op else None, "op_end": op[1] if op else None,
+           "ed_start": ed[0] if ed else None, "ed_end": ed[1] if ed else None,
+           "preview_start": pv[0] if pv else None}
+    ranges = [tuple(x) for x in (op, ed, pv) if x]
+    return got, ranges
+
+
+def score_run(doc: dict, spans: dict, threshold: float = 0.0) -> dict:
+    """Per boundary: n (episodes whose truth has it), answered, and the error summary of the
+    answered ones; the story eaten per episode; the answered share over all boundaries."""
+    from datatools.metric import summary
+
+    truth = {f"{k}.mp4": truth_of(v) for k, v in spans["episodes"].items()}
+    errs: dict[str, list[float]] = {b: [] for b in BOUNDARIES}
+    n = dict.fromkeys(BOUNDARIES, 0)
+    eaten, false_skips = [], 0
     for e in doc["episodes"]:
         t = truth.get(Path(e["file"]).name)
-        if not e["ok"] or t is None:
+        if t is None:
             continue
-        for name in out:
-            out[name].append(abs(e[name] - t[name]))
-    return {k: np.asarray(v) for k, v in out.items()}
+        if not e["ok"]:
+            n.update({b: n[b] + (t[b] is not None) for b in BOUNDARIES})
+            eaten.append(0.0)
+            continue
+        got, ranges = answers_at(e, threshold)
+        for b in BOUNDARIES:
+            if t[b] is None:
+                false_skips += got[b] is not None and b in ("op_end", "preview_start")
+                continue
+            n[b] += 1
+            if got[b] is not None:
+                errs[b].append(abs(got[b] - t[b]))
+        eaten.append(overlap(ranges, t["story"]))
+    per = {}
+    for b in BOUNDARIES:
+        e = np.asarray(errs[b])
+        row = {"n": n[b], "answered": int(e.size)}
+        if e.size:
+            s = summary(e, np.zeros_like(e))
+            row.update(median=float(np.median(e)), p90=float(np.percentile(e, 90)), mae=float(e.mean()),
+                       within_1s=float((e <= 1).mean()), within_2s=s["within_2s"], within_5s=s["within_5s"])
+        per[b] = row
+    all_e = np.concatenate([np.asarray(errs[b]) for b in BOUNDARIES])
+    total = sum(n.values())
+    eaten_a = np.asarray(eaten)
+    return {"threshold": threshold, "boundaries": per, "answered_share": float(all_e.size / max(total, 1)),
+            "all": {"n": total, "answered": int(all_e.size),
+                    "median": float(np.median(all_e)) if all_e.size else None,
+                    "p90": float(np.percentile(all_e, 90)) if all_e.size else None,
+                    "within_2s": float((all_e <= 2).mean()) if all_e.size else None},
+            "story_eaten_s": [round(float(x), 3) for x in eaten],
+            "story_safe_share": float((eaten_a <= STORY_TOLERANCE_S).mean()) if eaten_a.size else None,
+            "false_skips": int(false_skips), "episodes": int(eaten_a.size)}
 
 
-def report(errs: dict[str, np.ndarray], n_ok: int, n_all: int, wall: float) -> str:
-    lines = [f"episodes: {n_ok} predicted of {n_all}; wall {wall:.1f} s = "
-             f"{wall / max(n_all, 1):.1f} s per episode"]
-    both = np.concatenate(list(errs.values()))
-    for name, e in [*errs.items(), ("both", both)]:
-        if e.size == 0:
-            continue
-        s = summary(e, np.zeros_like(e))
-        lines.append(f"{name:9s} n={e.size:3d} median {np.median(e):7.2f} s  p90 "
-                     f"{np.percentile(e, 90):7.2f} s  score {s['score']:.2f}  within 5 s "
-                     f"{100 * s['within_5s']:.0f}%")
+def late_rows(doc: dict, spans: dict) -> dict:
+    """OP end on the episodes with a late opening (the OP ends after the first S seconds)."""
+    late = {f"{k}.mp4": v for k, v in spans["episodes"].items() if v.get("late_op")}
+    e = [abs(x["op_end"] - late[Path(x["file"]).name]["op_end"]) for x in doc["episodes"]
+         if x["ok"] and Path(x["file"]).name in late and x.get("op_end") is not None]
+    return {"n": len(late), "answered": len(e), "median": float(np.median(e)) if e else None,
+            "within_2s": float(np.mean(np.asarray(e) <= 2)) if e else None}
+
+
+# ----------------------------------------------------------------------------------------------
+# Tables and figure
+
+
+def _f(x, fmt="{:.2f}"):
+    return "-" if x is None else fmt.format(x)
+
+
+def boundary_table(results: dict[str, dict]) -> str:
+    lines = ["| method | boundary | answered | median | p90 | MAE | within 1 / 2 / 5 s |", "|---|---|---|---|---|---|---|"]
+    for name, res in results.items():
+        for b, row in res["boundaries"].items():
+            w = "-" if "median" not in row else \
+                f"{row['within_1s']:.0%} / {row['within_2s']:.0%} / {row['within_5s']:.0%}"
+            lines.append(f"| {name} | {b} | {row['answered']}/{row['n']} | {_f(row.get('median'))} | "
+                         f"{_f(row.get('p90'))} | {_f(row.get('mae'))} | {w} |")
     return "\n".join(lines)
 
 
+def coverage_table(curves: dict[str, list[dict]]) -> str:
+    lines = ["| method | --min_confidence | boundaries answered | median | p90 | within 2 s | "
+             "episodes with <= 1 s of story skipped |", "|---|---|---|---|---|---|---|"]
+    for name, rows in curves.items():
+        for r in rows:
+            lines.append(f"| {name} | {r['threshold']:g} | {r['answered_share']:.0%} ({r['all']['answered']}/"
+                         f"{r['all']['n']}) | {_f(r['all']['median'])} | {_f(r['all']['p90'])} | "
+                         f"{_f(r['all']['within_2s'], '{:.0%}')} | {_f(r['story_safe_share'], '{:.0%}')} |")
+    return "\n".join(lines)
+
+
+def plot_coverage(curves: dict[str, list[dict]], path: Path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for name, rows in curves.items():
+        x = [r["answered_share"] for r in rows]
+        axes[0].plot(x, [r["all"]["within_2s"] or 0 for r in rows], marker="o", label=name)
+        axes[1].plot(x, [r["story_safe_share"] or 0 for r in rows], marker="o", label=name)
+        for r in rows:
+            axes[0].annotate(f"{r['threshold']:g}", (r["answered_share"], r["all"]["within_2s"] or 0), fontsize=7)
+    axes[0].set(xlabel="share of boundaries answered", ylabel="answered within 2 s",
+                title="error against coverage (labels: --min_confidence)")
+    axes[1].set(xlabel="share of boundaries answered", ylabel="episodes with <= 1 s of story skipped",
+                title="story the skips eat")
+    for ax in axes:
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+# ----------------------------------------------------------------------------------------------
+# Stages
+
+
 def get_args_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description="Median / p90 boundary error in episode time and "
-                                "seconds per episode of predict.py on synthetic full episodes.",
+    p = argparse.ArgumentParser(description="All five boundaries, the story the skips eat and error against "
+                                "coverage of predict.py on synthetic full episodes of unseen series.",
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--data", required=True, help="folder with spans.json and <id>.mp4 full episodes")
-    p.add_argument("--weights", nargs="+", required=True, help="checkpoints given to predict.py")
-    p.add_argument("--out", default=None, help="predict.py output folder (default: <data>/predict)")
+    p.add_argument("--method", action="append", default=[], metavar="NAME=CKPT[,CKPT...]",
+                   help="a named set of checkpoints given to predict.py together (repeat for several; "
+                        "none with --generate: only generate)")
+    p.add_argument("--weights", nargs="+", default=None, help="one method, named 'models'")
+    p.add_argument("--season", action="store_true", help="predict.py --season for every method")
+    p.add_argument("--out", default=None, help="output folder (default: <data>/../predict_bench)")
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="predict.py --workers")
     p.add_argument("--device", default="auto", help="predict.py --device")
-    p.add_argument("--season", action="store_true", help="predict.py --season")
     g = p.add_argument_group("generate the data first (datatools.synth --full_episodes)")
-    g.add_argument("--generate", action="store_true", help="write the episodes into --data first")
+    g.add_argument("--generate", action="store_true", help="write the episodes into --data first (resumes)")
     g.add_argument("--clip_seconds", type=int, default=200, help="S (must match the checkpoints)")
-    g.add_argument("--series", type=int, default=3, help="series")
-    g.add_argument("--episodes", type=int, default=2, help="episodes per series")
-    g.add_argument("--min_minutes", type=float, default=6.0, help="shortest episode")
+    g.add_argument("--series", type=int, default=8, help="series")
+    g.add_argument("--episodes", type=int, default=3, help="episodes per series")
+    g.add_argument("--min_minutes", type=float, default=12.0, help="shortest episode")
     g.add_argument("--max_minutes", type=float, default=24.0, help="longest episode")
-    g.add_argument("--difficulty", choices=("easy", "realistic"), default="easy",
-                   help="generator difficulty (the README figure was measured on easy data)")
-    g.add_argument("--seed", type=int, default=1234, help="synth seed (not the demo's training seed)")
+    g.add_argument("--difficulty", choices=("easy", "realistic"), default="realistic", help="generator difficulty")
+    g.add_argument("--late_op_prob", type=float, default=0.25,
+                   help="share of episodes whose cold open runs 150-480 s (the OP ends after the first S)")
+    g.add_argument("--render_fps", type=float, default=5.0, help="pictures drawn per second")
+    g.add_argument("--seed", type=int, default=1234, help="synth seed (unseen series: not a training seed)")
     return p
+
+
+def generate(args: argparse.Namespace, data: Path) -> None:
+    from datatools.synth import generate_dataset
+
+    made = {k: getattr(args, k) for k in ("clip_seconds", "series", "episodes", "min_minutes", "max_minutes",
+                                          "difficulty", "late_op_prob", "render_fps", "seed")}
+    rec = data / DATA_RECORD
+    if rec.is_file():
+        old = json.loads(rec.read_text(encoding="utf-8"))
+        if old != made:
+            diff = ", ".join(f"{k} {old.get(k)} -> {v}" for k, v in made.items() if old.get(k) != v)
+            raise SystemExit(f"error: {data}: generated with other settings ({diff}); use another --data")
+        if (data / "spans.json").is_file():
+            print(f"data: {data} generated earlier with the same settings, reusing it", file=sys.stderr)
+            return
+    data.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(rec, made, indent=1)
+    kw = {"late_op_prob": args.late_op_prob} if args.difficulty == "realistic" else {}
+    generate_dataset(data, args.series, args.episodes, args.clip_seconds, args.seed, full_episodes=True,
+                     workers=args.workers, min_minutes=args.min_minutes, max_minutes=args.max_minutes,
+                     difficulty=args.difficulty, render_fps=args.render_fps, **kw)
+
+
+def methods_of(args: argparse.Namespace) -> dict[str, list[str]]:
+    out = {}
+    for item in args.method:
+        name, sep, ckpts = item.partition("=")
+        if not sep or not name or not ckpts:
+            raise SystemExit(f"error: --method {item!r}: expected NAME=CKPT[,CKPT...]")
+        out[name] = [c for c in ckpts.split(",") if c]
+    if args.weights:
+        out["models"] = list(args.weights)
+    if not out and not args.generate:
+        raise SystemExit("error: give --weights or at least one --method (or only --generate)")
+    for name, ckpts in out.items():
+        for c in ckpts:
+            if not Path(c).is_file():
+                raise SystemExit(f"error: {c}: checkpoint of method {name!r} not found")
+    return out
+
+
+def run_method(name: str, ckpts: list[str], files: list[str], out: Path, args: argparse.Namespace) -> tuple[dict, float]:
+    """predict.py on every episode (or the earlier run of the same checkpoints and episodes)."""
+    folder = out / name
+    pred = folder / "predictions.json"
+    timing = folder / "bench_timing.json"
+    if pred.is_file() and timing.is_file():
+        doc = json.loads(pred.read_text(encoding="utf-8"))
+        same = [w["path"] for w in doc["weights"]] == ckpts and sorted(e["file"] for e in doc["episodes"]) == sorted(files)
+        if same and doc.get("season") == bool(args.season):
+            print(f"{name}: predicted earlier with the same checkpoints and episodes, reusing it", file=sys.stderr)
+            return doc, json.loads(timing.read_text())["wall_s"]
+    argv = [*files, "--weights", *ckpts, "--out", str(folder), "--format", "json,csv", "--min_confidence", "0",
+            "--workers", str(args.workers), "--device", args.device] + (["--season"] if args.season else [])
+    t0 = time.perf_counter()
+    with contextlib.redirect_stdout(sys.stderr):
+        rc = predict.main(argv)
+    wall = time.perf_counter() - t0
+    if not pred.is_file():
+        raise SystemExit(f"error: {name}: predict.py wrote no {pred} (exit {rc})")
+    atomic_write_json(timing, {"wall_s": wall, "episodes": len(files), "exit": rc})
+    return json.loads(pred.read_text(encoding="utf-8")), wall
 
 
 def main(argv: list[str] | None = None) -> int:
     args = get_args_parser().parse_args(argv)
     data = Path(args.data)
+    methods = methods_of(args)
     if args.generate:
-        from datatools.synth import generate_dataset
-
-        generate_dataset(data, args.series, args.episodes, args.clip_seconds, args.seed,
-                         full_episodes=True, workers=args.workers, min_minutes=args.min_minutes,
-                         max_minutes=args.max_minutes, difficulty=args.difficulty)
+        generate(args, data)
+        if not methods:
+            print(f"data: {data} ready (no --method given, nothing predicted)")
+            return 0
     spans_path = data / "spans.json"
     if not spans_path.is_file():
         print(f"error: {spans_path}: not found (use --generate)", file=sys.stderr)
         return 2
-    spans = json.loads(spans_path.read_text())
+    spans = json.loads(spans_path.read_text(encoding="utf-8"))
     files = [str(data / v["full_episode"]) for v in spans["episodes"].values() if v.get("full_episode")]
     if not files:
         print(f"error: {spans_path}: no full episodes (generate with --full_episodes)", file=sys.stderr)
         return 2
-    out = Path(args.out or data / "predict")
-    argv_p = [*files, "--weights", *args.weights, "--out", str(out), "--format", "json,csv",
-              "--workers", str(args.workers), "--device", args.device] + (["--season"] if args.season else [])
-    t0 = time.perf_counter()
-    with contextlib.redirect_stdout(sys.stderr):
-        rc = predict.main(argv_p)
-    wall = time.perf_counter() - t0
-    doc = json.loads((out / "predictions.json").read_text())
-    n_ok = sum(e["ok"] for e in doc["episodes"])
-    print(f"command: predict.py <{len(files)} episodes of {data}> --weights {' '.join(args.weights)}"
-          f" --workers {args.workers} (S = {doc['clip_seconds']} s)")
-    print(report(errors(doc, spans), n_ok, len(files), wall))
-    return rc
+    out = Path(args.out or data.parent / "predict_bench")
+    out.mkdir(parents=True, exist_ok=True)
+    results, curves, late, walls = {}, {}, {}, {}
+    for name, ckpts in methods.items():
+        doc, walls[name] = run_method(name, ckpts, files, out, args)
+        results[name] = score_run(doc, spans, 0.0)
+        curves[name] = [score_run(doc, spans, t) for t in THRESHOLDS]
+        late[name] = late_rows(doc, spans)
+    n_late = sum(1 for v in spans["episodes"].values() if v.get("late_op"))
+    eps = spans["episodes"].values()
+    md = [f"{len(files)} full episodes ({min(v['duration'] for v in eps) / 60:.1f}-"
+          f"{max(v['duration'] for v in eps) / 60:.1f} min) of {len({v['series'] for v in eps})} series, "
+          f"{spans.get('difficulty', 'easy')}, {n_late} with a late opening (the OP ends after the first "
+          f"{spans['clip_seconds']} s), {sum(1 for v in eps if v.get('c_part'))} with a C-part; "
+          f"predict.py --min_confidence 0{' --season' if args.season else ''}, --workers {args.workers}.",
+          "", "Errors in episode seconds at --min_confidence 0 (every answer):", "", boundary_table(results), "",
+          "Late openings, OP end: " + "; ".join(
+              f"{k} {v['answered']}/{v['n']} answered, median {_f(v['median'])} s, within 2 s {_f(v['within_2s'], '{:.0%}')}"
+              for k, v in late.items()), "",
+          "Story skipped (cold open, body, C-part inside the OP / ED / preview skip ranges), per episode: "
+          + "; ".join(f"{k} median {np.median(v['story_eaten_s']):.1f} s, max {max(v['story_eaten_s']):.1f} s"
+                      for k, v in results.items()), "",
+          "Error against coverage (what --min_confidence P withholds):", "", coverage_table(curves), "",
+          "Wall time of predict.py: " + "; ".join(f"{k} {w:.0f} s ({w / len(files):.1f} s per episode)"
+                                                   for k, w in walls.items())]
+    text = "\n".join(md) + "\n"
+    atomic_write_text(out / "bench.md", text)
+    atomic_write_json(out / "bench.json", {"methods": methods, "results": results, "coverage": curves,
+                                           "late_op": late, "wall_s": walls, "data": str(data)}, indent=1)
+    plot_coverage(curves, out / "coverage.png")
+    print(text)
+    print(f"wrote {out / 'bench.md'}, {out / 'bench.json'}, {out / 'coverage.png'}")
+    return 0
 
 
 if __name__ == "__main__":

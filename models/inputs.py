@@ -57,4 +57,6 @@ def predict_seconds(model: torch.nn.Module, batch: Mapping, normalization: str,
            "per_second": out["per_second"].float().cpu().numpy()}
     if "confidence" in out:
         res["confidence"] = out["confidence"].float().cpu().numpy()
+    if "segments" in out:   # the dense kind's segment head: (B, K, S) class probabilities
+        res["segments"] = torch.softmax(out["segments"].float(), 1).cpu().numpy()
     return res

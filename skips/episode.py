@@ -208,8 +208,8 @@ def load_models(weights: Sequence[str], device: Any) -> tuple[list[LoadedModel],
 def run_batch(models: Sequence[LoadedModel], features: Sequence[dict[str, np.ndarray]],
               kinds: Sequence[str], clip_seconds: int, device: Any) -> list[dict[str, Any]]:
     """Each model on a batch of clips (``features[i]`` of clip type ``kinds[i]``, "start"/"end").
-    Per model: ``seconds``, ``per_second`` (and ``confidence`` for kinds that give one), each a
-    list in batch order."""
+    Per model: ``seconds``, ``per_second`` (and ``confidence`` and ``segments``, the per-second
+    segment probabilities (K, S), for kinds that give them), each a list in batch order."""
     from models.inputs import predict_seconds
 
     batch = {k: np.stack([f[k] for f in features]) for k in ("mfcc", "frames", "roi")}
@@ -221,6 +221,8 @@ def run_batch(models: Sequence[LoadedModel], features: Sequence[dict[str, np.nda
         out.append({"seconds": [float(x) for x in r["seconds"]], "per_second": list(r["per_second"])})
         if "confidence" in r:
             out[-1]["confidence"] = [float(x) for x in r["confidence"]]
+        if "segments" in r:
+            out[-1]["segments"] = list(r["segments"])
     return out
 
 
@@ -256,6 +258,8 @@ class EpisodeResult:
     confidence: dict[str, float] = field(default_factory=dict)   # P(within 2 s) per boundary
     withheld: dict[str, str] = field(default_factory=dict)       # boundary -> why it is not answered
     scan: list[dict[str, float]] = field(default_factory=list)    # late-opening windows tried
+    preview: tuple[float, float] | None = None                   # measured next-episode preview
+    span_source: dict[str, str] = field(default_factory=dict)    # op_start / ed_end / preview: from what
     # for plots and --season only (not written to JSON)
     plot: dict[str, Any] = field(default_factory=dict, repr=False)
 
@@ -270,6 +274,7 @@ class EpisodeResult:
                  ed_start=r3(self.ed_start) if ed_ok else None,
                  op=[r3(x) for x in self.op] if op_ok else None, ed=[r3(x) for x in self.ed] if ed_ok else None,
                  preview=[r3(x) for x in preview_range(self)] if preview_range(self) else None,
+                 span_source=self.span_source,
                  confidence={k: round(v, 4) for k, v in self.confidence.items()}, withheld=self.withheld,
                  models=self.models, spread={k: r3(v) for k, v in self.spread.items()},
                  fusion=self.fusion, source=self.source, seconds=round(self.seconds, 2))
@@ -281,11 +286,47 @@ class EpisodeResult:
 
 
 def preview_range(r: EpisodeResult) -> tuple[float, float] | None:
-    """What follows the ending skip range (a next-episode preview), if long enough to matter;
-    None when the ending itself is withheld."""
+    """The next-episode preview: measured by a segment head (``r.preview``, None when it saw
+    none), else what follows the ending skip range if long enough to matter; None when the ending
+    itself is withheld."""
     if "ed_start" in r.withheld:
         return None
+    if r.span_source.get("preview", "").startswith("segments"):
+        return r.preview
     return (r.ed[1], r.duration) if r.duration - r.ed[1] >= MIN_CHAPTER_S else None
+
+
+def segment_probs(raw: Sequence[dict[str, Any]], key: Any) -> np.ndarray | None:
+    """Mean per-second segment probabilities (K, S) over the models that give them (the dense
+    kind), for clip ``key`` of run_models / run_batch output; None when no model has a segment head."""
+    got = [np.asarray(r["segments"][key]) for r in raw if "segments" in r]
+    return np.mean(got, 0) if got else None
+
+
+def measure_spans(res: EpisodeResult, raw: Sequence[dict[str, Any]], clip_seconds: int,
+                  args: argparse.Namespace) -> None:
+    """OP start, ED end and the preview from the segment head (models.dense.decode_spans) where a
+    model has one and sees the span; else the assumed lengths (``--op_length``/``--ed_length``).
+    ``res.span_source`` says which, per span."""
+    from models.dense import decode_spans
+
+    D, S = res.duration, clip_seconds
+    res.op, res.ed = skip_ranges(res.op_end, res.ed_start, D, args.op_length, args.ed_length)
+    res.span_source = {"op_start": f"assumed {args.op_length:g} s", "ed_end": f"assumed {args.ed_length:g} s",
+                       "preview": "rest after the ending"}
+    p = segment_probs(raw, "start")
+    if p is not None:
+        got = decode_spans(p, "start", res.op_end - clip_offset("start", D, S))["op_start"]
+        if got is not None:
+            res.op, res.span_source["op_start"] = (episode_time("start", got, D, S), res.op_end), "segments"
+    p = segment_probs(raw, "end")
+    if p is not None:
+        off = clip_offset("end", D, S)
+        got = decode_spans(p, "end", res.ed_start - off)
+        if got["ed_end"] is not None:
+            res.ed, res.span_source["ed_end"] = (res.ed_start, off + got["ed_end"]), "segments"
+        res.preview = None if got["preview"] is None else (off + got["preview"][0], off + got["preview"][1])
+        res.span_source["preview"] = "segments" if got["preview"] else "segments (none seen)"
 
 
 DEFAULT_MODEL_TRUST = 0.5   # P(within 2 s) of a checkpoint that states no validation figure
@@ -362,7 +403,7 @@ def decide_episode(rel: str, prepared: Prepared, models: Sequence[LoadedModel],
         res.fusion[name] = {"method": args.fusion, "kept": f.kept, "rejected": f.rejected,
                             "gap": round(f.gap, 3)}
         res.source[name], res.confidence[name] = source, conf
-    res.op, res.ed = skip_ranges(res.op_end, res.ed_start, D, args.op_length, args.ed_length)
+    measure_spans(res, raw, S, args)
     res.plot = {"energy": prepared.energy, "text": prepared.text,
                 "scores": [r["per_second"] for r in raw], "clip_seconds": S}
     if args.season:
@@ -428,12 +469,19 @@ def scan_late_opening(res: EpisodeResult, models: Sequence[LoadedModel], clip_se
         answer, conf = fuse_window(models, raw, i, t, args.fusion)
         tried.append({"start": t, "op_end": round(answer, 3), "confidence": round(conf, 4)})
         if conf > res.confidence["op_end"] and (best is None or conf > best[1]):
-            best = (answer, conf, t)
+            best = (answer, conf, t, i)
     res.scan = tried
     if best is not None:
+        from models.dense import decode_spans
+
         res.op_end, res.confidence["op_end"] = best[0], best[1]
         res.op = skip_ranges(best[0], res.ed_start, res.duration, args.op_length, 0.0)[0]  # the OP range only
+        res.span_source["op_start"] = f"assumed {args.op_length:g} s"
         res.source["op_end"] = f"models (window at {best[2]:g} s)"
+        p = segment_probs(raw, best[3])
+        got = None if p is None else decode_spans(p, "start", best[0] - best[2])["op_start"]
+        if got is not None:
+            res.op, res.span_source["op_start"] = (best[2] + got, best[0]), "segments"
 
 
 # ----------------------------------------------------------------------------------------------
@@ -487,8 +535,10 @@ def apply_season_mode(results: Sequence[EpisodeResult], clip_seconds: int,
                 r.source[name] = "season"
                 if kind == "start":
                     r.op = (max(0.0, span[0]), r.op_end)
+                    r.span_source["op_start"] = "season"
                 else:
                     r.ed = (r.ed_start, min(D, span[1]))
+                    r.span_source["ed_end"] = "season"
 
 
 def find_episodes(inputs: Sequence[str]) -> list[Clip]:

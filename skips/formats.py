@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import Any, Sequence
 
-from skips.episode import MIN_CHAPTER_S, EpisodeResult, LoadedModel
+from skips.episode import MIN_CHAPTER_S, EpisodeResult, LoadedModel, preview_range
 from utils.io import atomic_write_json, atomic_write_text
 
 FORMATS = ("json", "csv", "edl", "chapters", "xml", "jellyfin", "mpv", "aniskip")
@@ -20,7 +20,7 @@ TICKS_PER_SECOND = 10_000_000   # Jellyfin / .NET ticks
 # and mpv's chapterskip script (^Prologue, ^Opening, ^Ending, Preview$) all recognise; the body
 # keeps "Part A", which none of them skips.
 CHAPTER_NAMES = {"prologue": "Prologue", "opening": "Opening", "body": "Part A", "ending": "Ending",
-                 "preview": "Preview"}
+                 "part_b": "Part B", "preview": "Preview"}
 
 CSV_FIELDS = ("file", "ok", "duration", "op_start", "op_end", "ed_start", "ed_end", "spread_op_end",
               "spread_ed_start", "source_op_end", "source_ed_start", "models_op_end",
@@ -62,12 +62,16 @@ def answered_ranges(r: EpisodeResult) -> list[tuple[float, float]]:
 
 def segments(r: EpisodeResult) -> list[tuple[str, float, float]]:
     """Contiguous segments from 0 to the duration: prologue (before the OP, e.g. a cold open),
-    opening, body, ending, preview -- each only where it applies (>= MIN_CHAPTER_S; a withheld
-    boundary's segments are left out); a shorter sliver is absorbed by the segment after it."""
+    opening, body, ending, part_b (after the ending: a C-part), preview (to the end, an end card
+    included) -- each only where it applies (>= MIN_CHAPTER_S; a withheld boundary's segments are
+    left out); a shorter sliver is absorbed by the segment after it.  Without a measured preview
+    everything after the ending is the preview, as before."""
     op = r.op if "op_end" not in r.withheld else (0.0, 0.0)            # withheld: story from the start
     ed = r.ed if "ed_start" not in r.withheld else (r.duration, r.duration)  # ... or to the end
+    pv = preview_range(r)
     marks = [("prologue", 0.0, op[0]), ("opening", op[0], op[1]), ("body", op[1], ed[0]),
-             ("ending", ed[0], ed[1]), ("preview", ed[1], r.duration)]
+             ("ending", ed[0], ed[1])]
+    marks += [("part_b", ed[1], pv[0]), ("preview", pv[0], r.duration)] if pv else [("part_b", ed[1], r.duration)]
     kept = [[t, a, b] for t, a, b in marks if b - a >= MIN_CHAPTER_S] or [["body", 0.0, r.duration]]
     kept[0][1] = 0.0
     for prev, cur in zip(kept, kept[1:]):

@@ -172,3 +172,35 @@ def test_segment_head_learns_through_the_engine(tmp_path):
           f"OP start errors {op_err}")
     assert right / total > 0.9
     assert max(op_err) <= 1.0
+
+
+def test_predict_measures_spans_and_writes_part_b_and_preview():
+    """skips.episode.measure_spans: OP start, ED end and the preview from the segment probabilities
+    (episode time), the assumed lengths where no model has a segment head; chapters follow."""
+    import argparse
+
+    from skips.episode import EpisodeResult, measure_spans, preview_range
+    from skips.formats import chapter_list, jellyfin_document
+
+    args = argparse.Namespace(op_length=90.0, ed_length=90.0)
+    D = 1000.0                                   # end clip = episode 800..1000
+    raw = [{"segments": {"start": _probs([(OPENING, 40, 110)]),
+                         "end": _probs([(ENDING, 50, 130), (PREVIEW, 160, 190), (OTHER, 190, 200)])}}]
+    r = EpisodeResult("x.mkv", "x.mkv", True, duration=D, op_end=110.0, ed_start=850.0)
+    measure_spans(r, raw, 200, args)
+    assert r.op == (40.0, 110.0) and r.ed == (850.0, 930.0) and preview_range(r) == (960.0, 990.0)
+    assert r.span_source == {"op_start": "segments", "ed_end": "segments", "preview": "segments"}
+    names = [(t, a, b) for t, a, b in chapter_list(r)]
+    assert names == [("Prologue", 0.0, 40.0), ("Opening", 40.0, 110.0), ("Part A", 110.0, 850.0),
+                     ("Ending", 850.0, 930.0), ("Part B", 930.0, 960.0), ("Preview", 960.0, D)]
+    assert jellyfin_document(r)["intro_skipper_timestamps"]["Preview"] == {"Start": 960.0, "End": D}
+    # no segment head: the assumed lengths, and everything after the ending is the preview
+    r2 = EpisodeResult("x.mkv", "x.mkv", True, duration=D, op_end=110.0, ed_start=850.0)
+    measure_spans(r2, [{}], 200, args)
+    assert r2.op == (20.0, 110.0) and r2.ed == (850.0, 940.0) and preview_range(r2) == (940.0, D)
+    assert r2.span_source["op_start"] == "assumed 90 s"
+    # a head that sees no preview: none is reported, the C-part after the ending is Part B
+    raw3 = [{"segments": {"start": _probs([(OPENING, 40, 110)]), "end": _probs([(ENDING, 50, 130)])}}]
+    r3 = EpisodeResult("x.mkv", "x.mkv", True, duration=D, op_end=110.0, ed_start=850.0)
+    measure_spans(r3, raw3, 200, args)
+    assert preview_range(r3) is None and chapter_list(r3)[-1] == ("Part B", 930.0, D)

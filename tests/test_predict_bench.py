@@ -1,0 +1,63 @@
+"""The whole-episode benchmark's scoring (bench/predict_bench.py) on hand-made predictions: five
+boundaries, the story inside the skip ranges, and what a confidence threshold withholds.
+
+    .venv/bin/python -m pytest -q tests/test_predict_bench.py
+"""
+from __future__ import annotations
+
+import pytest
+
+from bench.predict_bench import answers_at, overlap, score_run, subtract, truth_of
+
+
+def _spans():
+    ep = {"duration": 1000.0, "series": 0, "op_start": 30.0, "op_end": 120.0, "ed_start": 850.0, "ed_end": 930.0,
+          "preview": [960.0, 990.0], "late_op": False,
+          "segments": [["cold_open", 0.0, 30.0], ["op", 30.0, 120.0], ["body", 120.0, 850.0], ["ed", 850.0, 930.0],
+                       ["c_part", 930.0, 958.0], ["gap", 958.0, 960.0], ["preview", 960.0, 990.0],
+                       ["end_card", 990.0, 1000.0]]}
+    return {"clip_seconds": 200, "episodes": {"a": ep}}
+
+
+def _pred(op, ed, pv, conf=(0.9, 0.9)):
+    return {"episodes": [{"file": "/x/a.mp4", "ok": True, "op_end": op[1], "ed_start": ed[0], "op": list(op),
+                          "ed": list(ed), "preview": list(pv) if pv else None,
+                          "confidence": {"op_end": conf[0], "ed_start": conf[1]}}]}
+
+
+def test_interval_helpers():
+    assert subtract([(0.0, 10.0)], [(2.0, 3.0), (8.0, 12.0)]) == [(0.0, 2.0), (3.0, 8.0)]
+    assert overlap([(0.0, 5.0), (3.0, 8.0)], [(4.0, 6.0), (7.0, 20.0)]) == pytest.approx(3.0)
+    t = truth_of(_spans()["episodes"]["a"])
+    assert t["story"] == [(0.0, 30.0), (120.0, 850.0), (930.0, 958.0)] and t["preview_start"] == 960.0
+
+
+def test_exact_answers_eat_no_story():
+    r = score_run(_pred((30.0, 120.0), (850.0, 930.0), (960.0, 1000.0)), _spans())
+    assert r["answered_share"] == 1.0 and r["story_safe_share"] == 1.0 and r["story_eaten_s"] == [0.0]
+    assert all(row["median"] == 0.0 for row in r["boundaries"].values())
+
+
+def test_assumed_lengths_eat_the_cold_open_and_the_c_part():
+    # a 60-s OP: the assumed 90 s start 30 s early, in the cold open
+    spans = _spans()
+    spans["episodes"]["a"]["op_start"] = 60.0
+    spans["episodes"]["a"]["segments"][0] = ["cold_open", 0.0, 60.0]
+    spans["episodes"]["a"]["segments"][1] = ["op", 60.0, 120.0]
+    r = score_run(_pred((30.0, 120.0), (850.0, 940.0), (940.0, 1000.0)), spans)
+    b = r["boundaries"]
+    assert b["op_start"]["median"] == pytest.approx(30.0) and b["ed_end"]["median"] == pytest.approx(10.0)
+    assert b["preview_start"]["median"] == pytest.approx(20.0)
+    # 30 s of cold open and the whole 28-s C-part (the preview range starts at the assumed ED end)
+    assert r["story_eaten_s"] == [pytest.approx(58.0)] and r["story_safe_share"] == 0.0
+
+
+def test_a_threshold_withholds_ranges_with_their_boundary():
+    doc = _pred((30.0, 120.0), (850.0, 930.0), (960.0, 1000.0), conf=(0.4, 0.95))
+    got, ranges = answers_at(doc["episodes"][0], 0.5)
+    assert got["op_start"] is None and got["op_end"] is None and got["ed_end"] == 930.0
+    assert ranges == [(850.0, 930.0), (960.0, 1000.0)]
+    r = score_run(doc, _spans(), 0.5)
+    assert r["answered_share"] == pytest.approx(3 / 5) and r["boundaries"]["op_end"]["answered"] == 0
+    none = score_run(doc, _spans(), 0.99)
+    assert none["answered_share"] == 0.0 and none["story_eaten_s"] == [0.0] and none["all"]["median"] is None
