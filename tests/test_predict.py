@@ -542,3 +542,31 @@ def test_late_opening_is_found_in_the_most_confident_window(monkeypatch):
     sure.confidence = {"op_end": 0.8, "ed_start": 0.9}
     episode.scan_late_opening(sure, models, 200, Options(clip_seconds=200), "cpu", args)
     assert sure.op_end == 200.0 and sure.scan == []
+
+
+def test_late_opening_window_measures_the_op_start(monkeypatch):
+    """With a segment head, the winning window's per-second classes give the OP start (here the
+    opening runs 10-50 s into the window at 300 s: op = [310, 350])."""
+    from argparse import Namespace
+    monkeypatch.setattr(episode, "decode_clip", lambda path, S, start_s, **kw: start_s)
+    monkeypatch.setattr(episode, "features_from_decoded", lambda dec, S, opts, names: {"ocr": None, "t": dec})
+
+    def probs(opening):
+        p = np.full((5, 200), 0.025)
+        p[0] = 0.9
+        if opening:
+            p[:, 10:50] = 0.025
+            p[1, 10:50] = 0.9
+        return p
+
+    def fake_batch(models, feats, kinds, S, device):
+        ts = [f["t"] for f in feats]
+        return [{"seconds": [50.0 if t == 300 else 180.0 for t in ts], "per_second": [None] * len(ts),
+                 "confidence": [0.95 if t == 300 else 0.1 for t in ts], "segments": [probs(t == 300) for t in ts]}]
+    monkeypatch.setattr(episode, "run_batch", fake_batch)
+    models = [episode.LoadedModel("d.pth", None, {"kind": "dense"})]
+    args = Namespace(scan_below=0.5, scan_hop=100.0, scan_limit=600.0, fusion="kmeans", op_length=90.0)
+    r = _result((110.0, 200.0), (1300.0, 1390.0), 1420.0)
+    r.confidence, r.source = {"op_end": 0.2, "ed_start": 0.9}, {"op_end": "models", "ed_start": "models"}
+    episode.scan_late_opening(r, models, 200, Options(clip_seconds=200), "cpu", args)
+    assert r.op == (310.0, 350.0) and r.span_source["op_start"] == "segments"
