@@ -491,8 +491,9 @@ def scan_late_opening(res: EpisodeResult, models: Sequence[LoadedModel], clip_se
 def apply_season_mode(results: Sequence[EpisodeResult], clip_seconds: int,
                       args: argparse.Namespace) -> None:
     """Match the start/end clips of all good episodes by Chromaprint; where fuse.season's rule
-    lets the sibling match decide, replace the model consensus and take the skip range from the
-    shared span itself.  ``source`` says per boundary which one decided."""
+    lets the sibling match decide, replace the model consensus and take the skip range's other end
+    from the shared span itself unless the segment head measured it (``span_source``).  ``source``
+    says per boundary which one decided."""
     from fuse.season import load_rule, season_rows
     from fuse.season_rule import decide, model_reliability, widen_for_clip_set
 
@@ -533,12 +534,16 @@ def apply_season_mode(results: Sequence[EpisodeResult], clip_seconds: int,
                 r.confidence[name] = d.confidence
                 setattr(r, name, episode_time(kind, row.seconds, D, S))
                 r.source[name] = "season"
+                # the span's other end is the song's, which may lead in before the OP pictures: a
+                # span the segment head measured keeps its measured end
                 if kind == "start":
-                    r.op = (max(0.0, span[0]), r.op_end)
-                    r.span_source["op_start"] = "season"
+                    measured = r.span_source.get("op_start") == "segments" and r.op[0] < r.op_end
+                    r.op = (r.op[0] if measured else max(0.0, span[0]), r.op_end)
+                    r.span_source["op_start"] = "segments" if measured else "season"
                 else:
-                    r.ed = (r.ed_start, min(D, span[1]))
-                    r.span_source["ed_end"] = "season"
+                    measured = r.span_source.get("ed_end") == "segments" and r.ed[1] > r.ed_start
+                    r.ed = (r.ed_start, r.ed[1] if measured else min(D, span[1]))
+                    r.span_source["ed_end"] = "segments" if measured else "season"
 
 
 def find_episodes(inputs: Sequence[str]) -> list[Clip]:
