@@ -104,7 +104,8 @@ def test_season_check_coverage_and_seed_spread(quick, tmp_path):
     cov = res["coverage"]["dense"]
     assert [c["coverage"] for c in cov][0] == 1.0 and cov[0]["n"] == len(truth)
     assert all(a["threshold"] <= b["threshold"] for a, b in zip(cov, cov[1:]))   # fewer clips, surer ones
-    spread = subprocess.run([sys.executable, "bench/seed_spread.py", str(out), str(out), "--out", str(tmp_path / "s.md")],
+    # a folder and an accuracy.json file name the same run
+    spread = subprocess.run([sys.executable, "bench/seed_spread.py", str(out), str(out / "accuracy.json"), "--out", str(tmp_path / "s.md")],
                             cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert spread.returncode == 0, spread.stderr
     fusion = res["scores"]["fusion"]["all"]["score"]
