@@ -188,6 +188,33 @@ def dense_loss(out: dict, target: torch.Tensor, segments: torch.Tensor | None = 
     return {"loss": loss, "heat": ce.detach(), "state": bce.detach(), "segment": seg.detach()}
 
 
+def _share(p: np.ndarray, k: int, out_k: int, in_k: int) -> float:
+    """p[k] rescaled between the class's level outside (bin ``out_k``) and inside (bin ``in_k``)
+    the interval: 0 = like outside, 1 = like inside (levels 0 and 1 where those bins do not exist)."""
+    lo = p[out_k] if 0 <= out_k < p.size else 0.0
+    hi = p[in_k] if 0 <= in_k < p.size else 1.0
+    return float(np.clip((p[k] - lo) / (hi - lo), 0.0, 1.0)) if hi - lo > 1e-3 else float(p[k] >= 0.5)
+
+
+def _refine_start(p: np.ndarray, a: int) -> float:
+    """Sub-second start of an interval whose first bin is ``a``: the bins a - 1 and a hold about
+    (a + 1) - start seconds of it, read from their probabilities rescaled between the levels just
+    outside (bin a - 2) and inside (bin a + 1); kept within half a second of the bin edge (= a for
+    a sharp edge)."""
+    if a <= 0 or a >= p.size:
+        return float(a)
+    inside = _share(p, a - 1, a - 2, a + 1) + _share(p, a, a - 2, a + 1)
+    return float(np.clip(a + 1 - inside, a - 0.5, a + 0.5))
+
+
+def _refine_end(p: np.ndarray, b: int) -> float:
+    """Sub-second end of an interval whose last bin is ``b - 1`` (the mirror of _refine_start)."""
+    if b <= 0 or b >= p.size:
+        return float(b)
+    inside = _share(p, b - 1, b + 1, b - 2) + _share(p, b, b + 1, b - 2)
+    return float(np.clip(b - 1 + inside, b - 0.5, b + 0.5))
+
+
 def _interval_score(logp: np.ndarray, lognp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Prefix sums (length S + 1) of log p and log (1 - p): sums over [a, b) in O(1)."""
     return np.concatenate([[0.0], np.cumsum(logp)]), np.concatenate([[0.0], np.cumsum(lognp)])
@@ -198,7 +225,8 @@ def decode_spans(probs: np.ndarray, kind: str, boundary: float, min_share: float
     segment head) around its boundary (clip seconds): for a ``start`` clip the OP start (the
     change point a <= boundary that best splits "not opening" before a from "opening" in
     [a, boundary)); for an ``end`` clip the ED end b >= boundary, likewise, and the preview
-    [c, d) after b (the best interval of "preview" seconds, or none).  A span whose mean class
+    [c, d) after b (the best interval of "preview" seconds, or none).  Edges are refined below a
+    second from the probabilities of the two bins beside them.  A span whose mean class
     probability is below ``min_share`` is not reported (the caller falls back).  Returns clip
     seconds: {"op_start"} or {"ed_end", "preview"} (None where not found)."""
     from datatools.segments import ENDING, OPENING, PREVIEW
@@ -212,13 +240,13 @@ def decode_spans(probs: np.ndarray, kind: str, boundary: float, min_share: float
         score = ln[a] + (lp[e] - lp[a])                      # before a: not opening; [a, e): opening
         best = int(a[np.argmax(score)])
         share = float(p[OPENING, best:e].mean()) if e > best else 0.0
-        return {"op_start": float(best) if share >= min_share else None}
+        return {"op_start": _refine_start(p[OPENING], best) if share >= min_share else None}
     lp, ln = _interval_score(np.log(p[ENDING]), np.log(1 - p[ENDING]))
     b = np.arange(e, S + 1)
     score = (lp[b] - lp[e]) + (ln[S] - ln[b])                # [e, b): ending; [b, S): not ending
     end = int(b[np.argmax(score)])
     share = float(p[ENDING, e:end].mean()) if end > e else 0.0
-    ed_end = float(end) if share >= min_share else None
+    ed_end = _refine_end(p[ENDING], end) if share >= min_share else None
     q0 = end if ed_end is not None else e
     lp, ln = _interval_score(np.log(p[PREVIEW]), np.log(1 - p[PREVIEW]))
     best, best_score = None, ln[S] - ln[q0]                  # no preview: every second "not preview"
@@ -229,5 +257,5 @@ def decode_spans(probs: np.ndarray, kind: str, boundary: float, min_share: float
     if np.isfinite(sc).any():
         i, j = np.unravel_index(int(np.argmax(sc)), sc.shape)
         if sc[i, j] > best_score and float(p[PREVIEW, q0 + i:q0 + j].mean()) >= min_share:
-            best = [float(q0 + i), float(q0 + j)]
+            best = [_refine_start(p[PREVIEW], q0 + i), _refine_end(p[PREVIEW], q0 + j)]
     return {"ed_end": ed_end, "preview": best}

@@ -204,3 +204,16 @@ def test_predict_measures_spans_and_writes_part_b_and_preview():
     r3 = EpisodeResult("x.mkv", "x.mkv", True, duration=D, op_end=110.0, ed_start=850.0)
     measure_spans(r3, raw3, 200, args)
     assert preview_range(r3) is None and chapter_list(r3)[-1] == ("Part B", 930.0, D)
+
+
+def test_decode_spans_refines_edges_below_a_second():
+    """The bins beside an edge carry a share of each side: an opening from 30.4 s makes bin 30
+    about 0.6 opening, and the decoded start is 30.4, not the bin edge."""
+    p = _probs([(OPENING, 31, 120)], high=0.98)
+    p[:, 30] = 0.02 / 4 * np.ones(5)
+    p[STORY, 30], p[OPENING, 30] = 0.4, 0.6 - 0.02 / 4 * 3
+    got = decode_spans(p, "start", 120.0)["op_start"]
+    assert got == pytest.approx(30.4, abs=0.05)
+    q = _probs([(ENDING, 50, 140)], high=0.98)
+    q[ENDING, 140], q[STORY, 140] = 0.3, 0.7
+    assert decode_spans(q, "end", 50.0)["ed_end"] == pytest.approx(140.3, abs=0.05)
