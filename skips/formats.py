@@ -183,7 +183,16 @@ def run_document(results: Sequence[EpisodeResult], models: Sequence[LoadedModel]
             "ed_length": args.ed_length, "fusion": args.fusion, "season": bool(args.season),
             "weights": [{"path": m.path, "kind": m.meta["kind"], "preset": m.meta["preset"],
                          "epoch": m.meta.get("epoch")} for m in models],
-            "episodes": [r.to_dict() for r in results]}
+            "episodes": [_with_segments(r) for r in results]}
+
+
+def _with_segments(r: EpisodeResult) -> dict[str, Any]:
+    """The episode's JSON with its contiguous segments (prologue, opening, body, ending, part_b,
+    preview; ``segments``) in episode seconds."""
+    d = r.to_dict()
+    if r.ok:
+        d["segments"] = [[k, round(a, 3), round(b, 3)] for k, a, b in segments(r)]
+    return d
 
 
 def write_outputs(results: Sequence[EpisodeResult], models: Sequence[LoadedModel], clip_seconds: int,

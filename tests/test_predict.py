@@ -183,6 +183,12 @@ def test_json_and_csv(world, run):
         assert e["spread"]["op_end"] == pytest.approx(max(values) - min(values), abs=2e-3)
         assert min(values) - 1e-3 <= e["op_end"] <= max(values) + 1e-3
         assert e["source"]["op_end"] in ("models", "season")
+        # published kinds only: the other ends are assumed, and the segments tile the episode
+        assert e["span_source"]["op_start"] == "assumed 90 s" and e["span_source"]["ed_end"] == "assumed 90 s"
+        seg = e["segments"]
+        assert seg[0][1] == 0.0 and seg[-1][2] == pytest.approx(e["duration"], abs=1e-3)
+        assert all(a[2] == b[1] for a, b in zip(seg, seg[1:]))
+        assert ["opening", *e["op"]] in seg and ["ending", *e["ed"]] in seg
     with open(world["out"] / "predictions.csv", newline="") as fh:
         table = list(csv.DictReader(fh))
     assert len(table) == len(doc["episodes"])
