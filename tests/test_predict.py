@@ -524,23 +524,32 @@ def test_scan_windows():
     assert episode.scan_windows(1420, 200, 100, 0) == [] and episode.scan_windows(390, 200, 100, 600) == []
 
 
-def test_late_opening_is_found_in_the_most_confident_window(monkeypatch):
-    """A stub dense model that is sure only in the window starting at 300 s, where it puts the OP end
-    50 s in: the answer is 350 s, from that window; a sure first window is never rescanned."""
+def _scan_with_stub(monkeypatch, segments=None):
+    """scan_late_opening with a stub dense model that is sure only in the window starting at 300 s,
+    where it puts the OP end 50 s in; ``segments(t)`` gives each window's per-second classes."""
     from argparse import Namespace
     monkeypatch.setattr(episode, "decode_clip", lambda path, S, start_s, **kw: start_s)
     monkeypatch.setattr(episode, "features_from_decoded", lambda dec, S, opts, names: {"ocr": None, "t": dec})
 
     def fake_batch(models, feats, kinds, S, device):
         ts = [f["t"] for f in feats]
-        return [{"seconds": [50.0 if t == 300 else 180.0 for t in ts], "per_second": [None] * len(ts),
-                 "confidence": [0.95 if t == 300 else 0.1 for t in ts]}]
+        out = {"seconds": [50.0 if t == 300 else 180.0 for t in ts], "per_second": [None] * len(ts),
+               "confidence": [0.95 if t == 300 else 0.1 for t in ts]}
+        if segments is not None:
+            out["segments"] = [segments(t) for t in ts]
+        return [out]
     monkeypatch.setattr(episode, "run_batch", fake_batch)
     models = [episode.LoadedModel("d.pth", None, {"kind": "dense"})]
     args = Namespace(scan_below=0.5, scan_hop=100.0, scan_limit=600.0, fusion="kmeans", op_length=90.0)
     r = _result((110.0, 200.0), (1300.0, 1390.0), 1420.0)
     r.confidence, r.source = {"op_end": 0.2, "ed_start": 0.9}, {"op_end": "models", "ed_start": "models"}
     episode.scan_late_opening(r, models, 200, Options(clip_seconds=200), "cpu", args)
+    return r, models, args
+
+
+def test_late_opening_is_found_in_the_most_confident_window(monkeypatch):
+    """The answer is 350 s, from the sure window at 300 s; a sure first window is never rescanned."""
+    r, models, args = _scan_with_stub(monkeypatch)
     assert r.op_end == 350.0 and r.op == (260.0, 350.0) and r.confidence["op_end"] == pytest.approx(0.95)
     assert r.source["op_end"] == "models (window at 300 s)"
     assert [w["start"] for w in r.scan] == [0.0, 100.0, 200.0, 300.0, 400.0]
@@ -553,26 +562,12 @@ def test_late_opening_is_found_in_the_most_confident_window(monkeypatch):
 def test_late_opening_window_measures_the_op_start(monkeypatch):
     """With a segment head, the winning window's per-second classes give the OP start (here the
     opening runs 10-50 s into the window at 300 s: op = [310, 350])."""
-    from argparse import Namespace
-    monkeypatch.setattr(episode, "decode_clip", lambda path, S, start_s, **kw: start_s)
-    monkeypatch.setattr(episode, "features_from_decoded", lambda dec, S, opts, names: {"ocr": None, "t": dec})
-
-    def probs(opening):
+    def probs(t):
         p = np.full((5, 200), 0.025)
         p[0] = 0.9
-        if opening:
+        if t == 300:
             p[:, 10:50] = 0.025
             p[1, 10:50] = 0.9
         return p
-
-    def fake_batch(models, feats, kinds, S, device):
-        ts = [f["t"] for f in feats]
-        return [{"seconds": [50.0 if t == 300 else 180.0 for t in ts], "per_second": [None] * len(ts),
-                 "confidence": [0.95 if t == 300 else 0.1 for t in ts], "segments": [probs(t == 300) for t in ts]}]
-    monkeypatch.setattr(episode, "run_batch", fake_batch)
-    models = [episode.LoadedModel("d.pth", None, {"kind": "dense"})]
-    args = Namespace(scan_below=0.5, scan_hop=100.0, scan_limit=600.0, fusion="kmeans", op_length=90.0)
-    r = _result((110.0, 200.0), (1300.0, 1390.0), 1420.0)
-    r.confidence, r.source = {"op_end": 0.2, "ed_start": 0.9}, {"op_end": "models", "ed_start": "models"}
-    episode.scan_late_opening(r, models, 200, Options(clip_seconds=200), "cpu", args)
+    r, _, _ = _scan_with_stub(monkeypatch, probs)
     assert r.op == (310.0, 350.0) and r.span_source["op_start"] == "segments"

@@ -302,7 +302,8 @@ def plan_episode_realistic(cfg: SynthConfig, sp: SeriesPlan, episode: int, ep_id
         cc = sp.style["cour_change"]
         ep.spans = dict(
             difficulty="realistic", series=sp.index, episode=episode, duration=D, fps=round(sp.fps, 5),
-            fps_str=sp.fps_str, width=sp.width, height=sp.height, cold_open=cold, late_op=bool(late and op_end is not None and op_end > S), recap=span_of("recap"),
+            fps_str=sp.fps_str, width=sp.width, height=sp.height, cold_open=cold,
+            late_op=bool(late), recap=span_of("recap"),       # a late OP always ends after the clip
             op_start=op_start, op_end=op_end, op_theme=op_theme["name"] if op_theme else None,
             op_song="op2" if op_theme and op_theme["name"] == "op2" else ("op" if op_theme else None),
             ed_start=ed_start, ed_end=ed_end, ed_theme=ed_theme["name"], ed_song_span=[ed_song0, ed_end],
