@@ -39,9 +39,9 @@ import time
 from pathlib import Path
 from typing import Sequence
 
-from skips.episode import (DEFAULT_THEME_LENGTH_S, EpisodeResult, apply_season_mode,
-                           decide_episode, find_episodes, iter_prepared, load_models, resolve_device,
-                           run_models, scan_late_opening, withhold_unsure)
+from skips.episode import (DEFAULT_SKIP_MARGIN_S, DEFAULT_THEME_LENGTH_S, EpisodeResult, apply_season_mode,
+                           apply_skip_margin, decide_episode, find_episodes, iter_prepared, load_models,
+                           resolve_device, run_models, scan_late_opening, withhold_unsure)
 from skips.formats import DEFAULT_EDL_ACTION, FORMATS, write_outputs
 from utils.ocr import BackendUnavailable, add_ocr_args, check_backend
 from utils.preprocess import Options
@@ -89,6 +89,10 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     g.add_argument("--ed_length", type=float, default=DEFAULT_THEME_LENGTH_S,
                    help="assumed ending length, seconds: ed = [ed_start, min(duration, ed_start + "
                         "ed_length)]")
+    g.add_argument("--skip_margin", type=float, default=DEFAULT_SKIP_MARGIN_S, metavar="SECONDS",
+                   help="narrow every skip range (opening, ending, preview) by this much at both ends, so "
+                        "that a boundary off by up to that much skips theme music, not story; the JSON's "
+                        "op_end, ed_start and spans stay as measured (0: skip the measured spans)")
     g.add_argument("--edl_action", type=int, default=DEFAULT_EDL_ACTION,
                    help="EDL action code (Kodi: 0 cut, 1 mute, 2 scene marker, 3 commercial break)")
     g = p.add_argument_group("late openings (an OP that ends after the first S seconds)")
@@ -123,11 +127,10 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     return p
 
 
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = get_args_parser().parse_args(argv)
-    if args.op_length < 0 or args.ed_length < 0:
-        print("error: --op_length and --ed_length must be >= 0", file=sys.stderr)
+    if args.op_length < 0 or args.ed_length < 0 or args.skip_margin < 0:
+        print("error: --op_length, --ed_length and --skip_margin must be >= 0", file=sys.stderr)
         return 2
     try:
         episodes = find_episodes(args.inputs)
@@ -165,6 +168,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.season:
         apply_season_mode(results, S, args)
     withhold_unsure(results, args.min_confidence)
+    apply_skip_margin(results, args.skip_margin)
     write_outputs(results, models, S, args, args.format)
     if args.apply_chapters:
         from skips.formats import apply_chapters

@@ -5,11 +5,13 @@ Runs predict.py (the real CLI, through ``predict.main``, ``--min_confidence 0`` 
 answer and its confidence is on record) once per method on the full episodes listed in
 ``<data>/spans.json`` (``python -m datatools.synth --full_episodes``), then scores in episode time:
 
-- the five boundaries -- OP start, OP end, ED start, ED end, preview start -- against the truth:
-  median, p90, MAE and within-1/2/5-s shares of the answered ones, and how many were answered;
-- the story inside the skip ranges (opening, ending and preview, as every skip file writes them)
-  per episode: cold open, body and C-part seconds they cover; the share of episodes where that is
-  at most 1 s;
+- the five boundaries -- OP start, OP end, ED start, ED end, preview start -- against the truth
+  (the measured spans, the JSON's ``spans``): median, p90, MAE and within-1/2/5-s shares of the
+  answered ones, and how many were answered;
+- the story inside the skip ranges (opening, ending and preview, as every skip file writes them:
+  narrowed by predict.py's default ``--skip_margin``) per episode: cold open, body and C-part
+  seconds they cover; the share of episodes where that is at most 1 s; the theme seconds they
+  leave unskipped; and the same recomputed at other margins (the margin table);
 - the same at confidence thresholds 0 ... 0.95 (what ``--min_confidence P`` would withhold:
   a withheld OP end takes its OP range with it, a withheld ED start its ED range and preview),
   as a table and a figure (``coverage.png``).
@@ -64,6 +66,9 @@ def truth_of(ep: dict) -> dict:
     pv = ep.get("preview")
     t = {"op_start": ep.get("op_start"), "op_end": ep.get("op_end"), "ed_start": ep.get("ed_start"),
          "ed_end": ep.get("ed_end"), "preview_start": pv[0] if pv else None, "duration": float(ep["duration"])}
+    t["theme"] = [tuple(map(float, x)) for x in ((ep.get("op_start"), ep.get("op_end")),
+                                                (ep.get("ed_start"), ep.get("ed_end")), pv or (None, None))
+                  if x[0] is not None and x[1] is not None]
     if ep.get("segments"):
         t["story"] = [(float(a), float(b)) for k, a, b in ep["segments"] if k in STORY_KINDS]
     else:
@@ -100,29 +105,40 @@ def overlap(ranges: Sequence[tuple[float, float]], spans: Sequence[tuple[float, 
     return float(sum(max(0.0, min(b, d) - max(a, c)) for a, b in merged for c, d in spans))
 
 
-def answers_at(e: dict, threshold: float) -> tuple[dict, list[tuple[float, float]]]:
+def answers_at(e: dict, threshold: float, margin: float | None = None) -> tuple[dict, list[tuple[float, float]]]:
     """(boundary -> predicted seconds or None, skip ranges) of one predictions.json episode as
-    ``--min_confidence threshold`` would leave them."""
+    ``--min_confidence threshold`` would leave them.  The boundaries are the measured spans (the
+    JSON's ``spans``; ``op``/``ed``/``preview`` where it has none), the skip ranges what the skip
+    files wrote, or, with ``margin``, the measured spans narrowed as ``--skip_margin margin`` would."""
+    from skips.episode import narrow_span
+
     conf = e.get("confidence", {})
     ok = {name: e.get(name) is not None and conf.get(name, 0.0) >= threshold for name in ("op_end", "ed_start")}
-    op, ed, pv = e.get("op") if ok["op_end"] else None, e.get("ed") if ok["ed_start"] else None, \
-        e.get("preview") if ok["ed_start"] else None
-    got = {"op_start": op[0] if op else None, "op_end": op[1] if op else None,
-           "ed_start": ed[0] if ed else None, "ed_end": ed[1] if ed else None,
+    sp = e.get("spans") or {"opening": e.get("op"), "ending": e.get("ed"), "preview": e.get("preview")}
+    op, ed, pv = sp["opening"] if ok["op_end"] else None, sp["ending"] if ok["ed_start"] else None, \
+        sp["preview"] if ok["ed_start"] else None
+    got = {"op_start": op[0] if op else None, "op_end": e["op_end"] if op else None,
+           "ed_start": e["ed_start"] if ed else None, "ed_end": ed[1] if ed else None,
            "preview_start": pv[0] if pv else None}
-    ranges = [tuple(x) for x in (op, ed, pv) if x]
+    if margin is None:
+        skip = [e.get("op") if ok["op_end"] else None, e.get("ed") if ok["ed_start"] else None,
+                e.get("preview") if ok["ed_start"] else None]
+    else:
+        skip = [narrow_span(x, margin, float(e["duration"])) if x else None for x in (op, ed, pv)]
+    ranges = [tuple(x) for x in skip if x]
     return got, ranges
 
 
-def score_run(doc: dict, spans: dict, threshold: float = 0.0) -> dict:
+def score_run(doc: dict, spans: dict, threshold: float = 0.0, margin: float | None = None) -> dict:
     """Per boundary: n (episodes whose truth has it), answered, and the error summary of the
-    answered ones; the story eaten per episode; the answered share over all boundaries."""
+    answered ones; the story eaten and the theme (OP, ED, preview) left unskipped per episode; the
+    answered share over all boundaries.  ``margin``: skip ranges as --skip_margin would narrow them."""
     from datatools.metric import summary
 
     truth = {f"{k}.mp4": truth_of(v) for k, v in spans["episodes"].items()}
     errs: dict[str, list[float]] = {b: [] for b in BOUNDARIES}
     n = dict.fromkeys(BOUNDARIES, 0)
-    eaten, false_skips = [], 0
+    eaten, left, false_skips = [], [], 0
     for e in doc["episodes"]:
         t = truth.get(Path(e["file"]).name)
         if t is None:
@@ -130,8 +146,9 @@ def score_run(doc: dict, spans: dict, threshold: float = 0.0) -> dict:
         if not e["ok"]:
             n.update({b: n[b] + (t[b] is not None) for b in BOUNDARIES})
             eaten.append(0.0)
+            left.append(sum(b - a for a, b in t["theme"]))
             continue
-        got, ranges = answers_at(e, threshold)
+        got, ranges = answers_at(e, threshold, margin)
         for b in BOUNDARIES:
             if t[b] is None:
                 false_skips += got[b] is not None and b in ("op_end", "preview_start")
@@ -140,6 +157,7 @@ def score_run(doc: dict, spans: dict, threshold: float = 0.0) -> dict:
             if got[b] is not None:
                 errs[b].append(abs(got[b] - t[b]))
         eaten.append(overlap(ranges, t["story"]))
+        left.append(sum(b - a for a, b in t["theme"]) - overlap(ranges, t["theme"]))
     per = {}
     for b in BOUNDARIES:
         e = np.asarray(errs[b])
@@ -159,6 +177,7 @@ def score_run(doc: dict, spans: dict, threshold: float = 0.0) -> dict:
                     "within_2s": float((all_e <= 2).mean()) if all_e.size else None},
             "story_eaten_s": [round(float(x), 3) for x in eaten],
             "story_safe_share": float((eaten_a <= STORY_TOLERANCE_S).mean()) if eaten_a.size else None,
+            "theme_left_s": [round(float(x), 3) for x in left], "margin": margin,
             "false_skips": int(false_skips), "episodes": int(eaten_a.size)}
 
 
@@ -179,26 +198,36 @@ def _f(x, fmt="{:.2f}"):
     return "-" if x is None else fmt.format(x)
 
 
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A Markdown table."""
+    return "\n".join("| " + " | ".join(r) + " |" for r in [header, ["---"] * len(header), *rows])
+
+
 def boundary_table(results: dict[str, dict]) -> str:
-    lines = ["| method | boundary | answered | median | p90 | MAE | within 1 / 2 / 5 s |", "|---|---|---|---|---|---|---|"]
-    for name, res in results.items():
-        for b, row in res["boundaries"].items():
-            w = "-" if "median" not in row else \
-                f"{row['within_1s']:.0%} / {row['within_2s']:.0%} / {row['within_5s']:.0%}"
-            lines.append(f"| {name} | {b} | {row['answered']}/{row['n']} | {_f(row.get('median'))} | "
-                         f"{_f(row.get('p90'))} | {_f(row.get('mae'))} | {w} |")
-    return "\n".join(lines)
+    rows = [[name, b, f"{row['answered']}/{row['n']}", _f(row.get("median")), _f(row.get("p90")),
+             _f(row.get("mae")), "-" if "median" not in row else
+             f"{row['within_1s']:.0%} / {row['within_2s']:.0%} / {row['within_5s']:.0%}"]
+            for name, res in results.items() for b, row in res["boundaries"].items()]
+    return _table(["method", "boundary", "answered", "median", "p90", "MAE", "within 1 / 2 / 5 s"], rows)
 
 
 def coverage_table(curves: dict[str, list[dict]]) -> str:
-    lines = ["| method | --min_confidence | boundaries answered | median | p90 | within 2 s | "
-             "episodes with <= 1 s of story skipped |", "|---|---|---|---|---|---|---|"]
-    for name, rows in curves.items():
-        for r in rows:
-            lines.append(f"| {name} | {r['threshold']:g} | {r['answered_share']:.0%} ({r['all']['answered']}/"
-                         f"{r['all']['n']}) | {_f(r['all']['median'])} | {_f(r['all']['p90'])} | "
-                         f"{_f(r['all']['within_2s'], '{:.0%}')} | {_f(r['story_safe_share'], '{:.0%}')} |")
-    return "\n".join(lines)
+    rows = [[name, f"{r['threshold']:g}", f"{r['answered_share']:.0%} ({r['all']['answered']}/{r['all']['n']})",
+             _f(r["all"]["median"]), _f(r["all"]["p90"]), _f(r["all"]["within_2s"], "{:.0%}"),
+             _f(r["story_safe_share"], "{:.0%}")] for name, rr in curves.items() for r in rr]
+    return _table(["method", "--min_confidence", "boundaries answered", "median", "p90", "within 2 s",
+                   "episodes with <= 1 s of story skipped"], rows)
+
+
+MARGINS = (0.0, 0.5, 1.0, 2.0)   # --skip_margin values the margin table recomputes from the measured spans
+
+
+def margin_table(margins: dict[str, list[dict]]) -> str:
+    rows = [[name, f"{r['margin']:g}", _f(r["story_safe_share"], "{:.0%}"),
+             f"{np.median(r['story_eaten_s']):.1f} / {max(r['story_eaten_s']):.1f}",
+             f"{np.median(r['theme_left_s']):.1f}"] for name, rr in margins.items() for r in rr]
+    return _table(["method", "--skip_margin", "episodes with <= 1 s of story skipped",
+                   "story skipped, median / max s", "theme left unskipped, median s"], rows)
 
 
 def plot_coverage(curves: dict[str, list[dict]], path: Path) -> None:
@@ -340,11 +369,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     out = Path(args.out or data.parent / "predict_bench")
     out.mkdir(parents=True, exist_ok=True)
-    results, curves, late, walls = {}, {}, {}, {}
+    results, curves, margins, late, walls = {}, {}, {}, {}, {}
     for name, ckpts in methods.items():
         doc, walls[name] = run_method(name, ckpts, files, out, args)
         results[name] = score_run(doc, spans, 0.0)
         curves[name] = [score_run(doc, spans, t) for t in THRESHOLDS]
+        margins[name] = [score_run(doc, spans, 0.0, m) for m in MARGINS]
         late[name] = late_rows(doc, spans)
     n_late = sum(1 for v in spans["episodes"].values() if v.get("late_op"))
     eps = spans["episodes"].values()
@@ -358,14 +388,17 @@ def main(argv: list[str] | None = None) -> int:
               f"{k} {v['answered']}/{v['n']} answered, median {_f(v['median'])} s, within 2 s {_f(v['within_2s'], '{:.0%}')}"
               for k, v in late.items()), "",
           "Story skipped (cold open, body, C-part inside the OP / ED / preview skip ranges), per episode: "
-          + "; ".join(f"{k} median {np.median(v['story_eaten_s']):.1f} s, max {max(v['story_eaten_s']):.1f} s"
-                      for k, v in results.items()), "",
+          + "; ".join(f"{k} median {np.median(v['story_eaten_s']):.1f} s, max {max(v['story_eaten_s']):.1f} s, "
+                      f"{_f(v['story_safe_share'], '{:.0%}')} of episodes at most 1 s; theme left unskipped "
+                      f"median {np.median(v['theme_left_s']):.1f} s" for k, v in results.items()), "",
           "Error against coverage (what --min_confidence P withholds):", "", coverage_table(curves), "",
+          "Skip ranges narrowed by --skip_margin (recomputed from the measured spans, --min_confidence 0; "
+          "the skip files above used predict.py's default):", "", margin_table(margins), "",
           "Wall time of predict.py: " + "; ".join(f"{k} {w:.0f} s ({w / len(files):.1f} s per episode)"
                                                    for k, w in walls.items())]
     text = "\n".join(md) + "\n"
     atomic_write_text(out / "bench.md", text)
-    atomic_write_json(out / "bench.json", {"methods": methods, "results": results, "coverage": curves,
+    atomic_write_json(out / "bench.json", {"methods": methods, "results": results, "coverage": curves, "margins": margins,
                                            "late_op": late, "wall_s": walls, "data": str(data)}, indent=1)
     plot_coverage(curves, out / "coverage.png")
     print(text)

@@ -83,20 +83,25 @@ def _rel_to_root(video: Path, data_root: Path, origin: str) -> Path:
         raise DatasetError(f"{origin}: clip {video} is not under --data_root {data_root}") from None
 
 
+def label_file_paths(data_root: str | os.PathLike, label_files: Sequence[str | os.PathLike] | None) -> list[Path]:
+    """The label files given, or every published one under the data root that exists."""
+    root = Path(data_root)
+    if label_files:
+        return [Path(f) for f in label_files]
+    files = [root / f for f in DEFAULT_LABEL_FILES if (root / f).is_file()]
+    if not files:
+        raise DatasetError(f"{root}: no label file found (looked for "
+                           f"{', '.join(DEFAULT_LABEL_FILES)}); pass --label_files")
+    return files
+
+
 def labelled_clips(data_root: str | os.PathLike, label_files: Sequence[str | os.PathLike] | None,
                    clip_seconds: int) -> list[ClipRecord]:
     """Clips of the given label files (default: every published label file that exists), in file
     order.  Labels that are NaN, negative or beyond the clip raise LabelError naming file and line."""
     root = Path(data_root)
-    if label_files:
-        files = [Path(f) for f in label_files]
-    else:
-        files = [root / f for f in DEFAULT_LABEL_FILES if (root / f).is_file()]
-        if not files:
-            raise DatasetError(f"{root}: no label file found (looked for "
-                               f"{', '.join(DEFAULT_LABEL_FILES)}); pass --label_files")
     records: list[ClipRecord] = []
-    for f in files:
+    for f in label_file_paths(data_root, label_files):
         for row in read_labels(f, clip_seconds=clip_seconds):
             origin = f"{f}:{row.line}"
             records.append(ClipRecord(_rel_to_root(row.video, root, origin), row.seconds, origin))

@@ -12,6 +12,12 @@ from it instead of assuming lengths.
 begins in the episode) -- what ``python -m datatools.synth`` writes.
 
     truth = segment_truth(records, "data", 200)   # one int64 (S,) array or None per record
+    extra = beyond_window_clips("data", ["data/data_A/train/labels.txt"], 200)
+
+``beyond_window_clips`` finds the start clips that a ``spans.json`` lists without a label because
+the opening ends after them (a late opening after a long cold open, or no opening at all): the
+dense kind trains on them as windows *without* a boundary, so that it can say "no OP end here" and
+predict.py scans further into the episode.
 """
 from __future__ import annotations
 
@@ -21,6 +27,8 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 import numpy as np
+
+from datatools.spec import rel_to_root
 
 SEGMENT_CLASSES = ("story", "opening", "ending", "preview", "other")
 STORY, OPENING, ENDING, PREVIEW, OTHER = range(len(SEGMENT_CLASSES))
@@ -88,5 +96,38 @@ def segment_truth(records: Sequence, data_root: str | os.PathLike, clip_seconds:
     return out
 
 
-__all__ = ["SEGMENT_CLASSES", "STORY", "OPENING", "ENDING", "PREVIEW", "OTHER", "UNKNOWN",
+def _beyond_start(ep: Mapping, clip_seconds: int) -> bool:
+    """The episode's OP ends after its start clip (or it has no opening): no OP end in the clip."""
+    clip = ep.get("clips", {}).get("start")
+    if not clip or not clip.get("no_label"):
+        return False
+    op_end = ep.get("op_end")
+    return op_end is None or float(op_end) >= float(clip.get("offset", 0.0)) + clip_seconds
+
+
+def beyond_window_clips(data_root: str | os.PathLike, label_files: Sequence[str | os.PathLike],
+                        clip_seconds: int) -> list[tuple[Path, np.ndarray]]:
+    """(clip path relative to the data root, segment truth) of every start clip that the
+    ``spans.json`` beside a label file lists unlabelled because the opening ends after it (or the
+    episode has none), in file order (whether their features exist is the caller's check)."""
+    root = Path(data_root)
+    out: list[tuple[Path, np.ndarray]] = []
+    seen: set[Path] = set()
+    for f in label_files:
+        folder = Path(f).parent
+        if folder in seen:
+            continue
+        seen.add(folder)
+        doc = load_spans(folder)
+        if doc is None or int(doc.get("clip_seconds", clip_seconds)) != int(clip_seconds):
+            continue
+        for ep in doc.get("episodes", {}).values():
+            if not _beyond_start(ep, clip_seconds):
+                continue
+            video = folder / ep["clips"]["start"]["file"]
+            out.append((rel_to_root(video, root), clip_segments(ep, "start", clip_seconds)))
+    return out
+
+
+__all__ = ["beyond_window_clips", "SEGMENT_CLASSES", "STORY", "OPENING", "ENDING", "PREVIEW", "OTHER", "UNKNOWN",
            "episode_seconds", "clip_segments", "load_spans", "segment_truth"]

@@ -19,13 +19,17 @@ training signal:
    ``decode_spans`` reads OP start, ED end and the preview (instead of assumed lengths).
 
 ``decode_dense`` (pure) turns heatmap + state logits into seconds and a confidence (the posterior
-mass within 2 s of the answer).
+mass within 2 s of the answer); the model's "confidence" is that times ``window_presence``, the
+probability that the boundary lies inside the window at all (from the state head, which also trains
+on start windows whose OP ends after them: a late opening after a long cold open, or none).
 
     from models.dense import DenseNet, decode_dense
     net = DenseNet(channels=48, clip_seconds=200)
     out = net(mfcc, frames, roi, is_end)   # "pred" (B,) in [0, 1], "confidence", "heat", "state"
 """
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import torch
@@ -114,8 +118,9 @@ class DenseNet(nn.Module):
             heat = self.heat(h)[idx, pick]                                          # (B, S)
             state = self.state(h)[idx, pick]                                        # (B, S)
             seconds, conf = decode_dense(heat.detach(), state.detach())
-            out = {"pred": seconds / s, "confidence": conf, "heat": heat, "state": state,
-                   "per_second": torch.softmax(heat.detach(), 1)}
+            present = window_presence(state.detach(), end[:, 0, 0])
+            out = {"pred": seconds / s, "confidence": conf * present, "present": present, "heat": heat,
+                   "state": state, "per_second": torch.softmax(heat.detach(), 1)}
             if self.segment is not None:
                 k = self.n_segments
                 out["segments"] = self.segment(h).view(b, 2, k, s)[idx, pick]       # (B, K, S) logits
@@ -135,6 +140,19 @@ def changepoint_loglik(state_logits: torch.Tensor) -> torch.Tensor:
     before = torch.cumsum(log_before, 1) - log_before                      # sum over bins < k
     after = torch.flip(torch.cumsum(torch.flip(log_after, [1]), 1), [1]) - log_after   # bins > k
     return before + after
+
+
+def window_presence(state_logits: torch.Tensor, is_end: torch.Tensor) -> torch.Tensor:
+    """(B,) P(the boundary lies inside the window) from the before/after state alone: the
+    change-point likelihood summed over the S bins against the one hypothesis of no change inside
+    (every second *before* the boundary for a start clip: the OP ends after the window, or there is
+    none; every second *after* it for an end clip), with even prior odds and a uniform prior over
+    the bins.  About 1 where the state flips inside the window, about 1/S where it never does."""
+    state_logits = state_logits.float()
+    inside = torch.logsumexp(changepoint_loglik(state_logits), 1) - math.log(state_logits.shape[1])
+    never = torch.where(is_end.view(-1).float() >= 0.5, F.logsigmoid(state_logits).sum(1),
+                        F.logsigmoid(-state_logits).sum(1))
+    return torch.sigmoid(inside - never)
 
 
 def decode_dense(heat_logits: torch.Tensor, state_logits: torch.Tensor | None = None,
@@ -175,11 +193,16 @@ def dense_targets(target: torch.Tensor, s: int, sigma: float = SIGMA_S) -> tuple
 
 def dense_loss(out: dict, target: torch.Tensor, segments: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
     """Heatmap cross-entropy + STATE_WEIGHT x state BCE [+ SEGMENT_WEIGHT x the segment
-    cross-entropy over the seconds whose class is known (``segments`` (B, S), -1 unknown)]."""
+    cross-entropy over the seconds whose class is known (``segments`` (B, S), -1 unknown)].
+    A NaN target is a start window whose OP ends after it (datatools.segments.beyond_window_clips):
+    no heatmap term, every second "before" for the state, its segments as given."""
     heat, state = out["heat"].float(), out["state"].float()
-    g, after = dense_targets(target, heat.shape[1])
-    ce = -(g * torch.log_softmax(heat, 1)).sum(1).mean()
-    bce = F.binary_cross_entropy_with_logits(state, after)
+    target = target.float()
+    known = torch.isfinite(target)            # NaN: a window without the boundary (the OP ends after it)
+    g, after = dense_targets(torch.where(known, target, torch.full_like(target, 2.0)), heat.shape[1])
+    ce_rows = -(g * torch.log_softmax(heat, 1)).sum(1)
+    ce = (ce_rows * known).sum() / known.sum().clamp_min(1)
+    bce = F.binary_cross_entropy_with_logits(state, after)   # beyond the window: "before" throughout
     loss = ce + STATE_WEIGHT * bce
     seg = heat.new_zeros(())
     if segments is not None and "segments" in out and bool((segments >= 0).any()):

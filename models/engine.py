@@ -30,9 +30,10 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, DistributedSampler
 
-from datatools.dataset import (TEST_DIRS, ClipRecord, FeatureDataset, check_meta, labelled_clips,
+from datatools.dataset import (TEST_DIRS, ClipRecord, FeatureDataset, check_meta, label_file_paths, labelled_clips,
                                split_train_val, find_test_clips)
 from datatools.labels import write_submission
+from datatools.spec import MFCC_SUFFIX, feature_path
 from datatools.metric import summary as metric_summary
 from models.avtnet import build_model, compute_loss
 from models.checkpoint import (check_compatible, load_weights, read_checkpoint, save_checkpoint,
@@ -98,6 +99,9 @@ def get_args_parser(add_help: bool = True, kind: str = "avt", if_normal: bool = 
     d.add_argument("--shift_aug", type=int, default=0, metavar="SEC",
                    help="temporal-shift augmentation: shift content and label together by up to SEC "
                         "seconds (0 = off, default)")
+    _flag(d, "--beyond_windows", "dense kind: also train on the start clips that a spans.json lists "
+          "unlabelled because the opening ends after them (late opening, or none), as windows without "
+          "a boundary, so the model can say 'no OP end here' (default: on)", True)
     d.add_argument("--cache", choices=("auto", "ram", "disk"), default="auto",
                    help="hold all features in RAM, memory-map them per item, or pick RAM when they "
                         "need under a quarter of it (default: auto)")
@@ -401,6 +405,20 @@ def run_train(args: argparse.Namespace, info: DistInfo, run_dir: Path) -> dict[s
         segments = segment_truth(train_recs, args.data_root, args.clip_seconds)
         LOG.info("dense: per-second segment truth (spans.json) for %d of %d training clips",
                  sum(s is not None for s in segments), len(segments))
+        if args.beyond_windows:   # windows without an OP end: target NaN, state "before" throughout
+            from datatools.segments import beyond_window_clips
+            listed = beyond_window_clips(args.data_root, label_file_paths(args.data_root, args.label_files),
+                                         args.clip_seconds)
+            extra = [(rel, seg) for rel, seg in listed
+                     if feature_path(args.feat_root, rel, MFCC_SUFFIX).is_file()]
+            if len(extra) < len(listed):
+                LOG.info("dense: %d listed clips without an OP end have no processed features; left out",
+                         len(listed) - len(extra))
+            train_recs = train_recs + [ClipRecord(rel, None, "spans.json (OP ends after the clip)")
+                                       for rel, _ in extra]
+            segments = segments + [seg for _, seg in extra]
+            LOG.info("dense: %d start clips without an OP end (late or no opening) train as "
+                     "windows without a boundary", len(extra))
     train_ds = FeatureDataset(train_recs, args.feat_root, args.clip_seconds, args.shift_aug,
                               args.seed, args.cache, segments=segments)
     val_ds = FeatureDataset(val_recs, args.feat_root, args.clip_seconds, cache=args.cache)

@@ -208,7 +208,7 @@ def load_models(weights: Sequence[str], device: Any) -> tuple[list[LoadedModel],
 def run_batch(models: Sequence[LoadedModel], features: Sequence[dict[str, np.ndarray]],
               kinds: Sequence[str], clip_seconds: int, device: Any) -> list[dict[str, Any]]:
     """Each model on a batch of clips (``features[i]`` of clip type ``kinds[i]``, "start"/"end").
-    Per model: ``seconds``, ``per_second`` (and ``confidence`` and ``segments``, the per-second
+    Per model: ``seconds``, ``per_second`` (and ``confidence``, ``present`` and ``segments``, the per-second
     segment probabilities (K, S), for kinds that give them), each a list in batch order."""
     from models.inputs import predict_seconds
 
@@ -219,8 +219,9 @@ def run_batch(models: Sequence[LoadedModel], features: Sequence[dict[str, np.nda
         norm = m.meta.get("normalization") or "unit"
         r = predict_seconds(m.model, batch, norm, clip_seconds, device)
         out.append({"seconds": [float(x) for x in r["seconds"]], "per_second": list(r["per_second"])})
-        if "confidence" in r:
-            out[-1]["confidence"] = [float(x) for x in r["confidence"]]
+        for key in ("confidence", "present"):
+            if key in r:
+                out[-1][key] = [float(x) for x in r[key]]
         if "segments" in r:
             out[-1]["segments"] = list(r["segments"])
     return out
@@ -259,6 +260,9 @@ class EpisodeResult:
     withheld: dict[str, str] = field(default_factory=dict)       # boundary -> why it is not answered
     scan: list[dict[str, float]] = field(default_factory=list)    # late-opening windows tried
     preview: tuple[float, float] | None = None                   # measured next-episode preview
+    # the measured spans (opening, ending, preview) before apply_skip_margin narrowed the skip ranges
+    measured: dict[str, tuple[float, float] | None] = field(default_factory=dict)
+    skip_margin: float | None = None
     span_source: dict[str, str] = field(default_factory=dict)    # op_start / ed_end / preview: from what
     # for plots and --season only (not written to JSON)
     plot: dict[str, Any] = field(default_factory=dict, repr=False)
@@ -278,6 +282,11 @@ class EpisodeResult:
                  confidence={k: round(v, 4) for k, v in self.confidence.items()}, withheld=self.withheld,
                  models=self.models, spread={k: r3(v) for k, v in self.spread.items()},
                  fusion=self.fusion, source=self.source, seconds=round(self.seconds, 2))
+        if self.skip_margin is not None:   # op / ed / preview above are the skip ranges; these the spans
+            d["skip_margin"] = self.skip_margin
+            shown = {"opening": op_ok, "ending": ed_ok, "preview": ed_ok}
+            d["spans"] = {k: [r3(x) for x in v] if v is not None and shown[k] else None
+                          for k, v in self.measured.items()}
         if self.season:
             d["season"] = self.season
         if self.scan:
@@ -291,7 +300,7 @@ def preview_range(r: EpisodeResult) -> tuple[float, float] | None:
     itself is withheld."""
     if "ed_start" in r.withheld:
         return None
-    if r.span_source.get("preview", "").startswith("segments"):
+    if r.skip_margin is not None or r.span_source.get("preview", "").startswith("segments"):
         return r.preview
     return (r.ed[1], r.duration) if r.duration - r.ed[1] >= MIN_CHAPTER_S else None
 
@@ -348,6 +357,38 @@ def boundary_confidence(models: Sequence[LoadedModel], per_model: Sequence[dict]
     shares = [m.meta["validation"]["within_2s"] for m in models if (m.meta.get("validation") or {}).get("n")]
     trust = float(np.mean(shares)) if shares else DEFAULT_MODEL_TRUST
     return model_reliability([p[name] for p in per_model], answer, None, SeasonRule(model_trust=trust), weights)
+
+
+DEFAULT_SKIP_MARGIN_S = 1.0    # the metric's own tolerance: a second of theme kept rather than of story lost
+
+
+def narrow_span(span: tuple[float, float] | None, margin: float,
+                duration: float = math.inf) -> tuple[float, float] | None:
+    """``[a + margin, b - margin]``: a skip range that stops short of the story on both sides,
+    except at the file's own edges (0 and ``duration``: no story lies beyond them); a span no
+    longer than 2 margin + 1 s is kept as it is (nothing sensible would be left)."""
+    if span is None or margin <= 0:
+        return span
+    a, b = float(span[0]), float(span[1])
+    if b - a <= 2 * margin + 1.0:
+        return (a, b)
+    return (a if a <= 1e-3 else a + margin, b if b >= duration - 1e-3 else b - margin)
+
+
+def apply_skip_margin(results: Sequence[EpisodeResult], margin: float) -> None:
+    """Narrow every skip range (opening, ending, preview) by ``margin`` seconds at both ends, so
+    that a boundary off by up to that much skips theme, not story.  The boundaries themselves
+    (``op_end``, ``ed_start``) and the measured spans (``measured``, the JSON's ``spans``) stay as
+    measured; ``op`` / ``ed`` / ``preview`` and every skip file and chapter follow the narrowed
+    ranges."""
+    for r in results:
+        if not r.ok:
+            continue
+        pv = preview_range(r)
+        r.measured = {"opening": tuple(r.op), "ending": tuple(r.ed), "preview": None if pv is None else tuple(pv)}
+        r.op, r.ed = narrow_span(r.op, margin, r.duration), narrow_span(r.ed, margin, r.duration)
+        r.preview = narrow_span(pv, margin, r.duration)
+        r.skip_margin = float(margin)
 
 
 def withhold_unsure(results: Sequence[EpisodeResult], min_confidence: float) -> None:
@@ -468,6 +509,9 @@ def scan_late_opening(res: EpisodeResult, models: Sequence[LoadedModel], clip_se
     for i, t in enumerate(starts):
         answer, conf = fuse_window(models, raw, i, t, args.fusion)
         tried.append({"start": t, "op_end": round(answer, 3), "confidence": round(conf, 4)})
+        present = [r["present"][i] for r in raw if "present" in r]
+        if present:   # P(the OP ends inside this window), the dense kind's state head
+            tried[-1]["present"] = round(max(present), 4)
         if conf > res.confidence["op_end"] and (best is None or conf > best[1]):
             best = (answer, conf, t, i)
     res.scan = tried

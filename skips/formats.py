@@ -28,7 +28,8 @@ CSV_FIELDS = ("file", "ok", "duration", "op_start", "op_end", "ed_start", "ed_en
 
 
 def csv_text(results: Sequence[EpisodeResult]) -> str:
-    """One row per episode; per-model predictions joined by ';' in --weights order."""
+    """One row per episode: the measured boundaries (not the skip ranges narrowed by
+    --skip_margin); per-model predictions joined by ';' in --weights order."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(CSV_FIELDS)
@@ -38,8 +39,9 @@ def csv_text(results: Sequence[EpisodeResult]) -> str:
             w.writerow([r.file, 0, *[""] * (len(CSV_FIELDS) - 3), r.error])
             continue
         op_ok, ed_ok = "op_end" not in r.withheld, "ed_start" not in r.withheld
-        w.writerow([r.file, 1, f3(r.duration), f3(r.op[0]) if op_ok else "", f3(r.op_end) if op_ok else "",
-                    f3(r.ed_start) if ed_ok else "", f3(r.ed[1]) if ed_ok else "",
+        op, ed = r.measured.get("opening") or r.op, r.measured.get("ending") or r.ed   # measured spans
+        w.writerow([r.file, 1, f3(r.duration), f3(op[0]) if op_ok else "", f3(r.op_end) if op_ok else "",
+                    f3(r.ed_start) if ed_ok else "", f3(ed[1]) if ed_ok else "",
                     f3(r.spread["op_end"]), f3(r.spread["ed_start"]),
                     r.source["op_end"], r.source["ed_start"],
                     ";".join(f3(m["op_end"]) for m in r.models),

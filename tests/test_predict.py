@@ -177,8 +177,15 @@ def test_json_and_csv(world, run):
     rows = good_rows(doc)
     assert set(rows) == {p.stem for p in world["good"]}
     for e in rows.values():
-        assert e["op"] == pytest.approx([max(0.0, e["op_end"] - 90), e["op_end"]], abs=2e-3)
-        assert e["ed"] == pytest.approx([e["ed_start"], min(e["duration"], e["ed_start"] + 90)], abs=2e-3)
+        sp, m = e["spans"], e["skip_margin"]
+        assert m == 1.0                                   # the default --skip_margin
+        assert sp["opening"] == pytest.approx([max(0.0, e["op_end"] - 90), e["op_end"]], abs=2e-3)
+        assert sp["ending"] == pytest.approx([e["ed_start"], min(e["duration"], e["ed_start"] + 90)], abs=2e-3)
+        # the skip ranges stop a margin short of the story on both sides (not at the file's edges)
+        a, b = sp["opening"]
+        assert e["op"] == pytest.approx([a + m if a > 0 else 0.0, b - m], abs=2e-3)
+        a, b = sp["ending"]
+        assert e["ed"] == pytest.approx([a + m, b if b >= e["duration"] - 1e-3 else b - m], abs=2e-3)
         values = [m["op_end"] for m in e["models"]]
         assert e["spread"]["op_end"] == pytest.approx(max(values) - min(values), abs=2e-3)
         assert min(values) - 1e-3 <= e["op_end"] <= max(values) + 1e-3
@@ -196,7 +203,7 @@ def test_json_and_csv(world, run):
         e = rows.get(Path(t["file"]).stem)
         if t["ok"] == "1":
             assert float(t["op_end"]) == pytest.approx(e["op_end"], abs=1e-3)
-            assert float(t["ed_end"]) == pytest.approx(e["ed"][1], abs=1e-3)
+            assert float(t["ed_end"]) == pytest.approx(e["spans"]["ending"][1], abs=1e-3)
             assert [float(x) for x in t["models_ed_start"].split(";")] == \
                 pytest.approx([m["ed_start"] for m in e["models"]], abs=1e-3)
         else:
@@ -217,7 +224,7 @@ def test_edl_and_chapter_files(world, run):
         titles = [c["title"] for c in chapters]
         assert "Opening" in titles and "Ending" in titles
         opening = chapters[titles.index("Opening")]
-        assert opening["END"] == round(e["op_end"] * 1000)
+        assert opening["END"] == round(e["op"][1] * 1000)     # the skip range: op_end - --skip_margin
 
 
 def parse_ffmetadata(text: str) -> list[dict]:

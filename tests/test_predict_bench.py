@@ -61,3 +61,26 @@ def test_a_threshold_withholds_ranges_with_their_boundary():
     assert r["answered_share"] == pytest.approx(3 / 5) and r["boundaries"]["op_end"]["answered"] == 0
     none = score_run(doc, _spans(), 0.99)
     assert none["answered_share"] == 0.0 and none["story_eaten_s"] == [0.0] and none["all"]["median"] is None
+
+
+def test_the_margin_keeps_small_errors_out_of_the_story():
+    """Every edge 0.6 s off towards the story: 2.4 s eaten without a margin (four edges beside
+    story; the preview starts in a gap); none once the ranges are narrowed by 1 s, which leaves
+    0.4 s of theme unskipped at each of the five theme edges inside the file.  The boundaries are
+    scored from the measured spans (``spans``), never from the narrowed ranges."""
+    doc = _pred((29.4, 120.6), (849.4, 930.6), (959.4, 1000.0))
+    e = doc["episodes"][0]
+    e["duration"] = 1000.0
+    plain = score_run(doc, _spans())
+    assert plain["story_eaten_s"] == [pytest.approx(2.4)] and plain["story_safe_share"] == 0.0
+    assert plain["theme_left_s"] == [pytest.approx(0.0)]
+    narrowed = score_run(doc, _spans(), margin=1.0)
+    assert narrowed["story_eaten_s"] == [pytest.approx(0.0)] and narrowed["story_safe_share"] == 1.0
+    assert narrowed["theme_left_s"] == [pytest.approx(5 * 0.4)]
+    assert narrowed["boundaries"]["op_start"]["median"] == pytest.approx(0.6)
+    # predict.py's own narrowed ranges with the measured spans beside them: the same figures
+    from skips.episode import narrow_span
+    e["spans"] = {"opening": e["op"], "ending": e["ed"], "preview": e["preview"]}
+    e["op"], e["ed"], e["preview"] = (list(narrow_span(tuple(x), 1.0, 1000.0)) for x in (e["op"], e["ed"], e["preview"]))
+    again = score_run(doc, _spans())
+    assert again["story_eaten_s"] == narrowed["story_eaten_s"] and again["boundaries"] == narrowed["boundaries"]

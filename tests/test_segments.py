@@ -15,10 +15,11 @@ import pytest
 import torch
 
 from datatools.dataset import FeatureDataset, labelled_clips, split_train_val, write_synthetic_processed
-from datatools.segments import (ENDING, OPENING, OTHER, PREVIEW, STORY, clip_segments, segment_truth)
+from datatools.segments import (ENDING, OPENING, OTHER, PREVIEW, STORY, beyond_window_clips, clip_segments,
+                                segment_truth)
 from models.checkpoint import load_checkpoint_model
 from models.config import ModelConfig
-from models.dense import decode_spans, dense_loss
+from models.dense import decode_spans, dense_loss, window_presence
 from models.engine import get_args_parser, main
 from models.inputs import to_model_inputs
 
@@ -217,3 +218,116 @@ def test_decode_spans_refines_edges_below_a_second():
     q = _probs([(ENDING, 50, 140)], high=0.98)
     q[ENDING, 140], q[STORY, 140] = 0.3, 0.7
     assert decode_spans(q, "end", 50.0)["ed_end"] == pytest.approx(140.3, abs=0.05)
+
+
+# ----------------------------------------------------------------------------------------------
+# Windows without a boundary: the OP ends after the start clip (late opening) or there is none
+
+
+def test_window_presence_from_the_state():
+    flip = torch.cat([torch.full((1, 80), -6.0), torch.full((1, 120), 6.0)], 1)    # before | after
+    before = torch.full((1, 200), -6.0)
+    after = torch.full((1, 200), 6.0)
+    start, end = torch.zeros(1), torch.ones(1)
+    assert float(window_presence(flip, start)) > 0.99 and float(window_presence(flip, end)) > 0.99
+    assert float(window_presence(before, start)) < 0.02      # start clip: the OP ends after it
+    assert float(window_presence(after, end)) < 0.02         # end clip: the ED began before it
+    assert float(window_presence(after, start)) > 0.98       # the OP ended in the first second
+
+
+def test_dense_loss_on_a_window_without_the_boundary():
+    torch.manual_seed(0)
+    heat = torch.randn(2, S, requires_grad=True)
+    state = torch.zeros(2, S, requires_grad=True)
+    out = {"heat": heat, "state": state}
+    got = dense_loss(out, torch.tensor([0.5, float("nan")]))
+    assert torch.isfinite(got["loss"])
+    got["loss"].backward()
+    assert float(heat.grad[1].abs().sum()) == 0.0            # no heatmap term without a boundary
+    assert (state.grad[1] > 0).all()                          # pushed towards "before" everywhere
+    one = dense_loss({"heat": heat[:1], "state": state[:1]}, torch.tensor([0.5]))
+    assert float(got["heat"]) == pytest.approx(float(one["heat"]))
+
+
+def test_beyond_window_clips_lists_late_and_missing_openings(tmp_path):
+    folder = tmp_path / "data" / "data_A" / "train"
+    folder.mkdir(parents=True)
+    late = dict(_episode(D=1400.0, end_offset=1200.0), op_start=250.0, op_end=340.0)
+    late["clips"]["start"].update(file="late_start.mp4", no_label="late opening")
+    none = dict(_episode(), op_start=None, op_end=None)
+    none["clips"] = {"start": {"file": "none_start.mp4", "offset": 0, "no_label": "no opening"}}
+    short = dict(_episode(), op_start=None, op_end=None)     # unlabelled, but for another reason
+    short["clips"] = {"start": {"file": "odd_start.mp4", "offset": 0, "no_label": "odd"}}
+    short["op_end"] = 120.0
+    doc = {"clip_seconds": 200, "episodes": {"late": late, "none": none, "odd": short, "x": _episode()}}
+    (folder / "spans.json").write_text(json.dumps(doc))
+    got = beyond_window_clips(tmp_path / "data", [folder / "labels.txt"], 200)
+    assert [str(r) for r, _ in got] == ["data_A/train/late_start.mp4", "data_A/train/none_start.mp4"]
+    assert not (got[0][1] == OPENING).any() and not (got[1][1] == OPENING).any()
+    assert beyond_window_clips(tmp_path / "data", [folder / "labels.txt"], 100) == []   # other S
+
+
+def _write_beyond(root: Path, n: int, seed: int) -> list[str]:
+    """Start clips in the style of write_synthetic_processed whose boundary never comes: bright
+    frames, a text line and loud MFCC throughout, listed unlabelled in spans.json."""
+    from datatools.spec import (FRAME_H, FRAME_W, FRAMES_SUFFIX, MFCC_SUFFIX, ROI_H, ROI_SUFFIX, ROI_W,
+                                feature_path, mfcc_length)
+    from utils.io import atomic_save_npy
+
+    rng = np.random.default_rng(seed)
+    doc = json.loads((root / "data_A/train/spans.json").read_text())
+    stems = []
+    for i in range(n):
+        stem = f"late{i:03d}_start"
+        rel = Path("data_A/train") / (stem + ".mp4")
+        frames = (rng.integers(0, 60, (S, FRAME_H, FRAME_W, 3)) + 150).astype(np.uint8)
+        roi = (rng.random((S, ROI_H, ROI_W)) < 0.05).astype(np.uint8)
+        roi[:, 5:10, 4:30] = 1
+        mf = rng.normal(0, 1, (20, mfcc_length(S))).astype(np.float32)
+        mf[0] += 4.0
+        feat = root / "processed"
+        for suffix, arr in ((FRAMES_SUFFIX, frames), (ROI_SUFFIX, roi), (MFCC_SUFFIX, mf)):
+            atomic_save_npy(feature_path(feat, rel, suffix), arr)
+        doc["episodes"][stem] = {"duration": 3 * S, "op_start": 0.0, "op_end": 2.0 * S,
+                                 "clips": {"start": {"file": stem + ".mp4", "offset": 0, "no_label": "late"}}}
+        stems.append(stem)
+    (root / "data_A/train/spans.json").write_text(json.dumps(doc))
+    return stems
+
+
+def test_dense_learns_to_say_no_opening_here(tmp_path):
+    """Through the engine: with the unlabelled late-opening windows the dense kind's confidence on
+    them falls far below its confidence on labelled start clips; without them (--beyond_windows
+    off) it stays higher (here, where the toy clips' "before" look is plain, only about twice)."""
+    root = tmp_path / "data"
+    labels = write_synthetic_processed(root, n_train=48, n_test=0, clip_seconds=S, seed=5)
+    _spans_for(root, labels)
+    late = _write_beyond(root, 12, seed=6)
+    conf = {}
+    for flag in ("on", "off"):
+        run = tmp_path / f"run_{flag}"
+        argv = ["--data_root", str(root), "--save_prefix", str(run), "--preset", "tiny", "--clip_seconds", str(S),
+                "--device", "cpu", "--num_workers", "0", "--show_freq", "0", "--max_epoch", "8",
+                "--warmup_epochs", "0", "--lr", "3e-3", "--batch_size", "6", "--seed", "3",
+                "--beyond_windows", "true" if flag == "on" else "false"]
+        main(get_args_parser(kind="dense").parse_args(argv))
+        model, _ = load_checkpoint_model(run / "avnet_epoch8.pth", "cpu")   # the last epoch's weights
+        model.eval()
+        from datatools.dataset import ClipRecord
+        recs = [ClipRecord(Path("data_A/train") / (s + ".mp4"), None) for s in late]
+        starts = [r for r in labelled_clips(root, None, S) if r.rel.stem.endswith("_start")][:12]
+        got = {}
+        for name, rr in (("late", recs), ("labelled", starts)):
+            ds = FeatureDataset(rr, root / "processed", S)
+            vals = []
+            for i in range(len(rr)):
+                it = ds[i]
+                batch = {k: torch.as_tensor(np.asarray(it[k]))[None] for k in ("mfcc", "frames", "roi")}
+                with torch.no_grad():
+                    out = model(*to_model_inputs(batch, "unit", torch.device("cpu")), torch.zeros(1))
+                vals.append(float(out["confidence"][0]))
+            got[name] = float(np.median(vals))
+        conf[flag] = got
+    print(f"\n[no opening here] median confidence, late windows vs labelled start clips: {conf}")
+    assert conf["on"]["late"] < 0.1 and conf["on"]["labelled"] > 0.5
+    assert conf["off"]["late"] > 1.5 * conf["on"]["late"]
