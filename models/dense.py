@@ -191,9 +191,21 @@ def dense_targets(target: torch.Tensor, s: int, sigma: float = SIGMA_S) -> tuple
     return g, (pos > x).float()
 
 
+def balanced_weights(labels: torch.Tensor, k: int) -> torch.Tensor:
+    """(k,) class weights for the segment cross-entropy from the batch's own known labels (-1
+    ignored): 1 / sqrt(share) of each class present, so that a short, rare segment (a 20-s preview
+    in a 200-s end clip) is not drowned by the story around it; normalised to mean 1 over the
+    present classes (absent ones weigh 0, which no target uses)."""
+    known = labels[labels >= 0].long()
+    counts = torch.bincount(known, minlength=k)[:k].float()
+    w = torch.where(counts > 0, (counts.sum() / counts.clamp_min(1)).sqrt(), torch.zeros_like(counts))
+    return w * (counts > 0).sum() / w.sum().clamp_min(1e-12)
+
+
 def dense_loss(out: dict, target: torch.Tensor, segments: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
     """Heatmap cross-entropy + STATE_WEIGHT x state BCE [+ SEGMENT_WEIGHT x the segment
-    cross-entropy over the seconds whose class is known (``segments`` (B, S), -1 unknown)].
+    cross-entropy over the seconds whose class is known (``segments`` (B, S), -1 unknown), each
+    class weighted by ``balanced_weights``].
     A NaN target is a start window whose OP ends after it (datatools.segments.beyond_window_clips):
     no heatmap term, every second "before" for the state, its segments as given."""
     heat, state = out["heat"].float(), out["state"].float()
@@ -206,7 +218,9 @@ def dense_loss(out: dict, target: torch.Tensor, segments: torch.Tensor | None = 
     loss = ce + STATE_WEIGHT * bce
     seg = heat.new_zeros(())
     if segments is not None and "segments" in out and bool((segments >= 0).any()):
-        seg = F.cross_entropy(out["segments"].float(), segments.long(), ignore_index=-1)
+        logits = out["segments"].float()
+        seg = F.cross_entropy(logits, segments.long(), weight=balanced_weights(segments, logits.shape[1]),
+                              ignore_index=-1)
         loss = loss + SEGMENT_WEIGHT * seg
     return {"loss": loss, "heat": ce.detach(), "state": bce.detach(), "segment": seg.detach()}
 

@@ -19,7 +19,7 @@ from datatools.segments import (ENDING, OPENING, OTHER, PREVIEW, STORY, beyond_w
                                 segment_truth)
 from models.checkpoint import load_checkpoint_model
 from models.config import ModelConfig
-from models.dense import decode_spans, dense_loss, window_presence
+from models.dense import balanced_weights, decode_spans, dense_loss, window_presence
 from models.engine import get_args_parser, main
 from models.inputs import to_model_inputs
 
@@ -331,3 +331,19 @@ def test_dense_learns_to_say_no_opening_here(tmp_path):
     print(f"\n[no opening here] median confidence, late windows vs labelled start clips: {conf}")
     assert conf["on"]["late"] < 0.1 and conf["on"]["labelled"] > 0.5
     assert conf["off"]["late"] > 1.5 * conf["on"]["late"]
+
+
+def test_rare_segments_weigh_more():
+    labels = torch.tensor([[0] * 16 + [3] * 4, [0] * 10 + [-1] * 10])     # 26 story, 4 preview, 10 unknown
+    w = balanced_weights(labels, 5)
+    assert w[1] == 0 and w[2] == 0 and w[4] == 0                           # absent classes
+    assert float(w[3] / w[0]) == pytest.approx((26 / 4) ** 0.5)
+    assert float(w[[0, 3]].mean()) == pytest.approx(1.0)
+    # a missed preview second now costs more than a missed story second
+    logits = torch.zeros(1, 5, 4)
+    logits[0, 0, :] = 3.0                                                 # says "story" throughout
+    seg = torch.tensor([[0, 0, 0, 3]])
+    out = {"heat": torch.zeros(1, 4), "state": torch.zeros(1, 4), "segments": logits}
+    both = float(dense_loss(out, torch.tensor([0.5]), seg)["segment"])
+    plain = float(torch.nn.functional.cross_entropy(logits, seg))
+    assert both > plain
