@@ -185,8 +185,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 plot_episode(r, Path(args.plot) / Path(r.rel).with_suffix(".png"))
     n_bad = sum(not r.ok for r in results)
     n_held = sum(len(r.withheld) for r in results if r.ok)
+    n_given = sum(len(r.confidence) for r in results if r.ok)   # OP end, ED start, measured previews
     if n_held:
-        print(f"[predict] {n_held} of {2 * (len(results) - n_bad)} boundaries withheld "
+        print(f"[predict] {n_held} of {n_given} answers withheld "
               f"(confidence < --min_confidence {args.min_confidence:g}); see predictions.json", file=sys.stderr)
     wall = time.perf_counter() - t_start
     print(f"[predict] {len(results) - n_bad} episodes done, {n_bad} failed, {wall:.1f} s "

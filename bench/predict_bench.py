@@ -13,7 +13,8 @@ answer and its confidence is on record) once per method on the full episodes lis
   seconds they cover; the share of episodes where that is at most 1 s; the theme seconds they
   leave unskipped; and the same recomputed at other margins (the margin table);
 - the same at confidence thresholds 0 ... 0.95 (what ``--min_confidence P`` would withhold:
-  a withheld OP end takes its OP range with it, a withheld ED start its ED range and preview),
+  a withheld OP end takes its OP range with it, a withheld ED start its ED range and preview; a
+  measured preview also has a confidence of its own),
   as a table and a figure (``coverage.png``).
 
     # 24 episodes of 8 unseen series, realistic, a quarter of them with cold opens of 2.5-8 min
@@ -46,10 +47,6 @@ import predict  # noqa: E402
 from utils.io import atomic_write_json, atomic_write_text  # noqa: E402
 
 BOUNDARIES = ("op_start", "op_end", "ed_start", "ed_end", "preview_start")
-# whose confidence each boundary carries: the OP range stands or falls with its end, the ED range
-# and the preview with the ED start (predict.py withholds them together)
-CONFIDENCE_OF = {"op_start": "op_end", "op_end": "op_end", "ed_start": "ed_start", "ed_end": "ed_start",
-                 "preview_start": "ed_start"}
 STORY_KINDS = ("cold_open", "body", "c_part", "insert")   # what a skip must not eat
 STORY_TOLERANCE_S = 1.0
 THRESHOLDS = (0.0, 0.3, 0.5, 0.7, 0.8, 0.9, 0.95)
@@ -115,14 +112,15 @@ def answers_at(e: dict, threshold: float, margin: float | None = None) -> tuple[
     conf = e.get("confidence", {})
     ok = {name: e.get(name) is not None and conf.get(name, 0.0) >= threshold for name in ("op_end", "ed_start")}
     sp = e.get("spans") or {"opening": e.get("op"), "ending": e.get("ed"), "preview": e.get("preview")}
+    ok["preview"] = ok["ed_start"] and conf.get("preview", 1.0) >= threshold   # its own confidence, where given
     op, ed, pv = sp["opening"] if ok["op_end"] else None, sp["ending"] if ok["ed_start"] else None, \
-        sp["preview"] if ok["ed_start"] else None
+        sp["preview"] if ok["preview"] else None
     got = {"op_start": op[0] if op else None, "op_end": e["op_end"] if op else None,
            "ed_start": e["ed_start"] if ed else None, "ed_end": ed[1] if ed else None,
            "preview_start": pv[0] if pv else None}
     if margin is None:
         skip = [e.get("op") if ok["op_end"] else None, e.get("ed") if ok["ed_start"] else None,
-                e.get("preview") if ok["ed_start"] else None]
+                e.get("preview") if ok["preview"] else None]
     else:
         skip = [narrow_span(x, margin, float(e["duration"])) if x else None for x in (op, ed, pv)]
     ranges = [tuple(x) for x in skip if x]

@@ -265,7 +265,8 @@ def decode_spans(probs: np.ndarray, kind: str, boundary: float, min_share: float
     [c, d) after b (the best interval of "preview" seconds, or none).  Edges are refined below a
     second from the probabilities of the two bins beside them.  A span whose mean class
     probability is below ``min_share`` is not reported (the caller falls back).  Returns clip
-    seconds: {"op_start"} or {"ed_end", "preview"} (None where not found)."""
+    seconds: {"op_start"} or {"ed_end", "preview", "preview_share"} (None where not found;
+    ``preview_share`` is the mean preview probability over the reported preview)."""
     from datatools.segments import ENDING, OPENING, PREVIEW
 
     p = np.clip(np.asarray(probs, np.float64), 1e-6, 1 - 1e-6)
@@ -286,7 +287,7 @@ def decode_spans(probs: np.ndarray, kind: str, boundary: float, min_share: float
     ed_end = _refine_end(p[ENDING], end) if share >= min_share else None
     q0 = end if ed_end is not None else e
     lp, ln = _interval_score(np.log(p[PREVIEW]), np.log(1 - p[PREVIEW]))
-    best, best_score = None, ln[S] - ln[q0]                  # no preview: every second "not preview"
+    best, best_score, share = None, ln[S] - ln[q0], None      # no preview: every second "not preview"
     c = np.arange(q0, S + 1)[:, None]
     d = np.arange(q0, S + 1)[None, :]
     sc = (ln[c] - ln[q0]) + (lp[d] - lp[c]) + (ln[S] - ln[d])
@@ -295,4 +296,5 @@ def decode_spans(probs: np.ndarray, kind: str, boundary: float, min_share: float
         i, j = np.unravel_index(int(np.argmax(sc)), sc.shape)
         if sc[i, j] > best_score and float(p[PREVIEW, q0 + i:q0 + j].mean()) >= min_share:
             best = [_refine_start(p[PREVIEW], q0 + i), _refine_end(p[PREVIEW], q0 + j)]
-    return {"ed_end": ed_end, "preview": best}
+            share = float(p[PREVIEW, q0 + i:q0 + j].mean())
+    return {"ed_end": ed_end, "preview": best, "preview_share": share}

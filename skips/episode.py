@@ -298,7 +298,7 @@ def preview_range(r: EpisodeResult) -> tuple[float, float] | None:
     """The next-episode preview: measured by a segment head (``r.preview``, None when it saw
     none), else what follows the ending skip range if long enough to matter; None when the ending
     itself is withheld."""
-    if "ed_start" in r.withheld:
+    if "ed_start" in r.withheld or "preview" in r.withheld:
         return None
     if r.skip_margin is not None or r.span_source.get("preview", "").startswith("segments"):
         return r.preview
@@ -336,6 +336,8 @@ def measure_spans(res: EpisodeResult, raw: Sequence[dict[str, Any]], clip_second
             res.ed, res.span_source["ed_end"] = (res.ed_start, off + got["ed_end"]), "segments"
         res.preview = None if got["preview"] is None else (off + got["preview"][0], off + got["preview"][1])
         res.span_source["preview"] = "segments" if got["preview"] else "segments (none seen)"
+        if got["preview"]:   # its own confidence: P(ED start right) x the mean preview probability
+            res.confidence["preview"] = float(res.confidence.get("ed_start", 1.0) * got["preview_share"])
 
 
 DEFAULT_MODEL_TRUST = 0.5   # P(within 2 s) of a checkpoint that states no validation figure
@@ -397,7 +399,9 @@ def withhold_unsure(results: Sequence[EpisodeResult], min_confidence: float) -> 
     for r in results:
         if not r.ok:
             continue
-        for name in ("op_end", "ed_start"):
+        for name in ("op_end", "ed_start", "preview"):
+            if name == "preview" and name not in r.confidence:   # no measured preview: nothing to withhold
+                continue
             c = r.confidence.get(name, float("nan"))
             if not c >= min_confidence:
                 r.withheld[name] = f"confidence {c:.2f} < --min_confidence {min_confidence:g}"

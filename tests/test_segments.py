@@ -99,12 +99,12 @@ def test_decode_spans_on_hand_made_probabilities():
     assert decode_spans(_probs([(OPENING, 30, 120)]), "start", 120.0) == {"op_start": 30.0}
     assert decode_spans(_probs([(OPENING, 0, 95)]), "start", 95.0) == {"op_start": 0.0}
     got = decode_spans(_probs([(ENDING, 50, 140), (PREVIEW, 160, 190), (OTHER, 190, 200)]), "end", 50.0)
-    assert got == {"ed_end": 140.0, "preview": [160.0, 190.0]}
+    assert got == {"ed_end": 140.0, "preview": [160.0, 190.0], "preview_share": pytest.approx(0.9)}
     got = decode_spans(_probs([(ENDING, 50, 200)]), "end", 50.0)
-    assert got == {"ed_end": 200.0, "preview": None}
+    assert got == {"ed_end": 200.0, "preview": None, "preview_share": None}
     # a head that does not see an opening there reports none (the caller falls back)
     assert decode_spans(_probs([]), "start", 120.0) == {"op_start": None}
-    assert decode_spans(_probs([]), "end", 50.0) == {"ed_end": None, "preview": None}
+    assert decode_spans(_probs([]), "end", 50.0) == {"ed_end": None, "preview": None, "preview_share": None}
 
 
 def test_segment_loss_only_where_truth_is_known():
@@ -205,6 +205,27 @@ def test_predict_measures_spans_and_writes_part_b_and_preview():
     r3 = EpisodeResult("x.mkv", "x.mkv", True, duration=D, op_end=110.0, ed_start=850.0)
     measure_spans(r3, raw3, 200, args)
     assert preview_range(r3) is None and chapter_list(r3)[-1] == ("Part B", 930.0, D)
+    assert "preview" not in r3.confidence
+
+
+def test_an_unsure_preview_is_withheld_alone():
+    """The preview's own confidence (ED start's x the mean preview probability): below
+    --min_confidence it is left out, the ending stays; Part B then runs to the end."""
+    import argparse
+
+    from skips.episode import EpisodeResult, measure_spans, preview_range, withhold_unsure
+    from skips.formats import chapter_list
+
+    args = argparse.Namespace(op_length=90.0, ed_length=90.0)
+    raw = [{"segments": {"start": _probs([(OPENING, 40, 110)]),
+                         "end": _probs([(ENDING, 50, 130), (PREVIEW, 160, 190)], high=0.6)}}]
+    r = EpisodeResult("x.mkv", "x.mkv", True, duration=1000.0, op_end=110.0, ed_start=850.0,
+                      confidence={"op_end": 0.9, "ed_start": 0.9})
+    measure_spans(r, raw, 200, args)
+    assert preview_range(r) is not None and 0.4 < r.confidence["preview"] < 0.9 * 0.6 + 1e-6
+    withhold_unsure([r], 0.7)
+    assert set(r.withheld) == {"preview"} and preview_range(r) is None
+    assert chapter_list(r)[-2:] == [("Ending", 850.0, 930.0), ("Part B", 930.0, 1000.0)]
 
 
 def test_decode_spans_refines_edges_below_a_second():
