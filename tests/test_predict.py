@@ -520,7 +520,7 @@ def test_min_confidence_on_the_command_line(world, tmp_path):
     stem = Path(e["file"]).stem
     assert (out / f"{stem}.edl").read_text() == ""
     assert [c[0] for c in _xml_chapters(out / f"{stem}.chapters.xml")] == ["Part A"]
-    assert "2 of 2 boundaries withheld" in err.getvalue()
+    assert "2 of 2 answers withheld" in err.getvalue()
 
 
 # --------------------------------------------------------------------------------- late openings
