@@ -102,7 +102,8 @@ def overlap(ranges: Sequence[tuple[float, float]], spans: Sequence[tuple[float, 
     return float(sum(max(0.0, min(b, d) - max(a, c)) for a, b in merged for c, d in spans))
 
 
-def answers_at(e: dict, threshold: float, margin: float | None = None) -> tuple[dict, list[tuple[float, float]]]:
+def answers_at(e: dict, threshold: float,
+               margin: float | None = None) -> tuple[dict, list[tuple[float, float]]]:
     """(boundary -> predicted seconds or None, skip ranges) of one predictions.json episode as
     ``--min_confidence threshold`` would leave them.  The boundaries are the measured spans (the
     JSON's ``spans``; ``op``/``ed``/``preview`` where it has none), the skip ranges what the skip
@@ -112,7 +113,8 @@ def answers_at(e: dict, threshold: float, margin: float | None = None) -> tuple[
     conf = e.get("confidence", {})
     ok = {name: e.get(name) is not None and conf.get(name, 0.0) >= threshold for name in ("op_end", "ed_start")}
     sp = e.get("spans") or {"opening": e.get("op"), "ending": e.get("ed"), "preview": e.get("preview")}
-    ok["preview"] = ok["ed_start"] and conf.get("preview", 1.0) >= threshold   # its own confidence, where given
+    # a measured preview also has a confidence of its own
+    ok["preview"] = ok["ed_start"] and conf.get("preview", 1.0) >= threshold
     op, ed, pv = sp["opening"] if ok["op_end"] else None, sp["ending"] if ok["ed_start"] else None, \
         sp["preview"] if ok["preview"] else None
     got = {"op_start": op[0] if op else None, "op_end": e["op_end"] if op else None,
@@ -210,7 +212,8 @@ def boundary_table(results: dict[str, dict]) -> str:
 
 
 def coverage_table(curves: dict[str, list[dict]]) -> str:
-    rows = [[name, f"{r['threshold']:g}", f"{r['answered_share']:.0%} ({r['all']['answered']}/{r['all']['n']})",
+    rows = [[name, f"{r['threshold']:g}",
+             f"{r['answered_share']:.0%} ({r['all']['answered']}/{r['all']['n']})",
              _f(r["all"]["median"]), _f(r["all"]["p90"]), _f(r["all"]["within_2s"], "{:.0%}"),
              _f(r["story_safe_share"], "{:.0%}")] for name, rr in curves.items() for r in rr]
     return _table(["method", "--min_confidence", "boundaries answered", "median", "p90", "within 2 s",
@@ -386,7 +389,8 @@ def main(argv: list[str] | None = None) -> int:
               f"{k} {v['answered']}/{v['n']} answered, median {_f(v['median'])} s, within 2 s {_f(v['within_2s'], '{:.0%}')}"
               for k, v in late.items()), "",
           "Story skipped (cold open, body, C-part inside the OP / ED / preview skip ranges), per episode: "
-          + "; ".join(f"{k} median {np.median(v['story_eaten_s']):.1f} s, max {max(v['story_eaten_s']):.1f} s, "
+          + "; ".join(f"{k} median {np.median(v['story_eaten_s']):.1f} s, "
+                      f"max {max(v['story_eaten_s']):.1f} s, "
                       f"{_f(v['story_safe_share'], '{:.0%}')} of episodes at most 1 s; theme left unskipped "
                       f"median {np.median(v['theme_left_s']):.1f} s" for k, v in results.items()), "",
           "Error against coverage (what --min_confidence P withholds):", "", coverage_table(curves), "",
@@ -396,8 +400,8 @@ def main(argv: list[str] | None = None) -> int:
                                                    for k, w in walls.items())]
     text = "\n".join(md) + "\n"
     atomic_write_text(out / "bench.md", text)
-    atomic_write_json(out / "bench.json", {"methods": methods, "results": results, "coverage": curves, "margins": margins,
-                                           "late_op": late, "wall_s": walls, "data": str(data)}, indent=1)
+    atomic_write_json(out / "bench.json", {"methods": methods, "results": results, "coverage": curves,
+                                           "margins": margins, "late_op": late, "wall_s": walls, "data": str(data)}, indent=1)
     plot_coverage(curves, out / "coverage.png")
     print(text)
     print(f"wrote {out / 'bench.md'}, {out / 'bench.json'}, {out / 'coverage.png'}")

@@ -83,7 +83,8 @@ def _rel_to_root(video: Path, data_root: Path, origin: str) -> Path:
         raise DatasetError(f"{origin}: clip {video} is not under --data_root {data_root}") from None
 
 
-def label_file_paths(data_root: str | os.PathLike, label_files: Sequence[str | os.PathLike] | None) -> list[Path]:
+def label_file_paths(data_root: str | os.PathLike,
+                     label_files: Sequence[str | os.PathLike] | None) -> list[Path]:
     """The label files given, or every published one under the data root that exists."""
     root = Path(data_root)
     if label_files:

@@ -129,5 +129,6 @@ def beyond_window_clips(data_root: str | os.PathLike, label_files: Sequence[str 
     return out
 
 
-__all__ = ["beyond_window_clips", "SEGMENT_CLASSES", "STORY", "OPENING", "ENDING", "PREVIEW", "OTHER", "UNKNOWN",
+__all__ = ["beyond_window_clips",
+           "SEGMENT_CLASSES", "STORY", "OPENING", "ENDING", "PREVIEW", "OTHER", "UNKNOWN",
            "episode_seconds", "clip_segments", "load_spans", "segment_truth"]

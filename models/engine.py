@@ -30,8 +30,8 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, DistributedSampler
 
-from datatools.dataset import (TEST_DIRS, ClipRecord, FeatureDataset, check_meta, label_file_paths, labelled_clips,
-                               split_train_val, find_test_clips)
+from datatools.dataset import (TEST_DIRS, ClipRecord, FeatureDataset, check_meta, label_file_paths,
+                               labelled_clips, split_train_val, find_test_clips)
 from datatools.labels import write_submission
 from datatools.spec import MFCC_SUFFIX, feature_path
 from datatools.metric import summary as metric_summary

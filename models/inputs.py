@@ -44,8 +44,8 @@ def to_model_inputs(batch: Mapping, normalization: str,
 def predict_seconds(model: torch.nn.Module, batch: Mapping, normalization: str,
                     clip_seconds: float, device: torch.device | str = "cpu") -> dict[str, np.ndarray]:
     """Run the model (in eval mode) on a batch of feature arrays.  Returns numpy "seconds" (B,) and
-    "per_second" (B, S) scores for plotting, and "confidence" (B,) and "present" (B,) for kinds that give them (the
-    dense kind, which also needs ``batch["is_end"]``: 1 for an _end clip, 0 for a _start clip)."""
+    "per_second" (B, S) scores for plotting, and "confidence" (B,) and "present" (B,) for kinds
+    that give them (the dense kind, which also needs ``batch["is_end"]``: 1 for an _end clip, 0 for a _start clip)."""
     model.eval()
     inputs = to_model_inputs(batch, normalization, device)
     if getattr(model, "takes_clip_type", False):

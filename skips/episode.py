@@ -208,8 +208,8 @@ def load_models(weights: Sequence[str], device: Any) -> tuple[list[LoadedModel],
 def run_batch(models: Sequence[LoadedModel], features: Sequence[dict[str, np.ndarray]],
               kinds: Sequence[str], clip_seconds: int, device: Any) -> list[dict[str, Any]]:
     """Each model on a batch of clips (``features[i]`` of clip type ``kinds[i]``, "start"/"end").
-    Per model: ``seconds``, ``per_second`` (and ``confidence``, ``present`` and ``segments``, the per-second
-    segment probabilities (K, S), for kinds that give them), each a list in batch order."""
+    Per model: ``seconds``, ``per_second`` (and ``confidence``, ``present`` and ``segments``, the
+    per-second segment probabilities (K, S), for kinds that give them), each a list in batch order."""
     from models.inputs import predict_seconds
 
     batch = {k: np.stack([f[k] for f in features]) for k in ("mfcc", "frames", "roi")}
@@ -387,7 +387,8 @@ def apply_skip_margin(results: Sequence[EpisodeResult], margin: float) -> None:
         if not r.ok:
             continue
         pv = preview_range(r)
-        r.measured = {"opening": tuple(r.op), "ending": tuple(r.ed), "preview": None if pv is None else tuple(pv)}
+        r.measured = {"opening": tuple(r.op), "ending": tuple(r.ed),
+                      "preview": None if pv is None else tuple(pv)}
         r.op, r.ed = narrow_span(r.op, margin, r.duration), narrow_span(r.ed, margin, r.duration)
         r.preview = narrow_span(pv, margin, r.duration)
         r.skip_margin = float(margin)

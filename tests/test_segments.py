@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 import torch
 
-from datatools.dataset import FeatureDataset, labelled_clips, split_train_val, write_synthetic_processed
+from datatools.dataset import (ClipRecord, FeatureDataset, labelled_clips, split_train_val,
+                              write_synthetic_processed)
 from datatools.segments import (ENDING, OPENING, OTHER, PREVIEW, STORY, beyond_window_clips, clip_segments,
                                 segment_truth)
 from models.checkpoint import load_checkpoint_model
@@ -291,8 +292,8 @@ def test_beyond_window_clips_lists_late_and_missing_openings(tmp_path):
 def _write_beyond(root: Path, n: int, seed: int) -> list[str]:
     """Start clips in the style of write_synthetic_processed whose boundary never comes: bright
     frames, a text line and loud MFCC throughout, listed unlabelled in spans.json."""
-    from datatools.spec import (FRAME_H, FRAME_W, FRAMES_SUFFIX, MFCC_SUFFIX, ROI_H, ROI_SUFFIX, ROI_W,
-                                feature_path, mfcc_length)
+    from datatools.spec import (FRAME_H, FRAME_W, FRAMES_SUFFIX, MFCC_SUFFIX, N_MFCC, ROI_H, ROI_SUFFIX,
+                                ROI_W, feature_path, mfcc_length)
     from utils.io import atomic_save_npy
 
     rng = np.random.default_rng(seed)
@@ -304,7 +305,7 @@ def _write_beyond(root: Path, n: int, seed: int) -> list[str]:
         frames = (rng.integers(0, 60, (S, FRAME_H, FRAME_W, 3)) + 150).astype(np.uint8)
         roi = (rng.random((S, ROI_H, ROI_W)) < 0.05).astype(np.uint8)
         roi[:, 5:10, 4:30] = 1
-        mf = rng.normal(0, 1, (20, mfcc_length(S))).astype(np.float32)
+        mf = rng.normal(0, 1, (N_MFCC, mfcc_length(S))).astype(np.float32)
         mf[0] += 4.0
         feat = root / "processed"
         for suffix, arr in ((FRAMES_SUFFIX, frames), (ROI_SUFFIX, roi), (MFCC_SUFFIX, mf)):
@@ -334,7 +335,6 @@ def test_dense_learns_to_say_no_opening_here(tmp_path):
         main(get_args_parser(kind="dense").parse_args(argv))
         model, _ = load_checkpoint_model(run / "avnet_epoch8.pth", "cpu")   # the last epoch's weights
         model.eval()
-        from datatools.dataset import ClipRecord
         recs = [ClipRecord(Path("data_A/train") / (s + ".mp4"), None) for s in late]
         starts = [r for r in labelled_clips(root, None, S) if r.rel.stem.endswith("_start")][:12]
         got = {}
