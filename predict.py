@@ -39,6 +39,7 @@ import time
 from pathlib import Path
 from typing import Sequence
 
+from datatools.segments import CLAIM_CONFIDENCE
 from skips.episode import (DEFAULT_SKIP_MARGIN_S, DEFAULT_THEME_LENGTH_S, EpisodeResult, apply_season_mode,
                            apply_skip_margin, decide_episode, find_episodes, iter_prepared, load_models,
                            resolve_device, run_models, scan_late_opening, withhold_unsure)
@@ -96,7 +97,7 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     g.add_argument("--edl_action", type=int, default=DEFAULT_EDL_ACTION,
                    help="EDL action code (Kodi: 0 cut, 1 mute, 2 scene marker, 3 commercial break)")
     g = p.add_argument_group("late openings (an OP that ends after the first S seconds)")
-    g.add_argument("--scan_below", type=float, default=0.5, metavar="P",
+    g.add_argument("--scan_below", type=float, default=CLAIM_CONFIDENCE, metavar="P",
                    help="when the first window's OP-end confidence is below P, also run the models on "
                         "later windows and answer from the most confident one")
     g.add_argument("--scan_hop", type=float, default=None, metavar="SECONDS",

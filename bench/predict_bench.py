@@ -181,6 +181,50 @@ def score_run(doc: dict, spans: dict, threshold: float = 0.0, margin: float | No
             "false_skips": int(false_skips), "episodes": int(eaten_a.size)}
 
 
+def failures(doc: dict, spans: dict, threshold: float = 0.0) -> list[dict]:
+    """The episodes whose skip ranges (as ``answers_at`` leaves them at ``threshold``) cover more
+    than ``STORY_TOLERANCE_S`` of story: per skip range the story it covers, with the truth, the
+    answer, its confidence and what decided it beside it -- what to look at first."""
+    truth = {f"{k}.mp4": (k, truth_of(v), v) for k, v in spans["episodes"].items()}
+    out = []
+    for e in doc["episodes"]:
+        if not e["ok"] or Path(e["file"]).name not in truth:
+            continue
+        key, t, ep = truth[Path(e["file"]).name]
+        got, ranges = answers_at(e, threshold)
+        eaten = overlap(ranges, t["story"])
+        if eaten <= STORY_TOLERANCE_S:
+            continue
+        conf = e.get("confidence", {})
+        parts = []
+        for name, r in zip(("opening", "ending", "preview"), (e.get("op"), e.get("ed"), e.get("preview"))):
+            if r is None or tuple(r) not in ranges:
+                continue
+            s = overlap([tuple(r)], t["story"])
+            if s > 0:
+                parts.append({"range": name, "skip": [round(float(x), 2) for x in r], "story_s": round(s, 2)})
+        out.append({"episode": key, "story_s": round(eaten, 2), "late_op": bool(ep.get("late_op")),
+                    "c_part": bool(ep.get("c_part")), "parts": parts,
+                    "truth": {b: t[b] for b in BOUNDARIES},
+                    "answer": {b: None if got[b] is None else round(float(got[b]), 2) for b in BOUNDARIES},
+                    "confidence": {k: round(float(v), 3) for k, v in conf.items()},
+                    "source": e.get("source", {}), "span_source": e.get("span_source", {})})
+    return sorted(out, key=lambda f: -f["story_s"])
+
+
+def failure_table(fails: Sequence[dict]) -> str:
+    def cell(f, name):
+        return "; ".join(f"{p['range']} {p['skip'][0]:.1f}-{p['skip'][1]:.1f}: {p['story_s']:.1f} s"
+                         for p in f["parts"] if p["range"] == name) or "-"
+    rows = [[f["episode"], f"{f['story_s']:.1f}", ("late OP" if f["late_op"] else "") + (" C-part" if f["c_part"] else ""),
+             cell(f, "opening"), f"{_f(f['truth']['op_start'], '{:.1f}')}-{_f(f['truth']['op_end'], '{:.1f}')}",
+             _f(f["confidence"].get("op_end")), cell(f, "ending") + " / " + cell(f, "preview"),
+             f"{_f(f['truth']['ed_start'], '{:.1f}')}-{_f(f['truth']['ed_end'], '{:.1f}')}, preview "
+             f"{_f(f['truth']['preview_start'], '{:.1f}')}", _f(f["confidence"].get("preview"))] for f in fails]
+    return _table(["episode", "story s", "kind", "opening skip: story", "true OP", "OP conf",
+                   "ending / preview skip: story", "true ED, preview", "preview conf"], rows)
+
+
 def late_rows(doc: dict, spans: dict) -> dict:
     """OP end on the episodes with a late opening (the OP ends after the first S seconds)."""
     late = {f"{k}.mp4": v for k, v in spans["episodes"].items() if v.get("late_op")}
@@ -370,13 +414,14 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     out = Path(args.out or data.parent / "predict_bench")
     out.mkdir(parents=True, exist_ok=True)
-    results, curves, margins, late, walls = {}, {}, {}, {}, {}
+    results, curves, margins, late, walls, fails = {}, {}, {}, {}, {}, {}
     for name, ckpts in methods.items():
         doc, walls[name] = run_method(name, ckpts, files, out, args)
         results[name] = score_run(doc, spans, 0.0)
         curves[name] = [score_run(doc, spans, t) for t in THRESHOLDS]
         margins[name] = [score_run(doc, spans, 0.0, m) for m in MARGINS]
         late[name] = late_rows(doc, spans)
+        fails[name] = failures(doc, spans)
     n_late = sum(1 for v in spans["episodes"].values() if v.get("late_op"))
     eps = spans["episodes"].values()
     md = [f"{len(files)} full episodes ({min(v['duration'] for v in eps) / 60:.1f}-"
@@ -396,12 +441,15 @@ def main(argv: list[str] | None = None) -> int:
           "Error against coverage (what --min_confidence P withholds):", "", coverage_table(curves), "",
           "Skip ranges narrowed by --skip_margin (recomputed from the measured spans, --min_confidence 0; "
           "the skip files above used predict.py's default):", "", margin_table(margins), "",
+          *[line for name, ff in fails.items() if ff and name != "published"
+            for line in (f"Episodes where {name} skips more than {STORY_TOLERANCE_S:g} s of story "
+                         f"(--min_confidence 0; seconds in episode time):", "", failure_table(ff), "")],
           "Wall time of predict.py: " + "; ".join(f"{k} {w:.0f} s ({w / len(files):.1f} s per episode)"
                                                    for k, w in walls.items())]
     text = "\n".join(md) + "\n"
     atomic_write_text(out / "bench.md", text)
     atomic_write_json(out / "bench.json", {"methods": methods, "results": results, "coverage": curves,
-                                           "margins": margins, "late_op": late, "wall_s": walls, "data": str(data)}, indent=1)
+                                           "margins": margins, "late_op": late, "failures": fails, "wall_s": walls, "data": str(data)}, indent=1)
     plot_coverage(curves, out / "coverage.png")
     print(text)
     print(f"wrote {out / 'bench.md'}, {out / 'bench.json'}, {out / 'coverage.png'}")

@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Mapping, NamedTuple, Sequence
 
 import numpy as np
 
@@ -32,6 +32,10 @@ from datatools.spec import rel_to_root
 
 SEGMENT_CLASSES = ("story", "opening", "ending", "preview", "other")
 STORY, OPENING, ENDING, PREVIEW, OTHER = range(len(SEGMENT_CLASSES))
+# A start window whose OP-end confidence reaches this answers; below it predict.py scans later
+# windows (its --scan_below default), and a dense model's validation counts such a window without
+# an OP end as a false claim (models/engine.py, window_costs).
+CLAIM_CONFIDENCE = 0.5
 UNKNOWN = -1            # no truth for this second (a shifted-in second, a clip without spans.json)
 SPANS_FILE = "spans.json"
 
@@ -105,13 +109,20 @@ def _beyond_start(ep: Mapping, clip_seconds: int) -> bool:
     return op_end is None or float(op_end) >= float(clip.get("offset", 0.0)) + clip_seconds
 
 
+class BeyondClip(NamedTuple):
+    """A start clip without an OP end in it (datatools.segments.beyond_window_clips)."""
+    rel: Path                   # clip path relative to the data root
+    segments: np.ndarray        # its per-second segment truth (clip_segments)
+    op_end: float | None        # where the opening does end, in clip seconds (None: no opening)
+
+
 def beyond_window_clips(data_root: str | os.PathLike, label_files: Sequence[str | os.PathLike],
-                        clip_seconds: int) -> list[tuple[Path, np.ndarray]]:
-    """(clip path relative to the data root, segment truth) of every start clip that the
-    ``spans.json`` beside a label file lists unlabelled because the opening ends after it (or the
-    episode has none), in file order (whether their features exist is the caller's check)."""
+                        clip_seconds: int) -> list[BeyondClip]:
+    """Every start clip that the ``spans.json`` beside a label file lists unlabelled because the
+    opening ends after it (or the episode has none), in file order (whether their features exist
+    is the caller's check)."""
     root = Path(data_root)
-    out: list[tuple[Path, np.ndarray]] = []
+    out: list[BeyondClip] = []
     seen: set[Path] = set()
     for f in label_files:
         folder = Path(f).parent
@@ -125,10 +136,12 @@ def beyond_window_clips(data_root: str | os.PathLike, label_files: Sequence[str 
             if not _beyond_start(ep, clip_seconds):
                 continue
             video = folder / ep["clips"]["start"]["file"]
-            out.append((rel_to_root(video, root), clip_segments(ep, "start", clip_seconds)))
+            op_end = None if ep.get("op_end") is None else \
+                float(ep["op_end"]) - float(ep["clips"]["start"].get("offset", 0.0))
+            out.append(BeyondClip(rel_to_root(video, root), clip_segments(ep, "start", clip_seconds), op_end))
     return out
 
 
-__all__ = ["beyond_window_clips",
+__all__ = ["BeyondClip", "CLAIM_CONFIDENCE", "beyond_window_clips",
            "SEGMENT_CLASSES", "STORY", "OPENING", "ENDING", "PREVIEW", "OTHER", "UNKNOWN",
            "episode_seconds", "clip_segments", "load_spans", "segment_truth"]

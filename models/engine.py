@@ -101,7 +101,9 @@ def get_args_parser(add_help: bool = True, kind: str = "avt", if_normal: bool = 
                         "seconds (0 = off, default)")
     _flag(d, "--beyond_windows", "dense kind: also train on the start clips that a spans.json lists "
           "unlabelled because the opening ends after them (late opening, or none), as windows without "
-          "a boundary, so the model can say 'no OP end here' (default: on)", True)
+          "a boundary, so the model can say 'no OP end here'; every 7th of them validates, and the best "
+          "checkpoint is chosen by the score over the labelled clips and these windows together "
+          "(answering inside one costs the distance to the real OP end) (default: on)", True)
     d.add_argument("--cache", choices=("auto", "ram", "disk"), default="auto",
                    help="hold all features in RAM, memory-map them per item, or pick RAM when they "
                         "need under a quarter of it (default: auto)")
@@ -292,6 +294,34 @@ def evaluate(model: nn.Module, loader: DataLoader, records: Sequence[ClipRecord]
     return metric_summary(pred, truth), pred, conf
 
 
+def window_costs(pred: np.ndarray, conf: np.ndarray, windows: Sequence, clip_seconds: int) -> np.ndarray:
+    """Seconds lost on each start window without an OP end (datatools.segments.BeyondClip): none
+    where the model's confidence stays below CLAIM_CONFIDENCE (predict.py then scans later
+    windows), else the distance from its answer to where the opening really ends (S where the
+    episode has none)."""
+    from datatools.segments import CLAIM_CONFIDENCE
+
+    far = np.array([float(clip_seconds) if w.op_end is None else np.nan for w in windows])
+    truth = np.array([np.nan if w.op_end is None else float(w.op_end) for w in windows])
+    cost = np.where(np.isnan(truth), far, np.abs(np.asarray(pred, np.float64) - truth))
+    return np.where(np.asarray(conf) >= CLAIM_CONFIDENCE, cost, 0.0)
+
+
+def selection_summary(val: dict[str, float], pred: np.ndarray, records: Sequence[ClipRecord],
+                      costs: np.ndarray | None) -> dict[str, float]:
+    """The validation figures plus ``select``, the score the best checkpoint is chosen by: the
+    published score itself, or, with validation windows without an OP end (``costs``,
+    window_costs), the score over the labelled clips' errors and those windows' costs together, so
+    that an epoch which answers inside windows that hold no OP end is not taken as the best; and
+    ``windows`` / ``windows_claimed`` (how many such windows, and the share answered)."""
+    if costs is None or not len(costs):
+        return {**val, "select": val["score"]}
+    err = np.abs(pred - np.array([r.seconds for r in records], dtype=np.float64))
+    both = np.concatenate([err, costs])
+    return {**val, "select": metric_summary(both, np.zeros_like(both))["score"],
+            "windows": float(len(costs)), "windows_claimed": float(np.mean(costs > 0))}
+
+
 def validation_record(val: dict[str, float], pred: np.ndarray, conf: np.ndarray | None,
                       records: Sequence[ClipRecord]) -> dict[str, Any]:
     """What a checkpoint keeps of its epoch's validation: the within-2-s share and clip count
@@ -399,7 +429,7 @@ def run_train(args: argparse.Namespace, info: DistInfo, run_dir: Path) -> dict[s
     resume_path = _resume_path(args, run_dir)
     records = labelled_clips(args.data_root, args.label_files, args.clip_seconds)
     train_recs, val_recs = split_train_val(records, args.data_seed)
-    segments = None
+    segments, val_windows = None, []
     if args.model == "dense":   # its segment head learns from the spans.json beside a label file
         from datatools.segments import segment_truth
         segments = segment_truth(train_recs, args.data_root, args.clip_seconds)
@@ -409,16 +439,17 @@ def run_train(args: argparse.Namespace, info: DistInfo, run_dir: Path) -> dict[s
             from datatools.segments import beyond_window_clips
             listed = beyond_window_clips(args.data_root, label_file_paths(args.data_root, args.label_files),
                                          args.clip_seconds)
-            extra = [(rel, seg) for rel, seg in listed
-                     if feature_path(args.feat_root, rel, MFCC_SUFFIX).is_file()]
+            extra = [c for c in listed if feature_path(args.feat_root, c.rel, MFCC_SUFFIX).is_file()]
             if len(extra) < len(listed):
                 LOG.info("dense: %d listed clips without an OP end have no processed features; left out",
                          len(listed) - len(extra))
-            train_recs = train_recs + [ClipRecord(rel, None, "spans.json (OP ends after the clip)")
-                                       for rel, _ in extra]
-            segments = segments + [seg for _, seg in extra]
-            LOG.info("dense: %d start clips without an OP end (late or no opening) train as "
-                     "windows without a boundary", len(extra))
+            # the published split rule on these too: every 7th validates (window_costs)
+            extra, val_windows = split_train_val(extra, args.data_seed) if len(extra) > 1 else (extra, [])
+            train_recs = train_recs + [ClipRecord(c.rel, None, "spans.json (OP ends after the clip)")
+                                       for c in extra]
+            segments = segments + [c.segments for c in extra]
+            LOG.info("dense: %d start clips without an OP end (late or no opening) train as windows "
+                     "without a boundary, %d more validate", len(extra), len(val_windows))
     train_ds = FeatureDataset(train_recs, args.feat_root, args.clip_seconds, args.shift_aug,
                               args.seed, args.cache, segments=segments)
     val_ds = FeatureDataset(val_recs, args.feat_root, args.clip_seconds, cache=args.cache)
@@ -462,6 +493,11 @@ def run_train(args: argparse.Namespace, info: DistInfo, run_dir: Path) -> dict[s
     train_loader = make_loader(train_ds, args.batch_size, args.num_workers, True, args.seed, info,
                                drop_last=len(train_ds) > args.batch_size)
     val_loader = make_loader(val_ds, args.batch_size, args.num_workers, False, args.seed, info)
+    win_loader = None
+    if val_windows:
+        win_ds = FeatureDataset([ClipRecord(c.rel, None, "spans.json") for c in val_windows], args.feat_root,
+                                args.clip_seconds, cache=args.cache)
+        win_loader = make_loader(win_ds, args.batch_size, args.num_workers, False, args.seed, info)
     save_from = int(0.6 * args.max_epoch)   # save avnet_epoch{N} for every N > 60 % of max_epoch
     result: dict[str, Any] = {"best_score": best}
     end_epoch = min(args.max_epoch, args.stop_after or args.max_epoch)
@@ -478,8 +514,13 @@ def run_train(args: argparse.Namespace, info: DistInfo, run_dir: Path) -> dict[s
         scheduler.step()
         if info.is_main:
             val, pred, conf = evaluate(model, val_loader, val_recs, args, info.device)
-            improved = val["score"] < best
-            best = min(best, val["score"])
+            costs = None
+            if win_loader is not None:
+                wp, wc = predict(model, win_loader, args, _normalization(args), info.device, with_confidence=True)
+                costs = window_costs(wp, wc, val_windows, args.clip_seconds)
+            val = selection_summary(val, pred, val_recs, costs)
+            improved = val["select"] < best
+            best = min(best, val["select"])
             state = {"model": unwrap(model).state_dict(), "optimizer": optimizer.state_dict(),
                      "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(),
                      "epoch": epoch + 1, "best_score": best, "kind": args.model,
@@ -497,11 +538,14 @@ def run_train(args: argparse.Namespace, info: DistInfo, run_dir: Path) -> dict[s
                    **{f"val_{k}": v for k, v in val.items()}, "best_score": best,
                    "time_s": time.perf_counter() - t0}
             append_metrics(run_dir / "metrics.csv", row)
+            windows = "" if costs is None else \
+                f" | {val['windows_claimed']:.0%} of {len(costs)} windows without an OP end answered, " \
+                f"selection score {val['select']:.3f}"
             LOG.info("epoch %d/%d lr %.2e train loss %.4f | val score %.3f MAE %.3f median %.3f "
-                     "within 1/2/5 s %.0f/%.0f/%.0f%% | best %.3f%s | %.0fs, %.1f clips/s, data %.0f%%",
+                     "within 1/2/5 s %.0f/%.0f/%.0f%%%s | best %.3f%s | %.0fs, %.1f clips/s, data %.0f%%",
                      epoch + 1, args.max_epoch, lr, tr["loss"], val["score"], val["mae"],
                      val["median"], 100 * val["within_1s"], 100 * val["within_2s"],
-                     100 * val["within_5s"], best, " (new best)" if improved else "",
+                     100 * val["within_5s"], windows, best, " (new best)" if improved else "",
                      row["time_s"], tr["clips_per_s"], 100 * tr["data_share"])
             result = {"best_score": best, "last": row}
         barrier(info)

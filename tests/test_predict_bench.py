@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench.predict_bench import answers_at, overlap, score_run, subtract, truth_of
+from bench.predict_bench import answers_at, failure_table, failures, overlap, score_run, subtract, truth_of
 
 
 def _spans():
@@ -84,3 +84,18 @@ def test_the_margin_keeps_small_errors_out_of_the_story():
     e["op"], e["ed"], e["preview"] = (list(narrow_span(tuple(x), 1.0, 1000.0)) for x in (e["op"], e["ed"], e["preview"]))
     again = score_run(doc, _spans())
     assert again["story_eaten_s"] == narrowed["story_eaten_s"] and again["boundaries"] == narrowed["boundaries"]
+
+
+def test_failures_name_the_range_that_ate_the_story():
+    spans = _spans()
+    spans["episodes"]["a"]["c_part"] = True
+    doc = _pred((30.0, 120.0), (850.0, 940.0), (940.0, 1000.0))     # the preview range covers the C-part
+    assert failures(doc, spans) == failures(doc, spans, 0.0)
+    (f,) = failures(doc, spans)
+    assert f["episode"] == "a" and f["story_s"] == pytest.approx(28.0) and f["c_part"]
+    assert [(p["range"], p["story_s"]) for p in f["parts"]] == [("ending", pytest.approx(10.0)),
+                                                                  ("preview", pytest.approx(18.0))]
+    assert "preview 940.0-1000.0: 18.0 s" in failure_table([f])
+    # withheld ranges eat nothing; exact answers are no failure
+    assert failures(doc, spans, 0.95) == []
+    assert failures(_pred((30.0, 120.0), (850.0, 930.0), (960.0, 1000.0)), spans) == []

@@ -284,8 +284,9 @@ def test_beyond_window_clips_lists_late_and_missing_openings(tmp_path):
     doc = {"clip_seconds": 200, "episodes": {"late": late, "none": none, "odd": short, "x": _episode()}}
     (folder / "spans.json").write_text(json.dumps(doc))
     got = beyond_window_clips(tmp_path / "data", [folder / "labels.txt"], 200)
-    assert [str(r) for r, _ in got] == ["data_A/train/late_start.mp4", "data_A/train/none_start.mp4"]
-    assert not (got[0][1] == OPENING).any() and not (got[1][1] == OPENING).any()
+    assert [str(c.rel) for c in got] == ["data_A/train/late_start.mp4", "data_A/train/none_start.mp4"]
+    assert not (got[0].segments == OPENING).any() and not (got[1].segments == OPENING).any()
+    assert got[0].op_end == pytest.approx(340.0) and got[1].op_end is None
     assert beyond_window_clips(tmp_path / "data", [folder / "labels.txt"], 100) == []   # other S
 
 
@@ -333,6 +334,13 @@ def test_dense_learns_to_say_no_opening_here(tmp_path):
                 "--warmup_epochs", "0", "--lr", "3e-3", "--batch_size", "6", "--seed", "3",
                 "--beyond_windows", "true" if flag == "on" else "false"]
         main(get_args_parser(kind="dense").parse_args(argv))
+        with open(run / "metrics.csv", newline="") as fh:
+            rows = list(csv.DictReader(fh))
+        if flag == "on":   # 2 of the 12 windows validate (every 7th); the best epoch is chosen on both
+            assert all(float(r["val_windows"]) == 2 and "val_select" in r for r in rows)
+            assert float(rows[-1]["best_score"]) == min(float(r["val_select"]) for r in rows)
+        else:
+            assert "val_windows" not in rows[0] and rows[-1]["val_select"] == rows[-1]["val_score"]
         model, _ = load_checkpoint_model(run / "avnet_epoch8.pth", "cpu")   # the last epoch's weights
         model.eval()
         recs = [ClipRecord(Path("data_A/train") / (s + ".mp4"), None) for s in late]
@@ -352,6 +360,28 @@ def test_dense_learns_to_say_no_opening_here(tmp_path):
     print(f"\n[no opening here] median confidence, late windows vs labelled start clips: {conf}")
     assert conf["on"]["late"] < 0.1 and conf["on"]["labelled"] > 0.5
     assert conf["off"]["late"] > 1.5 * conf["on"]["late"]
+
+
+def test_window_costs_and_the_selection_score():
+    """A validation window without an OP end costs nothing while the model stays unsure there, and
+    the distance to the real OP end (S without an opening) once it answers; the best checkpoint is
+    chosen by the score over the labelled errors and these costs together."""
+    from datatools.segments import CLAIM_CONFIDENCE, BeyondClip
+    from models.engine import selection_summary, window_costs
+
+    wins = [BeyondClip(Path("a"), np.zeros(S, np.int64), 340.0), BeyondClip(Path("b"), np.zeros(S, np.int64), None),
+            BeyondClip(Path("c"), np.zeros(S, np.int64), 250.0)]
+    costs = window_costs(np.array([150.0, 90.0, 199.0]), np.array([0.9, CLAIM_CONFIDENCE, 0.2]), wins, S)
+    assert costs.tolist() == pytest.approx([190.0, float(S), 0.0])
+    recs = [ClipRecord(Path("x"), 10.0), ClipRecord(Path("y"), 20.0)]
+    val = {"score": 0.0, "mae": 0.0}
+    plain = selection_summary(val, np.array([10.0, 20.0]), recs, None)
+    assert plain["select"] == 0.0 and "windows" not in plain
+    got = selection_summary(val, np.array([10.0, 20.0]), recs, costs)
+    assert got["score"] == 0.0 and got["windows"] == 3 and got["windows_claimed"] == pytest.approx(2 / 3)
+    assert got["select"] == pytest.approx((189.0 + S - 1.0) / 5)   # score: errors past the 1-s tolerance, mean
+    quiet = selection_summary(val, np.array([10.0, 20.0]), recs, np.zeros(3))
+    assert quiet["select"] == 0.0 and quiet["windows_claimed"] == 0.0
 
 
 def test_rare_segments_weigh_more():
