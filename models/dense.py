@@ -257,6 +257,25 @@ def _interval_score(logp: np.ndarray, lognp: np.ndarray) -> tuple[np.ndarray, np
     return np.concatenate([[0.0], np.cumsum(logp)]), np.concatenate([[0.0], np.cumsum(lognp)])
 
 
+SUPPORT_S = 30.0   # seconds of theme before an OP end / after an ED start that segment_support reads
+
+
+def segment_support(probs: np.ndarray, kind: str, boundary: float, seconds: float = SUPPORT_S) -> float:
+    """What the segment head thinks of a boundary answer (clip seconds): the mean probability of
+    "opening" over the ``seconds`` before it (``start`` clip) or of "ending" over those after it
+    (``end`` clip), inside the window.  An OP end is only right if an opening precedes it, so this
+    bounds P(the answer is right); 0.0 where the window holds none of those seconds (an OP end at
+    the window's very start, an ED start at its very end: no theme seen)."""
+    from datatools.segments import ENDING, OPENING
+
+    p = np.asarray(probs, np.float64)
+    S = p.shape[1]
+    e = int(np.clip(round(float(boundary)), 0, S))
+    n = int(round(seconds))
+    row, lo, hi = (p[OPENING], max(0, e - n), e) if kind == "start" else (p[ENDING], e, min(S, e + n))
+    return float(row[lo:hi].mean()) if hi > lo else 0.0
+
+
 def decode_spans(probs: np.ndarray, kind: str, boundary: float, min_share: float = 0.5) -> dict:
     """Spans from a clip's per-second segment probabilities ``probs`` (K, S) (softmax of the
     segment head) around its boundary (clip seconds): for a ``start`` clip the OP start (the

@@ -264,6 +264,8 @@ class EpisodeResult:
     measured: dict[str, tuple[float, float] | None] = field(default_factory=dict)
     skip_margin: float | None = None
     span_source: dict[str, str] = field(default_factory=dict)    # op_start / ed_end / preview: from what
+    # op_end / ed_start: the segment head's mean theme probability beside the answer (it caps the confidence)
+    support: dict[str, float] = field(default_factory=dict)
     # for plots and --season only (not written to JSON)
     plot: dict[str, Any] = field(default_factory=dict, repr=False)
 
@@ -278,7 +280,7 @@ class EpisodeResult:
                  ed_start=r3(self.ed_start) if ed_ok else None,
                  op=[r3(x) for x in self.op] if op_ok else None, ed=[r3(x) for x in self.ed] if ed_ok else None,
                  preview=[r3(x) for x in preview_range(self)] if preview_range(self) else None,
-                 span_source=self.span_source,
+                 span_source=self.span_source, support={k: round(v, 4) for k, v in self.support.items()},
                  confidence={k: round(v, 4) for k, v in self.confidence.items()}, withheld=self.withheld,
                  models=self.models, spread={k: r3(v) for k, v in self.spread.items()},
                  fusion=self.fusion, source=self.source, seconds=round(self.seconds, 2))
@@ -312,6 +314,17 @@ def segment_probs(raw: Sequence[dict[str, Any]], key: Any) -> np.ndarray | None:
     return np.mean(got, 0) if got else None
 
 
+def cap_by_support(res: EpisodeResult, name: str, probs: np.ndarray, kind: str, clip_boundary: float) -> None:
+    """Cap a boundary's confidence by the segment head's support for it (models.dense.segment_support:
+    an OP end with no opening before it, an ED start with no ending after it, cannot be right)."""
+    from models.dense import segment_support
+
+    sup = segment_support(probs, kind, clip_boundary)
+    res.support[name] = sup
+    if name in res.confidence:
+        res.confidence[name] = min(res.confidence[name], sup)
+
+
 def measure_spans(res: EpisodeResult, raw: Sequence[dict[str, Any]], clip_seconds: int,
                   args: argparse.Namespace) -> None:
     """OP start, ED end and the preview from the segment head (models.dense.decode_spans) where a
@@ -325,12 +338,14 @@ def measure_spans(res: EpisodeResult, raw: Sequence[dict[str, Any]], clip_second
                        "preview": "rest after the ending"}
     p = segment_probs(raw, "start")
     if p is not None:
+        cap_by_support(res, "op_end", p, "start", res.op_end - clip_offset("start", D, S))
         got = decode_spans(p, "start", res.op_end - clip_offset("start", D, S))["op_start"]
         if got is not None:
             res.op, res.span_source["op_start"] = (episode_time("start", got, D, S), res.op_end), "segments"
     p = segment_probs(raw, "end")
     if p is not None:
         off = clip_offset("end", D, S)
+        cap_by_support(res, "ed_start", p, "end", res.ed_start - off)
         got = decode_spans(p, "end", res.ed_start - off)
         if got["ed_end"] is not None:
             res.ed, res.span_source["ed_end"] = (res.ed_start, off + got["ed_end"]), "segments"
@@ -511,9 +526,19 @@ def scan_late_opening(res: EpisodeResult, models: Sequence[LoadedModel], clip_se
     raw = run_batch(models, feats, ["start"] * len(feats), S, device)
     tried = [{"start": 0.0, "op_end": round(res.op_end, 3), "confidence": round(res.confidence["op_end"], 4)}]
     best = None
+    if "op_end" in res.support:
+        tried[0]["support"] = round(res.support["op_end"], 4)
     for i, t in enumerate(starts):
         answer, conf = fuse_window(models, raw, i, t, args.fusion)
+        p = segment_probs(raw, i)
+        sup = None
+        if p is not None:   # the segment head's word on this window's answer caps it too
+            from models.dense import segment_support
+            sup = segment_support(p, "start", answer - t)
+            conf = min(conf, sup)
         tried.append({"start": t, "op_end": round(answer, 3), "confidence": round(conf, 4)})
+        if sup is not None:
+            tried[-1]["support"] = round(sup, 4)
         present = [r["present"][i] for r in raw if "present" in r]
         if present:   # P(the OP ends inside this window), the dense kind's state head
             tried[-1]["present"] = round(max(present), 4)
@@ -524,6 +549,8 @@ def scan_late_opening(res: EpisodeResult, models: Sequence[LoadedModel], clip_se
         from models.dense import decode_spans
 
         res.op_end, res.confidence["op_end"] = best[0], best[1]
+        if "support" in tried[best[3] + 1]:
+            res.support["op_end"] = tried[best[3] + 1]["support"]
         res.op = skip_ranges(best[0], res.ed_start, res.duration, args.op_length, 0.0)[0]  # the OP range only
         res.span_source["op_start"] = f"assumed {args.op_length:g} s"
         res.source["op_end"] = f"models (window at {best[2]:g} s)"

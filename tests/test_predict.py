@@ -578,3 +578,18 @@ def test_late_opening_window_measures_the_op_start(monkeypatch):
         return p
     r, _, _ = _scan_with_stub(monkeypatch, probs)
     assert r.op == (310.0, 350.0) and r.span_source["op_start"] == "segments"
+    assert r.support["op_end"] == pytest.approx(0.9) and r.scan[3]["support"] == pytest.approx(0.9)
+
+
+def test_a_window_the_segment_head_contradicts_does_not_win(monkeypatch):
+    """The sure window at 300 s puts the OP end 50 s in, but its segment head sees only story there:
+    its confidence falls to that support (0.05), below the first window's 0.2, so the first answer
+    stands and every window's support is on record."""
+    def probs(t):
+        p = np.full((5, 200), 0.05)
+        p[0] = 0.8
+        return p
+    r, _, _ = _scan_with_stub(monkeypatch, probs)
+    assert r.op_end == 200.0 and r.source["op_end"] == "models"
+    assert [w["confidence"] for w in r.scan[1:]] == pytest.approx([0.05] * 4)
+    assert all(w["support"] == pytest.approx(0.05) for w in r.scan[1:])

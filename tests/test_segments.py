@@ -209,6 +209,32 @@ def test_predict_measures_spans_and_writes_part_b_and_preview():
     assert "preview" not in r3.confidence
 
 
+def test_the_segment_head_caps_a_boundary_it_does_not_support():
+    """An OP end with no opening before it (here the head sees the opening 40-110 s, the answer is
+    170 s: the 30 s before it are story) cannot be right: its confidence falls to the support; one
+    the head agrees with keeps its confidence.  The same after an ED start."""
+    import argparse
+
+    from models.dense import segment_support
+    from skips.episode import EpisodeResult, measure_spans
+
+    p = _probs([(OPENING, 40, 110)])
+    assert segment_support(p, "start", 110.0) == pytest.approx(0.9)
+    assert segment_support(p, "start", 170.0) == pytest.approx(0.025)
+    assert segment_support(p, "start", 50.0) == pytest.approx(0.9 * 10 / 30 + 0.025 * 20 / 30)
+    assert segment_support(p, "start", 0.0) == 0.0          # nothing seen before the window's start
+    q = _probs([(ENDING, 50, 130)])
+    assert segment_support(q, "end", 50.0) == pytest.approx(0.9) and segment_support(q, "end", 200.0) == 0.0
+    args = argparse.Namespace(op_length=90.0, ed_length=90.0)
+    raw = [{"segments": {"start": p, "end": q}}]
+    for op_end, want in ((110.0, 0.8), (170.0, 0.025)):
+        r = EpisodeResult("x.mkv", "x.mkv", True, duration=1000.0, op_end=op_end, ed_start=850.0,
+                          confidence={"op_end": 0.8, "ed_start": 0.95})
+        measure_spans(r, raw, 200, args)
+        assert r.confidence["op_end"] == pytest.approx(want) and r.confidence["ed_start"] == pytest.approx(0.9)
+        assert r.to_dict()["support"]["op_end"] == pytest.approx(0.9 if op_end == 110.0 else 0.025)
+
+
 def test_an_unsure_preview_is_withheld_alone():
     """The preview's own confidence (ED start's x the mean preview probability): below
     --min_confidence it is left out, the ending stays; Part B then runs to the end."""
@@ -218,8 +244,10 @@ def test_an_unsure_preview_is_withheld_alone():
     from skips.formats import chapter_list
 
     args = argparse.Namespace(op_length=90.0, ed_length=90.0)
-    raw = [{"segments": {"start": _probs([(OPENING, 40, 110)]),
-                         "end": _probs([(ENDING, 50, 130), (PREVIEW, 160, 190)], high=0.6)}}]
+    end = _probs([(ENDING, 50, 130)], high=0.95)             # a sure ending, an unsure preview
+    end[:, 160:190] = 0.1
+    end[PREVIEW, 160:190] = 0.6
+    raw = [{"segments": {"start": _probs([(OPENING, 40, 110)]), "end": end}}]
     r = EpisodeResult("x.mkv", "x.mkv", True, duration=1000.0, op_end=110.0, ed_start=850.0,
                       confidence={"op_end": 0.9, "ed_start": 0.9})
     measure_spans(r, raw, 200, args)
