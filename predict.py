@@ -99,7 +99,7 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     g = p.add_argument_group("late openings (an OP that ends after the first S seconds)")
     g.add_argument("--scan_below", type=float, default=CLAIM_CONFIDENCE, metavar="P",
                    help="when the first window's OP-end confidence is below P, also run the models on "
-                        "later windows and answer from the most confident one")
+                        "later windows and answer from the most confident one (if its confidence reaches P)")
     g.add_argument("--scan_hop", type=float, default=None, metavar="SECONDS",
                    help="start of each later window: hop, 2 hop, ... (default: S / 2)")
     g.add_argument("--scan_limit", type=float, default=600.0, metavar="SECONDS",

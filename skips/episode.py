@@ -501,7 +501,8 @@ def scan_late_opening(res: EpisodeResult, models: Sequence[LoadedModel], clip_se
                       device: Any, args: argparse.Namespace) -> None:
     """When the first window's OP end is unsure (confidence below ``--scan_below``), run the models
     on later windows (``--scan_hop``, up to ``--scan_limit`` s into the episode) and answer from the
-    window whose OP end is the most confident, if it beats the first.  ``res.scan`` lists every
+    window whose OP end is the most confident, if it beats the first and itself reaches
+    ``--scan_below``.  ``res.scan`` lists every
     window tried (start, answer, confidence)."""
     S = int(clip_seconds)
     if not res.ok or res.confidence.get("op_end", 0.0) >= args.scan_below or args.scan_limit <= 0:
@@ -542,7 +543,9 @@ def scan_late_opening(res: EpisodeResult, models: Sequence[LoadedModel], clip_se
         present = [r["present"][i] for r in raw if "present" in r]
         if present:   # P(the OP ends inside this window), the dense kind's state head
             tried[-1]["present"] = round(max(present), 4)
-        if conf > res.confidence["op_end"] and (best is None or conf > best[1]):
+        # a later window answers only when it is sure enough to stop a scan itself: replacing an
+        # unsure first answer by another unsure one far into the story only moves the error
+        if conf >= args.scan_below and conf > res.confidence["op_end"] and (best is None or conf > best[1]):
             best = (answer, conf, t, i)
     res.scan = tried
     if best is not None:

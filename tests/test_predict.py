@@ -593,3 +593,15 @@ def test_a_window_the_segment_head_contradicts_does_not_win(monkeypatch):
     assert r.op_end == 200.0 and r.source["op_end"] == "models"
     assert [w["confidence"] for w in r.scan[1:]] == pytest.approx([0.05] * 4)
     assert all(w["support"] == pytest.approx(0.05) for w in r.scan[1:])
+
+
+def test_an_unsure_later_window_does_not_replace_the_first_answer(monkeypatch):
+    """The window at 300 s beats the first window's 0.2 but stays below --scan_below (its segment
+    head gives the opening only 0.4 support): the first answer stands; the scan is on record."""
+    def probs(t):
+        p = np.full((5, 200), 0.15)
+        p[1] = 0.4
+        return p
+    r, _, args = _scan_with_stub(monkeypatch, probs)
+    assert r.scan[3]["confidence"] == pytest.approx(0.4) and 0.4 < args.scan_below
+    assert r.op_end == 200.0 and r.source["op_end"] == "models" and r.confidence["op_end"] == pytest.approx(0.2)
