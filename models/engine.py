@@ -301,9 +301,8 @@ def window_costs(pred: np.ndarray, conf: np.ndarray, windows: Sequence, clip_sec
     episode has none)."""
     from datatools.segments import CLAIM_CONFIDENCE
 
-    far = np.array([float(clip_seconds) if w.op_end is None else np.nan for w in windows])
-    truth = np.array([np.nan if w.op_end is None else float(w.op_end) for w in windows])
-    cost = np.where(np.isnan(truth), far, np.abs(np.asarray(pred, np.float64) - truth))
+    cost = np.array([float(clip_seconds) if w.op_end is None else abs(float(p) - float(w.op_end))
+                     for p, w in zip(pred, windows)])
     return np.where(np.asarray(conf) >= CLAIM_CONFIDENCE, cost, 0.0)
 
 
