@@ -40,9 +40,10 @@ from pathlib import Path
 from typing import Sequence
 
 from datatools.segments import CLAIM_CONFIDENCE
-from skips.episode import (DEFAULT_SKIP_MARGIN_S, DEFAULT_THEME_LENGTH_S, EpisodeResult, apply_season_mode,
-                           apply_skip_margin, decide_episode, find_episodes, iter_prepared, load_models,
-                           resolve_device, run_models, scan_late_opening, withhold_unsure)
+from skips.episode import (DEFAULT_MIN_CONFIDENCE, DEFAULT_SKIP_MARGIN_S, DEFAULT_THEME_LENGTH_S,
+                           EpisodeResult, apply_season_mode, apply_skip_margin, decide_episode, find_episodes,
+                           iter_prepared, load_models, resolve_device, resolve_min_confidence, run_models,
+                           scan_late_opening, withhold_unsure)
 from skips.formats import DEFAULT_EDL_ACTION, FORMATS, write_outputs
 from utils.ocr import BackendUnavailable, add_ocr_args, check_backend
 from utils.preprocess import Options
@@ -57,6 +58,16 @@ def parse_formats(text: str) -> tuple[str, ...]:
     if bad or not items:
         raise argparse.ArgumentTypeError(f"unknown format(s) {bad}; choose from all or {','.join(FORMATS)}")
     return items
+
+
+def parse_confidence(text: str) -> float | None:
+    """``--min_confidence``: a number in [0, 1] or ``auto`` (None)."""
+    if text.strip().lower() == "auto":
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is neither a number nor auto") from None
 
 
 def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
@@ -114,11 +125,13 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     g.add_argument("--season_rule", metavar="OFFSETS_JSON", default=None,
                    help="with --season: the rule fitted on training labels (fuse/season.py "
                         "--fit_labels --save_offsets); default: the built-in parameters")
-    g.add_argument("--min_confidence", type=float, default=0.0, metavar="P",
+    g.add_argument("--min_confidence", type=parse_confidence, default=None, metavar="P|auto",
                    help="withhold every boundary whose confidence (P(within 2 s): the dense kind's "
                         "calibrated confidence, else the models' agreement times their validation "
                         "accuracy, or the season rule's p_season) is below P: written as null with the "
-                        "reason and left out of every skip file; 0 answers everything")
+                        "reason and left out of every skip file; 0 answers everything; auto (default): "
+                        f"{DEFAULT_MIN_CONFIDENCE:g} with a dense checkpoint (chosen on validation "
+                        "episodes), else 0")
     g.add_argument("--device", default="auto", help="auto (GPU when present), cpu, cuda, cuda:1 ...")
     g = p.add_argument_group("run")
     g.add_argument("--workers", type=int, default=os.cpu_count() or 1,
@@ -168,6 +181,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     results = [by_path[p] for p in rel]   # input order, not completion order
     if args.season:
         apply_season_mode(results, S, args)
+    args.min_confidence, why = resolve_min_confidence(args.min_confidence, models)
+    print(f"[predict] --min_confidence {args.min_confidence:g} ({why})", file=sys.stderr)
     withhold_unsure(results, args.min_confidence)
     apply_skip_margin(results, args.skip_margin)
     write_outputs(results, models, S, args, args.format)

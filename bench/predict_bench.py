@@ -415,6 +415,7 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out or data.parent / "predict_bench")
     out.mkdir(parents=True, exist_ok=True)
     results, curves, margins, late, walls, fails = {}, {}, {}, {}, {}, {}
+    at_default, fails_default = {}, {}   # at predict.py's default --min_confidence (auto)
     for name, ckpts in methods.items():
         doc, walls[name] = run_method(name, ckpts, files, out, args)
         results[name] = score_run(doc, spans, 0.0)
@@ -422,6 +423,9 @@ def main(argv: list[str] | None = None) -> int:
         margins[name] = [score_run(doc, spans, 0.0, m) for m in MARGINS]
         late[name] = late_rows(doc, spans)
         fails[name] = failures(doc, spans)
+        thr = predict.DEFAULT_MIN_CONFIDENCE if any(w["kind"] == "dense" for w in doc["weights"]) else 0.0
+        at_default[name] = score_run(doc, spans, thr)
+        fails_default[name] = failures(doc, spans, thr)
     n_late = sum(1 for v in spans["episodes"].values() if v.get("late_op"))
     eps = spans["episodes"].values()
     md = [f"{len(files)} full episodes ({min(v['duration'] for v in eps) / 60:.1f}-"
@@ -438,18 +442,27 @@ def main(argv: list[str] | None = None) -> int:
                       f"max {max(v['story_eaten_s']):.1f} s, "
                       f"{_f(v['story_safe_share'], '{:.0%}')} of episodes at most 1 s; theme left unskipped "
                       f"median {np.median(v['theme_left_s']):.1f} s" for k, v in results.items()), "",
+          "At predict.py's default --min_confidence (auto: "
+          f"{predict.DEFAULT_MIN_CONFIDENCE:g} with a dense checkpoint, else 0): " + "; ".join(
+              f"{k} (threshold {v['threshold']:g}) {v['answered_share']:.0%} of the boundaries answered "
+              f"({v['all']['answered']}/{v['all']['n']}), {_f(v['story_safe_share'], '{:.0%}')} of episodes "
+              f"with at most {STORY_TOLERANCE_S:g} s of story skipped" for k, v in at_default.items()), "",
           "Error against coverage (what --min_confidence P withholds):", "", coverage_table(curves), "",
           "Skip ranges narrowed by --skip_margin (recomputed from the measured spans, --min_confidence 0; "
           "the skip files above used predict.py's default):", "", margin_table(margins), "",
           *[line for name, ff in fails.items() if ff and name != "published"
             for line in (f"Episodes where {name} skips more than {STORY_TOLERANCE_S:g} s of story "
                          f"(--min_confidence 0; seconds in episode time):", "", failure_table(ff), "")],
+          *[line for name, ff in fails_default.items() if ff
+            for line in (f"Episodes where {name} still skips more than {STORY_TOLERANCE_S:g} s of story at the "
+                         f"default threshold ({at_default[name]['threshold']:g}):", "", failure_table(ff), "")],
           "Wall time of predict.py: " + "; ".join(f"{k} {w:.0f} s ({w / len(files):.1f} s per episode)"
                                                    for k, w in walls.items())]
     text = "\n".join(md) + "\n"
     atomic_write_text(out / "bench.md", text)
     atomic_write_json(out / "bench.json", {"methods": methods, "results": results, "coverage": curves,
-                                           "margins": margins, "late_op": late, "failures": fails, "wall_s": walls, "data": str(data)}, indent=1)
+                                           "margins": margins, "late_op": late, "failures": fails, "wall_s": walls,
+                                           "at_default": at_default, "failures_at_default": fails_default, "data": str(data)}, indent=1)
     plot_coverage(curves, out / "coverage.png")
     print(text)
     print(f"wrote {out / 'bench.md'}, {out / 'bench.json'}, {out / 'coverage.png'}")

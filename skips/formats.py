@@ -183,6 +183,7 @@ def run_document(results: Sequence[EpisodeResult], models: Sequence[LoadedModel]
                  args: argparse.Namespace) -> dict[str, Any]:
     return {"version": 1, "clip_seconds": clip_seconds, "op_length": args.op_length,
             "ed_length": args.ed_length, "fusion": args.fusion, "season": bool(args.season),
+            "min_confidence": getattr(args, "min_confidence", None),
             "weights": [{"path": m.path, "kind": m.meta["kind"], "preset": m.meta["preset"],
                          "epoch": m.meta.get("epoch")} for m in models],
             "episodes": [_with_segments(r) for r in results]}

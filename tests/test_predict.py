@@ -8,6 +8,7 @@ Fixtures build tiny untrained checkpoints (models code, S = 20) and 40-55 s synt
 """
 from __future__ import annotations
 
+import argparse
 import csv
 import json
 import shutil
@@ -504,6 +505,19 @@ def test_unsure_boundary_is_withheld_everywhere():
     assert row[3] == row[4] == "" and row[5] == "1300.000"
 
 
+def test_min_confidence_auto_depends_on_the_models():
+    dense = episode.LoadedModel("d.pth", None, {"kind": "dense"})
+    avt = episode.LoadedModel("a.pth", None, {"kind": "avt"})
+    assert episode.resolve_min_confidence(None, [avt, dense])[0] == episode.DEFAULT_MIN_CONFIDENCE
+    thr, why = episode.resolve_min_confidence(None, [avt])
+    assert thr == 0.0 and "no dense" in why
+    assert episode.resolve_min_confidence(0.3, [dense]) == (0.3, "given")
+    assert predict.parse_confidence("AUTO") is None and predict.parse_confidence("0.7") == 0.7
+    with pytest.raises(argparse.ArgumentTypeError, match="neither a number nor auto"):
+        predict.parse_confidence("high")
+    assert predict.get_args_parser().parse_args(["x.mkv", "--weights", "a.pth"]).min_confidence is None
+
+
 def test_min_confidence_on_the_command_line(world, tmp_path):
     import contextlib
     import io
@@ -514,7 +528,9 @@ def test_min_confidence_on_the_command_line(world, tmp_path):
                            "--format", "all", "--min_confidence", "1.01", "--workers", "1", "--no_progress",
                            "--device", "cpu"])
     assert rc == 0
-    e = json.loads((out / "predictions.json").read_text())["episodes"][0]
+    doc = json.loads((out / "predictions.json").read_text())
+    e = doc["episodes"][0]
+    assert doc["min_confidence"] == 1.01 and "--min_confidence 1.01 (given)" in err.getvalue()
     assert e["op_end"] is None and e["ed_start"] is None and set(e["withheld"]) == {"op_end", "ed_start"}
     assert 0.0 <= e["confidence"]["op_end"] <= 1.0
     stem = Path(e["file"]).stem
