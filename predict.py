@@ -9,7 +9,9 @@ times are mapped back to episode time (start clip: t; end clip: duration - S + t
 
 Reported per episode: ``op_end``, ``ed_start``, skip ranges ``op = [max(0, op_end - op_length),
 op_end]`` and ``ed = [ed_start, min(duration, ed_start + ed_length)]``, each model's raw
-prediction and the spread (max - min) between models as a confidence signal.
+prediction and the spread (max - min) between models as a confidence signal, and per boundary a
+confidence, P(within 2 s); ``--min_confidence auto`` (the default) withholds answers below 0.9 when a
+dense checkpoint gives a calibrated confidence (skips.episode.resolve_min_confidence).
 
     .venv/bin/python predict.py episodes/ --weights work_dir/avt/avnet_bestmodel.pth
     .venv/bin/python predict.py ep01.mkv ep02.mkv --weights a.pth b.pth c.pth --out skips \\
