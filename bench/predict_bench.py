@@ -44,6 +44,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import predict  # noqa: E402
+from skips.episode import DEFAULT_MIN_CONFIDENCE, auto_min_confidence  # noqa: E402
 from utils.io import atomic_write_json, atomic_write_text  # noqa: E402
 
 BOUNDARIES = ("op_start", "op_end", "ed_start", "ed_end", "preview_start")
@@ -423,7 +424,7 @@ def main(argv: list[str] | None = None) -> int:
         margins[name] = [score_run(doc, spans, 0.0, m) for m in MARGINS]
         late[name] = late_rows(doc, spans)
         fails[name] = failures(doc, spans)
-        thr = predict.DEFAULT_MIN_CONFIDENCE if any(w["kind"] == "dense" for w in doc["weights"]) else 0.0
+        thr = auto_min_confidence([w["kind"] for w in doc["weights"]])
         at_default[name] = score_run(doc, spans, thr)
         fails_default[name] = failures(doc, spans, thr)
     n_late = sum(1 for v in spans["episodes"].values() if v.get("late_op"))
@@ -443,7 +444,7 @@ def main(argv: list[str] | None = None) -> int:
                       f"{_f(v['story_safe_share'], '{:.0%}')} of episodes at most 1 s; theme left unskipped "
                       f"median {np.median(v['theme_left_s']):.1f} s" for k, v in results.items()), "",
           "At predict.py's default --min_confidence (auto: "
-          f"{predict.DEFAULT_MIN_CONFIDENCE:g} with a dense checkpoint, else 0): " + "; ".join(
+          f"{DEFAULT_MIN_CONFIDENCE:g} with a dense checkpoint, else 0): " + "; ".join(
               f"{k} (threshold {v['threshold']:g}) {v['answered_share']:.0%} of the boundaries answered "
               f"({v['all']['answered']}/{v['all']['n']}), {_f(v['story_safe_share'], '{:.0%}')} of episodes "
               f"with at most {STORY_TOLERANCE_S:g} s of story skipped" for k, v in at_default.items()), "",

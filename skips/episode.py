@@ -422,9 +422,14 @@ def resolve_min_confidence(value: float | None, models: Sequence[LoadedModel]) -
     (the other kinds' agreement-based confidence never reaches it: they would answer nothing)."""
     if value is not None:
         return float(value), "given"
-    if any(m.meta.get("kind") == "dense" for m in models):
+    if auto_min_confidence([m.meta.get("kind") for m in models]):
         return DEFAULT_MIN_CONFIDENCE, "auto: a dense model gives a calibrated confidence"
     return 0.0, "auto: no model gives a calibrated confidence (no dense checkpoint), every answer is kept"
+
+
+def auto_min_confidence(kinds: Sequence[str | None]) -> float:
+    """``--min_confidence auto`` for checkpoints of these model kinds (resolve_min_confidence)."""
+    return DEFAULT_MIN_CONFIDENCE if "dense" in kinds else 0.0
 
 
 def withhold_unsure(results: Sequence[EpisodeResult], min_confidence: float) -> None:
