@@ -5,6 +5,7 @@ import argparse
 import os
 import sys
 from dataclasses import fields
+from pathlib import Path
 
 from datatools.synth.encode import generate_dataset
 from datatools.synth.plan import DEFAULT_RESOLUTIONS, DIFFICULTIES, FPS_CHOICES, REALISTIC_KNOBS, SynthConfig
@@ -50,6 +51,14 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
                    help="realistic: episodes built the way real anime is (shared editing styles, music "
                         "everywhere, boundary variety, wide positions, cour changes; the knobs below); "
                         "easy: the first generator's clean, well separated episodes (tests)")
+    g.add_argument("--material", default=None, metavar="DIR",
+                   help="real material (realistic difficulty): a folder indexed by `python -m datatools.material` "
+                        "(make material builds one from Debian's free game music and art); songs, scores and "
+                        "background music become excerpts of its tracks, dialogue its rendered speech lines, "
+                        "backgrounds and characters its images")
+    g.add_argument("--material_split", choices=("train", "calib", "test", "all"), default="train",
+                   help="which sources of --material to draw from (split by source: a test series never hears "
+                        "or shows anything of a training source)")
     g = p.add_argument_group("format")
     g.add_argument("--resolutions", type=_resolutions, default=_resolutions(DEFAULT_RESOLUTIONS),
                    help="comma-separated WxH choices, one drawn per series (16:9 and 4:3 by default)")
@@ -107,6 +116,17 @@ def main(argv: list[str] | None = None) -> int:
     for name in REALISTIC_KNOBS:
         if not 0.0 <= cfg_kw[name] <= 1.0:
             print(f"error: --{name} must be a probability in [0, 1]", file=sys.stderr)
+            return 2
+    if args.material:
+        from datatools.material import MaterialError, load_pool
+        try:
+            load_pool(str(Path(args.material).resolve()), args.material_split)
+        except MaterialError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        cfg_kw["material"] = str(Path(args.material).resolve())
+        if args.difficulty != "realistic":
+            print("error: --material works with --difficulty realistic only", file=sys.stderr)
             return 2
     try:
         spans = generate_dataset(

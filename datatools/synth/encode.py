@@ -6,11 +6,13 @@ WAV.  Every file is written under a temporary name and renamed when complete.
 """
 from __future__ import annotations
 
+import json
 import math
 import os
 import subprocess
 import tempfile
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +24,7 @@ from datatools.synth.plan import EpisodePlan, SynthConfig, plan_dataset
 from utils.io import atomic_write_json
 
 TEXT_SUFFIX = "_text.json"
+MADE_WITH = ".synth.json"   # the settings a dataset folder was generated with (resume check)
 SPANS_VERSION = 2
 
 def encode_range(ep: Episode, t0: float, seconds: float, path: Path, stamp: bool = False,
@@ -104,17 +107,21 @@ def encode_range(ep: Episode, t0: float, seconds: float, path: Path, stamp: bool
 def make_episode(plan: EpisodePlan, out: str | os.PathLike, full_episode: bool = False,
                  stamp: bool = False, text_truth: bool = False, preset: str = "ultrafast",
                  crf: int = 23, render_fps: float = 0.0, stamp_segments: bool = False) -> dict:
-    """Render and write one episode's clips (and optionally the whole episode); returns its spans."""
+    """Render and write one episode's clips (and optionally the whole episode); returns its spans.
+    A file already there is kept: files are written whole or not at all (atomic rename), and the
+    plan is a pure function of the settings, so a rerun resumes an interrupted dataset."""
     out = Path(out)
     ep = build_episode(plan)
     S, D = plan.cfg.clip_seconds, plan.duration
     kw = dict(stamp=stamp, text_truth=text_truth, preset=preset, crf=crf, render_fps=render_fps,
               stamp_segments=stamp_segments)
-    encode_range(ep, 0.0, S, out / f"{plan.id}_start.mp4", **kw)
-    encode_range(ep, float(D - S), S, out / f"{plan.id}_end.mp4", **kw)
+    todo = [(0.0, S, out / f"{plan.id}_start.mp4"), (float(D - S), S, out / f"{plan.id}_end.mp4")]
     if full_episode:
-        encode_range(ep, 0.0, D, out / f"{plan.id}.mp4", **kw)
+        todo.append((0.0, D, out / f"{plan.id}.mp4"))
         plan.spans["full_episode"] = f"{plan.id}.mp4"
+    for t0, seconds, path in todo:
+        if not (path.is_file() and (not text_truth or path.with_name(path.stem + TEXT_SUFFIX).is_file())):
+            encode_range(ep, t0, seconds, path, **kw)
     return plan.spans
 
 
@@ -134,11 +141,19 @@ def generate_dataset(out: str | os.PathLike, series: int, episodes: int, clip_se
     A clip whose label is None (a ``_start`` clip of an episode without an OP) is rendered and
     listed in spans.json with its ``no_label`` reason, and left out of labels.txt."""
     cfg = SynthConfig(clip_seconds=int(clip_seconds), seed=int(seed), **cfg_kw)
-    plan = plan_dataset(cfg, series, episodes, lone_episodes)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     kw = dict(full_episode=full_episodes, stamp=stamp_frames, text_truth=text_truth, preset=preset, crf=crf,
               render_fps=render_fps, stamp_segments=stamp_segments)
+    # A rerun resumes (make_episode keeps finished files) only with the settings that made them.
+    made_with = json.loads(json.dumps({"config": asdict(cfg), "series": series, "episodes": episodes,
+                                       "lone_episodes": lone_episodes, **kw}))
+    rec = out / MADE_WITH
+    if rec.is_file() and json.loads(rec.read_text(encoding="utf-8")) != made_with:
+        raise ValueError(f"{out} holds clips generated with other settings ({rec}); choose another --out "
+                         "or empty it")
+    atomic_write_json(rec, made_with, indent=1)
+    plan = plan_dataset(cfg, series, episodes, lone_episodes)
     jobs = [(ep, out, kw) for ep in plan.episodes]
     results: dict[str, dict] = {}
     from tqdm import tqdm
@@ -158,6 +173,10 @@ def generate_dataset(out: str | os.PathLike, series: int, episodes: int, clip_se
     spans = {"version": SPANS_VERSION, "difficulty": cfg.difficulty, "clip_seconds": cfg.clip_seconds,
              "sample_rate": cfg.sample_rate, "seed": cfg.seed,
              "episodes": {ep.id: results[ep.id] for ep in plan.episodes}}
+    if cfg.material:
+        from datatools.material import load_pool
+        spans["material"] = {"folder": cfg.material, "split": cfg.material_split,
+                             "content_hash": load_pool(cfg.material, cfg.material_split).content_hash}
     write_labels(out / "labels.txt", [(f"{i}_{k}", v["clips"][k]["label"])
                                       for i, v in spans["episodes"].items() for k in ("start", "end")
                                       if v["clips"][k]["label"] is not None])

@@ -153,9 +153,12 @@ class Scene:
     seed: int
     style: str
     zoom: float = 0.0
+    material: tuple[str, str] | None = None   # (material folder, split): real images instead of shapes
     _cache: dict = field(default_factory=dict, repr=False)
 
     def _build(self, W: int, H: int):
+        if self.material is not None:
+            return self._build_material(W, H)
         rng = np.random.default_rng(self.seed)
         bright = {"op": (90, 255), "ed": (20, 150), "card": (5, 40), "action": (70, 255),
                   "montage": (60, 240)}.get(self.style, (40, 220))
@@ -189,7 +192,31 @@ class Scene:
                                 (float(rng.random()), float(rng.random())),
                                 (float(rng.uniform(-speed, speed)), float(rng.uniform(-speed, speed)) * 0.5)))
         corners = rng.random(4)
-        return tex, shapes, corners
+        return tex, shapes, corners, 0
+
+    def _build_material(self, W: int, H: int):
+        """The same shot from real material (datatools/synth/material_media.py): a real background
+        panned like the texture, real cut-outs moving like the shapes, sometimes letterbox bars."""
+        from datatools.synth import material_media as mm
+        rng = np.random.default_rng([self.seed, 7])
+        margin = {"op": 0.5, "ed": 0.15, "closeup": 0.06, "action": 0.5, "montage": 0.3, "still": 0.0,
+                  "card": 0.0}.get(self.style, 0.25)
+        th, tw = int(H * (1 + margin)) + 1, int(W * (1 + margin)) + 1
+        tex = mm.background_texture(self.material, self.seed, self.style, tw, th)
+        n_sprites = {"op": (1, 4), "ed": (0, 2), "card": (0, 1), "closeup": (1, 2), "action": (1, 4),
+                     "still": (0, 3)}.get(self.style, (0, 3))
+        speed = {"op": 0.6, "ed": 0.04, "closeup": 0.01, "action": 0.7, "montage": 0.25,
+                 "still": 0.0}.get(self.style, 0.1)
+        size = {"closeup": (0.6, 0.95)}.get(self.style, (0.2, 0.55))
+        sprites = []
+        for i in range(int(rng.integers(*n_sprites))):
+            sp = mm.sprite_image(self.material, int(rng.integers(2 ** 31)), max(8, int(rng.uniform(*size) * H)))
+            if sp is not None:
+                sprites.append((sp, (float(rng.random()), float(rng.uniform(0.3, 0.9))),
+                                (float(rng.uniform(-speed, speed)), float(rng.uniform(-speed, speed)) * 0.3)))
+        bars_p = 0.2 if self.style in ("op", "ed") else 0.05
+        bars = int(H * rng.uniform(0.08, 0.13)) if rng.random() < bars_p else 0
+        return tex, sprites, rng.random(4), bars
 
     def draw(self, frame: np.ndarray, t: float) -> None:
         H, W = frame.shape[:2]
@@ -197,25 +224,34 @@ class Scene:
         if key not in self._cache:
             self._cache.clear()
             self._cache[key] = self._build(W, H)
-        tex, shapes, (ax, ay, bx, by) = self._cache[key]
+        tex, shapes, (ax, ay, bx, by), bars = self._cache[key]
         u = (t - self.start) / max(1e-6, self.end - self.start)
         mx, my = tex.shape[1] - W, tex.shape[0] - H
         ox, oy = int((ax + (bx - ax) * u) * mx), int((ay + (by - ay) * u) * my)
         frame[:] = tex[oy:oy + H, ox:ox + W]
         dt = t - self.start
         for s in shapes:
-            h, w = s.mask.shape
-            cx = int(((s.pos[0] + s.vel[0] * dt) % 1.0) * W) - w // 2
-            cy = int(((s.pos[1] + s.vel[1] * dt) % 1.0) * H) - h // 2
-            x0, y0, x1, y1 = max(0, cx), max(0, cy), min(W, cx + w), min(H, cy + h)
-            if x0 < x1 and y0 < y1:
-                frame[y0:y1, x0:x1][s.mask[y0 - cy:y1 - cy, x0 - cx:x1 - cx]] = s.color
+            if isinstance(s, Shape):
+                h, w = s.mask.shape
+                cx = int(((s.pos[0] + s.vel[0] * dt) % 1.0) * W) - w // 2
+                cy = int(((s.pos[1] + s.vel[1] * dt) % 1.0) * H) - h // 2
+                x0, y0, x1, y1 = max(0, cx), max(0, cy), min(W, cx + w), min(H, cy + h)
+                if x0 < x1 and y0 < y1:
+                    frame[y0:y1, x0:x1][s.mask[y0 - cy:y1 - cy, x0 - cx:x1 - cx]] = s.color
+            else:   # a real cut-out: (Sprite, position, velocity), its centre wrapping like a shape's
+                sp, pos, vel = s
+                cx = int(((pos[0] + vel[0] * dt) % 1.0) * W) - sp.w // 2
+                cy = int(pos[1] * H + vel[1] * dt * H) - sp.h // 2
+                paste(frame, sp, cx, cy)
         if self.zoom > 0:               # crop the centre, scale it back up
             import cv2
             z = 1.0 + self.zoom * u
             cw, ch = max(2, int(W / z)), max(2, int(H / z))
             x0, y0 = (W - cw) // 2, (H - ch) // 2
             frame[:] = cv2.resize(frame[y0:y0 + ch, x0:x0 + cw], (W, H), interpolation=cv2.INTER_LINEAR)
+        if bars:                        # a letterboxed (cinemascope) shot
+            frame[:bars] = 0
+            frame[H - bars:] = 0
 
 
 def stamp_frame(n: int, width: int, height: int) -> np.ndarray:

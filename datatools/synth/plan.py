@@ -105,10 +105,15 @@ class SynthConfig:
     cour_change_prob: float = 0.3
     premiere_no_op_prob: float = 0.15
     late_op_prob: float = 0.0
+    # real material (datatools/material.py): a material folder and the split of it to draw from
+    material: str | None = None
+    material_split: str = "train"
 
     def __post_init__(self):
         if self.difficulty not in DIFFICULTIES:
             raise ValueError(f"difficulty {self.difficulty!r}: expected one of {', '.join(DIFFICULTIES)}")
+        if self.material and self.difficulty != "realistic":
+            raise ValueError("--material works with the realistic difficulty only")
 
     @property
     def scale(self) -> float:
@@ -260,6 +265,9 @@ def plan_dataset(cfg: SynthConfig, series: int, episodes: int, lone_episodes: in
     else:
         plan_episode, plan_series = plan_episode_easy, plan_series_easy
     ser = [plan_series(cfg, i, episodes if i < series else 1) for i in range(series + lone_episodes)]
+    if cfg.material:   # different series never share a theme song (while the split has enough)
+        from datatools.synth.material_media import ref_of, unique_theme_seeds
+        unique_theme_seeds(ref_of(cfg), [th for sp in ser for th in sp.style["op"] + sp.style["ed"]])
     rng = np.random.default_rng(tag(cfg.seed, "ids"))
     ids: set[str] = set()
     eps = []

@@ -42,6 +42,7 @@ import numpy as np
 from datatools.synth.audio import (arrange_song, bgm_notes, compose_song, phrases, plan_speech,
                                    render_noise, render_notes, render_speech, tag)
 from datatools.synth.episode import Episode
+from datatools.synth.material_media import ref_of, render_lines, song_excerpt, track_choice
 from datatools.synth.pictures import Overlay, Scene, text_sprite
 from datatools.synth.plan import FPS_CHOICES, EpisodePlan, SeriesPlan, SynthConfig, r3
 from datatools.synth.text import PLACES, ROLES, SIGNS, person, sentence, word
@@ -59,6 +60,7 @@ NOISE_AMP = 0.004
 # general, not the OP/ED boundary in particular (the theme songs themselves are studio masters).
 FLOOR_GAIN = 0.15                      # x NOISE_AMP
 AMBIENCE_SILENT_P, AMBIENCE_GAIN = 0.35, (0.25, 3.0)
+BGM_GAIN = (0.12, 0.3)                 # with material: a real score excerpt (RMS 0.08) under dialogue
 
 
 # ----------------------------------------------------------------------------------------------
@@ -322,6 +324,13 @@ def plan_episode_realistic(cfg: SynthConfig, sp: SeriesPlan, episode: int, ep_id
             cour_change=dict(cc, changed=changed) if cc else None, premiere_no_op=no_op, lone_episode=lone,
             segments=[[k, a, b] for k, a, b in segs], **info,
             replaced_op=bool("op" in changed), confusers=[], subtitles=[], full_episode=None)
+        if cfg.material:   # which real recordings the theme songs are (audits: no test track in training)
+            ref = ref_of(cfg)
+            ep.spans["material_tracks"] = {
+                k: {"path": e["path"], "source": e["source"], "offset": off}
+                for k, th in (("op", op_theme), ("ed", ed_theme)) if th is not None
+                for e, off in [track_choice(ref, th.get("song_seed", th["seed"]), th.get("song_style", th["kind"]),
+                                            th["song_len"])]}
         ep.spans["clips"] = {
             "start": {"file": f"{ep_id}_start.mp4", "offset": 0,
                       "label": op_end if op_end is not None and op_end <= S else None,
@@ -432,14 +441,20 @@ class Sound:
             render_noise(self.seed, lo, hi - lo, sr, NOISE_AMP * self.gain, buf)
             return
         x = np.zeros(hi - lo, np.float32)
-        if self.kind == "song":
-            song = _song(self.key, sr)
+        ref = ref_of(ep.plan.cfg)
+        if self.kind == "song" or (self.kind == "bgm" and ref):
+            # with material, quiet background music is a real score excerpt too, far under the dialogue
+            key = self.key if self.kind == "song" else (self.seed, r3(self.end - self.start), "bgm", 1.0, 1.0, 0.0)
+            song = _song(key, sr, ref)
             i0 = lo - a + round(self.offset * sr)
             m = max(0, min(hi - lo, song.size - i0))
             if m:
                 x[:m] = song[i0:i0 + m]
+            if self.kind == "bgm":
+                x *= np.float32(np.random.default_rng(tag(self.seed, "bgm-gain")).uniform(*BGM_GAIN))
         elif self.kind == "speech":
-            render_speech(self.events, lo, hi - lo, sr, x)
+            if not (ref and render_lines(ref, ep.plan.series.seed, self.events, lo, hi - lo, sr, x)):
+                render_speech(self.events, lo, hi - lo, sr, x)
         else:
             render_notes(self.events, lo, hi - lo, sr, x)
         if self.fade_in > 0 or self.fade_out > 0:
@@ -453,8 +468,11 @@ class Sound:
         buf += self.gain * x
 
 
-def _song(key: tuple, sr: int) -> np.ndarray:
+def _song(key: tuple, sr: int, ref: tuple[str, str] | None = None) -> np.ndarray:
     seed, seconds, style, fade_out, tempo, cutoff = key
+    if ref:   # real music (datatools/synth/material_media.py)
+        return song_excerpt(ref, int(seed), float(seconds), str(style), float(fade_out), float(tempo),
+                            float(cutoff), sr)
     if tempo == 1.0 and not cutoff:
         return compose_song(int(seed), float(seconds), sr, str(style), float(fade_out))
     return arrange_song(int(seed), float(seconds), sr, str(style), float(tempo), float(cutoff))
@@ -558,6 +576,7 @@ def _body_text(rng: np.random.Generator, kind: str, a: float, b: float, H: int, 
 def build_episode_realistic(plan: EpisodePlan) -> Episode:
     """Scenes, overlays, effects and sound events of a realistic episode (rendered lazily)."""
     sp, H, lay = plan.series, plan.series.height, plan.layout
+    mat = ref_of(plan.cfg)
     rng = np.random.default_rng(tag(plan.seed, "build-realistic"))
     scenes: list[Scene] = []
     overlays: list[Overlay] = []
@@ -593,14 +612,15 @@ def build_episode_realistic(plan: EpisodePlan) -> Episode:
             for s0, s1, seed, style, zoom in sc:
                 s0, s1 = max(a, song0 + s0), min(b, song0 + s1)
                 if s1 > s0:
-                    scenes.append(Scene(s0, s1, seed, style, zoom))
+                    scenes.append(Scene(s0, s1, seed, style, zoom, mat))
             for o in ov:
                 s0, s1 = song0 + o[0], song0 + o[1]
                 if s1 > a and s0 < b:
                     overlays.append(Overlay(s0, s1, o[2], o[3], o[4], o[5]))
             effects += [(song0 + f0, song0 + f1, "flash") for f0, f1 in fl if a <= song0 + f0 < b]
         elif kind in ("title_card", "sponsor", "end_card"):
-            scenes.append(Scene(a, b, int(rng.integers(2 ** 31)), "card" if kind != "end_card" else "still"))
+            scenes.append(Scene(a, b, int(rng.integers(2 ** 31)), "card" if kind != "end_card" else "still",
+                                material=mat))
             lines = {"title_card": [f"Episode {plan.episode + 1}", sentence(rng)],
                      "sponsor": ["This programme is brought to you by"] + [word(rng).title() for _ in range(3)],
                      "end_card": [sp.title]}[kind]
@@ -611,14 +631,14 @@ def build_episode_realistic(plan: EpisodePlan) -> Episode:
                 sounds.append(Sound("speech", a + 0.3, b - 0.3, events=plan_speech(plan.seed + 3, a + 0.3, b - 0.3, 1)))
         elif kind == "preview":
             card = min(3.0, 0.25 * (b - a))
-            scenes.append(Scene(a, a + card, int(rng.integers(2 ** 31)), "card"))
+            scenes.append(Scene(a, a + card, int(rng.integers(2 ** 31)), "card", material=mat))
             lines = ["Next Episode", f"Episode {plan.episode + 2}: {sentence(rng)}"]
             overlays.append(Overlay(a, a + card, lambda lines=lines: text_sprite(
                 lines, max(10, H // 10), (255, 255, 255), bold=True), (0.5, 0.45), (0.5, 0.45), "card"))
             t = a + card
             while t < b:
                 d = float(rng.uniform(1.0, 3.5))
-                scenes.append(Scene(t, min(b, t + d), int(rng.integers(2 ** 31)), "montage"))
+                scenes.append(Scene(t, min(b, t + d), int(rng.integers(2 ** 31)), "montage", material=mat))
                 t += d
             ev = plan_speech(plan.seed + 5, a + card, b, 1)
             sounds.append(Sound("speech", a, b, events=ev))
@@ -639,7 +659,7 @@ def build_episode_realistic(plan: EpisodePlan) -> Episode:
         while t < b - 1e-6:
             d = float(srng.uniform(lo, hi))
             zoom = float(srng.uniform(0.2, 0.8)) if sc["style"] == "action" and srng.random() < 0.4 else 0.0
-            scenes.append(Scene(t, min(b, t + d), int(srng.integers(2 ** 31)), style, zoom))
+            scenes.append(Scene(t, min(b, t + d), int(srng.integers(2 ** 31)), style, zoom, mat))
             if sc["style"] == "action" and t > a and srng.random() < 0.3:
                 effects.append((t, t + float(srng.uniform(0.06, 0.2)), "flash"))
             t += d
@@ -660,7 +680,8 @@ def build_episode_realistic(plan: EpisodePlan) -> Episode:
         else:
             ev = plan_speech(sc["seed"], a, b)
             if music is None:
-                sounds.append(Sound("bgm", a, b, events=bgm_notes(sp.style["bgm_seed"] + int(sc["seed"] % 7), a, b)))
+                piece = sp.style["bgm_seed"] + int(sc["seed"] % 7)   # the series' score: seven recurring pieces
+                sounds.append(Sound("bgm", a, b, events=bgm_notes(piece, a, b), seed=piece))
         sounds.append(Sound("speech", a, b, events=ev))
         subtitles(ev)
     scenes.sort(key=lambda s: s.start)
