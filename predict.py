@@ -42,10 +42,11 @@ from pathlib import Path
 from typing import Sequence
 
 from datatools.segments import CLAIM_CONFIDENCE
-from skips.episode import (DEFAULT_MIN_CONFIDENCE, DEFAULT_SKIP_MARGIN_S, DEFAULT_THEME_LENGTH_S,
+from datatools.spec import DEFAULT_CLIP_SECONDS
+from skips.episode import (DEFAULT_MIN_CONFIDENCE, DEFAULT_SKIP_MARGIN_S, DEFAULT_THEME_LENGTH_S, SHIPPED_DIR,
                            EpisodeResult, apply_season_mode, apply_skip_margin, decide_episode, find_episodes,
-                           iter_prepared, load_models, resolve_device, resolve_min_confidence, run_models,
-                           scan_late_opening, withhold_unsure)
+                           iter_prepared, load_models, model_notes, resolve_device, resolve_min_confidence,
+                           resolve_weights, run_models, scan_late_opening, withhold_unsure)
 from skips.formats import DEFAULT_EDL_ACTION, FORMATS, write_outputs
 from utils.ocr import BackendUnavailable, add_ocr_args, check_backend
 from utils.preprocess import Options
@@ -82,8 +83,10 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     g = p.add_argument_group("input / output")
     g.add_argument("inputs", nargs="+", metavar="EPISODE_OR_FOLDER",
                    help="episode video files, or folders searched recursively for video files")
-    g.add_argument("--weights", nargs="+", required=True, metavar="CKPT",
-                   help="checkpoints (any model kind; all trained with the same clip length S)")
+    g.add_argument("--weights", nargs="+", default=None, metavar="CKPT",
+                   help="checkpoints (any model kind; all trained with the same clip length S); default: the "
+                        f"model shipped in {SHIPPED_DIR.relative_to(SHIPPED_DIR.parent.parent)}/ (see its "
+                        "MODEL_CARD.md); 'none': no model at all (with --season: theme-song matching alone)")
     g.add_argument("--out", default="predict_out", help="folder for predictions.json/.csv and sidecars")
     g.add_argument("--format", type=parse_formats, default="json,csv",
                    help=f"comma-separated outputs from {','.join(FORMATS)}, or all")
@@ -134,6 +137,9 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
                         "reason and left out of every skip file; 0 answers everything; auto (default): "
                         f"{DEFAULT_MIN_CONFIDENCE:g} with a dense checkpoint (chosen on validation "
                         "episodes), else 0")
+    g.add_argument("--clip_seconds", type=int, default=DEFAULT_CLIP_SECONDS, metavar="S",
+                   help="with --weights none: the window length S season mode matches (the checkpoints' S "
+                        "otherwise)")
     g.add_argument("--device", default="auto", help="auto (GPU when present), cpu, cuda, cuda:1 ...")
     g = p.add_argument_group("run")
     g.add_argument("--workers", type=int, default=os.cpu_count() or 1,
@@ -159,10 +165,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     device = resolve_device(args.device)
     try:
-        models, S = load_models(args.weights, device)
-    except ValueError as exc:  # CheckpointError is a ValueError and names the file
+        weights = resolve_weights(args.weights)
+        if not weights and not args.season:
+            raise ValueError("--weights none leaves nothing to answer with; add --season (theme-song matching "
+                             "across the episodes given) or name checkpoints")
+        models, S = load_models(weights, device) if weights else ([], args.clip_seconds)
+    except (ValueError, FileNotFoundError) as exc:  # CheckpointError is a ValueError and names the file
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    for note in model_notes(models):
+        print(f"[predict] {note}", file=sys.stderr)
     opts = Options(clip_seconds=S, ocr_backend=args.ocr_backend, ocr_size=args.ocr_size,
                    reuse_diff=args.reuse_diff, threads=1 if args.workers > 1 else 0)
     rel = {str(c.video): c.rel.as_posix() for c in episodes}

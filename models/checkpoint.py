@@ -64,8 +64,17 @@ def check_compatible(ckpt: dict, path: str | os.PathLike, kind: str | None = Non
 def checkpoint_meta(ckpt: dict) -> dict[str, Any]:
     # validation: {"within_2s", "n"} of the saved epoch; calibration: models/calibration.py's map
     # (kinds with a confidence).  Both are absent from checkpoints of earlier versions.
+    # segment_clips: training clips that taught the dense kind's segment head (absent before it was
+    # recorded: the head then counts as untrained, see segment_head_trained).
     return {k: ckpt.get(k) for k in ("kind", "preset", "config", "clip_seconds", "normalization",
-                                     "epoch", "best_score", "validation", "calibration")}
+                                     "epoch", "best_score", "validation", "calibration", "segment_clips")}
+
+
+def segment_head_trained(meta: dict[str, Any]) -> bool:
+    """True when a checkpoint's segment head (dense kind) learned from per-second truth: it records
+    ``segment_clips`` > 0.  A head never trained (label files alone, or a checkpoint from before the
+    record) must neither cap a confidence nor measure a span."""
+    return bool((meta.get("config") or {}).get("dense_segments")) and int(meta.get("segment_clips") or 0) > 0
 
 
 def load_checkpoint_model(path: str | os.PathLike, device: torch.device | str = "cpu",

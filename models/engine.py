@@ -53,6 +53,7 @@ ERROR_THRESHOLD_S = 10.0
 LOSS_TERMS = {"avt": ("loss",), "avt_normal": ("loss",), "yolt": ("loss", "coarse", "fine", "hit_rate"),
               "dense": ("loss", "heat", "state", "segment")}
 CONFIDENCE_SUFFIX = "_confidence.csv"   # dense kind: submission.csv -> submission_confidence.csv
+POSTERIOR_FILE = "submission_posterior.npz"   # dense kind: clip file name -> per-second boundary posterior (S,)
 
 
 def model_inputs(batch, kind: str, normalization: str, device: torch.device) -> tuple:
@@ -267,20 +268,24 @@ def train_one_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.optim
 
 @torch.no_grad()
 def predict(model: nn.Module, loader: DataLoader, args: argparse.Namespace, normalization: str,
-            device: torch.device, with_confidence: bool = False):
+            device: torch.device, with_confidence: bool = False, with_posterior: bool = False):
     """Predicted seconds for every clip of ``loader`` in dataset order (and, with
-    ``with_confidence``, the model's confidence per clip, or None for kinds without one)."""
+    ``with_confidence``, the model's confidence per clip, or None for kinds without one; with
+    ``with_posterior`` also the per-second boundary posterior (N, S) of kinds that give one, else None)."""
     model.eval()
-    out_s, conf = [], []
+    out_s, conf, post = [], [], []
     for batch in loader:
         with autocast_context(device, args.use_amp):
             out = model(*model_inputs(batch, args.model, normalization, device))
         out_s.append(to_seconds(out["pred"], args.clip_seconds).cpu().numpy())
         if "confidence" in out:
             conf.append(out["confidence"].float().cpu().numpy())
+            post.append(out["per_second"].float().cpu().numpy())
     pred = np.concatenate(out_s) if out_s else np.zeros(0)
     if not with_confidence:
         return pred
+    if with_posterior:
+        return pred, (np.concatenate(conf) if conf else None), (np.concatenate(post) if post else None)
     return pred, (np.concatenate(conf) if conf else None)
 
 
@@ -400,7 +405,7 @@ def run_test(args: argparse.Namespace, info: DistInfo, run_dir: Path) -> dict[st
     norm = ckpt.get("normalization") or _normalization(args)
     LOG.info("testing %s (%s, epoch %s) on %d clips of %s", args.weights, ckpt["kind"],
              ckpt.get("epoch"), len(records), folder)
-    pred, conf = predict(model, loader, args, norm, info.device, with_confidence=True)
+    pred, conf, post = predict(model, loader, args, norm, info.device, with_confidence=True, with_posterior=True)
     out = run_dir / "submission.csv"
     write_submission(out, [(r.name, float(p)) for r, p in zip(records, pred)])
     LOG.info("wrote %s (%d rows)", out, len(records))
@@ -413,6 +418,14 @@ def run_test(args: argparse.Namespace, info: DistInfo, run_dir: Path) -> dict[st
         atomic_write_text(side, "clip,confidence\n" + "".join(
             f"{r.name},{c:.4f}\n" for r, c in zip(records, conf)))
         LOG.info("wrote %s", side)
+    if post is not None:   # the boundary posterior per second: the season rule weighs a match by it
+        import io
+
+        from utils.io import atomic_write_bytes
+        buf = io.BytesIO()
+        np.savez_compressed(buf, **{r.name: p.astype(np.float16) for r, p in zip(records, post)})
+        atomic_write_bytes(run_dir / POSTERIOR_FILE, buf.getvalue())
+        LOG.info("wrote %s", run_dir / POSTERIOR_FILE)
     return {"submission": str(out), "n": len(records)}
 
 
@@ -428,12 +441,14 @@ def run_train(args: argparse.Namespace, info: DistInfo, run_dir: Path) -> dict[s
     resume_path = _resume_path(args, run_dir)
     records = labelled_clips(args.data_root, args.label_files, args.clip_seconds)
     train_recs, val_recs = split_train_val(records, args.data_seed)
-    segments, val_windows = None, []
+    segments, val_windows, segment_clips = None, [], 0
     if args.model == "dense":   # its segment head learns from the spans.json beside a label file
         from datatools.segments import segment_truth
         segments = segment_truth(train_recs, args.data_root, args.clip_seconds)
-        LOG.info("dense: per-second segment truth (spans.json) for %d of %d training clips",
-                 sum(s is not None for s in segments), len(segments))
+        segment_clips = sum(s is not None for s in segments)
+        LOG.info("dense: per-second segment truth (spans.json) for %d of %d training clips%s", segment_clips,
+                 len(segments), "" if segment_clips else ": the segment head stays untrained, and the checkpoint "
+                 "says so (predict.py then neither caps confidences by it nor measures spans with it)")
         if args.beyond_windows:   # windows without an OP end: target NaN, state "before" throughout
             from datatools.segments import beyond_window_clips
             listed = beyond_window_clips(args.data_root, label_file_paths(args.data_root, args.label_files),
@@ -447,6 +462,7 @@ def run_train(args: argparse.Namespace, info: DistInfo, run_dir: Path) -> dict[s
             train_recs = train_recs + [ClipRecord(c.rel, None, "spans.json (OP ends after the clip)")
                                        for c in extra]
             segments = segments + [c.segments for c in extra]
+            segment_clips += sum(c.segments is not None for c in extra)
             LOG.info("dense: %d start clips without an OP end (late or no opening) train as windows "
                      "without a boundary, %d more validate", len(extra), len(val_windows))
     train_ds = FeatureDataset(train_recs, args.feat_root, args.clip_seconds, args.shift_aug,
@@ -526,6 +542,8 @@ def run_train(args: argparse.Namespace, info: DistInfo, run_dir: Path) -> dict[s
                      "preset": args.preset, "config": cfg.to_dict(),
                      "clip_seconds": args.clip_seconds, "normalization": _normalization(args),
                      "args": {k: v for k, v in vars(args).items()},
+                     # training clips with per-second segment truth (dense kind; 0: its segment head is untrained)
+                     **({"segment_clips": segment_clips} if args.model == "dense" else {}),
                      **validation_record(val, pred, conf, val_recs)}
             save_checkpoint(run_dir / LAST_CKPT, state)
             if epoch + 1 > save_from:

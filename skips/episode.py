@@ -188,6 +188,38 @@ class LoadedModel:
     meta: dict[str, Any]
 
 
+SHIPPED_DIR = Path(__file__).resolve().parent.parent / "models" / "shipped"   # the model in the box
+
+
+def resolve_weights(given: Sequence[str] | None) -> list[str]:
+    """The checkpoints to run: as given; ``None`` (no --weights) the shipped model's (every ``*.pth``
+    of SHIPPED_DIR, an ensemble when several); ``["none"]`` none at all (season mode alone).
+    FileNotFoundError when the shipped model is missing."""
+    if given is not None:
+        return [] if [g.lower() for g in given] == ["none"] else list(given)
+    found = sorted(str(p) for p in SHIPPED_DIR.glob("*.pth"))
+    if not found:
+        raise FileNotFoundError(f"{SHIPPED_DIR}: no shipped model (*.pth); rebuild it with "
+                                "`python -m bench.train_shipped`, or give --weights CKPT (or --weights none --season)")
+    return found
+
+
+def model_notes(models: Sequence["LoadedModel"]) -> list[str]:
+    """What a user should know about the checkpoints before trusting the answers."""
+    from models.checkpoint import segment_head_trained
+
+    if not models:
+        return ["no model (--weights none): season mode alone; a boundary is answered only where a sibling "
+                "episode's theme-song match decides it, and the JSON says so per boundary"]
+    notes = []
+    for m in models:
+        if m.meta.get("kind") == "dense" and not segment_head_trained(m.meta):
+            notes.append(f"{m.path}: its segment head was never trained (no spans.json beside its label files, or "
+                         "a checkpoint from before this was recorded): it neither caps confidences nor measures "
+                         "OP start / ED end / preview (assumed lengths are used)")
+    return notes
+
+
 def load_models(weights: Sequence[str], device: Any) -> tuple[list[LoadedModel], int]:
     """Load every checkpoint; all must share one clip length S (returned).  Raises
     models.checkpoint.CheckpointError / ValueError with the files named."""
@@ -210,6 +242,7 @@ def run_batch(models: Sequence[LoadedModel], features: Sequence[dict[str, np.nda
     """Each model on a batch of clips (``features[i]`` of clip type ``kinds[i]``, "start"/"end").
     Per model: ``seconds``, ``per_second`` (and ``confidence``, ``present`` and ``segments``, the
     per-second segment probabilities (K, S), for kinds that give them), each a list in batch order."""
+    from models.checkpoint import segment_head_trained
     from models.inputs import predict_seconds
 
     batch = {k: np.stack([f[k] for f in features]) for k in ("mfcc", "frames", "roi")}
@@ -222,7 +255,7 @@ def run_batch(models: Sequence[LoadedModel], features: Sequence[dict[str, np.nda
         for key in ("confidence", "present"):
             if key in r:
                 out[-1][key] = [float(x) for x in r[key]]
-        if "segments" in r:
+        if "segments" in r and segment_head_trained(m.meta):   # an untrained head says nothing
             out[-1]["segments"] = list(r["segments"])
     return out
 
@@ -282,7 +315,7 @@ class EpisodeResult:
                  preview=[r3(x) for x in preview_range(self)] if preview_range(self) else None,
                  span_source=self.span_source, support={k: round(v, 4) for k, v in self.support.items()},
                  confidence={k: round(v, 4) for k, v in self.confidence.items()}, withheld=self.withheld,
-                 models=self.models, spread={k: r3(v) for k, v in self.spread.items()},
+                 models=self.models, spread={k: r3(v) if math.isfinite(v) else None for k, v in self.spread.items()},
                  fusion=self.fusion, source=self.source, seconds=round(self.seconds, 2))
         if self.skip_margin is not None:   # op / ed / preview above are the skip ranges; these the spans
             d["skip_margin"] = self.skip_margin
@@ -441,6 +474,10 @@ def withhold_unsure(results: Sequence[EpisodeResult], min_confidence: float) -> 
         for name in ("op_end", "ed_start", "preview"):
             if name == "preview" and name not in r.confidence:   # no measured preview: nothing to withhold
                 continue
+            if name != "preview" and not math.isfinite(getattr(r, name)):
+                why = (r.season.get("start" if name == "op_end" else "end") or {}).get("reason", "no sibling matched")
+                r.withheld[name] = f"no answer: no model ran and season mode did not decide ({why})"
+                continue
             c = r.confidence.get(name, float("nan"))
             if not c >= min_confidence:
                 r.withheld[name] = f"confidence {c:.2f} < --min_confidence {min_confidence:g}"
@@ -471,6 +508,17 @@ def decide_episode(rel: str, prepared: Prepared, models: Sequence[LoadedModel],
     """Fuse the models' clip times per boundary and map everything to episode time."""
     D, S = prepared.duration, clip_seconds
     res = EpisodeResult(prepared.path, rel, True, duration=D)
+    res.plot = {"energy": prepared.energy, "text": prepared.text,
+                "scores": [r["per_second"] for r in raw], "clip_seconds": S}
+    if args.season:
+        res.plot["chroma"] = {k: prepared.features[k]["chroma"] for k in KINDS}
+    if not models:   # season mode alone (--weights none): no answer until a sibling's match gives one
+        nan = float("nan")
+        res.op, res.ed = (nan, nan), (nan, nan)
+        for name in ("op_end", "ed_start"):
+            res.spread[name], res.source[name], res.confidence[name] = nan, "none", 0.0
+        res.span_source = {"op_start": "none", "ed_end": "none", "preview": "none"}
+        return res
     per_model = []
     for m, r in zip(models, raw):
         per_model.append({"weights": m.path, "kind": m.meta["kind"], "preset": m.meta["preset"],
@@ -488,10 +536,6 @@ def decide_episode(rel: str, prepared: Prepared, models: Sequence[LoadedModel],
                             "gap": round(f.gap, 3)}
         res.source[name], res.confidence[name] = source, conf
     measure_spans(res, raw, S, args)
-    res.plot = {"energy": prepared.energy, "text": prepared.text,
-                "scores": [r["per_second"] for r in raw], "clip_seconds": S}
-    if args.season:
-        res.plot["chroma"] = {k: prepared.features[k]["chroma"] for k in KINDS}
     return res
 
 
@@ -528,7 +572,7 @@ def scan_late_opening(res: EpisodeResult, models: Sequence[LoadedModel], clip_se
     ``--scan_below``.  ``res.scan`` lists every
     window tried (start, answer, confidence)."""
     S = int(clip_seconds)
-    if not res.ok or res.confidence.get("op_end", 0.0) >= args.scan_below or args.scan_limit <= 0:
+    if not models or not res.ok or res.confidence.get("op_end", 0.0) >= args.scan_below or args.scan_limit <= 0:
         return
     hop = float(args.scan_hop or S / 2)
     starts = scan_windows(res.duration, S, hop, args.scan_limit)
@@ -597,7 +641,7 @@ def apply_season_mode(results: Sequence[EpisodeResult], clip_seconds: int,
     from the shared span itself unless the segment head measured it (``span_source``).  ``source``
     says per boundary which one decided."""
     from fuse.season import load_rule, season_rows
-    from fuse.season_rule import decide, model_reliability, widen_for_clip_set
+    from fuse.season_rule import decide, mass_near, model_reliability, widen_for_clip_set
 
     rule_path = getattr(args, "season_rule", None)
     rule = load_rule(rule_path)
@@ -629,8 +673,11 @@ def apply_season_mode(results: Sequence[EpisodeResult], clip_seconds: int,
                 confs = [m["confidence"][name] for m in r.models if "confidence" in m]
                 p_models = model_reliability([m[name] for m in r.models], getattr(r, name),
                                              max(confs) if confs else None, rule)
+            # the dense models' own probability of the matched time (their mean per-second posterior)
+            posts = [sc[kind] for sc, m in zip(r.plot.get("scores", []), r.models) if "confidence" in m]
+            q = mass_near(np.mean(posts, 0), row.seconds) if posts else None
             d = decide(row.kind, model_clip, p_models, row.seconds, row.siblings, row.spread_s,
-                       row.span_start, row.span_end, S, rule)
+                       row.span_start, row.span_end, S, rule, q)
             r.season[kind]["reason"] = d.reason
             if d.source == "season":
                 r.confidence[name] = d.confidence

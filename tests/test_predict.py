@@ -621,3 +621,64 @@ def test_an_unsure_later_window_does_not_replace_the_first_answer(monkeypatch):
     r, _, args = _scan_with_stub(monkeypatch, probs)
     assert r.scan[3]["confidence"] == pytest.approx(0.4) and 0.4 < args.scan_below
     assert r.op_end == 200.0 and r.source["op_end"] == "models" and r.confidence["op_end"] == pytest.approx(0.2)
+
+
+# --------------------------------------------------------------------------------- no model, shipped model
+
+
+def test_season_mode_alone_answers_from_theme_songs(tmp_path):
+    """--weights none --season: no model at all; each boundary of two sibling episodes (S = 60, so
+    the theme songs are long enough to match) is answered by the theme-song match (source season,
+    reason 'no model; ...') within 2 s of the truth, and the run says that no model ran."""
+    import contextlib
+    import io
+
+    kw = {**SYNTH_KW, "clip_seconds": 60, "min_minutes": 2.1, "max_minutes": 2.3}
+    spans = generate_dataset(tmp_path / "data", series=1, episodes=2, seed=3, **kw)["episodes"]
+    out = tmp_path / "out"
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        rc = predict.main([*(str(tmp_path / "data" / v["full_episode"]) for v in spans.values()), "--weights",
+                           "none", "--season", "--clip_seconds", "60", "--out", str(out), "--no_progress",
+                           "--device", "cpu", "--workers", "1"])
+    assert rc == 0, err.getvalue()
+    assert "no model (--weights none): season mode alone" in err.getvalue()
+    doc = json.loads((out / "predictions.json").read_text())
+    assert len(doc["episodes"]) == 2
+    for e in doc["episodes"]:
+        truth = spans[Path(e["file"]).stem]
+        for name, kind in (("op_end", "start"), ("ed_start", "end")):
+            assert e["source"][name] == "season" and e["season"][kind]["reason"].startswith("no model;")
+            assert abs(e[name] - truth[name]) < 2.0, (name, e[name], truth[name])
+        assert e["models"] == [] and not e["withheld"]
+
+
+def test_no_model_without_season_and_a_missing_shipped_model_are_refused(world, tmp_path, monkeypatch, capsys):
+    rc = predict.main([str(world["good"][0]), "--weights", "none", "--out", str(tmp_path / "a"), "--no_progress"])
+    assert rc == 2 and "--weights none leaves nothing to answer with" in capsys.readouterr().err
+    monkeypatch.setattr(episode, "SHIPPED_DIR", tmp_path / "no_model_here")
+    rc = predict.main([str(world["good"][0]), "--out", str(tmp_path / "b"), "--no_progress"])
+    assert rc == 2 and "no shipped model" in capsys.readouterr().err
+
+
+def test_an_untrained_segment_head_neither_caps_nor_measures(world, tmp_path):
+    """A dense checkpoint whose segment head never saw per-second truth (label files alone: no
+    segment_clips recorded) gives no segment probabilities to predict.py, which says so; one that
+    records segment_clips does."""
+    import torch
+
+    path = world["good"][0]
+    prep = episode.prepare_episode(str(path), S, Options(clip_seconds=S, threads=1))
+    untrained = make_checkpoint(tmp_path / "untrained.pth", "dense", seed=2)
+    trained = tmp_path / "trained.pth"
+    ck = torch.load(untrained, weights_only=False)
+    ck["segment_clips"] = 12
+    torch.save(ck, trained)
+    models, s = episode.load_models([str(untrained), str(trained)], "cpu")
+    notes = episode.model_notes(models)
+    assert len(notes) == 1 and notes[0].startswith(str(untrained)) and "never trained" in notes[0]
+    raw = episode.run_models(models, prep, s, "cpu")
+    assert "segments" not in raw[0] and set(raw[1]["segments"]) == {"start", "end"}
+    args = predict.get_args_parser().parse_args([str(path)])
+    res = episode.decide_episode(path.name, prep, models[:1], raw[:1], s, args)
+    assert res.support == {} and res.span_source["op_start"].startswith("assumed")
