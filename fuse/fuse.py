@@ -260,6 +260,10 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
                         "(fuse.season_rule.decide) weighs the theme-song match against the models and "
                         "picks one; writes <output stem>_sources.csv saying per clip which source "
                         "decided and why")
+    s.add_argument("--posterior", metavar="NPZ", default=None,
+                   help="the --trust input's per-second boundary posterior (the dense kind's --testB writes "
+                        "submission_posterior.npz): the rule then weighs a match by the model's own "
+                        "probability of the matched time")
     s.add_argument("--season_rule", metavar="OFFSETS_JSON", default=None,
                    help="the rule fitted on training labels (fuse/season.py --fit_labels --save_offsets "
                         "writes it beside the offsets); default: the documented built-in parameters")
@@ -286,6 +290,17 @@ def read_confidence(path: str | os.PathLike) -> dict[str, float]:
                 raise LabelError(f"{path}:{ln}: confidence {row['confidence']!r} is not in [0, 1]")
             out[Path(row["clip"]).name] = c
     return out
+
+
+def read_posterior(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """A posterior file (``np.savez``: clip file name -> per-second probabilities, as the dense kind's
+    --testB writes)."""
+    path = Path(path)
+    try:
+        with np.load(path) as z:
+            return {Path(k).name: np.asarray(z[k], dtype=np.float64) for k in z.files}
+    except (OSError, ValueError) as exc:
+        raise LabelError(f"{path}: not a posterior file ({exc})") from None
 
 
 def apply_trust(records: Sequence[FusedRecord], files: Sequence[Path], spec: str,
@@ -359,8 +374,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             from fuse.season import apply_season, load_rule, read_sidecar, write_sources
 
             season = read_sidecar(args.season)
+            posterior = read_posterior(args.posterior) if args.posterior else None
             records, decisions = apply_season(records, season, load_rule(args.season_rule), confidence,
-                                              weights)
+                                              weights, posterior)
             write_sources(output.with_name(output.stem + "_sources.csv"), records, season, decisions)
         write_submission(output, [(r.clip, r.seconds) for r in records])
     except (LabelError, ValueError) as exc:

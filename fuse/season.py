@@ -49,7 +49,7 @@ from datatools.labels import LabelError, clip_kind, read_labels, read_submission
 from datatools.spec import CHROMA_SUFFIX, DEFAULT_CLIP_SECONDS, feature_path
 from fuse.chroma import (DiscoveryParams, FingerprintError, MatchParams, NoAudioError,
                          discover_siblings, estimate_spans, fingerprint)
-from fuse.season_rule import (Decision, SeasonRule, decide, fit_model_trust, fit_reliability,
+from fuse.season_rule import (Decision, SeasonRule, decide, fit_model_trust, fit_reliability, mass_near,
                               model_reliability, widen_for_clip_set)
 from utils.io import atomic_write_json, atomic_write_text
 
@@ -205,10 +205,13 @@ def load_rule(path: str | os.PathLike | None) -> SeasonRule:
 
 def apply_season(records: Sequence, season: Mapping[str, SeasonRow], rule: SeasonRule = SeasonRule(),
                  confidence: Mapping[str, float] | None = None,
-                 weights: Sequence[float] | None = None) -> tuple[list, dict[str, Decision]]:
+                 weights: Sequence[float] | None = None,
+                 posterior: Mapping[str, np.ndarray] | None = None) -> tuple[list, dict[str, Decision]]:
     """fuse.fuse.FusedRecord list -> (the same with each clip's decision applied, decisions by
     clip).  ``confidence`` (clip file name -> the dense kind's confidence) makes p_models that
-    confidence; otherwise it is the inputs' agreement (fuse.season_rule.model_reliability)."""
+    confidence; otherwise it is the inputs' agreement (fuse.season_rule.model_reliability).
+    ``posterior`` (clip file name -> the dense kind's per-second boundary posterior) gives the rule
+    the model's own probability of the matched time (fuse.season_rule.mass_near)."""
     rule = widen_for_clip_set(rule, [r.span_end - r.span_start for r in season.values() if r.source == "season"])
     out, decisions = [], {}
     for r in records:
@@ -219,8 +222,10 @@ def apply_season(records: Sequence, season: Mapping[str, SeasonRow], rule: Seaso
         if row is None or row.source != "season":
             d = decide(r.kind, r.seconds, p_models, None, 0, 0.0, float("nan"), float("nan"), None, rule)
         else:
+            post = None if posterior is None else posterior.get(Path(r.clip).name)
             d = decide(r.kind, r.seconds, p_models, row.seconds, row.siblings, row.spread_s,
-                       row.span_start, row.span_end, row.clip_seconds, rule)
+                       row.span_start, row.span_end, row.clip_seconds, rule,
+                       None if post is None else mass_near(post, row.seconds))
         decisions[r.clip] = d
         out.append(replace(r, seconds=d.seconds, source="season") if d.source == "season" else r)
     return out, decisions

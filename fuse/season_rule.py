@@ -21,6 +21,13 @@ short reason (written to the ``*_sources.csv`` sidecar and to predict.py's JSON)
 4. **Decision.**  When the two answers lie within ``agree_s`` of each other, the more reliable one
    answers (they say the same place; one is more precise).  When they disagree, the more reliable
    one answers, and the match must beat the models by ``margin`` to overrule them.
+5. **With the model's own posterior** (the dense kind's per-second boundary probabilities, where
+   given) and answers more than 2 x TOLERANCE apart, not one scalar but two places are weighed:
+   the matched time is right with probability ``p_season`` times the model's own probability of
+   it (``q_match``); the model's answer with ``p_models`` times what a wrong match leaves for any
+   one place, ``(1 - p_season) / K`` (K = the clip's places of 2 x TOLERANCE).  A confident model
+   that still gives the matched time some weight yields to a tight match; one that rules it out
+   keeps its answer.
 
 ``fit_reliability`` / ``fit_model_trust`` learn the song-length bounds (widened only), ``spread_cut``,
 the bin table and ``model_trust`` on training clips only (the
@@ -128,10 +135,20 @@ def model_reliability(values: Sequence[float], answer: float, confidence: float 
     return share * rule.model_trust
 
 
+def mass_near(posterior: Sequence[float] | np.ndarray, seconds: float, radius: float = TOLERANCE) -> float:
+    """A per-second posterior's mass within ``radius`` of ``seconds`` (bin k is centred at k + 0.5):
+    the model's own probability that ``seconds`` is right."""
+    p = np.asarray(posterior, dtype=np.float64).ravel()
+    return float(p[np.abs(np.arange(p.size) + 0.5 - float(seconds)) <= radius].sum())
+
+
 def decide(kind: str, model_seconds: float, p_models: float, season_seconds: float | None,
            siblings: int, spread_s: float, span_start: float, span_end: float,
-           clip_seconds: float | None, rule: SeasonRule = SeasonRule()) -> Decision:
-    """The answer for one clip (see the module docstring); pure."""
+           clip_seconds: float | None, rule: SeasonRule = SeasonRule(), q_match: float | None = None) -> Decision:
+    """The answer for one clip (see the module docstring); pure.  ``q_match``: the model's own
+    probability of the matched time (mass_near of its per-second posterior), where it gives one; when
+    the two answers are more than 2 x TOLERANCE apart it decides with the match's reliability and
+    ``p_models`` (step 5 of the module docstring)."""
     if season_seconds is None or siblings <= 0:
         return Decision(model_seconds, "models", "no sibling", p_models)
     why = implausible(kind, span_start, span_end, clip_seconds, rule)
@@ -139,9 +156,22 @@ def decide(kind: str, model_seconds: float, p_models: float, season_seconds: flo
         return Decision(model_seconds, "models", why, p_models)
     b = evidence_bin(siblings, spread_s, rule.spread_cut)
     p_season = float(rule.reliability.get(b, 0.5))
+    if not math.isfinite(model_seconds):   # no model ran (predict.py --season --weights none)
+        return Decision(season_seconds, "season", f"no model; theme-song match ({siblings} sibling"
+                        f"{'s' if siblings != 1 else ''}, spread {spread_s:.1f} s, p_season {p_season:.2f})", p_season)
     gap = abs(season_seconds - model_seconds)
     facts = (f"{siblings} sibling{'s' if siblings != 1 else ''}, spread {spread_s:.1f} s, "
              f"p_season {p_season:.2f} vs p_models {p_models:.2f}, {gap:.1f} s apart")
+    if q_match is not None and math.isfinite(q_match) and gap > 2 * TOLERANCE:
+        # Two candidate places.  The match is right with p_season; if it is wrong it says nothing
+        # about where the boundary is (uniform over the clip's K places of 2 x TOLERANCE).  The
+        # model puts q_match on the matched place and is right at its own with p_models.
+        places = (clip_seconds or 200.0) / (2 * TOLERANCE)
+        for_match, for_models = p_season * q_match, (1.0 - p_season) / places * p_models
+        facts += f", the models' own P(matched time) {q_match:.3g}"
+        if for_match > for_models:
+            return Decision(season_seconds, "season", f"disagree; match more probable ({facts})", p_season)
+        return Decision(model_seconds, "models", f"disagree; models more probable ({facts})", p_models)
     if gap <= rule.agree_s:
         if p_season >= p_models:
             return Decision(season_seconds, "season", f"agree; match more reliable ({facts})", p_season)

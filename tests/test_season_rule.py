@@ -60,6 +60,43 @@ def test_several_consistent_siblings_overrule_far_off_models():
     assert "7 siblings" in d.reason
 
 
+def _posterior(peaks):
+    """A per-second posterior (S bins) with the given {seconds: mass} bumps and the rest spread evenly."""
+    p = np.full(int(S), (1.0 - sum(peaks.values())) / S)
+    for t, m in peaks.items():
+        p[int(t)] += m
+    return p
+
+
+def test_the_models_own_probability_of_the_match_decides_a_disagreement():
+    from fuse.season_rule import mass_near
+    row = _row("a_end", 55.0, 7, spread=0.8)          # a tight match: p_season 0.95
+    # a confident model (0.97 at 27 s) that still gives the matched time 5 %: the match wins
+    q = mass_near(_posterior({27.0: 0.9, 55.0: 0.05}), 55.0)
+    assert 0.05 < q < 0.07
+    d = decide("e", 27.0, 0.97, 55.0, 7, 0.8, row.span_start, row.span_end, S, RULE, q)
+    assert (d.source, d.seconds) == ("season", 55.0) and d.reason.startswith("disagree; match more probable")
+    assert "P(matched time) 0.0" in d.reason
+    # the same model ruling the matched time out (1e-6 there): it keeps its answer, where one scalar
+    # (0.97 against 0.95) would have decided the same only by a hair
+    d = decide("e", 27.0, 0.97, 55.0, 7, 0.8, row.span_start, row.span_end, S, RULE, 1e-6)
+    assert (d.source, d.seconds) == ("models", 27.0) and d.reason.startswith("disagree; models more probable")
+    # an unsure model that rules it out, against a weak one-sibling match: still the models
+    d = decide("e", 27.0, 0.3, 55.0, 1, 0.0, row.span_start, row.span_end, S, RULE, 1e-6)
+    assert d.source == "models"
+    # within 2 x TOLERANCE the posterior is not used: the more reliable source answers as before
+    d = decide("e", 52.0, 0.97, 55.0, 7, 0.8, row.span_start, row.span_end, S, RULE, 1e-6)
+    assert d.source == "models" and d.reason.startswith("agree; models more reliable")
+
+
+def test_no_model_takes_a_plausible_match():
+    row = _row("a_start", 60.0, 2)
+    d = decide("s", float("nan"), 0.0, 60.0, 2, 0.3, row.span_start, row.span_end, S, RULE)
+    assert (d.source, d.seconds, d.confidence) == ("season", 60.0, 0.95) and d.reason.startswith("no model;")
+    d = decide("s", float("nan"), 0.0, None, 0, 0.0, float("nan"), float("nan"), S, RULE)
+    assert d.source == "models" and d.reason == "no sibling"
+
+
 def test_several_inconsistent_siblings_do_not():
     d = _decide("e", 27.0, 0.45, _row("a_end", 55.0, 4, spread=8.0))
     assert d.source == "models"
