@@ -6,7 +6,7 @@ VPY     := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: setup test demo clean-demo
+.PHONY: setup test demo clean-demo material
 
 setup: $(STAMP)
 
@@ -24,3 +24,17 @@ demo: $(STAMP)
 
 clean-demo:
 	rm -rf work_dir/demo work_dir/demo_fast
+
+# Real material for the generator (datatools/material.py): free game music and art from Debian, the
+# speech bank rendered with espeak-ng and flite, indexed into $(MATERIAL_DIR)/material.json.  About
+# 1.9 GB of packages; needs root (or sudo) for apt-get.  Never add wesnoth-*, warzone2100-music,
+# asc-music or colobot-*: they are reserved for an independent held-out judgement.
+MATERIAL_DIR ?= work_dir/material
+MATERIAL_PKGS := nexuiz-music ufoai-music singularity-music freedroidrpg-data flare-game megaglest-data \
+	supertux-data openclipart-png naev-data hyperrogue-music hedgewars-data drascula-music
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+
+material: $(STAMP)
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $(MATERIAL_PKGS) espeak-ng flite
+	$(VPY) -m datatools.material debian --out $(MATERIAL_DIR) --packages $(MATERIAL_PKGS)

@@ -46,7 +46,9 @@ from utils.io import atomic_write_json, atomic_write_text  # noqa: E402
 KEY_FLAGS = ("cour_change", "reprise", "long_cold_open", "long_tail", "song_lead", "ring", "lone_episode",
              "loud_bgm", "action_scene", "op_fade", "ed_fade_in", "no_cold_open")
 METHODS = ("baseline", "avt_best", "avt_normal_best", "avt_normal_last", "yolt_best", "yolt_last", "fusion",
-           "season", "fusion+season", "dense", "fusion+dense", "fusion+dense+season")
+           "season", "fusion+season", "dense", "fusion+dense", "fusion+dense+season", "shipped", "dense+season",
+           "shipped+season")
+SHIPPED_WEIGHTS = ROOT / "models" / "shipped" / "avt_dense_general.pth"
 
 
 @dataclass(frozen=True)
@@ -96,20 +98,23 @@ def test_seed(seed: int, b: BenchSize) -> int:
     return seed
 
 
-def stage_data(out: Path, b: BenchSize, seed: int) -> None:
+def stage_data(out: Path, b: BenchSize, seed: int, material: Path | None = None) -> None:
+    """With ``material``, the training folders draw from its train split and test B from its test
+    split (other sources: the test series never hear or show anything the training saw)."""
     data = out / "data"
     if (data / ".complete").is_file():
         print("data: already generated, skipping")
         return
     py = sys.executable
     ts = test_seed(seed + 2, b)
-    for folder, series, episodes, lone, s in (
-            ("data_A/train", b.train_series, b.train_episodes, 0, seed),
-            ("data_B", b.extra_series, b.extra_episodes, 0, seed + 1),
-            ("data_C", b.test_series, b.test_episodes, b.test_lone, ts)):
+    for folder, series, episodes, lone, s, split in (
+            ("data_A/train", b.train_series, b.train_episodes, 0, seed, "train"),
+            ("data_B", b.extra_series, b.extra_episodes, 0, seed + 1, "train"),
+            ("data_C", b.test_series, b.test_episodes, b.test_lone, ts, "test")):
         demo.run([py, "-m", "datatools.synth", "--out", data / folder, "--series", series, "--episodes", episodes,
                   "--lone_episodes", lone, "--seed", s, "--clip_seconds", b.clip_seconds, "--render_fps",
-                  b.render_fps, "--difficulty", "realistic"])
+                  b.render_fps, "--difficulty", "realistic",
+                  *(["--material", material, "--material_split", split] if material else [])])
     truth = out / "truth"
     truth.mkdir(parents=True, exist_ok=True)
     shutil.move(str(data / "data_C" / "labels.txt"), truth / "testB_labels.txt")
@@ -237,6 +242,32 @@ def plot(path: Path, scores: dict, rows: list[str]) -> None:
     plt.close(fig)
 
 
+def stage_shipped(out: Path, size, sidecar: Path, data: Path, feats: Path, weights: Path | None) -> dict[str, Path]:
+    """The dense kind alone with season mode (the rule with the dense confidence and posterior), and, when
+    ``weights`` exist, the shipped model zero-shot on test B, alone and with season mode.  Returns the
+    submissions by method name."""
+    py, rule = sys.executable, sidecar.parent / "offsets.json"
+    res = {}
+    runs = [("dense", out / "dense.csv", out / "dense_confidence.csv", out / "runs" / "testB_dense")]
+    if weights is not None:
+        test_dir = out / "runs" / "testB_shipped"
+        demo.run([py, demo.RUNS["dense"][0], "--testB", "--weights", weights, "--data_root", data, "--feat_root", feats,
+                  "--preset", "full", "--clip_seconds", size.clip_seconds, "--num_workers", 0, "--device", "cpu",
+                  "--save_prefix", test_dir])
+        shutil.copyfile(test_dir / "submission.csv", out / "shipped.csv")
+        shutil.copyfile(test_dir / "submission_confidence.csv", out / "shipped_confidence.csv")
+        res["shipped"] = out / "shipped.csv"
+        runs.append(("shipped", out / "shipped.csv", out / "shipped_confidence.csv", test_dir))
+    for name, csv, conf, run_dir in runs:
+        post = run_dir / "submission_posterior.npz"
+        target = out / f"{name}_season_submission.csv"
+        demo.run([py, "fuse/fuse.py", "--inputs", csv, "--output", target, "--trust", f"{csv.stem}={conf}",
+                  "--season", sidecar, "--season_rule", rule, "--quiet",
+                  *(["--posterior", post] if post.is_file() else [])])
+        res[f"{name}+season"] = target
+    return res
+
+
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
     def _get_help_string(self, action):  # a None default means "the chosen size's value": say that only
         return action.help if action.default is None else super()._get_help_string(action)
@@ -253,6 +284,12 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--truth", default=None, metavar="LABELS", help="test-B (data_C) labels, with --data")
     p.add_argument("--spans", default=None, metavar="JSON",
                    help="with --data: a spans.json whose clips.*.flags give the hard-case rows")
+    p.add_argument("--material", default=None, metavar="DIR",
+                   help="generate the episodes from real material (make material): training series from its "
+                        "train split, test-B series from its test split (sources never seen in training)")
+    p.add_argument("--shipped", default=str(SHIPPED_WEIGHTS), metavar="CKPT",
+                   help="also score this model zero-shot on test B (the model predict.py ships; trained on its "
+                        "own data, not on this run's), alone and with season mode; 'none' to leave it out")
     o = p.add_argument_group("size overrides (default: the chosen size's values)")
     quick = asdict(SIZES["quick"])
     for name, val in asdict(BenchSize()).items():
@@ -270,8 +307,16 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     out = Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
+    material = Path(args.material).resolve() if args.material else None
     made_with = {"size": asdict(b), "seed": args.seed, "difficulty": "realistic",
                  "data": str(Path(args.data).resolve()) if args.data else None}
+    if material:
+        from datatools.material import MaterialError, read_index
+        try:
+            made_with["material"] = {"folder": str(material), "content_hash": read_index(material)["content_hash"]}
+        except MaterialError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     rec = out / "bench.json"
     if rec.is_file():
         old = json.loads(rec.read_text(encoding="utf-8"))
@@ -303,20 +348,23 @@ def main(argv: list[str] | None = None) -> int:
         return res
 
     if not args.data:
-        timed("1 data", stage_data, out, b, args.seed)
+        timed("1 data", stage_data, out, b, args.seed, material)
     timed("2 preprocess", demo.stage_preprocess, out, size, data, feats)
     timed("3 train", demo.stage_train, out, size, data, feats)
     fuse_dir = out / "submissions"
     csvs = timed("4 test B", demo.stage_test, out, size, fuse_dir, data, feats)
     sidecar = timed("5 season mode", demo.stage_season, out, size, data, feats)
     timed("6 fuse", demo.stage_fuse_and_score, out, csvs, sidecar, fuse_dir, data, truth)
+    shipped = Path(args.shipped) if args.shipped.lower() != "none" else None
+    extra = timed("6b shipped + season", stage_shipped, out, size, sidecar, data, feats,
+                  shipped if shipped and shipped.is_file() else None)
 
     t0 = time.perf_counter()
     truth_rows = {r.stem: r.seconds for r in read_labels(truth)}
     preds = {"baseline": out / "baseline_submission.csv", **{p.stem: p for p in csvs},
              "fusion": out / "fused_submission.csv", "fusion+season": out / "fused_season_submission.csv",
              "dense": out / "dense.csv", "fusion+dense": out / "fused_dense_submission.csv",
-             "fusion+dense+season": out / "fused_dense_season_submission.csv"}
+             "fusion+dense+season": out / "fused_dense_season_submission.csv", **extra}
     preds = {n: {Path(r.clip).stem: r.seconds for r in read_submission(p)} for n, p in preds.items()}
     preds["season"] = season_alone(sidecar)
     flags = clip_flags(spans)
@@ -324,8 +372,9 @@ def main(argv: list[str] | None = None) -> int:
         flags[stem] = flags.get(stem, []) + g
     scores = score_all(preds, truth_rows, flags)
     rows = ["all", "s", "e", "no_sibling", "one_sibling", "several_siblings", *KEY_FLAGS]
-    checks = {c: season_check(preds, truth_rows, flags, m, c)
-              for m, c in (("fusion", "fusion+season"), ("fusion+dense", "fusion+dense+season"))}
+    pairs = [(m, c) for m, c in (("fusion", "fusion+season"), ("fusion+dense", "fusion+dense+season"),
+                                 ("dense", "dense+season"), ("shipped", "shipped+season")) if m in preds and c in preds]
+    checks = {c: season_check(preds, truth_rows, flags, m, c) for m, c in pairs}
     timings["7 score"] = round(time.perf_counter() - t0, 1)
     n_series = len({json.loads(spans.read_text())["episodes"][k.rsplit("_", 1)[0]]["series"] for k in truth_rows}) \
         if spans and spans.is_file() else None
@@ -335,6 +384,10 @@ def main(argv: list[str] | None = None) -> int:
         from fuse.fuse import read_confidence
         conf = {Path(k).stem: v for k, v in read_confidence(conf_file).items()}
         curves["dense"] = coverage_curve(preds["dense"], truth_rows, conf)
+    if (out / "shipped_confidence.csv").is_file() and "shipped" in preds:
+        from fuse.fuse import read_confidence
+        conf = {Path(k).stem: v for k, v in read_confidence(out / "shipped_confidence.csv").items()}
+        curves["shipped"] = coverage_curve(preds["shipped"], truth_rows, conf)
     result = {"made_with": made_with, "coverage": curves, "n_test_clips": len(truth_rows), "n_test_series": n_series,
               "scores": scores, "season_check": checks,
               "timings_s": {"this_run": timings, "first_run": earlier}, "rows": rows}
@@ -345,7 +398,7 @@ def main(argv: list[str] | None = None) -> int:
             "answers, with that share in brackets.\n\n" + table(scores, rows) + "\n\nAll clips:\n\n"
             + detail_table(scores) + "\n\nSeason mode never hurts? (score, s; season alone on the clips it answers, "
             "with their number)\n\n" + "\n\n".join(season_check_table(v, m, c) for (m, c), v in zip(
-                (("fusion", "fusion+season"), ("fusion+dense", "fusion+dense+season")), checks.values()))
+                pairs, checks.values()))
             + ("\n\nError against coverage (answer only the most confident clips; the dense kind's "
                "confidence, its posterior mass within 2 s):\n\n" + coverage_table(curves) if curves else "")
             + f"\n\nstage times (s), this run: {json.dumps(timings)}; first run of each "

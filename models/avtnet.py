@@ -75,7 +75,10 @@ def build_model(kind: str, cfg: ModelConfig, clip_seconds: int) -> AVTNet:
     elif kind == "yolt":
         model = AVTNetYOLT(cfg, clip_seconds)
     elif kind == "dense":
-        from models.dense import DenseNet
+        from models.dense import DenseEnsemble, DenseNet
+        if cfg.dense_members > 1:
+            return DenseEnsemble(cfg.dense_members, cfg.dense_channels, clip_seconds, cfg.dense_dropout,
+                                 cfg.dense_segments)
         return DenseNet(cfg.dense_channels, clip_seconds, cfg.dense_dropout, cfg.dense_segments)
     else:
         raise ValueError(f"unknown model kind {kind!r}; choose one of {', '.join(MODEL_KINDS)}")

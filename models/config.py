@@ -35,6 +35,7 @@ class ModelConfig:
     dense_channels: int = 64         # dense kind: width of its dilated temporal encoder
     dense_dropout: float = 0.1
     dense_segments: int = 5          # dense kind: classes of its per-second segment head (0: none)
+    dense_members: int = 1           # dense kind: > 1 is an ensemble of that many (models.dense.DenseEnsemble)
 
     @property
     def frame_dim(self) -> int:

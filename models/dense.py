@@ -127,6 +127,36 @@ class DenseNet(nn.Module):
         return out
 
 
+class DenseEnsemble(nn.Module):
+    """Several DenseNets trained apart (other seeds), answering as one: the mixture of their boundary
+    posteriors (mean of the heatmap softmaxes), of their before/after probabilities and of their
+    segment probabilities, decoded once like a single DenseNet.  Same inputs and outputs."""
+    takes_clip_type = True
+
+    def __init__(self, members: int, channels: int, clip_seconds: int, dropout: float = 0.1, segments: int = 0):
+        super().__init__()
+        self.clip_seconds = int(clip_seconds)
+        self.members = nn.ModuleList([DenseNet(channels, clip_seconds, dropout, segments) for _ in range(members)])
+
+    def forward(self, mfcc: torch.Tensor, frames: torch.Tensor, roi: torch.Tensor,
+                is_end: torch.Tensor | None = None) -> dict:
+        outs = [m(mfcc, frames, roi, is_end) for m in self.members]
+        n = math.log(len(outs))
+        heat = torch.logsumexp(torch.stack([torch.log_softmax(o["heat"].float(), 1) for o in outs]), 0) - n
+        p_after = torch.stack([torch.sigmoid(o["state"].float()) for o in outs]).mean(0).clamp(1e-6, 1 - 1e-6)
+        state = torch.log(p_after) - torch.log1p(-p_after)
+        b = heat.shape[0]
+        end = (is_end if is_end is not None else heat.new_zeros(b)).float().view(b)
+        seconds, conf = decode_dense(heat, state)
+        present = window_presence(state, end)
+        out = {"pred": seconds / self.clip_seconds, "confidence": conf * present, "present": present,
+               "heat": heat, "state": state, "per_second": torch.softmax(heat, 1)}
+        if "segments" in outs[0]:
+            out["segments"] = torch.logsumexp(torch.stack([torch.log_softmax(o["segments"].float(), 1)
+                                                           for o in outs]), 0) - n
+        return out
+
+
 def bin_centres(s: int, device=None) -> torch.Tensor:
     """Time of second bin k: its middle, k + 0.5 (the MFCC of bin k covers [k, k + 1))."""
     return torch.arange(s, device=device, dtype=torch.float32) + 0.5

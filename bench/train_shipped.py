@@ -1,0 +1,344 @@
+"""Rebuild the model that ships in models/shipped/ (predict.py's default), stage by stage, resumable.
+
+    make material                          # once: the free Debian music and art, indexed (work_dir/material)
+    python -m bench.train_shipped          # every stage below; rerun to resume after an interruption
+    python -m bench.train_shipped --members 5 --epochs 60 --out work_dir/shipped_big   # bigger, e.g. on a GPU
+
+Stages (each skipped when its output is complete):
+1. data:       realistic episodes at S = 200 with every realistic knob at its default, late openings
+               (``--late_op_prob 0.25``) and cour changes: ``data_A/train`` from the *train* split of
+               the material (datatools/material.py), ``data_B`` with the generator's own synthetic
+               sounds and pictures (so the model also knows them);
+2. preprocess: ``utils.preprocess`` (MFCC, frames, OCR boxes, text ROI);
+3. train:      ``avt_dense_main.py`` once per member seed (side by side, one thread each), the dense
+               per-second kind with its segment head and windows without a boundary;
+4. calibrate:  episodes of *other series* made from the *calib* split (sources neither trained on nor
+               tested on): the members as one ensemble (models.dense.DenseEnsemble) on their clips,
+               and the isotonic map raw confidence -> P(within 2 s) fitted there (grouped by series:
+               no series of these is a training series);
+5. export:     ``models/shipped/avt_dense_general.pth``: the ensemble's weights, the calibration, the
+               recipe, the commit and the material's content hash (no optimiser state);
+6. evaluate:   zero-shot on episodes made from the *test* split (unseen sources and series): score,
+               MAE, median, within 1/2/5 s per clip type and hard case, the reliability table and the
+               share of answers at confidence >= 0.9 that are within 2 s;
+7. card:       ``models/shipped/MODEL_CARD.md`` from the result files in ``models/shipped/results/``.
+
+Wall times go to ``<out>/timings.json`` and into the card.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+
+from demo import banner, run  # noqa: E402  (one runner for every pipeline script)
+from utils.io import atomic_write_json, atomic_write_text  # noqa: E402
+
+SHIPPED = ROOT / "models" / "shipped"
+WEIGHTS = SHIPPED / "avt_dense_general.pth"
+RESULTS = SHIPPED / "results"
+CARD = SHIPPED / "MODEL_CARD.md"
+MAX_BYTES = 5 * 1024 * 1024
+BINS = (0.0, 0.5, 0.7, 0.8, 0.9, 0.95, 1.0001)   # reliability table: confidence bins
+
+
+@dataclass(frozen=True)
+class Recipe:
+    clip_seconds: int = 200
+    material_series: int = 150      # data_A/train: series of 2 episodes from the train split
+    material_episodes: int = 2
+    synth_series: int = 25          # data_B: the generator's own sounds and pictures
+    synth_episodes: int = 2
+    late_op_prob: float = 0.25
+    seed: int = 101
+    calib_series: int = 30
+    calib_episodes: int = 2
+    calib_seed: int = 301
+    test_series: int = 12
+    test_episodes: int = 3
+    test_lone: int = 6
+    test_seed: int = 401
+    render_fps: float = 5.0
+    preset: str = "full"
+    members: int = 3
+    epochs: int = 30
+    batch_size: int = 8
+    lr: float = 2e-3
+    shift_aug: int = 66
+
+
+def git_commit() -> str:
+    out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    return out.stdout.strip() or "unknown"
+
+
+def synth(out: Path, material: Path | None, split: str | None, series: int, episodes: int, seed: int,
+          r: Recipe, lone: int = 0) -> None:
+    if (out / "spans.json").is_file() and (out / ".complete").is_file():
+        print(f"{out}: generated earlier, skipping")
+        return
+    cmd = [sys.executable, "-m", "datatools.synth", "--out", out, "--series", series, "--episodes", episodes,
+           "--lone_episodes", lone, "--clip_seconds", r.clip_seconds, "--seed", seed, "--render_fps", r.render_fps,
+           "--late_op_prob", r.late_op_prob]
+    if material is not None:
+        cmd += ["--material", material, "--material_split", split]
+    run(cmd)
+    atomic_write_text(out / ".complete", "ok\n")
+
+
+def preprocess(data: Path, r: Recipe) -> None:
+    run([sys.executable, "-m", "utils.preprocess", "--data_root", data, "--save_root", data / "processed",
+         "--clip_seconds", r.clip_seconds])
+
+
+def member_dirs(out: Path, r: Recipe) -> list[Path]:
+    return [out / "runs" / f"dense_seed{10 + i}" for i in range(r.members)]
+
+
+def stage_train(out: Path, r: Recipe, threads: int) -> None:
+    """The members side by side, one process each (resumable: --resume auto)."""
+    procs = []
+    for i, d in enumerate(member_dirs(out, r)):
+        if (d / f"avnet_epoch{r.epochs}.pth").is_file():
+            print(f"{d}: trained earlier, skipping")
+            continue
+        d.mkdir(parents=True, exist_ok=True)
+        cmd = [sys.executable, "avt_dense_main.py", "--data_root", out / "data", "--preset", r.preset,
+               "--clip_seconds", r.clip_seconds, "--max_epoch", r.epochs, "--warmup_epochs", max(1, r.epochs // 8),
+               "--batch_size", r.batch_size, "--lr", r.lr, "--shift_aug", r.shift_aug, "--num_workers", 0,
+               "--device", "cpu", "--show_freq", 1000, "--seed", 10 + i, "--save_prefix", d, "--resume", "auto"]
+        print("$ " + " ".join(map(str, cmd)) + f"  > {d / 'console.log'}", flush=True)
+        env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads), PYTHONUNBUFFERED="1")
+        log = open(d / "console.log", "ab")
+        procs.append((subprocess.Popen([str(c) for c in cmd], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT),
+                      log, d))
+    failed = []
+    for p, log, d in procs:
+        if p.wait() != 0:
+            failed.append(f"{d} (see {d / 'console.log'})")
+        log.close()
+    if failed:
+        raise SystemExit("train_shipped: training failed: " + ", ".join(failed))
+
+
+def ensemble(out: Path, r: Recipe, which: str = "avnet_bestmodel.pth"):
+    """(model, meta) of the members as one DenseEnsemble, in eval mode on the CPU."""
+    import torch
+
+    from models.avtnet import build_model
+    from models.checkpoint import read_checkpoint
+    from models.config import ModelConfig
+
+    ckpts = [read_checkpoint(d / which) for d in member_dirs(out, r)]
+    cfg = replace(ModelConfig.from_dict(ckpts[0]["config"]), dense_members=len(ckpts))
+    model = build_model("dense", cfg, r.clip_seconds)
+    for m, c in zip(model.members, ckpts):
+        m.load_state_dict(c["model"])
+    meta = {"kind": "dense", "preset": ckpts[0]["preset"], "config": cfg.to_dict(), "clip_seconds": r.clip_seconds,
+            "normalization": ckpts[0]["normalization"], "segment_clips": min(int(c.get("segment_clips") or 0)
+                                                                              for c in ckpts),
+            "members": [{"run": str(d.relative_to(out)), "epoch": int(c["epoch"]), "validation": c.get("validation")}
+                        for d, c in zip(member_dirs(out, r), ckpts)]}
+    return model.eval().to(torch.device("cpu")), meta
+
+
+def clip_answers(model, data: Path, S: int) -> list[dict]:
+    """The model on every clip a dataset's spans.json lists (labelled clips and start windows without
+    an OP end): clip, series, flags, truth (None: no OP end in the window), answer, raw confidence and
+    the segment head's support for the answer."""
+    from models.dense import segment_support
+    from models.inputs import predict_seconds
+
+    spans = json.loads((data / "spans.json").read_text(encoding="utf-8"))
+    feat = data / "processed"
+    rows, batch_meta, batch = [], [], []
+
+    def flush():
+        if not batch:
+            return
+        arrays = {k: np.stack([b[k] for b in batch]) for k in ("mfcc", "frames", "roi")}
+        arrays["is_end"] = np.array([m["kind"] == "end" for m in batch_meta], np.float32)
+        res = predict_seconds(model, arrays, "unit", S)
+        for i, m in enumerate(batch_meta):
+            sup = segment_support(res["segments"][i], m["kind"], float(res["seconds"][i])) if "segments" in res else 1.0
+            rows.append({**m, "answer": round(float(res["seconds"][i]), 3), "raw": round(float(res["confidence"][i]), 5),
+                         "support": round(sup, 5)})
+        batch.clear()
+        batch_meta.clear()
+
+    for ep_id, ep in spans["episodes"].items():
+        for kind in ("start", "end"):
+            c = ep["clips"][kind]
+            stem = Path(c["file"]).stem
+            if c["label"] is None and not (kind == "start" and ep.get("late_op")):
+                continue      # a premiere without an opening: no truth to score either way
+            batch.append({k: np.load(feat / f"{stem}_{k}.npy") for k in ("mfcc", "frames", "roi")})
+            batch_meta.append({"clip": stem, "kind": kind, "series": ep["series"], "truth": c["label"],
+                               "flags": c.get("flags", [])})
+            if len(batch) == 16:
+                flush()
+    flush()
+    return rows
+
+
+def errors(rows: list[dict], S: int) -> np.ndarray:
+    """|answer - truth|, and S for a window without an OP end (any answer there is wrong)."""
+    return np.array([abs(r["answer"] - r["truth"]) if r["truth"] is not None else float(S) for r in rows])
+
+
+def final_confidence(rows: list[dict], cal: dict | None) -> np.ndarray:
+    """What predict.py reports: the calibrated confidence, capped by the segment head's support."""
+    from models.calibration import apply_calibration
+    raw = np.array([r["raw"] for r in rows])
+    return np.minimum(np.asarray(apply_calibration(raw, cal), dtype=np.float64), [r["support"] for r in rows])
+
+
+def reliability(conf: np.ndarray, err: np.ndarray) -> list[dict]:
+    out = []
+    for lo, hi in zip(BINS[:-1], BINS[1:]):
+        m = (conf >= lo) & (conf < hi)
+        out.append({"bin": [lo, min(hi, 1.0)], "n": int(m.sum()),
+                    "mean_confidence": round(float(conf[m].mean()), 4) if m.any() else None,
+                    "within_2s": round(float((err[m] <= 2.0).mean()), 4) if m.any() else None})
+    return out
+
+
+def stage_calibrate(out: Path, r: Recipe) -> dict:
+    from models.calibration import fit_calibration
+
+    model, meta = ensemble(out, r)
+    rows = clip_answers(model, out / "calib", r.clip_seconds)
+    err = errors(rows, r.clip_seconds)
+    cal = fit_calibration([x["raw"] for x in rows], err)
+    res = {"n_clips": len(rows), "n_series": len({x["series"] for x in rows}), "calibration": cal,
+           "reliability_raw": reliability(np.array([x["raw"] for x in rows]), err),
+           "reliability_calibrated": reliability(final_confidence(rows, cal), err), "rows": rows}
+    atomic_write_json(out / "calibration.json", res, indent=1)
+    return res
+
+
+def stage_export(out: Path, r: Recipe, material: Path, timings: dict) -> None:
+    import torch
+
+    from datatools.material import read_index
+    from models.checkpoint import save_checkpoint
+
+    model, meta = ensemble(out, r)
+    cal = json.loads((out / "calibration.json").read_text(encoding="utf-8"))["calibration"]
+    state = {**meta, "model": model.state_dict(), "calibration": cal, "epoch": None, "best_score": None,
+             "shipped": {"recipe": asdict(r), "commit": git_commit(), "material_content_hash":
+                         read_index(material).get("content_hash"), "built": time.strftime("%Y-%m-%d %H:%M:%S"),
+                         "calibrated_on": "calib split (other sources, other series)"}}
+    SHIPPED.mkdir(parents=True, exist_ok=True)
+    save_checkpoint(WEIGHTS, state)
+    size = WEIGHTS.stat().st_size
+    if size > MAX_BYTES:
+        raise SystemExit(f"{WEIGHTS}: {size / 1e6:.1f} MB, over the 5 MB the repository ships")
+    print(f"wrote {WEIGHTS} ({size / 1e6:.2f} MB, {sum(p.numel() for p in model.parameters())} parameters)")
+    del torch
+
+
+def stage_evaluate(out: Path, r: Recipe) -> dict:
+    """Zero-shot on the test split, through the exported file (what predict.py loads)."""
+    from datatools.metric import summary
+    from models.checkpoint import load_checkpoint_model
+
+    model, meta = load_checkpoint_model(WEIGHTS, "cpu")
+    rows = clip_answers(model, out / "test", r.clip_seconds)
+    err = errors(rows, r.clip_seconds)
+    conf = final_confidence(rows, meta.get("calibration"))
+    labelled = [i for i, x in enumerate(rows) if x["truth"] is not None]
+    groups: dict[str, list[int]] = {"all": labelled, "s": [i for i in labelled if rows[i]["kind"] == "start"],
+                                    "e": [i for i in labelled if rows[i]["kind"] == "end"]}
+    for i in labelled:
+        for f in rows[i]["flags"]:
+            groups.setdefault(f, []).append(i)
+    scores = {g: summary([rows[i]["answer"] for i in idx], [rows[i]["truth"] for i in idx])
+              for g, idx in groups.items() if idx}
+    windows = [i for i, x in enumerate(rows) if x["truth"] is None]
+    sure = conf >= 0.9
+    res = {"n_clips": len(labelled), "n_series": len({rows[i]["series"] for i in labelled}),
+           "scores": scores, "reliability": reliability(conf[labelled], err[labelled]),
+           "at_0.9": {"answered": round(float(sure[labelled].mean()), 4),
+                      "within_2s": round(float((err[labelled][sure[labelled]] <= 2.0).mean()), 4)
+                      if sure[labelled].any() else None},
+           "windows_without_op_end": {"n": len(windows), "claimed_at_0.9": int(sure[windows].sum()),
+                                      "claimed_at_0.5": int((conf[windows] >= 0.5).sum())},
+           "rows": [{**x, "confidence": round(float(c), 4)} for x, c in zip(rows, conf)]}
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(RESULTS / "zero_shot_test.json", res, indent=1)
+    cal = json.loads((out / "calibration.json").read_text(encoding="utf-8"))
+    atomic_write_json(RESULTS / "calibration.json", {k: v for k, v in cal.items() if k != "rows"}, indent=1)
+    return res
+
+
+def get_args_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--material", default=str(ROOT / "work_dir" / "material"), help="material folder (make material)")
+    p.add_argument("--out", default=str(ROOT / "work_dir" / "shipped"), help="working folder (resumable)")
+    p.add_argument("--stages", default="data,preprocess,train,calibrate,export,evaluate,card",
+                   help="comma-separated stages to run, in order")
+    p.add_argument("--threads", type=int, default=1, help="torch threads per training process")
+    g = p.add_argument_group("recipe (the shipped model's values by default)")
+    for f in fields(Recipe):
+        g.add_argument(f"--{f.name}", type=type(f.default), default=f.default)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = get_args_parser().parse_args(argv)
+    r = Recipe(**{f.name: getattr(args, f.name) for f in fields(Recipe)})
+    out, material = Path(args.out).resolve(), Path(args.material).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    rec = out / "recipe.json"
+    if rec.is_file() and json.loads(rec.read_text(encoding="utf-8")) != asdict(r):
+        raise SystemExit(f"{out} was built with another recipe ({rec}); pass another --out")
+    atomic_write_json(rec, asdict(r), indent=1)
+    tfile = out / "timings.json"
+    timings = json.loads(tfile.read_text(encoding="utf-8")) if tfile.is_file() else {}
+    stages = [s.strip() for s in args.stages.split(",") if s.strip()]
+    for stage in stages:
+        banner(stage)
+        t0 = time.perf_counter()
+        if stage == "data":
+            synth(out / "data" / "data_A" / "train", material, "train", r.material_series, r.material_episodes, r.seed, r)
+            synth(out / "data" / "data_B", None, None, r.synth_series, r.synth_episodes, r.seed + 1, r)
+            synth(out / "calib", material, "calib", r.calib_series, r.calib_episodes, r.calib_seed, r)
+            synth(out / "test", material, "test", r.test_series, r.test_episodes, r.test_seed, r, r.test_lone)
+        elif stage == "preprocess":
+            for d in (out / "data", out / "calib", out / "test"):
+                preprocess(d, r)
+        elif stage == "train":
+            stage_train(out, r, args.threads)
+        elif stage == "calibrate":
+            stage_calibrate(out, r)
+        elif stage == "export":
+            stage_export(out, r, material, timings)
+        elif stage == "evaluate":
+            stage_evaluate(out, r)
+        elif stage == "card":
+            from bench.shipped_card import write_card
+            write_card(out)
+        else:
+            raise SystemExit(f"unknown stage {stage!r}")
+        took = round(time.perf_counter() - t0, 1)
+        timings.setdefault(stage, took)          # the first (real) run of a stage; a skipped rerun takes ~0
+        timings[f"{stage}_last"] = took
+        atomic_write_json(tfile, timings, indent=1)
+        print(f"[{stage}] {took:.1f} s", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
