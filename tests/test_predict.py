@@ -153,6 +153,9 @@ def test_end_clip_is_the_last_S_seconds(tmp_path):
     got = [decode_stamp(tail.frames[k], size) for k in range(S)]
     want = [int(round((ep["duration"] - S + k) * fps)) for k in range(S)]
     assert got == want
+    # the seek lands on the keyframe before the window (x264 puts one every 250 frames, 10 s here):
+    # the frames before it are never decoded (a seek to 0 would decode the whole episode)
+    assert tail.info["frames_decoded"] <= (S + 10 + 1) * fps < ep["duration"] * fps
 
 
 def test_model_times_are_mapped_to_episode_time(world, run):

@@ -135,7 +135,8 @@ def decode_clip(path: str | os.PathLike, clip_seconds: int, start_s: float = 0.0
         t0 = origin + float(start_s)
         if start_s > 0:
             # Seek to the keyframe before t0; frames before t0 are decoded and dropped below.
-            container.seek(int(t0 / av.time_base), backward=True, any_frame=False)
+            # av.time_base is AV_TIME_BASE, the integer 1 000 000 (ticks per second)
+            container.seek(int(round(t0 * av.time_base)), backward=True, any_frame=False)
 
         vsel = _FramePicker(S, t0, want_frames, want_ocr, ocr_size) if need_video else None
         aacc = _AudioCollector(t0, S) if (want_audio and astream is not None) else None
@@ -159,6 +160,7 @@ def decode_clip(path: str | os.PathLike, clip_seconds: int, start_s: float = 0.0
                 raise ClipDecodeError("no decodable video frame" +
                                       (f" ({n_errors} damaged packets)" if n_errors else ""))
             info["seconds_with_video"] = vsel.seconds_with_video
+            info["frames_decoded"] = vsel.n_seen   # from the keyframe the seek landed on
             if vsel.size is not None:
                 info["width"], info["height"] = vsel.size
         audio = aacc.finish() if aacc is not None else np.zeros(0, np.float32)
