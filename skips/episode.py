@@ -13,7 +13,7 @@ import math
 import os
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
@@ -103,45 +103,74 @@ def per_second_rms(audio: np.ndarray, clip_seconds: int) -> np.ndarray:
     return out
 
 
-def prepare_episode(path: str, clip_seconds: int, opts: Options, season: bool = False) -> Prepared:
-    """Decode the first and last S seconds once each and compute their features in memory.
+@dataclass
+class PreparedClip:
+    """One window of an episode (the first or the last S seconds), ready for the models."""
+    kind: str
+    duration: float
+    features: dict[str, Any]
+    energy: np.ndarray
+    text: np.ndarray
+    info: dict[str, Any]
+    seconds: float
 
-    Raises EpisodeError (one line) for an unreadable file, no audio track, or an episode shorter
-    than 2 S (the two clips would overlap and the end clip's offsets would be meaningless)."""
+
+def prepare_clip(path: str, kind: str, clip_seconds: int, opts: Options, season: bool = False) -> PreparedClip:
+    """Decode one window (``kind`` "start" or "end") of an episode once and compute its features in
+    memory.  Raises EpisodeError (one line) for an unreadable file, no audio track, or an episode
+    shorter than 2 S (the two windows would overlap and the end window's offsets would mean nothing)."""
     t0 = time.perf_counter()
     S = int(clip_seconds)
     names = ("mfcc", "frames", "ocr", "roi") + (("chroma",) if season else ())
     kw = dict(ocr_size=opts.ocr_size, threads=opts.threads)
-    try:
-        head = decode_clip(path, S, start_s=0.0, **kw)
-    except ClipDecodeError as exc:
-        raise EpisodeError(str(exc)) from None
-    if not head.info.get("has_audio"):
-        raise EpisodeError("no audio stream (the models need the soundtrack)")
-    duration = probe_duration(path)
-    if duration < 2 * S:
-        raise EpisodeError(f"episode is {duration:.1f} s long; needs at least 2 x S = {2 * S} s "
-                           f"(S = {S} s from the checkpoints)")
-    try:
-        tail = decode_clip(path, S, start_s=clip_offset("end", duration, S), **kw)
-    except ClipDecodeError as exc:
-        raise EpisodeError(f"end clip: {exc}") from None
-    feats, energy, text = {}, {}, {}
-    for kind, dec in (("start", head), ("end", tail)):
-        f = features_from_decoded(dec, S, opts, names)
-        f.pop("ocr")  # boxes are only needed for the ROI maps
-        feats[kind] = f
-        energy[kind] = per_second_rms(dec.audio, S)
-        text[kind] = f["roi"].reshape(S, -1).mean(axis=1).astype(np.float32)
-    info = {k: head.info.get(k) for k in ("width", "height", "fps")}
-    return Prepared(str(path), duration, feats, energy, text, info, time.perf_counter() - t0)
+    too_short = "episode is {:.1f} s long; needs at least 2 x S = " + f"{2 * S} s (S = {S} s from the checkpoints)"
+    if kind == "start":   # decoding first gives the most telling message for a bad file
+        try:
+            dec = decode_clip(path, S, start_s=0.0, **kw)
+        except ClipDecodeError as exc:
+            raise EpisodeError(str(exc)) from None
+        if not dec.info.get("has_audio"):
+            raise EpisodeError("no audio stream (the models need the soundtrack)")
+        duration = probe_duration(path)
+        if duration < 2 * S:
+            raise EpisodeError(too_short.format(duration))
+    else:
+        duration = probe_duration(path)
+        if duration < 2 * S:
+            raise EpisodeError(too_short.format(duration))
+        try:
+            dec = decode_clip(path, S, start_s=clip_offset("end", duration, S), **kw)
+        except ClipDecodeError as exc:
+            raise EpisodeError(f"end clip: {exc}") from None
+        if not dec.info.get("has_audio"):
+            raise EpisodeError("no audio stream (the models need the soundtrack)")
+    f = features_from_decoded(dec, S, opts, names)
+    f.pop("ocr")  # boxes are only needed for the ROI maps
+    info = {k: dec.info.get(k) for k in ("width", "height", "fps")}
+    return PreparedClip(kind, duration, f, per_second_rms(dec.audio, S),
+                        f["roi"].reshape(S, -1).mean(axis=1).astype(np.float32), info, time.perf_counter() - t0)
 
 
-def _prepare_job(path: str, clip_seconds: int, opts: Options, season: bool
-                 ) -> tuple[str, Prepared | None, str | None]:
-    """Pool worker: never raises, so one bad file cannot end the run."""
+def assemble(path: str, clips: Sequence[PreparedClip]) -> Prepared:
+    """The episode from its two prepared windows."""
+    by = {c.kind: c for c in clips}
+    return Prepared(str(path), by["start"].duration, {k: c.features for k, c in by.items()},
+                    {k: c.energy for k, c in by.items()}, {k: c.text for k, c in by.items()}, by["start"].info,
+                    sum(c.seconds for c in clips))
+
+
+def prepare_episode(path: str, clip_seconds: int, opts: Options, season: bool = False) -> Prepared:
+    """Both windows of an episode, one after the other (prepare_clip)."""
+    return assemble(path, [prepare_clip(path, k, clip_seconds, opts, season) for k in KINDS])
+
+
+def _prepare_job(path: str, kind: str | None, clip_seconds: int, opts: Options, season: bool):
+    """Pool worker: never raises, so one bad file cannot end the run.  ``kind`` None: the whole
+    episode (path, Prepared | None, error); else one window (path, PreparedClip | None, error)."""
     try:
-        return path, prepare_episode(path, clip_seconds, opts, season), None
+        if kind is None:
+            return path, prepare_episode(path, clip_seconds, opts, season), None
+        return path, prepare_clip(path, kind, clip_seconds, opts, season), None
     except EpisodeError as exc:
         return path, None, str(exc)
     except Exception as exc:  # any library error on a strange file stays that file's failure
@@ -152,26 +181,33 @@ def iter_prepared(paths: Sequence[str], clip_seconds: int, opts: Options, worker
                   season: bool = False, progress: bool = True
                   ) -> Iterator[tuple[str, Prepared | None, str | None]]:
     """(path, Prepared or None, error or None) for every path, as they finish; a progress bar
-    across files.  A process per core (decoder and detector single-threaded each) when
-    ``workers > 1``."""
+    across files.  With ``workers > 1`` a process per core (decoder and detector single-threaded
+    each) prepares the windows, the two windows of an episode as two jobs, so that even a single
+    episode uses two cores."""
     from tqdm import tqdm
 
     bar = tqdm(total=len(paths), desc="episodes", unit="ep", disable=not progress,
                dynamic_ncols=True)
     try:
-        if workers <= 1 or len(paths) <= 1:
+        if workers <= 1:
             for p in paths:
-                yield _prepare_job(p, clip_seconds, opts, season)
+                yield _prepare_job(p, None, clip_seconds, opts, season)
                 bar.update(1)
             return
-        with ProcessPoolExecutor(max_workers=min(workers, len(paths))) as pool:
-            futs = {pool.submit(_prepare_job, p, clip_seconds, opts, season): p for p in paths}
+        with ProcessPoolExecutor(max_workers=min(workers, 2 * len(paths))) as pool:
+            futs = {pool.submit(_prepare_job, p, k, clip_seconds, opts, season): (p, k) for p in paths for k in KINDS}
+            parts: dict[str, dict[str, tuple]] = {}
             for fut in as_completed(futs):
+                path, kind = futs[fut]
                 try:
-                    res = fut.result()
+                    parts.setdefault(path, {})[kind] = fut.result()[1:]
                 except Exception as exc:  # the worker process died (e.g. out of memory)
-                    res = (futs[fut], None, f"worker crashed: {type(exc).__name__}: {exc}")
-                yield res
+                    parts.setdefault(path, {})[kind] = (None, f"worker crashed: {type(exc).__name__}: {exc}")
+                if len(parts[path]) < len(KINDS):
+                    continue
+                got = parts.pop(path)
+                errors = [got[k][1] for k in KINDS if got[k][0] is None]
+                yield (path, None, errors[0]) if errors else (path, assemble(path, [got[k][0] for k in KINDS]), None)
                 bar.update(1)
     finally:
         bar.close()
@@ -564,6 +600,59 @@ def fuse_window(models: Sequence[LoadedModel], raw: Sequence[dict[str, Any]], in
     return answer, conf
 
 
+def _span_part(path: str, start: int, seconds: int, opts: Options) -> tuple:
+    """(frames, boxes per second, audio, frame size) of [start, start + seconds) of an episode."""
+    dec = decode_clip(path, seconds, start_s=float(start), ocr_size=opts.ocr_size, threads=opts.threads)
+    rec = features_from_decoded(dec, seconds, replace(opts), ("ocr",))["ocr"]
+    return dec.frames, rec["seconds"], dec.audio, tuple(rec["frame_size"])
+
+
+def window_features(path: str, starts: Sequence[float], clip_seconds: int, opts: Options,
+                    workers: int = 1) -> list[dict[str, np.ndarray]]:
+    """The model inputs of several S-second windows of one episode (``starts`` on whole seconds):
+    the span they cover is decoded and its text detected once, however the windows overlap, in
+    ``workers`` consecutive parts side by side; each window then takes its seconds of frames and
+    boxes and its own MFCC (as the preprocessing computes them for a clip).  Windows that do not
+    start on a whole second are decoded one by one.  Stops at the first window that cannot be decoded."""
+    from utils.extract_textROI import roi_from_boxes
+    from utils.media import mfcc_from_audio
+
+    S = int(clip_seconds)
+    if any(abs(t - round(t)) > 1e-9 for t in starts):
+        out = []
+        for t in starts:
+            try:
+                f = features_from_decoded(decode_clip(path, S, start_s=t, ocr_size=opts.ocr_size,
+                                                      threads=opts.threads), S, replace(opts), ("mfcc", "frames", "ocr", "roi"))
+            except ClipDecodeError:
+                break
+            f.pop("ocr")
+            out.append(f)
+        return out
+    lo, hi = int(round(starts[0])), int(round(starts[-1])) + S
+    n = max(1, min(int(workers), (hi - lo) // S))
+    cuts = [lo + (hi - lo) * i // n for i in range(n + 1)]
+    jobs = [(path, a, b - a, replace(opts, threads=1 if n > 1 else opts.threads)) for a, b in zip(cuts, cuts[1:])]
+    try:
+        if n > 1:
+            with ProcessPoolExecutor(max_workers=n) as pool:
+                parts = list(pool.map(_span_part, *zip(*jobs)))
+        else:
+            parts = [_span_part(*jobs[0])]
+    except ClipDecodeError:
+        return []
+    frames = np.concatenate([p[0] for p in parts])
+    boxes = [b for p in parts for b in p[1]]
+    audio = np.concatenate([np.pad(p[2], (0, max(0, (b - a) * SAMPLE_RATE - p[2].size)))[:(b - a) * SAMPLE_RATE]
+                            for p, a, b in zip(parts, cuts, cuts[1:])])
+    out = []
+    for t in starts:
+        a = int(round(t)) - lo
+        out.append({"mfcc": mfcc_from_audio(audio[a * SAMPLE_RATE:(a + S) * SAMPLE_RATE], S),
+                    "frames": frames[a:a + S], "roi": roi_from_boxes(boxes[a:a + S], parts[0][3], S)})
+    return out
+
+
 def scan_late_opening(res: EpisodeResult, models: Sequence[LoadedModel], clip_seconds: int, opts: Options,
                       device: Any, args: argparse.Namespace) -> None:
     """When the first window's OP end is unsure (confidence below ``--scan_below``), run the models
@@ -578,16 +667,7 @@ def scan_late_opening(res: EpisodeResult, models: Sequence[LoadedModel], clip_se
     starts = scan_windows(res.duration, S, hop, args.scan_limit)
     if not starts:
         return
-    names = ("mfcc", "frames", "ocr", "roi")
-    feats = []
-    for t in starts:
-        try:
-            dec = decode_clip(res.file, S, start_s=t, ocr_size=opts.ocr_size, threads=opts.threads)
-        except ClipDecodeError:
-            break
-        f = features_from_decoded(dec, S, opts, names)
-        f.pop("ocr")
-        feats.append(f)
+    feats = window_features(res.file, starts, S, opts, getattr(args, "workers", 1))
     starts = starts[:len(feats)]
     if not feats:
         return

@@ -554,8 +554,7 @@ def _scan_with_stub(monkeypatch, segments=None):
     """scan_late_opening with a stub dense model that is sure only in the window starting at 300 s,
     where it puts the OP end 50 s in; ``segments(t)`` gives each window's per-second classes."""
     from argparse import Namespace
-    monkeypatch.setattr(episode, "decode_clip", lambda path, S, start_s, **kw: start_s)
-    monkeypatch.setattr(episode, "features_from_decoded", lambda dec, S, opts, names: {"ocr": None, "t": dec})
+    monkeypatch.setattr(episode, "window_features", lambda path, starts, S, opts, workers=1: [{"t": t} for t in starts])
 
     def fake_batch(models, feats, kinds, S, device):
         ts = [f["t"] for f in feats]
@@ -685,3 +684,21 @@ def test_an_untrained_segment_head_neither_caps_nor_measures(world, tmp_path):
     args = predict.get_args_parser().parse_args([str(path)])
     res = episode.decide_episode(path.name, prep, models[:1], raw[:1], s, args)
     assert res.support == {} and res.span_source["op_start"].startswith("assumed")
+
+
+def test_scan_windows_decode_each_second_once_and_match_single_windows(world):
+    """window_features: windows over a span decoded once, in two parts side by side, give the same
+    frames, (nearly) the same MFCC and the same text ROI as decoding each window on its own."""
+    path = max(world["good"], key=lambda p: episode.probe_duration(p))
+    D = episode.probe_duration(path)
+    starts = [float(t) for t in range(1, int(D) - S, 4)]
+    assert starts[-1] + S - starts[0] >= 2 * S     # long enough for two parts
+    opts = Options(clip_seconds=S, threads=1)
+    got = episode.window_features(str(path), starts, S, opts, workers=2)
+    assert len(got) == len(starts)
+    for t, f in zip(starts, got):
+        one = episode.features_from_decoded(decode_clip(str(path), S, start_s=t, ocr_size=opts.ocr_size, threads=1),
+                                            S, Options(clip_seconds=S, threads=1), ("mfcc", "frames", "ocr", "roi"))
+        assert np.array_equal(f["frames"], one["frames"])
+        assert np.abs(f["mfcc"] - one["mfcc"]).mean() < 0.05 * np.abs(one["mfcc"]).mean()
+        assert np.mean(f["roi"] == one["roi"]) > 0.98
