@@ -129,7 +129,8 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
                         "the match against the models, and the JSON says what decided and why")
     g.add_argument("--season_rule", metavar="OFFSETS_JSON", default=None,
                    help="with --season: the rule fitted on training labels (fuse/season.py "
-                        "--fit_labels --save_offsets); default: the built-in parameters")
+                        "--fit_labels --save_offsets); default: with the shipped model its own "
+                        "(models/shipped/season_rule.json, fitted on held-out series), else the built-in parameters")
     g.add_argument("--min_confidence", type=parse_confidence, default=None, metavar="P|auto",
                    help="withhold every boundary whose confidence (P(within 2 s): the dense kind's "
                         "calibrated confidence, else the models' agreement times their validation "
@@ -175,6 +176,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     for note in model_notes(models):
         print(f"[predict] {note}", file=sys.stderr)
+    shipped_rule = SHIPPED_DIR / "season_rule.json"
+    if args.season and args.season_rule is None and args.weights is None and shipped_rule.is_file():
+        args.season_rule = str(shipped_rule)   # fitted with the shipped model, on its held-out series
+        print(f"[predict] --season_rule {shipped_rule} (the shipped model's, fitted on held-out series)",
+              file=sys.stderr)
     opts = Options(clip_seconds=S, ocr_backend=args.ocr_backend, ocr_size=args.ocr_size,
                    reuse_diff=args.reuse_diff, threads=1 if args.workers > 1 else 0)
     rel = {str(c.video): c.rel.as_posix() for c in episodes}

@@ -329,6 +329,11 @@ def get_args_parser() -> argparse.ArgumentParser:
                    help="share of episodes whose cold open runs 150-480 s (the OP ends after the first S)")
     g.add_argument("--render_fps", type=float, default=5.0, help="pictures drawn per second")
     g.add_argument("--seed", type=int, default=1234, help="synth seed (unseen series: not a training seed)")
+    g.add_argument("--material", default=None, metavar="DIR",
+                   help="real material (make material) for the episodes; with --material_split test, sources "
+                        "no training saw")
+    g.add_argument("--material_split", default="test", choices=("train", "calib", "test", "all"),
+                   help="split of --material to draw from")
     return p
 
 
@@ -337,6 +342,8 @@ def generate(args: argparse.Namespace, data: Path) -> None:
 
     made = {k: getattr(args, k) for k in ("clip_seconds", "series", "episodes", "min_minutes", "max_minutes",
                                           "difficulty", "late_op_prob", "render_fps", "seed")}
+    if args.material:
+        made.update(material=str(Path(args.material).resolve()), material_split=args.material_split)
     rec = data / DATA_RECORD
     if rec.is_file():
         old = json.loads(rec.read_text(encoding="utf-8"))
@@ -349,6 +356,8 @@ def generate(args: argparse.Namespace, data: Path) -> None:
     data.mkdir(parents=True, exist_ok=True)
     atomic_write_json(rec, made, indent=1)
     kw = {"late_op_prob": args.late_op_prob} if args.difficulty == "realistic" else {}
+    if args.material:
+        kw.update(material=made["material"], material_split=args.material_split)
     generate_dataset(data, args.series, args.episodes, args.clip_seconds, args.seed, full_episodes=True,
                      workers=args.workers, min_minutes=args.min_minutes, max_minutes=args.max_minutes,
                      difficulty=args.difficulty, render_fps=args.render_fps, **kw)

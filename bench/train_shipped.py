@@ -42,13 +42,15 @@ if str(ROOT) not in sys.path:
 
 import numpy as np  # noqa: E402
 
-from demo import banner, run  # noqa: E402  (one runner for every pipeline script)
+import demo  # noqa: E402  (one runner for every pipeline script)
+from demo import banner  # noqa: E402
 from utils.io import atomic_write_json, atomic_write_text  # noqa: E402
 
 SHIPPED = ROOT / "models" / "shipped"
 WEIGHTS = SHIPPED / "avt_dense_general.pth"
 RESULTS = SHIPPED / "results"
 CARD = SHIPPED / "MODEL_CARD.md"
+SEASON_RULE = SHIPPED / "season_rule.json"   # predict.py --season's rule with the shipped model
 MAX_BYTES = 5 * 1024 * 1024
 BINS = (0.0, 0.5, 0.7, 0.8, 0.9, 0.95, 1.0001)   # reliability table: confidence bins
 
@@ -71,11 +73,37 @@ class Recipe:
     test_seed: int = 401
     render_fps: float = 5.0
     preset: str = "full"
-    members: int = 3
-    epochs: int = 30
+    members: int = 2
+    epochs: int = 24
     batch_size: int = 8
     lr: float = 2e-3
     shift_aug: int = 66
+
+
+def run(cmd: list, out: Path | None = None) -> None:
+    """demo.run, and the command kept in ``<out>/commands.json`` (the model card lists them)."""
+    demo.run(cmd)
+    out = out or RUN_OUT[0]
+    log = out / "commands.json"
+    done = json.loads(log.read_text(encoding="utf-8")) if log.is_file() else []
+    text = " ".join(_shown(c) for c in cmd)
+    if text not in done:
+        atomic_write_json(log, done + [text], indent=1)
+
+
+RUN_OUT: list[Path] = [ROOT / "work_dir" / "shipped"]   # set by main
+
+
+def _shown(c) -> str:
+    """A command word as a reader can rerun it: the interpreter as ``python``, paths relative to the
+    repository where they lie inside it."""
+    t = str(c)
+    if t == sys.executable:
+        return "python"
+    try:
+        return str(Path(t).resolve().relative_to(ROOT)) if Path(t).is_absolute() else t
+    except ValueError:
+        return t
 
 
 def git_commit() -> str:
@@ -97,9 +125,9 @@ def synth(out: Path, material: Path | None, split: str | None, series: int, epis
     atomic_write_text(out / ".complete", "ok\n")
 
 
-def preprocess(data: Path, r: Recipe) -> None:
+def preprocess(data: Path, r: Recipe, fingerprint: bool = False) -> None:
     run([sys.executable, "-m", "utils.preprocess", "--data_root", data, "--save_root", data / "processed",
-         "--clip_seconds", r.clip_seconds])
+         "--clip_seconds", r.clip_seconds, *(["--with_fingerprint"] if fingerprint else [])])
 
 
 def member_dirs(out: Path, r: Recipe) -> list[Path]:
@@ -119,6 +147,11 @@ def stage_train(out: Path, r: Recipe, threads: int) -> None:
                "--batch_size", r.batch_size, "--lr", r.lr, "--shift_aug", r.shift_aug, "--num_workers", 0,
                "--device", "cpu", "--show_freq", 1000, "--seed", 10 + i, "--save_prefix", d, "--resume", "auto"]
         print("$ " + " ".join(map(str, cmd)) + f"  > {d / 'console.log'}", flush=True)
+        log_cmd = out / "commands.json"
+        done = json.loads(log_cmd.read_text(encoding="utf-8")) if log_cmd.is_file() else []
+        text = f"OMP_NUM_THREADS={threads} " + " ".join(_shown(c) for c in cmd)
+        if text not in done:
+            atomic_write_json(log_cmd, done + [text], indent=1)
         env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads), PYTHONUNBUFFERED="1")
         log = open(d / "console.log", "ab")
         procs.append((subprocess.Popen([str(c) for c in cmd], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT),
@@ -225,6 +258,9 @@ def stage_calibrate(out: Path, r: Recipe) -> dict:
            "reliability_raw": reliability(np.array([x["raw"] for x in rows]), err),
            "reliability_calibrated": reliability(final_confidence(rows, cal), err), "rows": rows}
     atomic_write_json(out / "calibration.json", res, indent=1)
+    # the season rule (offsets, evidence-bin reliabilities, song-length bounds) on the same held-out series
+    run([sys.executable, "fuse/season.py", "--feat_root", out / "calib" / "processed", "--clip_seconds", r.clip_seconds,
+         "--quiet", "--fit_labels", out / "calib" / "labels.txt", "--save_offsets", out / "season_rule.json"])
     return res
 
 
@@ -242,11 +278,43 @@ def stage_export(out: Path, r: Recipe, material: Path, timings: dict) -> None:
                          "calibrated_on": "calib split (other sources, other series)"}}
     SHIPPED.mkdir(parents=True, exist_ok=True)
     save_checkpoint(WEIGHTS, state)
+    import shutil
+    shutil.copyfile(out / "season_rule.json", SEASON_RULE)
     size = WEIGHTS.stat().st_size
     if size > MAX_BYTES:
         raise SystemExit(f"{WEIGHTS}: {size / 1e6:.1f} MB, over the 5 MB the repository ships")
-    print(f"wrote {WEIGHTS} ({size / 1e6:.2f} MB, {sum(p.numel() for p in model.parameters())} parameters)")
+    n_params = sum(p.numel() for p in model.parameters())
+    print(f"wrote {WEIGHTS} ({size / 1e6:.2f} MB, {n_params} parameters)")
+    index = read_index(material)
+    dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+                                capture_output=True, text=True).stdout.strip())
+    build = {"recipe": asdict(r), "commit": state["shipped"]["commit"], "dirty": dirty, "built": state["shipped"]["built"],
+             "parameters": n_params, "bytes": size, "seeds": [10 + i for i in range(r.members)],
+             "members": meta["members"], "material": {"content_hash": index.get("content_hash"),
+                                                      "sources": index["sources"]},
+             "data": data_counts(out), "timings": timings,
+             "commands": json.loads((out / "commands.json").read_text(encoding="utf-8"))
+             if (out / "commands.json").is_file() else []}
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(RESULTS / "build.json", build, indent=1)
     del torch
+
+
+def data_counts(out: Path) -> dict:
+    """Clips and series of the training, calibration and test sets (from their spans.json)."""
+    def spans(folder):
+        return [json.loads(p.read_text(encoding="utf-8")) for p in sorted(folder.rglob("spans.json"))
+                if "processed" not in p.parts]
+    res = {}
+    for name, folder in (("train", out / "data"), ("calib", out / "calib"), ("test", out / "test")):
+        eps = [(i, e) for i, doc in enumerate(spans(folder)) for e in doc["episodes"].values()]
+        labelled = sum(c["label"] is not None for _, e in eps for c in e["clips"].values())
+        windows = sum(1 for _, e in eps if e["clips"]["start"]["label"] is None and e.get("late_op"))
+        res[f"{name}_clips"] = labelled + (windows if name == "train" else 0)
+        res[f"{name}_labelled"] = labelled
+        res[f"{name}_windows"] = windows
+        res[f"{name}_series"] = len({(i, e["series"]) for i, e in eps})
+    return res
 
 
 def stage_evaluate(out: Path, r: Recipe) -> dict:
@@ -301,6 +369,7 @@ def main(argv: list[str] | None = None) -> int:
     r = Recipe(**{f.name: getattr(args, f.name) for f in fields(Recipe)})
     out, material = Path(args.out).resolve(), Path(args.material).resolve()
     out.mkdir(parents=True, exist_ok=True)
+    RUN_OUT[0] = out
     rec = out / "recipe.json"
     if rec.is_file() and json.loads(rec.read_text(encoding="utf-8")) != asdict(r):
         raise SystemExit(f"{out} was built with another recipe ({rec}); pass another --out")
@@ -317,8 +386,9 @@ def main(argv: list[str] | None = None) -> int:
             synth(out / "calib", material, "calib", r.calib_series, r.calib_episodes, r.calib_seed, r)
             synth(out / "test", material, "test", r.test_series, r.test_episodes, r.test_seed, r, r.test_lone)
         elif stage == "preprocess":
-            for d in (out / "data", out / "calib", out / "test"):
-                preprocess(d, r)
+            preprocess(out / "data", r)
+            for d in (out / "calib", out / "test"):   # + Chromaprint: the season rule is fitted on calib
+                preprocess(d, r, fingerprint=True)
         elif stage == "train":
             stage_train(out, r, args.threads)
         elif stage == "calibrate":
@@ -329,6 +399,9 @@ def main(argv: list[str] | None = None) -> int:
             stage_evaluate(out, r)
         elif stage == "card":
             from bench.shipped_card import write_card
+            build = json.loads((RESULTS / "build.json").read_text(encoding="utf-8"))
+            build["timings"] = {k: v for k, v in timings.items() if not k.endswith("_last")}
+            atomic_write_json(RESULTS / "build.json", build, indent=1)
             write_card(out)
         else:
             raise SystemExit(f"unknown stage {stage!r}")
