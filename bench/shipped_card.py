@@ -145,6 +145,27 @@ def card_text() -> str:
     return "\n".join(out)
 
 
+def episode_summary(bench: dict, method: str) -> dict:
+    """The whole-episode benchmark's figures of one method (bench/predict_bench.py's bench.json),
+    with a sentence made from them."""
+    at = bench["at_default"][method]
+    zero = bench["results"][method]
+    late = bench["late_op"][method]
+    rows = [[b, f"{r['answered']}/{r['n']}", _num(r.get("median")), _num(r.get("p90")),
+             _pct(r.get("within_2s"))] for b, r in at["boundaries"].items()]
+    text = (f"`python bench/predict_bench.py` on {at['episodes']} whole generated episodes of unseen series made "
+            f"from the test split (sources no training saw), a quarter with late openings: at `predict.py`'s default "
+            f"threshold ({at['threshold']:g}) **{at['answered_share']:.0%}** of the boundaries are answered "
+            f"({at['all']['answered']}/{at['all']['n']}) and **{_pct(at['story_safe_share'])}** of the episodes have "
+            f"at most 1 s of story inside their skip ranges. With every answer kept (threshold 0): "
+            f"{_pct(zero['story_safe_share'])} of episodes story-safe; late openings: OP end answered "
+            f"{late['answered']}/{late['n']}, median error {_num(late['median'])} s. At the default threshold, per "
+            "boundary (episode seconds):\n\n"
+            + _table(["boundary", "answered", "median (s)", "p90 (s)", "within 2 s"], rows))
+    return {"method": method, "at_default": at, "threshold_0": {k: zero[k] for k in ("answered_share", "story_safe_share")},
+            "late_op": late, "wall_s": bench["wall_s"][method], "text": text}
+
+
 def write_card(out_dir: Path | None = None) -> str:
     text = card_text()
     CARD.write_text(text, encoding="utf-8")
@@ -155,7 +176,18 @@ def write_card(out_dir: Path | None = None) -> str:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--check", action="store_true", help="only compare the committed card with the files")
+    p.add_argument("--episode_bench", metavar="BENCH_JSON", default=None,
+                   help="first take the whole-episode figures of bench/predict_bench.py's bench.json into "
+                        "results/episode_test.json (with --method)")
+    p.add_argument("--method", default="shipped", help="the method of --episode_bench to take")
+    p.add_argument("--speed", metavar="SPEED_JSON", default=None,
+                   help="first take bench/predict_speed.py's JSON into results/predict_speed.json")
     args = p.parse_args(argv)
+    if args.episode_bench:
+        res = episode_summary(json.loads(Path(args.episode_bench).read_text(encoding="utf-8")), args.method)
+        (RESULTS / "episode_test.json").write_text(json.dumps(res, indent=1) + "\n", encoding="utf-8")
+    if args.speed:
+        (RESULTS / "predict_speed.json").write_text(Path(args.speed).read_text(encoding="utf-8"), encoding="utf-8")
     if args.check:
         same = CARD.is_file() and CARD.read_text(encoding="utf-8") == card_text()
         print("model card matches its result files" if same else f"{CARD} differs from what its result files give")
