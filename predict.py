@@ -46,7 +46,7 @@ from datatools.spec import DEFAULT_CLIP_SECONDS
 from skips.episode import (DEFAULT_MIN_CONFIDENCE, DEFAULT_SKIP_MARGIN_S, DEFAULT_THEME_LENGTH_S, SHIPPED_DIR,
                            EpisodeResult, apply_season_mode, apply_skip_margin, decide_episode, find_episodes,
                            iter_prepared, load_models, model_notes, resolve_device, resolve_min_confidence,
-                           resolve_weights, run_models, scan_late_opening, withhold_unsure)
+                           resolve_weights, run_models, scan_late_opening, start_pool, withhold_unsure)
 from skips.formats import DEFAULT_EDL_ACTION, FORMATS, write_outputs
 from utils.ocr import BackendUnavailable, add_ocr_args, check_backend
 from utils.preprocess import Options
@@ -164,6 +164,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not episodes:
         print(f"error: no video files in {' '.join(args.inputs)}", file=sys.stderr)
         return 2
+    # worker processes first: their start-up (decoder, features, text detector) overlaps torch and
+    # the checkpoints loading here
+    pool = start_pool(min(args.workers, 2 * len(episodes)), args.ocr_backend) if args.workers > 1 else None
+    try:
+        return run(args, episodes, pool)
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+
+
+def run(args: argparse.Namespace, episodes: list, pool) -> int:
+    """predict.py after its arguments are checked: models, windows, decisions, outputs."""
     device = resolve_device(args.device)
     try:
         weights = resolve_weights(args.weights)
@@ -187,7 +199,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     by_path: dict[str, EpisodeResult] = {}
     t_start = time.perf_counter()
     for path, prep, err in iter_prepared(list(rel), S, opts, args.workers, args.season,
-                                         not args.no_progress):
+                                         not args.no_progress, pool):
         if prep is None:
             print(f"error: {path}: {err}", file=sys.stderr, flush=True)
             by_path[path] = EpisodeResult(path, rel[path], False, error=err)
@@ -195,7 +207,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         t0 = time.perf_counter()
         raw = run_models(models, prep, S, device)
         res = decide_episode(rel[path], prep, models, raw, S, args)
-        scan_late_opening(res, models, S, opts, device, args)
+        scan_late_opening(res, models, S, opts, device, args, pool)
         res.seconds = prep.seconds + time.perf_counter() - t0
         by_path[path] = res
     results = [by_path[p] for p in rel]   # input order, not completion order

@@ -177,13 +177,35 @@ def _prepare_job(path: str, kind: str | None, clip_seconds: int, opts: Options, 
         return path, None, f"{type(exc).__name__}: {exc}"
 
 
+def _warm_worker(ocr_backend: str) -> None:
+    """Pool worker start-up, while the parent still loads torch and the checkpoints: import the
+    decoder's and the features' libraries and build the text detector (kept per process)."""
+    import av  # noqa: F401
+    import librosa.feature  # noqa: F401
+
+    from utils.ocr import get_detector
+    get_detector(ocr_backend, threads=1)
+
+
+def start_pool(workers: int, ocr_backend: str) -> ProcessPoolExecutor:
+    """The worker processes of a whole predict run (windows of every episode, the late-opening
+    scan), started before the parent imports torch so that their start-up overlaps its model
+    loading; every worker single-threaded."""
+    pool = ProcessPoolExecutor(max_workers=workers)
+    for _ in range(workers):
+        pool.submit(_warm_worker, ocr_backend)
+    return pool
+
+
 def iter_prepared(paths: Sequence[str], clip_seconds: int, opts: Options, workers: int,
-                  season: bool = False, progress: bool = True
+                  season: bool = False, progress: bool = True, pool: ProcessPoolExecutor | None = None
                   ) -> Iterator[tuple[str, Prepared | None, str | None]]:
     """(path, Prepared or None, error or None) for every path, as they finish; a progress bar
     across files.  With ``workers > 1`` a process per core (decoder and detector single-threaded
     each) prepares the windows, the two windows of an episode as two jobs, so that even a single
-    episode uses two cores."""
+    episode uses two cores; ``pool`` (start_pool) is used instead of a pool of its own."""
+    from contextlib import nullcontext
+
     from tqdm import tqdm
 
     bar = tqdm(total=len(paths), desc="episodes", unit="ep", disable=not progress,
@@ -194,7 +216,8 @@ def iter_prepared(paths: Sequence[str], clip_seconds: int, opts: Options, worker
                 yield _prepare_job(p, None, clip_seconds, opts, season)
                 bar.update(1)
             return
-        with ProcessPoolExecutor(max_workers=min(workers, 2 * len(paths))) as pool:
+        own = pool is None
+        with (ProcessPoolExecutor(max_workers=min(workers, 2 * len(paths))) if own else nullcontext(pool)) as pool:
             futs = {pool.submit(_prepare_job, p, k, clip_seconds, opts, season): (p, k) for p in paths for k in KINDS}
             parts: dict[str, dict[str, tuple]] = {}
             for fut in as_completed(futs):
@@ -608,7 +631,7 @@ def _span_part(path: str, start: int, seconds: int, opts: Options) -> tuple:
 
 
 def window_features(path: str, starts: Sequence[float], clip_seconds: int, opts: Options,
-                    workers: int = 1) -> list[dict[str, np.ndarray]]:
+                    workers: int = 1, pool: ProcessPoolExecutor | None = None) -> list[dict[str, np.ndarray]]:
     """The model inputs of several S-second windows of one episode (``starts`` on whole seconds):
     the span they cover is decoded and its text detected once, however the windows overlap, in
     ``workers`` consecutive parts side by side; each window then takes its seconds of frames and
@@ -634,9 +657,11 @@ def window_features(path: str, starts: Sequence[float], clip_seconds: int, opts:
     cuts = [lo + (hi - lo) * i // n for i in range(n + 1)]
     jobs = [(path, a, b - a, replace(opts, threads=1 if n > 1 else opts.threads)) for a, b in zip(cuts, cuts[1:])]
     try:
-        if n > 1:
-            with ProcessPoolExecutor(max_workers=n) as pool:
-                parts = list(pool.map(_span_part, *zip(*jobs)))
+        if n > 1 and pool is not None:
+            parts = list(pool.map(_span_part, *zip(*jobs)))
+        elif n > 1:
+            with ProcessPoolExecutor(max_workers=n) as own:
+                parts = list(own.map(_span_part, *zip(*jobs)))
         else:
             parts = [_span_part(*jobs[0])]
     except ClipDecodeError:
@@ -654,7 +679,7 @@ def window_features(path: str, starts: Sequence[float], clip_seconds: int, opts:
 
 
 def scan_late_opening(res: EpisodeResult, models: Sequence[LoadedModel], clip_seconds: int, opts: Options,
-                      device: Any, args: argparse.Namespace) -> None:
+                      device: Any, args: argparse.Namespace, pool: ProcessPoolExecutor | None = None) -> None:
     """When the first window's OP end is unsure (confidence below ``--scan_below``), run the models
     on later windows (``--scan_hop``, up to ``--scan_limit`` s into the episode) and answer from the
     window whose OP end is the most confident, if it beats the first and itself reaches
@@ -667,7 +692,7 @@ def scan_late_opening(res: EpisodeResult, models: Sequence[LoadedModel], clip_se
     starts = scan_windows(res.duration, S, hop, args.scan_limit)
     if not starts:
         return
-    feats = window_features(res.file, starts, S, opts, getattr(args, "workers", 1))
+    feats = window_features(res.file, starts, S, opts, getattr(args, "workers", 1), pool)
     starts = starts[:len(feats)]
     if not feats:
         return

@@ -571,7 +571,7 @@ def _scan_with_stub(monkeypatch, segments=None):
     """scan_late_opening with a stub dense model that is sure only in the window starting at 300 s,
     where it puts the OP end 50 s in; ``segments(t)`` gives each window's per-second classes."""
     from argparse import Namespace
-    monkeypatch.setattr(episode, "window_features", lambda path, starts, S, opts, workers=1: [{"t": t} for t in starts])
+    monkeypatch.setattr(episode, "window_features", lambda path, starts, S, opts, workers=1, pool=None: [{"t": t} for t in starts])
 
     def fake_batch(models, feats, kinds, S, device):
         ts = [f["t"] for f in feats]
