@@ -236,7 +236,9 @@ def test_unfitted_floor_comes_from_the_clip_set():
     from datatools.labels import SubmissionRow
     recs = fuse_tables([("m", [SubmissionRow(f"{k}.mp4", "s", 20.0) for k in rows])], "median")
     out, dec = apply_season(recs, rows)
-    assert all(r.seconds == 40.0 for r in out) and all("agree" in d.reason or "disagree" in d.reason for d in dec.values())
+    assert all(r.seconds == 40.0 for r in out)
+    assert all(d.source == "season" and d.reason.startswith("disagree; match more reliable") and "20.0 s apart" in d.reason
+               for d in dec.values())
 
 
 def test_bins_without_training_clips_keep_the_prior():
