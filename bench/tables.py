@@ -119,6 +119,11 @@ def shipped_zero_shot(files: list[Path]) -> str:
     return "\n".join(parts)
 
 
+def shipped_text(files: list[Path]) -> str:
+    """A result file that carries its own sentence (``text``): whole episodes, predict.py's speed."""
+    return _source_line(files) + "\n\n" + _load(files[0])["text"]
+
+
 def _material_runs() -> list[Path]:
     return sorted(RESULTS.glob("accuracy_material_seed*.json"), key=lambda p: int(re.sub(r"\D", "", p.stem) or 0))
 
@@ -133,6 +138,8 @@ TABLES: dict[str, tuple[Callable[[], list[Path]], Callable[[list[Path]], str]]] 
     "material_seed1": (lambda: [RESULTS / "accuracy_material_seed1.json"], accuracy_groups),
     "material_seed1_season": (lambda: [RESULTS / "accuracy_material_seed1.json"], accuracy_season),
     "shipped_zero_shot": (lambda: [SHIPPED_RESULTS / "zero_shot_test.json"], shipped_zero_shot),
+    "shipped_episodes": (lambda: [SHIPPED_RESULTS / "episode_test.json"], shipped_text),
+    "shipped_speed": (lambda: [SHIPPED_RESULTS / "predict_speed.json"], shipped_text),
 }
 
 
