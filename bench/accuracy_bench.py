@@ -388,7 +388,8 @@ def main(argv: list[str] | None = None) -> int:
         from fuse.fuse import read_confidence
         conf = {Path(k).stem: v for k, v in read_confidence(out / "shipped_confidence.csv").items()}
         curves["shipped"] = coverage_curve(preds["shipped"], truth_rows, conf)
-    result = {"made_with": made_with, "coverage": curves, "n_test_clips": len(truth_rows), "n_test_series": n_series,
+    from models.engine import git_commit
+    result = {"made_with": made_with, "commit": git_commit(), "coverage": curves, "n_test_clips": len(truth_rows), "n_test_series": n_series,
               "scores": scores, "season_check": checks,
               "timings_s": {"this_run": timings, "first_run": earlier}, "rows": rows}
     atomic_write_json(out / "accuracy.json", _no_nan(result), indent=1)
