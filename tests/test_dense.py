@@ -167,4 +167,16 @@ def test_testb_submission_and_confidence_sidecar(learn_data, tmp_path):
     sub = read_submission(test / "submission.csv")
     conf = list(csv.DictReader(open(test / "submission_confidence.csv")))
     assert [r.clip for r in sub] == [c["clip"] for c in conf] and len(sub) == 4
-    assert all(0.0 <= float(c["confidence"]) <= 1.0 for c in conf)
+    # each confidence is the checkpoint's calibration applied to the model's own raw confidence on
+    # that clip, recomputed here in-process from the same features
+    from datatools.dataset import TEST_DIRS, FeatureDataset, find_test_clips
+    from models.calibration import apply_calibration
+    from models.inputs import predict_seconds
+    model, meta = load_checkpoint_model(run / "avnet_bestmodel.pth", "cpu")
+    ds = FeatureDataset(find_test_clips(learn_data, TEST_DIRS["testB"], learn_data / "processed"), learn_data / "processed", S)
+    items = [ds[i] for i in range(len(ds))]
+    batch = {k: np.stack([it[k] for it in items]) for k in ("mfcc", "frames", "roi", "is_end")}
+    raw = predict_seconds(model, batch, meta.get("normalization") or "unit", S, "cpu")["confidence"]
+    want = np.asarray(apply_calibration(raw, meta.get("calibration")), np.float64)
+    assert [Path(r.rel).name for r in ds.records] == [c["clip"] for c in conf]
+    assert np.allclose([float(c["confidence"]) for c in conf], want, atol=6e-5), (conf, want)
