@@ -356,15 +356,15 @@ def main(argv: list[str] | None = None) -> int:
     sidecar = timed("5 season mode", demo.stage_season, out, size, data, feats)
     timed("6 fuse", demo.stage_fuse_and_score, out, csvs, sidecar, fuse_dir, data, truth)
     shipped = Path(args.shipped) if args.shipped.lower() != "none" else None
-    if shipped is not None and shipped.is_file():
+    shipped = shipped if shipped is not None and shipped.is_file() else None
+    if shipped is not None:
         from models.checkpoint import read_checkpoint
         s_ckpt = int(read_checkpoint(shipped)["clip_seconds"])
         if s_ckpt != size.clip_seconds:   # e.g. --quick (S = 40) against the shipped S = 200
             print(f"[bench] no shipped row: {shipped} was trained with S = {s_ckpt}, this run uses "
                   f"S = {size.clip_seconds}", flush=True)
             shipped = None
-    extra = timed("6b shipped + season", stage_shipped, out, size, sidecar, data, feats,
-                  shipped if shipped and shipped.is_file() else None)
+    extra = timed("6b shipped + season", stage_shipped, out, size, sidecar, data, feats, shipped)
 
     t0 = time.perf_counter()
     truth_rows = {r.stem: r.seconds for r in read_labels(truth)}

@@ -13,6 +13,7 @@ import math
 import os
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterator, Sequence
@@ -204,8 +205,6 @@ def iter_prepared(paths: Sequence[str], clip_seconds: int, opts: Options, worker
     across files.  With ``workers > 1`` a process per core (decoder and detector single-threaded
     each) prepares the windows, the two windows of an episode as two jobs, so that even a single
     episode uses two cores; ``pool`` (start_pool) is used instead of a pool of its own."""
-    from contextlib import nullcontext
-
     from tqdm import tqdm
 
     bar = tqdm(total=len(paths), desc="episodes", unit="ep", disable=not progress,
@@ -216,8 +215,8 @@ def iter_prepared(paths: Sequence[str], clip_seconds: int, opts: Options, worker
                 yield _prepare_job(p, None, clip_seconds, opts, season)
                 bar.update(1)
             return
-        own = pool is None
-        with (ProcessPoolExecutor(max_workers=min(workers, 2 * len(paths))) if own else nullcontext(pool)) as pool:
+        with (nullcontext(pool) if pool is not None else
+              ProcessPoolExecutor(max_workers=min(workers, 2 * len(paths)))) as pool:
             futs = {pool.submit(_prepare_job, p, k, clip_seconds, opts, season): (p, k) for p in paths for k in KINDS}
             parts: dict[str, dict[str, tuple]] = {}
             for fut in as_completed(futs):
@@ -657,11 +656,9 @@ def window_features(path: str, starts: Sequence[float], clip_seconds: int, opts:
     cuts = [lo + (hi - lo) * i // n for i in range(n + 1)]
     jobs = [(path, a, b - a, replace(opts, threads=1 if n > 1 else opts.threads)) for a, b in zip(cuts, cuts[1:])]
     try:
-        if n > 1 and pool is not None:
-            parts = list(pool.map(_span_part, *zip(*jobs)))
-        elif n > 1:
-            with ProcessPoolExecutor(max_workers=n) as own:
-                parts = list(own.map(_span_part, *zip(*jobs)))
+        if n > 1:
+            with (nullcontext(pool) if pool is not None else ProcessPoolExecutor(max_workers=n)) as ex:
+                parts = list(ex.map(_span_part, *zip(*jobs)))
         else:
             parts = [_span_part(*jobs[0])]
     except ClipDecodeError:
