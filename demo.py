@@ -385,8 +385,16 @@ def main(argv: list[str] | None = None) -> int:
     sidecar = timed("5 season mode", stage_season, out, size)
     results = timed("6 fuse and score", stage_fuse_and_score, out, csvs, sidecar, fuse_dir)
     table = timed("7 report", stage_report, out, size, results, timings, reused, sidecar, fuse_dir)
+    from bench.provenance import provenance
+    from datatools.demo_report import describe_data
+    atomic_write_json(out / "result.json", {**provenance(None if argv is None else ["demo.py", *argv]),
+                                            "made_with": made_with, "data": describe_data(out),
+                                            "seconds": timings, "reused_earlier_outputs": reused,
+                                            "results": results,
+                                            "season": json.loads((out / "season_comparison.json").read_text(encoding="utf-8"))},
+                      indent=1)
     print("\n" + table)
-    print(f"\nreport: {out / 'report.md'}   figure: {out / 'report.png'}")
+    print(f"\nreport: {out / 'report.md'}   figure: {out / 'report.png'}   record: {out / 'result.json'}")
     return 0
 
 

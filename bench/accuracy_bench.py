@@ -398,6 +398,8 @@ def main(argv: list[str] | None = None) -> int:
     from models.engine import git_commit
     result = {"made_with": made_with, "commit": git_commit(), "coverage": curves, "n_test_clips": len(truth_rows), "n_test_series": n_series,
               "scores": scores, "season_check": checks,
+              "season_rule": json.loads((sidecar.parent / "offsets.json").read_text(encoding="utf-8")).get("decision")
+              if (sidecar.parent / "offsets.json").is_file() else None,
               "timings_s": {"this_run": timings, "first_run": earlier}, "rows": rows}
     atomic_write_json(out / "accuracy.json", _no_nan(result), indent=1)
     plot(out / "accuracy.png", scores, rows)

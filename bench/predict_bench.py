@@ -265,6 +265,29 @@ def coverage_table(curves: dict[str, list[dict]]) -> str:
                    "episodes with <= 1 s of story skipped"], rows)
 
 
+def summary_table(runs: Sequence[tuple[str, dict, str]]) -> str:
+    """One row per (label, bench.json, method): median / p90 error (share within 2 s) per boundary at
+    --min_confidence 0, the late openings' OP end, episodes with at most 1 s of story skipped, and
+    predict.py's wall time per episode."""
+    rows = []
+    for label, doc, m in runs:
+        res, late = doc["results"][m], doc["late_op"].get(m, {})
+        n_eps = len(res["story_eaten_s"])
+        cells = [label]
+        for b in ("op_start", "op_end", "ed_start", "ed_end", "preview_start"):
+            r = res["boundaries"][b]
+            cells.append("none answered" if not r.get("answered") else
+                         f"{_f(r['median'])} / {_f(r['p90'])} ({r['within_2s']:.0%})"
+                         + (f", {r['answered']}/{r['n']}" if r["answered"] < r["n"] else ""))
+        cells.append("-" if not late.get("answered") else f"{_f(late['median'])} ({late['within_2s']:.0%})")
+        cells.append(f"{res['story_safe_share']:.0%}")
+        wall = doc.get("wall_s", {}).get(m)
+        cells.append("-" if wall is None else f"{wall / n_eps:.1f}")
+        rows.append(cells)
+    return _table(["method", "OP start", "OP end", "ED start", "ED end", "preview start", "late OP end",
+                   f"story <= {STORY_TOLERANCE_S:g} s", "s per episode"], rows)
+
+
 MARGINS = (0.0, 0.5, 1.0, 2.0)   # --skip_margin values the margin table recomputes from the measured spans
 
 
@@ -470,7 +493,9 @@ def main(argv: list[str] | None = None) -> int:
                                                    for k, w in walls.items())]
     text = "\n".join(md) + "\n"
     atomic_write_text(out / "bench.md", text)
-    atomic_write_json(out / "bench.json", {"methods": methods, "results": results, "coverage": curves,
+    from bench.provenance import provenance
+    atomic_write_json(out / "bench.json", {**provenance(None if argv is None else ["bench/predict_bench.py", *argv]),
+                                           "methods": methods, "results": results, "coverage": curves,
                                            "margins": margins, "late_op": late, "failures": fails, "wall_s": walls,
                                            "at_default": at_default, "failures_at_default": fails_default, "data": str(data)}, indent=1)
     plot_coverage(curves, out / "coverage.png")

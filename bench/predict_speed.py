@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import statistics
 import subprocess
@@ -74,14 +73,13 @@ def main(argv: list[str] | None = None) -> int:
     with av.open(ep) as c:
         v = c.streams.video[0]
         size = f"{v.codec_context.width}x{v.codec_context.height}"
-    res = {"command": "python predict.py " + Path(ep).name + (" " + " ".join(args.predict_args) if args.predict_args else ""),
+    from bench.provenance import provenance
+    res = {**provenance(argv if argv is None else ["bench/predict_speed.py", *argv]),
+           "timed_command": "python predict.py " + Path(ep).name + (" " + " ".join(args.predict_args) if args.predict_args else ""),
            "episode": {"file": Path(ep).name, "duration_s": round(D, 1), "size": size},
-           "commit": subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip(),
-           "machine": {"cores": os.cpu_count(), "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2 ** 30, 1),
-                       "python": platform.python_version()},
-           "date": time.strftime("%Y-%m-%d"), "runs": runs, "floor_runs": floors, "predict": m, "floor": f,
+           "runs": runs, "floor_runs": floors, "predict": m, "floor": f,
            "ratio_to_floor": round(m["wall_s"] / max(f["wall_s"], 1e-9), 2)}
-    res["text"] = (f"`{res['command']}` on a {D / 60:.0f}-minute {size} episode, {args.runs} whole-process runs "
+    res["text"] = (f"`{res['timed_command']}` on a {D / 60:.0f}-minute {size} episode, {args.runs} whole-process runs "
                    f"on this {os.cpu_count()}-core machine: median **{m['wall_s']:.1f} s** wall (min {m['wall_min_s']:.1f}, "
                    f"max {m['wall_max_s']:.1f}), {m['cpu_s']:.1f} s CPU, peak {m['peak_mb']:.0f} MB; decoding just the two "
                    f"{S}-s windows with ffmpeg (the floor) takes {f['wall_s']:.1f} s in the same run "

@@ -181,6 +181,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data", default="work_dir/bench_preprocess",
                    help="folder for the synthetic clips, reused between runs")
     p.add_argument("--seed", type=int, default=0, help="generator seed (default: 0)")
+    p.add_argument("--out", default=None,
+                   help="also write the report as JSON with the command, commit, machine and date "
+                        "(the README's table reads bench/results/preprocess_bench.json)")
     args = p.parse_args(argv)
     S = args.clip_seconds
     videos = make_data(Path(args.data), args.clips, S, args.seed)
@@ -212,6 +215,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.compare_backends:
         report["backends"] = compare_backends(videos[:2], S, args.ocr_size, threads=0)
     print(json.dumps(report, indent=1))
+    if args.out:
+        from bench.provenance import provenance
+        from utils.io import atomic_write_json
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(Path(args.out), {**provenance(None if argv is None else ["bench/preprocess_bench.py", *argv]),
+                                           **report}, indent=1)
+        print(f"wrote {args.out}")
     return 0
 
 

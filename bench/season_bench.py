@@ -135,7 +135,11 @@ def main(argv: list[str] | None = None) -> None:
                     help="processes used to synthesise the discovery fingerprints")
     ap.add_argument("--cache", default="work_dir/season_bench",
                     help="folder caching the synthesised fingerprints between runs")
+    ap.add_argument("--out", default=None,
+                    help="also write the figures as JSON with the command, commit, machine and date "
+                         "(the README quotes bench/results/season_bench.json)")
     args = ap.parse_args(argv)
+    report: dict = {"clip_seconds": args.clip_seconds, "series": args.series, "episodes": args.episodes}
     from tqdm import tqdm
 
     if args.fp_clips > 0:
@@ -149,6 +153,8 @@ def main(argv: list[str] | None = None) -> None:
             for p in paths:
                 fingerprint(p, duration=args.clip_seconds)
             dt = (time.perf_counter() - t0) / len(paths)
+        report["fingerprint_s_per_clip"] = round(dt, 3)
+        report["fingerprint_clips"] = args.fp_clips
         print(f"fingerprint: {dt:.3f} s per {args.clip_seconds:.0f} s clip "
               f"(mean of {args.fp_clips} mp4/AAC clips, one process)")
 
@@ -184,11 +190,23 @@ def main(argv: list[str] | None = None) -> None:
     print(f"discovery: {len(fps)} clips of {args.clip_seconds:.0f} s in {dt:.1f} s "
           f"({sib.candidates} candidate pairs verified, {len(sib.groups)} groups, "
           f"{wrong} cross-series pairs, {len(fps) - len(sib.spans)} clips without sibling)")
+    report["discovery"] = {"clips": len(fps), "seconds": round(dt, 2), "candidate_pairs": sib.candidates,
+                           "groups": len(sib.groups), "cross_series_pairs": wrong,
+                           "clips_without_sibling": len(fps) - len(sib.spans)}
     for k, label in (("s", "OP end"), ("e", "ED start")):
         if errs[k]:
             a = np.array(errs[k])
             print(f"{label} error (raw, no learned offset): median {np.median(a):.2f} s, "
                   f"p90 {np.percentile(a, 90):.2f} s over {a.size} clips")
+            report[{"s": "op_end", "e": "ed_start"}[k]] = {"clips": int(a.size), "median_s": round(float(np.median(a)), 3),
+                                                          "p90_s": round(float(np.percentile(a, 90)), 3)}
+    if args.out:
+        from bench.provenance import provenance
+        from utils.io import atomic_write_json
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(Path(args.out), {**provenance(None if argv is None else ["bench/season_bench.py", *argv]),
+                                           **report}, indent=1)
+        print(f"wrote {args.out}")
 
 
 if __name__ == "__main__":

@@ -77,7 +77,16 @@ def accuracy_groups(files: list[Path]) -> str:
     return "\n".join([_source_line(files), "", f"{doc['n_test_clips']} labelled test-B clips of "
                       f"{doc['n_test_series']} unseen series, seed {doc['made_with']['seed']}; score in s (season "
                       "mode alone on the clips it answers, that share in brackets):", "",
-                      table(doc["scores"], doc["rows"]), "", "All clips:", "", detail_table(doc["scores"])])
+                      table(doc["scores"], doc["rows"]), "", "All clips:", "", detail_table(doc["scores"]), "",
+                      _stage_times(doc)])
+
+
+def _stage_times(doc: dict) -> str:
+    t = doc.get("timings_s", {})
+    first = t.get("first_run") or t.get("this_run") or {}
+    return (f"Run at commit {str(doc['commit'])[:7]}; " if doc.get("commit") else "") + \
+        "stage times, first run of each stage (s): " + ", ".join(f"{k} {v:.0f}" for k, v in first.items()) + \
+        f"; total {sum(first.values()) / 60:.0f} min on the 2-core machine."
 
 
 def accuracy_season(files: list[Path]) -> str:
@@ -124,6 +133,136 @@ def shipped_text(files: list[Path]) -> str:
     return _source_line(files) + "\n\n" + _load(files[0])["text"]
 
 
+def _made(doc: dict) -> str:
+    """The provenance a result file records (bench/provenance.py): command, commit, machine, date."""
+    if "commit" not in doc or "machine" not in doc:
+        return ""
+    m = doc["machine"]
+    return (f" `{doc['command']}` at commit {str(doc['commit'])[:7]}{' (uncommitted changes)' if doc.get('dirty') else ''}, "
+            f"{doc['date']}, {m.get('cores')} cores, {m.get('memory_gb')} GiB, {m.get('cpu', '?')}, Python {m.get('python')}.")
+
+
+def episodes_history(files: list[Path]) -> str:
+    """Every method of the committed whole-episode benchmark runs, one row each."""
+    from bench.predict_bench import summary_table
+    runs = [(f"{m} (`{f.stem}`)", doc, m) for f in files for doc in [_load(f)] for m in doc["methods"]]
+    return "\n".join([_source_line(files), "", "Median / p90 error in episode seconds (share within 2 s) at "
+                      "`--min_confidence 0`; late OP end: median over the late openings (share within 2 s); "
+                      "story <= 1 s: episodes whose skip ranges cover at most 1 s of story; predict.py's wall "
+                      "time per episode with two workers (beside other jobs in the earlier runs):", "",
+                      summary_table(runs)])
+
+
+def episodes_coverage(files: list[Path]) -> str:
+    """Error against coverage and predict.py's default threshold, for each run given."""
+    from bench.predict_bench import coverage_table
+    parts = [_source_line(files)]
+    for f in files:
+        doc = _load(f)
+        parts += ["", f"`{f.stem}` ({doc['data']}):", "", coverage_table(doc["coverage"])]
+        if doc.get("at_default"):
+            parts += ["", "At predict.py's default threshold: " + "; ".join(
+                f"{k} (threshold {v['threshold']:g}) {v['answered_share']:.0%} of the boundaries answered "
+                f"({v['all']['answered']}/{v['all']['n']}), {v['story_safe_share']:.0%} of episodes with at most 1 s "
+                "of story skipped" for k, v in doc["at_default"].items()) + "."]
+    return "\n".join(parts)
+
+
+def preprocess_speed(files: list[Path]) -> str:
+    doc = _load(files[0])
+    S, n = doc["clip_seconds"], doc["clips"]
+    st = doc["stage_seconds_one_clip"]
+    rows = [f"| our driver, {doc['workers']} workers, {n} clips x {S} s at 640x360, 25 fps | "
+            f"{doc['ours_wall_s']:.1f} s wall = **{doc['ours_video_s_per_s']:.1f} s of video per second** "
+            "(includes each worker's start-up and model load) |"]
+    if "baseline_video_s_per_s" in doc:
+        rows += [f"| published approach, {1 if 'speedup' in doc else 0} clip (every frame decoded, EasyOCR/CRAFT at full "
+                 f"resolution every second) | **{doc['baseline_video_s_per_s']:.2f} s of video per second** |",
+                 f"| speed ratio | **{doc['speedup']:.0f}x** |",
+                 f"| text-ROI agreement (mean IoU per second): ours vs published / ours vs truth / published vs truth | "
+                 f"{doc['roi_iou_ours_vs_baseline']:.2f} / {doc['ours_iou_vs_truth']:.2f} / {doc['baseline_iou_vs_truth']:.2f} |"]
+    if "backends" in doc:
+        b = doc["backends"]
+        rows.append(f"| OCR backends at {doc['ocr_size']} px, every second, OCR only | rapidocr "
+                    f"{b['rapidocr']['frames_per_s']:.1f} frames/s, easyocr {b['easyocr']['frames_per_s']:.1f} frames/s; "
+                    f"IoU vs truth {b['rapidocr']['iou_vs_truth']:.2f} vs {b['easyocr']['iou_vs_truth']:.2f}; with each "
+                    f"other {b['iou_rapidocr_vs_easyocr']:.2f} |")
+    total = sum(v for k, v in st.items() if k != "detector_calls")
+    rows.append("| stage times on one clip (one process, models loaded) | " + ", ".join(
+        f"{k} {v:.2f} s ({v / total:.0%})" for k, v in st.items() if k != "detector_calls")
+        + (f"; {st['detector_calls']:.0f} detector calls for {S} s" if "detector_calls" in st else "") + " |")
+    return "\n".join([_source_line(files) + _made(doc), "", "| measured | result |", "|---|---|", *rows])
+
+
+def train_speed(files: list[Path]) -> str:
+    doc = _load(files[0])
+    rows = [f"| {r['preset']}, {r['kind']}, S={r['clip_seconds']}, batch {r['batch']}, {r['threads']} thread(s) + "
+            f"{r['data_workers']} data worker(s), {r['memory_format']} | {r['clips_per_s']:.1f} clips/s, waiting for "
+            f"data {r['data_wait_share']:.1%} of step time |" for r in doc["tiny"]]
+    rows += [f"| {r['preset']}, {r['kind']}, S={r['clip_seconds']}, batch {r['batch']}, {r['threads']} thread(s) | "
+             f"forward {r['forward_s']:.1f} s, backward {r['backward_s']:.1f} s, {r['parameters_m']:.1f} M parameters |"
+             for r in doc["full"]]
+    return "\n".join([_source_line(files) + _made(doc), "", "| measured | result |", "|---|---|", *rows])
+
+
+def season_speed(files: list[Path]) -> str:
+    doc = _load(files[0])
+    S, d = doc["clip_seconds"], doc["discovery"]
+    lines = [_source_line(files) + _made(doc), ""]
+    if "fingerprint_s_per_clip" in doc:
+        lines.append(f"- Fingerprinting: {doc['fingerprint_s_per_clip']:.2f} s per {S:.0f}-s mp4/AAC clip "
+                     f"(mean of {doc['fingerprint_clips']}, one process).")
+    lines.append(f"- Sibling discovery over {d['clips']} clips of {S:.0f} s ({doc['series']} synthetic series x "
+                 f"{doc['episodes']} episodes x start/end; audio synthesised directly rather than encoded): "
+                 f"{d['seconds']:.1f} s, {d['groups']} groups, {d['cross_series_pairs']} cross-series pairs, "
+                 f"{d['clips_without_sibling']} clips without a sibling.")
+    errs = [f"{label} median {doc[k]['median_s']:.2f} s / p90 {doc[k]['p90_s']:.2f} s"
+            for k, label in (("op_end", "OP end"), ("ed_start", "ED start")) if k in doc]
+    if errs:
+        lines.append("- Raw error (no learned offset): " + ", ".join(errs) + ".")
+    return "\n".join(lines)
+
+
+def demo_run(files: list[Path]) -> str:
+    """The demo's record (demo.py writes <out>/result.json): data, scores, verdicts, stage times."""
+    from datatools.demo_report import _verdicts, score_table
+    from datatools.season_check import season_check_table
+    doc = _load(files[0])
+    d, mw = doc["data"], doc["made_with"]
+    table, rows = score_table(doc["results"])
+    ep = sorted(set(d["epochs"].values()))
+    secs = doc["seconds"]
+    reused = set(doc.get("reused_earlier_outputs", []))
+    return "\n".join([
+        _source_line(files) + _made(doc), "",
+        f"Difficulty {mw['difficulty']}, seed {mw['seed']}, S = {d['clip_seconds']} s; training "
+        f"{d['train']['clips']} labelled clips of {d['train']['series']} series, test B {d['test']['clips']} clips "
+        f"of {d['test']['series']} unseen series; tiny preset, "
+        + (f"{ep[0]} epochs" if len(ep) == 1 else ", ".join(f"{k} {v} epochs" for k, v in d["epochs"].items())) + ".",
+        "", table, "", *[f"- {v}" for v in _verdicts(rows)], "",
+        "Stage times (s): " + ", ".join(f"{k} {v:.0f}{' (reused)' if k in reused else ''}" for k, v in secs.items())
+        + f"; total {sum(secs.values()) / 60:.1f} min.",
+        *[line for combined, rows in doc.get("season", {}).get("season_check", {}).items()
+          for line in ("", season_check_table(rows, combined.rsplit("+season", 1)[0], combined))]])
+
+
+def season_rule_fit(files: list[Path]) -> str:
+    """The season rule's fitted values (fuse/season.py --save_offsets, under "decision") in each file
+    that holds them: the shipped rule, and the accuracy runs that record theirs."""
+    rows = []
+    for f in files:
+        doc = _load(f)
+        dec = doc.get("decision") or doc.get("season_rule")
+        if not dec:
+            continue
+        rel, n = dec["reliability"], dec.get("n", {})
+        rows.append(f"| `{_rel(f)}` | {dec['spread_cut']:g} s | " + " | ".join(
+            f"{rel[k]:.2f} ({n.get(k, '?')})" for k in ("one", "several", "several_spread"))
+            + f" | {dec['model_trust']:.2f} | {dec['min_song_s']:.0f}-{dec['max_song_s']:.0f} s |")
+    return "\n".join([_source_line(files), "", "| fitted in | spread_cut | p_season one sibling (clips) | several | "
+                      "several, spread | model_trust | theme-song length |", "|---|---|---|---|---|---|---|", *rows])
+
+
 def _material_runs() -> list[Path]:
     return sorted(RESULTS.glob("accuracy_material_seed*.json"), key=lambda p: int(re.sub(r"\D", "", p.stem) or 0))
 
@@ -137,9 +276,19 @@ TABLES: dict[str, tuple[Callable[[], list[Path]], Callable[[list[Path]], str]]] 
     "material_spread": (lambda: _material_runs() or [RESULTS / "accuracy_material_seed1.json"], accuracy_spread),
     "material_seed1": (lambda: [RESULTS / "accuracy_material_seed1.json"], accuracy_groups),
     "material_seed1_season": (lambda: [RESULTS / "accuracy_material_seed1.json"], accuracy_season),
+    "material_seed1_coverage": (lambda: [RESULTS / "accuracy_material_seed1.json"], accuracy_coverage),
     "shipped_zero_shot": (lambda: [SHIPPED_RESULTS / "zero_shot_test.json"], shipped_zero_shot),
     "shipped_episodes": (lambda: [SHIPPED_RESULTS / "episode_test.json"], shipped_text),
     "shipped_speed": (lambda: [SHIPPED_RESULTS / "predict_speed.json"], shipped_text),
+    "episodes_history": (lambda: [RESULTS / f"episode_bench{x}.json" for x in ("", "_sel", "_ab")], episodes_history),
+    "episodes_coverage": (lambda: [RESULTS / "episode_bench_ab.json", RESULTS / "episode_val_ab.json"],
+                          episodes_coverage),
+    "preprocess_speed": (lambda: [RESULTS / "preprocess_bench.json"], preprocess_speed),
+    "train_speed": (lambda: [RESULTS / "train_bench.json"], train_speed),
+    "season_speed": (lambda: [RESULTS / "season_bench.json"], season_speed),
+    "demo": (lambda: [RESULTS / "demo.json"], demo_run),
+    "season_rule_fit": (lambda: [ROOT / "models" / "shipped" / "season_rule.json",
+                                 *[f for f in _material_runs() if "season_rule" in _load(f)]], season_rule_fit),
 }
 
 

@@ -20,7 +20,7 @@ if __package__ in (None, ""):  # run as a script: make the repository root impor
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
-def parse_args() -> argparse.Namespace:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--kinds", nargs="+", default=["avt", "avt_normal", "yolt"],
@@ -41,10 +41,13 @@ def parse_args() -> argparse.Namespace:
                         "ordinary layout (the baseline of that choice)")
     p.add_argument("--epochs", type=int, default=1,
                    help="tiny-preset epochs timed per model (the first includes warm-up)")
-    return p.parse_args()
+    p.add_argument("--out", default=None,
+                   help="also write the figures as JSON with the command, commit, machine and date "
+                        "(the README's table reads bench/results/train_bench.json)")
+    return p.parse_args(argv)
 
 
-def bench_tiny(args: argparse.Namespace, data: Path) -> None:
+def bench_tiny(args: argparse.Namespace, data: Path) -> list[dict]:
     from datatools.dataset import FeatureDataset, labelled_clips
     from models.avtnet import build_model
     from models.config import get_config
@@ -54,6 +57,7 @@ def bench_tiny(args: argparse.Namespace, data: Path) -> None:
     info = DistInfo(0, 1, 0, torch.device("cpu"))
     recs = labelled_clips(data, None, args.clip_seconds)
     ds = FeatureDataset(recs, data / "processed", args.clip_seconds, shift_aug=2)
+    rows = []
     for kind in args.kinds:
         eargs = get_args_parser(kind=kind).parse_args(
             ["--preset", "tiny", "--clip_seconds", str(args.clip_seconds),
@@ -72,15 +76,20 @@ def bench_tiny(args: argparse.Namespace, data: Path) -> None:
         print(f"tiny {kind:10s} S={args.clip_seconds} batch {args.batch_size} "
               f"{args.memory_format}: {res['clips_per_s']:.1f} clips/s (last of {args.epochs} "
               f"epoch(s)), data wait {100 * res['data_share']:.1f}% of step time")
+        rows.append({"kind": kind, "preset": "tiny", "clip_seconds": args.clip_seconds, "batch": args.batch_size,
+                     "memory_format": args.memory_format, "threads": args.threads, "data_workers": args.num_workers,
+                     "clips_per_s": round(res["clips_per_s"], 2), "data_wait_share": round(res["data_share"], 4)})
+    return rows
 
 
-def bench_full(args: argparse.Namespace) -> None:
+def bench_full(args: argparse.Namespace) -> list[dict]:
     from datatools.spec import FRAME_H, FRAME_W, ROI_H, ROI_W, mfcc_length
     from models.avtnet import build_model, compute_loss
     from models.config import get_config
 
     s, b = args.full_clip_seconds, args.full_batch
     cfg = get_config("full")
+    rows = []
     for kind in ("avt", "yolt"):
         torch.manual_seed(0)
         model = build_model(kind, cfg, s)
@@ -94,10 +103,13 @@ def bench_full(args: argparse.Namespace) -> None:
         n = sum(p.numel() for p in model.parameters())
         print(f"full {kind:10s} S={s} batch {b}: forward {t1 - t0:.1f} s, backward {t2 - t1:.1f} s "
               f"({n / 1e6:.1f} M parameters)")
+        rows.append({"kind": kind, "preset": "full", "clip_seconds": s, "batch": b, "threads": args.threads,
+                     "forward_s": round(t1 - t0, 2), "backward_s": round(t2 - t1, 2), "parameters_m": round(n / 1e6, 1)})
+    return rows
 
 
-def main() -> None:
-    args = parse_args()
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
     if args.threads is None:
         args.threads = max(1, (os.cpu_count() or 1) - args.num_workers)
     torch.set_num_threads(args.threads)
@@ -107,9 +119,16 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "data"
         write_synthetic_processed(data, args.clips, 0, args.clip_seconds, seed=0)
-        bench_tiny(args, data)
-    if not args.skip_full:
-        bench_full(args)
+        tiny = bench_tiny(args, data)
+    full = [] if args.skip_full else bench_full(args)
+    if args.out:
+        from bench.provenance import provenance
+        from utils.io import atomic_write_json
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(Path(args.out), {**provenance(None if argv is None else ["bench/train_bench.py", *argv]),
+                                           "clips": args.clips, "epochs": args.epochs, "tiny": tiny, "full": full},
+                          indent=1)
+        print(f"wrote {args.out}")
 
 
 if __name__ == "__main__":

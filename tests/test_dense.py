@@ -99,7 +99,9 @@ def test_forward_shapes_and_clip_type_heads():
         a = net(mfcc, frames, roi, torch.zeros(b))
         e = net(mfcc, frames, roi, torch.ones(b))
     assert a["heat"].shape == (b, S) and a["pred"].shape == (b,) and a["confidence"].shape == (b,)
-    assert torch.all((a["pred"] >= 0) & (a["pred"] <= 1)) and torch.all((a["confidence"] >= 0) & (a["confidence"] <= 1))
+    # the answer and its confidence are the pure decoder's reading of the two heads, times the presence
+    seconds, conf = decode_dense(a["heat"], a["state"])
+    assert torch.allclose(a["pred"], seconds / S) and torch.allclose(a["confidence"], conf * a["present"])
     assert not torch.allclose(a["heat"], e["heat"])          # _start and _end clips use their own heads
     # translation-equivariant: a shifted clip shifts the heatmap (away from the zero-padded edges)
     k = 3

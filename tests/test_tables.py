@@ -2,9 +2,12 @@
 number edited by hand is caught."""
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from pathlib import Path
+
+import pytest
 
 from bench import tables
 
@@ -43,3 +46,22 @@ def test_unknown_table_is_reported(tmp_path):
     copy = tmp_path / "README.md"
     copy.write_text("x\n<!-- table nosuch (hand) -->\n| 1 |\n<!-- /table nosuch -->\n", encoding="utf-8")
     assert tables.check(copy) == [f"{copy}: table 'nosuch' is not one bench/tables.py knows"]
+
+
+def test_every_table_is_in_the_readme_and_every_result_file_in_a_table():
+    names = set(tables.blocks((ROOT / "README.md").read_text(encoding="utf-8")))
+    assert set(tables.TABLES) <= names, set(tables.TABLES) - names
+    used = {f.resolve() for fn, _ in tables.TABLES.values() for f in fn()}
+    committed = {f.resolve() for f in (ROOT / "bench" / "results").glob("*.json")}
+    assert committed <= used, sorted(str(f) for f in committed - used)
+
+
+@pytest.mark.parametrize("name", ["preprocess_bench", "train_bench", "season_bench", "demo"])
+def test_new_result_files_record_where_they_came_from(name):
+    """The benchmarks that write a result file record the command, commit, machine and date."""
+    f = ROOT / "bench" / "results" / f"{name}.json"
+    if not f.is_file():
+        pytest.skip(f"{f.name} is not committed yet (its table says 'Not measured yet')")
+    doc = json.loads(f.read_text(encoding="utf-8"))
+    assert doc["command"].startswith("python ") and len(doc["commit"]) == 40 and doc["date"][:2] == "20"
+    assert doc["machine"]["cores"] >= 1 and doc["machine"]["memory_gb"] > 0
