@@ -94,7 +94,7 @@ DENSE_WEIGHT = 5.0
 # precise and would only pull it away.
 
 
-def dense_shift(size: "DemoSize") -> int:
+def dense_shift(size: DemoSize) -> int:
     """Temporal-shift augmentation of the dense kind: a third of the clip (it is translation-
     equivariant and learns from every position; the published heads are position-bound)."""
     return max(size.shift_aug, size.clip_seconds // 3)
@@ -161,12 +161,38 @@ def stage_train(out: Path, size: DemoSize, data: Path | None = None, feats: Path
             print(f"train {name}: finished earlier, skipping")
             continue
         run_dir.mkdir(parents=True, exist_ok=True)
-        cmd = [sys.executable, script, "--data_root", data or out / "data", *_feat_flag(feats), "--preset", "tiny",
-               "--clip_seconds", size.clip_seconds, "--max_epoch", size.epochs,
-               "--warmup_epochs", max(1, size.epochs // 8), "--batch_size", size.batch_size,
-               "--lr", size.lr, "--shift_aug", size.shift_aug, "--num_workers", 0,
-               "--device", "cpu", "--show_freq", 1000, "--save_prefix", run_dir,
-               "--resume", "auto", *extra]
+        cmd = [
+            sys.executable,
+            script,
+            "--data_root",
+            data or out / "data",
+            *_feat_flag(feats),
+            "--preset",
+            "tiny",
+            "--clip_seconds",
+            size.clip_seconds,
+            "--max_epoch",
+            size.epochs,
+            "--warmup_epochs",
+            max(1, size.epochs // 8),
+            "--batch_size",
+            size.batch_size,
+            "--lr",
+            size.lr,
+            "--shift_aug",
+            size.shift_aug,
+            "--num_workers",
+            0,
+            "--device",
+            "cpu",
+            "--show_freq",
+            1000,
+            "--save_prefix",
+            run_dir,
+            "--resume",
+            "auto",
+            *extra,
+        ]
         if name == "dense":
             cmd += ["--shift_aug", dense_shift(size)]
         print("$ " + " ".join(map(str, cmd)) + f"  > {run_dir / 'console.log'}", flush=True)
@@ -260,10 +286,25 @@ def stage_season(out: Path, size: DemoSize, data: Path | None = None, feats: Pat
     feats = feats or data / "processed"
     common = ["--clip_seconds", size.clip_seconds, "--quiet"]
     # the decision rule's model_trust: the published kinds' answers on their validation clips
-    vals = [p for p in (out / "runs" / n / "val_predictions.csv" for n in ("avt", "avt_normal", "yolt")) if p.is_file()]
-    run([py, "fuse/season.py", "--feat_root", *[feats / f.parent.relative_to(data) for f in train_labels], *common,
-         "--fit_labels", *train_labels, "--save_offsets", d / "offsets.json",
-         *(["--fit_val_predictions", *vals] if vals else [])])
+    vals = [
+        p
+        for p in (out / "runs" / n / "val_predictions.csv" for n in ("avt", "avt_normal", "yolt"))
+        if p.is_file()
+    ]
+    run(
+        [
+            py,
+            "fuse/season.py",
+            "--feat_root",
+            *[feats / f.parent.relative_to(data) for f in train_labels],
+            *common,
+            "--fit_labels",
+            *train_labels,
+            "--save_offsets",
+            d / "offsets.json",
+            *(["--fit_val_predictions", *vals] if vals else []),
+        ]
+    )
     run([py, "fuse/season.py", "--feat_root", feats / "data_C", *common, "--offsets",
          d / "offsets.json", "--output", d / "season_testB.csv", "--groups", d / "groups.json"])
     return d / "season_testB_season.csv"
@@ -287,8 +328,23 @@ def stage_fuse_and_score(out: Path, csvs: list[Path], sidecar: Path, fuse_dir: P
     run([py, "fuse/fuse.py", "--inputs", *csvs, out / "dense.csv", "--output", fused_dense, *dense_flags,
          "--quiet"])
     fused_dense_season = out / "fused_dense_season_submission.csv"
-    run([py, "fuse/fuse.py", "--inputs", *csvs, out / "dense.csv", "--output", fused_dense_season, *dense_flags,
-         "--season", sidecar, "--season_rule", rule, "--quiet"])
+    run(
+        [
+            py,
+            "fuse/fuse.py",
+            "--inputs",
+            *csvs,
+            out / "dense.csv",
+            "--output",
+            fused_dense_season,
+            *dense_flags,
+            "--season",
+            sidecar,
+            "--season_rule",
+            rule,
+            "--quiet",
+        ]
+    )
     preds = {p.stem: p for p in csvs}
     preds["fusion"] = fused
     preds["fusion+season"] = fused_season
@@ -375,7 +431,15 @@ def main(argv: list[str] | None = None) -> int:
         return res
 
     reused: list[str] = []
-    timed("1 data", stage_data, out, size, args.seed, args.difficulty, resumed=(out / "data" / ".complete").is_file())
+    timed(
+        "1 data",
+        stage_data,
+        out,
+        size,
+        args.seed,
+        args.difficulty,
+        resumed=(out / "data" / ".complete").is_file(),
+    )
     timed("2 preprocess", stage_preprocess, out, size,
           resumed=(out / "data" / "processed" / "meta.json").is_file())
     timed("3 train", stage_train, out, size,
@@ -387,12 +451,19 @@ def main(argv: list[str] | None = None) -> int:
     table = timed("7 report", stage_report, out, size, results, timings, reused, sidecar, fuse_dir)
     from bench.provenance import provenance
     from datatools.demo_report import describe_data
-    atomic_write_json(out / "result.json", {**provenance(None if argv is None else ["demo.py", *argv]),
-                                            "made_with": made_with, "data": describe_data(out),
-                                            "seconds": timings, "reused_earlier_outputs": reused,
-                                            "results": results,
-                                            "season": json.loads((out / "season_comparison.json").read_text(encoding="utf-8"))},
-                      indent=1)
+    atomic_write_json(
+        out / "result.json",
+        {
+            **provenance(None if argv is None else ["demo.py", *argv]),
+            "made_with": made_with,
+            "data": describe_data(out),
+            "seconds": timings,
+            "reused_earlier_outputs": reused,
+            "results": results,
+            "season": json.loads((out / "season_comparison.json").read_text(encoding="utf-8")),
+        },
+        indent=1,
+    )
     print("\n" + table)
     print(f"\nreport: {out / 'report.md'}   figure: {out / 'report.png'}   record: {out / 'result.json'}")
     return 0

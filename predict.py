@@ -38,19 +38,35 @@ import argparse
 import os
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from datatools.segments import CLAIM_CONFIDENCE
 from datatools.spec import DEFAULT_CLIP_SECONDS
-from skips.episode import (DEFAULT_MIN_CONFIDENCE, DEFAULT_SKIP_MARGIN_S, DEFAULT_THEME_LENGTH_S, SHIPPED_DIR,
-                           EpisodeResult, apply_season_mode, apply_skip_margin, decide_episode, find_episodes,
-                           iter_prepared, load_models, model_notes, resolve_device, resolve_min_confidence,
-                           resolve_weights, run_models, scan_late_opening, start_pool, withhold_unsure)
+from skips.episode import (
+    DEFAULT_MIN_CONFIDENCE,
+    DEFAULT_SKIP_MARGIN_S,
+    DEFAULT_THEME_LENGTH_S,
+    SHIPPED_DIR,
+    EpisodeResult,
+    apply_season_mode,
+    apply_skip_margin,
+    decide_episode,
+    find_episodes,
+    iter_prepared,
+    load_models,
+    model_notes,
+    resolve_device,
+    resolve_min_confidence,
+    resolve_weights,
+    run_models,
+    scan_late_opening,
+    start_pool,
+    withhold_unsure,
+)
 from skips.formats import DEFAULT_EDL_ACTION, FORMATS, write_outputs
 from utils.ocr import BackendUnavailable, add_ocr_args, check_backend
 from utils.preprocess import Options
-
 
 
 def parse_formats(text: str) -> tuple[str, ...]:
@@ -127,10 +143,14 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
                    help="also match theme songs across the given episodes (Chromaprint, "
                         "fuse/season.py); per boundary the decision rule (fuse.season_rule) weighs "
                         "the match against the models, and the JSON says what decided and why")
-    g.add_argument("--season_rule", metavar="OFFSETS_JSON", default=None,
-                   help="with --season: the rule fitted on training labels (fuse/season.py "
-                        "--fit_labels --save_offsets); default: with the shipped model its own "
-                        "(models/shipped/season_rule.json, fitted on held-out series), else the built-in parameters")
+    g.add_argument(
+        "--season_rule",
+        metavar="OFFSETS_JSON",
+        default=None,
+        help="with --season: the rule fitted on training labels (fuse/season.py "
+        "--fit_labels --save_offsets); default: with the shipped model its own "
+        "(models/shipped/season_rule.json, fitted on held-out series), else the built-in parameters",
+    )
     g.add_argument("--min_confidence", type=parse_confidence, default=None, metavar="P|auto",
                    help="withhold every boundary whose confidence (P(within 2 s): the dense kind's "
                         "calibrated confidence, else the models' agreement times their validation "
@@ -180,8 +200,10 @@ def run(args: argparse.Namespace, episodes: list, pool) -> int:
     try:
         weights = resolve_weights(args.weights)
         if not weights and not args.season:
-            raise ValueError("--weights none leaves nothing to answer with; add --season (theme-song matching "
-                             "across the episodes given) or name checkpoints")
+            raise ValueError(
+                "--weights none leaves nothing to answer with; add --season (theme-song matching "
+                "across the episodes given) or name checkpoints"
+            )
         models, S = load_models(weights, device) if weights else ([], args.clip_seconds)
     except (ValueError, FileNotFoundError) as exc:  # CheckpointError is a ValueError and names the file
         print(f"error: {exc}", file=sys.stderr)
@@ -235,8 +257,11 @@ def run(args: argparse.Namespace, episodes: list, pool) -> int:
     n_held = sum(len(r.withheld) for r in results if r.ok)
     n_given = sum(len(r.confidence) for r in results if r.ok)   # OP end, ED start, measured previews
     if n_held:
-        print(f"[predict] {n_held} of {n_given} answers withheld "
-              f"(confidence < --min_confidence {args.min_confidence:g}); see predictions.json", file=sys.stderr)
+        print(
+            f"[predict] {n_held} of {n_given} answers withheld "
+            f"(confidence < --min_confidence {args.min_confidence:g}); see predictions.json",
+            file=sys.stderr,
+        )
     wall = time.perf_counter() - t_start
     print(f"[predict] {len(results) - n_bad} episodes done, {n_bad} failed, {wall:.1f} s "
           f"({wall / max(len(results), 1):.1f} s per episode); outputs in {args.out}",

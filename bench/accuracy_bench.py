@@ -28,7 +28,7 @@ import json
 import shutil
 import sys
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,8 +46,8 @@ from utils.io import atomic_write_json, atomic_write_text  # noqa: E402
 KEY_FLAGS = ("cour_change", "reprise", "long_cold_open", "long_tail", "song_lead", "ring", "lone_episode",
              "loud_bgm", "action_scene", "op_fade", "ed_fade_in", "no_cold_open")
 METHODS = ("baseline", "avt_best", "avt_normal_best", "avt_normal_last", "yolt_best", "yolt_last", "fusion",
-           "season", "fusion+season", "dense", "fusion+dense", "fusion+dense+season", "shipped", "dense+season",
-           "shipped+season")
+           "season", "fusion+season", "dense", "fusion+dense", "fusion+dense+season", "shipped",
+           "dense+season", "shipped+season")
 SHIPPED_WEIGHTS = ROOT / "models" / "shipped" / "avt_dense_general.pth"
 
 
@@ -75,16 +75,25 @@ SIZE_HELP = {"clip_seconds": "S, seconds per clip", "train_series": "series in d
              "epochs": "training epochs of every kind", "batch_size": "training batch size",
              "lr": "learning rate", "shift_aug": "temporal-shift augmentation, s (dense: at least S/3)",
              "render_fps": "pictures drawn per second by the generator"}
-SIZES = {"default": BenchSize(),
-         "quick": BenchSize(clip_seconds=40, train_series=4, train_episodes=2, extra_series=2, extra_episodes=2,
-                            test_series=2, test_episodes=2, test_lone=1, epochs=2, shift_aug=4)}
+SIZES = {
+    "default": BenchSize(),
+    "quick": BenchSize(
+        clip_seconds=40,
+        train_series=4,
+        train_episodes=2,
+        extra_series=2,
+        extra_episodes=2,
+        test_series=2,
+        test_episodes=2,
+        test_lone=1,
+        epochs=2,
+        shift_aug=4,
+    ),
+}
 
 
 def _demo_size(b: BenchSize) -> demo.DemoSize:
-    return demo.DemoSize(clip_seconds=b.clip_seconds, train_series=b.train_series, extra_series=b.extra_series,
-                         test_series=b.test_series, train_episodes=b.train_episodes,
-                         extra_episodes=b.extra_episodes, test_episodes=b.test_episodes, epochs=b.epochs,
-                         batch_size=b.batch_size, lr=b.lr, shift_aug=b.shift_aug, render_fps=b.render_fps)
+    return demo.DemoSize(**{f.name: getattr(b, f.name) for f in fields(demo.DemoSize)})
 
 
 def test_seed(seed: int, b: BenchSize) -> int:
@@ -111,9 +120,9 @@ def stage_data(out: Path, b: BenchSize, seed: int, material: Path | None = None)
             ("data_A/train", b.train_series, b.train_episodes, 0, seed, "train"),
             ("data_B", b.extra_series, b.extra_episodes, 0, seed + 1, "train"),
             ("data_C", b.test_series, b.test_episodes, b.test_lone, ts, "test")):
-        demo.run([py, "-m", "datatools.synth", "--out", data / folder, "--series", series, "--episodes", episodes,
-                  "--lone_episodes", lone, "--seed", s, "--clip_seconds", b.clip_seconds, "--render_fps",
-                  b.render_fps, "--difficulty", "realistic",
+        demo.run([py, "-m", "datatools.synth", "--out", data / folder, "--series", series,
+                  "--episodes", episodes, "--lone_episodes", lone, "--seed", s, "--clip_seconds",
+                  b.clip_seconds, "--render_fps", b.render_fps, "--difficulty", "realistic",
                   *(["--material", material, "--material_split", split] if material else [])])
     truth = out / "truth"
     truth.mkdir(parents=True, exist_ok=True)
@@ -135,7 +144,9 @@ def season_alone(sidecar: Path) -> dict[str, float]:
     return {stem: r.seconds for stem, r in read_sidecar(sidecar).items() if r.source == "season"}
 
 
-def score_all(preds: dict[str, dict[str, float]], truth: dict[str, float], flags: dict[str, list[str]]) -> dict:
+def score_all(
+    preds: dict[str, dict[str, float]], truth: dict[str, float], flags: dict[str, list[str]]
+) -> dict:
     """summary() of every method overall, per clip type (s/e) and per flag, on the labelled clips
     each method answers; ``coverage`` = answered share of the labelled clips."""
     groups: dict[str, list[str]] = {"all": list(truth), "s": [k for k in truth if k.endswith("_start")],
@@ -158,7 +169,9 @@ def score_all(preds: dict[str, dict[str, float]], truth: dict[str, float], flags
 COVERAGES = (1.0, 0.95, 0.9, 0.8, 0.7, 0.5)
 
 
-def coverage_curve(pred: dict[str, float], truth: dict[str, float], confidence: dict[str, float]) -> list[dict]:
+def coverage_curve(
+    pred: dict[str, float], truth: dict[str, float], confidence: dict[str, float]
+) -> list[dict]:
     """Error against coverage: answer only the most confident clips (confidence threshold lowered
     until the share of clips answered reaches each COVERAGES value) and score those."""
     import math
@@ -175,11 +188,16 @@ def coverage_curve(pred: dict[str, float], truth: dict[str, float], confidence: 
 
 
 def coverage_table(curves: dict[str, list[dict]]) -> str:
-    lines = ["| method | coverage | clips | confidence >= | score | within 2 s | within 5 s |", "|---|---|---|---|---|---|---|"]
+    lines = [
+        "| method | coverage | clips | confidence >= | score | within 2 s | within 5 s |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for name, rows in curves.items():
         for r in rows:
-            lines.append(f"| {name} | {r['coverage']:.0%} | {r['n']} | {r['threshold']:.3f} | {r['score']:.2f} | "
-                         f"{r['within_2s']:.0%} | {r['within_5s']:.0%} |")
+            lines.append(
+                f"| {name} | {r['coverage']:.0%} | {r['n']} | {r['threshold']:.3f} | {r['score']:.2f} | "
+                f"{r['within_2s']:.0%} | {r['within_5s']:.0%} |"
+            )
     return "\n".join(lines)
 
 
@@ -212,7 +230,10 @@ def table(scores: dict, rows: list[str]) -> str:
 
 
 def detail_table(scores: dict, group: str = "all") -> str:
-    lines = ["| method | n | score | MAE | median | within 1 s | within 2 s | within 5 s |", "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| method | n | score | MAE | median | within 1 s | within 2 s | within 5 s |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for m in (m for m in METHODS if m in scores):
         r = scores[m][group]
         if r["n"]:
@@ -242,7 +263,9 @@ def plot(path: Path, scores: dict, rows: list[str]) -> None:
     plt.close(fig)
 
 
-def stage_shipped(out: Path, size, sidecar: Path, data: Path, feats: Path, weights: Path | None) -> dict[str, Path]:
+def stage_shipped(
+    out: Path, size, sidecar: Path, data: Path, feats: Path, weights: Path | None
+) -> dict[str, Path]:
     """The dense kind alone with season mode (the rule with the dense confidence and posterior), and, when
     ``weights`` exist, the shipped model zero-shot on test B, alone and with season mode.  Returns the
     submissions by method name."""
@@ -251,9 +274,29 @@ def stage_shipped(out: Path, size, sidecar: Path, data: Path, feats: Path, weigh
     runs = [("dense", out / "dense.csv", out / "dense_confidence.csv", out / "runs" / "testB_dense")]
     if weights is not None:
         test_dir = out / "runs" / "testB_shipped"
-        demo.run([py, demo.RUNS["dense"][0], "--testB", "--weights", weights, "--data_root", data, "--feat_root", feats,
-                  "--preset", "full", "--clip_seconds", size.clip_seconds, "--num_workers", 0, "--device", "cpu",
-                  "--save_prefix", test_dir])
+        demo.run(
+            [
+                py,
+                demo.RUNS["dense"][0],
+                "--testB",
+                "--weights",
+                weights,
+                "--data_root",
+                data,
+                "--feat_root",
+                feats,
+                "--preset",
+                "full",
+                "--clip_seconds",
+                size.clip_seconds,
+                "--num_workers",
+                0,
+                "--device",
+                "cpu",
+                "--save_prefix",
+                test_dir,
+            ]
+        )
         shutil.copyfile(test_dir / "submission.csv", out / "shipped.csv")
         shutil.copyfile(test_dir / "submission_confidence.csv", out / "shipped_confidence.csv")
         res["shipped"] = out / "shipped.csv"
@@ -275,9 +318,13 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
 
 def get_args_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=_HelpFormatter)
-    p.add_argument("--out", default=str(ROOT / "work_dir" / "accuracy_bench"), help="output folder (resumable)")
+    p.add_argument(
+        "--out", default=str(ROOT / "work_dir" / "accuracy_bench"), help="output folder (resumable)"
+    )
     p.add_argument("--quick", action="store_true", help="the small size the test suite runs (a few minutes)")
-    p.add_argument("--seed", type=int, default=1, help="dataset seed (training series; test B uses later seeds)")
+    p.add_argument(
+        "--seed", type=int, default=1, help="dataset seed (training series; test B uses later seeds)"
+    )
     p.add_argument("--data", default=None, metavar="DIR",
                    help="use this dataset in the published layout (data_A/train, data_B, data_C) instead of "
                         "generating one; features go to <out>/processed")
@@ -287,9 +334,13 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--material", default=None, metavar="DIR",
                    help="generate the episodes from real material (make material): training series from its "
                         "train split, test-B series from its test split (sources never seen in training)")
-    p.add_argument("--shipped", default=str(SHIPPED_WEIGHTS), metavar="CKPT",
-                   help="also score this model zero-shot on test B (the model predict.py ships; trained on its "
-                        "own data, not on this run's), alone and with season mode; 'none' to leave it out")
+    p.add_argument(
+        "--shipped",
+        default=str(SHIPPED_WEIGHTS),
+        metavar="CKPT",
+        help="also score this model zero-shot on test B (the model predict.py ships; trained on its "
+        "own data, not on this run's), alone and with season mode; 'none' to leave it out",
+    )
     o = p.add_argument_group("size overrides (default: the chosen size's values)")
     quick = asdict(SIZES["quick"])
     for name, val in asdict(BenchSize()).items():
@@ -313,7 +364,10 @@ def main(argv: list[str] | None = None) -> int:
     if material:
         from datatools.material import MaterialError, read_index
         try:
-            made_with["material"] = {"folder": str(material), "content_hash": read_index(material)["content_hash"]}
+            made_with["material"] = {
+                "folder": str(material),
+                "content_hash": read_index(material)["content_hash"],
+            }
         except MaterialError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
@@ -330,8 +384,12 @@ def main(argv: list[str] | None = None) -> int:
         data, feats, truth = Path(args.data).resolve(), out / "processed", Path(args.truth).resolve()
         spans = Path(args.spans).resolve() if args.spans else None
     else:
-        data, feats, truth, spans = out / "data", out / "data" / "processed", out / "truth" / "testB_labels.txt", \
-            out / "truth" / "testB_spans.json"
+        data, feats, truth, spans = (
+            out / "data",
+            out / "data" / "processed",
+            out / "truth" / "testB_labels.txt",
+            out / "truth" / "testB_spans.json",
+        )
     timings: dict[str, float] = {}
     tfile = out / "timings.json"
     # A resumed stage takes no time; the report keeps the first run's time of each stage beside.
@@ -379,12 +437,23 @@ def main(argv: list[str] | None = None) -> int:
         flags[stem] = flags.get(stem, []) + g
     scores = score_all(preds, truth_rows, flags)
     rows = ["all", "s", "e", "no_sibling", "one_sibling", "several_siblings", *KEY_FLAGS]
-    pairs = [(m, c) for m, c in (("fusion", "fusion+season"), ("fusion+dense", "fusion+dense+season"),
-                                 ("dense", "dense+season"), ("shipped", "shipped+season")) if m in preds and c in preds]
+    pairs = [
+        (m, c)
+        for m, c in (
+            ("fusion", "fusion+season"),
+            ("fusion+dense", "fusion+dense+season"),
+            ("dense", "dense+season"),
+            ("shipped", "shipped+season"),
+        )
+        if m in preds and c in preds
+    ]
     checks = {c: season_check(preds, truth_rows, flags, m, c) for m, c in pairs}
     timings["7 score"] = round(time.perf_counter() - t0, 1)
-    n_series = len({json.loads(spans.read_text())["episodes"][k.rsplit("_", 1)[0]]["series"] for k in truth_rows}) \
-        if spans and spans.is_file() else None
+    n_series = (
+        len({json.loads(spans.read_text())["episodes"][k.rsplit("_", 1)[0]]["series"] for k in truth_rows})
+        if spans and spans.is_file()
+        else None
+    )
     conf_file = out / "dense_confidence.csv"
     curves = {}
     if conf_file.is_file():
@@ -396,23 +465,45 @@ def main(argv: list[str] | None = None) -> int:
         conf = {Path(k).stem: v for k, v in read_confidence(out / "shipped_confidence.csv").items()}
         curves["shipped"] = coverage_curve(preds["shipped"], truth_rows, conf)
     from models.engine import git_commit
-    result = {"made_with": made_with, "commit": git_commit(), "coverage": curves, "n_test_clips": len(truth_rows), "n_test_series": n_series,
-              "scores": scores, "season_check": checks,
-              "season_rule": json.loads((sidecar.parent / "offsets.json").read_text(encoding="utf-8")).get("decision")
-              if (sidecar.parent / "offsets.json").is_file() else None,
-              "timings_s": {"this_run": timings, "first_run": earlier}, "rows": rows}
+
+    result = {
+        "made_with": made_with,
+        "commit": git_commit(),
+        "coverage": curves,
+        "n_test_clips": len(truth_rows),
+        "n_test_series": n_series,
+        "scores": scores,
+        "season_check": checks,
+        "season_rule": json.loads((sidecar.parent / "offsets.json").read_text(encoding="utf-8")).get(
+            "decision"
+        )
+        if (sidecar.parent / "offsets.json").is_file()
+        else None,
+        "timings_s": {"this_run": timings, "first_run": earlier},
+        "rows": rows,
+    }
     atomic_write_json(out / "accuracy.json", _no_nan(result), indent=1)
     plot(out / "accuracy.png", scores, rows)
-    text = (f"Unseen-series scores (s; lower is better), {len(truth_rows)} labelled test-B clips"
-            + (f" of {n_series} series" if n_series else "") + "; season mode alone is scored on the clips it "
-            "answers, with that share in brackets.\n\n" + table(scores, rows) + "\n\nAll clips:\n\n"
-            + detail_table(scores) + "\n\nSeason mode never hurts? (score, s; season alone on the clips it answers, "
-            "with their number)\n\n" + "\n\n".join(season_check_table(v, m, c) for (m, c), v in zip(
-                pairs, checks.values()))
-            + ("\n\nError against coverage (answer only the most confident clips; the dense kind's "
-               "confidence, its posterior mass within 2 s):\n\n" + coverage_table(curves) if curves else "")
-            + f"\n\nstage times (s), this run: {json.dumps(timings)}; first run of each "
-            f"stage: {json.dumps(earlier)}")
+    text = (
+        f"Unseen-series scores (s; lower is better), {len(truth_rows)} labelled test-B clips"
+        + (f" of {n_series} series" if n_series else "")
+        + "; season mode alone is scored on the clips it "
+        "answers, with that share in brackets.\n\n"
+        + table(scores, rows)
+        + "\n\nAll clips:\n\n"
+        + detail_table(scores)
+        + "\n\nSeason mode never hurts? (score, s; season alone on the clips it answers, "
+        "with their number)\n\n"
+        + "\n\n".join(season_check_table(v, m, c) for (m, c), v in zip(pairs, checks.values()))
+        + (
+            "\n\nError against coverage (answer only the most confident clips; the dense kind's "
+            "confidence, its posterior mass within 2 s):\n\n" + coverage_table(curves)
+            if curves
+            else ""
+        )
+        + f"\n\nstage times (s), this run: {json.dumps(timings)}; first run of each "
+        f"stage: {json.dumps(earlier)}"
+    )
     atomic_write_text(out / "accuracy.md", text + "\n")
     print("\n" + text)
     print(f"\nJSON: {out / 'accuracy.json'}   figure: {out / 'accuracy.png'}   table: {out / 'accuracy.md'}")

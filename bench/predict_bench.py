@@ -35,8 +35,8 @@ import json
 import os
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -62,8 +62,14 @@ def truth_of(ep: dict) -> dict:
     """Boundaries (episode seconds, None where the episode has none) and story spans of a spans.json
     episode (realistic: its segments; easy: what is not OP, ED, preview or gap)."""
     pv = ep.get("preview")
-    t = {"op_start": ep.get("op_start"), "op_end": ep.get("op_end"), "ed_start": ep.get("ed_start"),
-         "ed_end": ep.get("ed_end"), "preview_start": pv[0] if pv else None, "duration": float(ep["duration"])}
+    t = {
+        "op_start": ep.get("op_start"),
+        "op_end": ep.get("op_end"),
+        "ed_start": ep.get("ed_start"),
+        "ed_end": ep.get("ed_end"),
+        "preview_start": pv[0] if pv else None,
+        "duration": float(ep["duration"]),
+    }
     t["theme"] = [tuple(map(float, x)) for x in ((ep.get("op_start"), ep.get("op_end")),
                                                 (ep.get("ed_start"), ep.get("ed_end")), pv or (None, None))
                   if x[0] is not None and x[1] is not None]
@@ -71,12 +77,18 @@ def truth_of(ep: dict) -> dict:
         t["story"] = [(float(a), float(b)) for k, a, b in ep["segments"] if k in STORY_KINDS]
     else:
         cut = [(ep["op_start"], ep["op_end"])] if ep.get("op_end") is not None else []
-        cut += [(ep["ed_start"], ep["ed_end"])] + ([tuple(pv)] if pv else []) + [tuple(g) for g in ep.get("gaps") or []]
+        cut += (
+            [(ep["ed_start"], ep["ed_end"])]
+            + ([tuple(pv)] if pv else [])
+            + [tuple(g) for g in ep.get("gaps") or []]
+        )
         t["story"] = subtract([(0.0, float(ep["duration"]))], cut)
     return t
 
 
-def subtract(spans: Sequence[tuple[float, float]], cuts: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
+def subtract(
+    spans: Sequence[tuple[float, float]], cuts: Sequence[tuple[float, float]]
+) -> list[tuple[float, float]]:
     out = list(spans)
     for c0, c1 in cuts:
         nxt = []
@@ -112,7 +124,9 @@ def answers_at(e: dict, threshold: float,
     from skips.episode import narrow_span
 
     conf = e.get("confidence", {})
-    ok = {name: e.get(name) is not None and conf.get(name, 0.0) >= threshold for name in ("op_end", "ed_start")}
+    ok = {
+        name: e.get(name) is not None and conf.get(name, 0.0) >= threshold for name in ("op_end", "ed_start")
+    }
     sp = e.get("spans") or {"opening": e.get("op"), "ending": e.get("ed"), "preview": e.get("preview")}
     # a measured preview also has a confidence of its own
     ok["preview"] = ok["ed_start"] and conf.get("preview", 1.0) >= threshold
@@ -217,11 +231,22 @@ def failure_table(fails: Sequence[dict]) -> str:
     def cell(f, name):
         return "; ".join(f"{p['range']} {p['skip'][0]:.1f}-{p['skip'][1]:.1f}: {p['story_s']:.1f} s"
                          for p in f["parts"] if p["range"] == name) or "-"
-    rows = [[f["episode"], f"{f['story_s']:.1f}", ("late OP" if f["late_op"] else "") + (" C-part" if f["c_part"] else ""),
-             cell(f, "opening"), f"{_f(f['truth']['op_start'], '{:.1f}')}-{_f(f['truth']['op_end'], '{:.1f}')}",
-             _f(f["confidence"].get("op_end")), cell(f, "ending") + " / " + cell(f, "preview"),
-             f"{_f(f['truth']['ed_start'], '{:.1f}')}-{_f(f['truth']['ed_end'], '{:.1f}')}, preview "
-             f"{_f(f['truth']['preview_start'], '{:.1f}')}", _f(f["confidence"].get("preview"))] for f in fails]
+
+    rows = [
+        [
+            f["episode"],
+            f"{f['story_s']:.1f}",
+            ("late OP" if f["late_op"] else "") + (" C-part" if f["c_part"] else ""),
+            cell(f, "opening"),
+            f"{_f(f['truth']['op_start'], '{:.1f}')}-{_f(f['truth']['op_end'], '{:.1f}')}",
+            _f(f["confidence"].get("op_end")),
+            cell(f, "ending") + " / " + cell(f, "preview"),
+            f"{_f(f['truth']['ed_start'], '{:.1f}')}-{_f(f['truth']['ed_end'], '{:.1f}')}, preview "
+            f"{_f(f['truth']['preview_start'], '{:.1f}')}",
+            _f(f["confidence"].get("preview")),
+        ]
+        for f in fails
+    ]
     return _table(["episode", "story s", "kind", "opening skip: story", "true OP", "OP conf",
                    "ending / preview skip: story", "true ED, preview", "preview conf"], rows)
 
@@ -310,7 +335,9 @@ def plot_coverage(curves: dict[str, list[dict]], path: Path) -> None:
         axes[0].plot(x, [r["all"]["within_2s"] or 0 for r in rows], marker="o", label=name)
         axes[1].plot(x, [r["story_safe_share"] or 0 for r in rows], marker="o", label=name)
         for r in rows:
-            axes[0].annotate(f"{r['threshold']:g}", (r["answered_share"], r["all"]["within_2s"] or 0), fontsize=7)
+            axes[0].annotate(
+                f"{r['threshold']:g}", (r["answered_share"], r["all"]["within_2s"] or 0), fontsize=7
+            )
     axes[0].set(xlabel="share of boundaries answered", ylabel="answered within 2 s",
                 title="error against coverage (labels: --min_confidence)")
     axes[1].set(xlabel="share of boundaries answered", ylabel="episodes with <= 1 s of story skipped",
@@ -347,7 +374,9 @@ def get_args_parser() -> argparse.ArgumentParser:
     g.add_argument("--episodes", type=int, default=3, help="episodes per series")
     g.add_argument("--min_minutes", type=float, default=12.0, help="shortest episode")
     g.add_argument("--max_minutes", type=float, default=24.0, help="longest episode")
-    g.add_argument("--difficulty", choices=("easy", "realistic"), default="realistic", help="generator difficulty")
+    g.add_argument(
+        "--difficulty", choices=("easy", "realistic"), default="realistic", help="generator difficulty"
+    )
     g.add_argument("--late_op_prob", type=float, default=0.25,
                    help="share of episodes whose cold open runs 150-480 s (the OP ends after the first S)")
     g.add_argument("--render_fps", type=float, default=5.0, help="pictures drawn per second")
@@ -404,19 +433,39 @@ def methods_of(args: argparse.Namespace) -> dict[str, list[str]]:
     return out
 
 
-def run_method(name: str, ckpts: list[str], files: list[str], out: Path, args: argparse.Namespace) -> tuple[dict, float]:
+def run_method(
+    name: str, ckpts: list[str], files: list[str], out: Path, args: argparse.Namespace
+) -> tuple[dict, float]:
     """predict.py on every episode (or the earlier run of the same checkpoints and episodes)."""
     folder = out / name
     pred = folder / "predictions.json"
     timing = folder / "bench_timing.json"
     if pred.is_file() and timing.is_file():
         doc = json.loads(pred.read_text(encoding="utf-8"))
-        same = [w["path"] for w in doc["weights"]] == ckpts and sorted(e["file"] for e in doc["episodes"]) == sorted(files)
+        same = [w["path"] for w in doc["weights"]] == ckpts and sorted(
+            e["file"] for e in doc["episodes"]
+        ) == sorted(files)
         if same and doc.get("season") == bool(args.season):
-            print(f"{name}: predicted earlier with the same checkpoints and episodes, reusing it", file=sys.stderr)
+            print(
+                f"{name}: predicted earlier with the same checkpoints and episodes, reusing it",
+                file=sys.stderr,
+            )
             return doc, json.loads(timing.read_text())["wall_s"]
-    argv = [*files, "--weights", *ckpts, "--out", str(folder), "--format", "json,csv", "--min_confidence", "0",
-            "--workers", str(args.workers), "--device", args.device] + (["--season"] if args.season else [])
+    argv = [
+        *files,
+        "--weights",
+        *ckpts,
+        "--out",
+        str(folder),
+        "--format",
+        "json,csv",
+        "--min_confidence",
+        "0",
+        "--workers",
+        str(args.workers),
+        "--device",
+        args.device,
+    ] + (["--season"] if args.season else [])
     t0 = time.perf_counter()
     with contextlib.redirect_stdout(sys.stderr):
         rc = predict.main(argv)
@@ -461,43 +510,99 @@ def main(argv: list[str] | None = None) -> int:
         fails_default[name] = failures(doc, spans, thr)
     n_late = sum(1 for v in spans["episodes"].values() if v.get("late_op"))
     eps = spans["episodes"].values()
-    md = [f"{len(files)} full episodes ({min(v['duration'] for v in eps) / 60:.1f}-"
-          f"{max(v['duration'] for v in eps) / 60:.1f} min) of {len({v['series'] for v in eps})} series, "
-          f"{spans.get('difficulty', 'easy')}, {n_late} with a late opening (the OP ends after the first "
-          f"{spans['clip_seconds']} s), {sum(1 for v in eps if v.get('c_part'))} with a C-part; "
-          f"predict.py --min_confidence 0{' --season' if args.season else ''}, --workers {args.workers}.",
-          "", "Errors in episode seconds at --min_confidence 0 (every answer):", "", boundary_table(results), "",
-          "Late openings, OP end: " + "; ".join(
-              f"{k} {v['answered']}/{v['n']} answered, median {_f(v['median'])} s, within 2 s {_f(v['within_2s'], '{:.0%}')}"
-              for k, v in late.items()), "",
-          "Story skipped (cold open, body, C-part inside the OP / ED / preview skip ranges), per episode: "
-          + "; ".join(f"{k} median {np.median(v['story_eaten_s']):.1f} s, "
-                      f"max {max(v['story_eaten_s']):.1f} s, "
-                      f"{_f(v['story_safe_share'], '{:.0%}')} of episodes at most 1 s; theme left unskipped "
-                      f"median {np.median(v['theme_left_s']):.1f} s" for k, v in results.items()), "",
-          "At predict.py's default --min_confidence (auto: "
-          f"{DEFAULT_MIN_CONFIDENCE:g} with a dense checkpoint, else 0): " + "; ".join(
-              f"{k} (threshold {v['threshold']:g}) {v['answered_share']:.0%} of the boundaries answered "
-              f"({v['all']['answered']}/{v['all']['n']}), {_f(v['story_safe_share'], '{:.0%}')} of episodes "
-              f"with at most {STORY_TOLERANCE_S:g} s of story skipped" for k, v in at_default.items()), "",
-          "Error against coverage (what --min_confidence P withholds):", "", coverage_table(curves), "",
-          "Skip ranges narrowed by --skip_margin (recomputed from the measured spans, --min_confidence 0; "
-          "the skip files above used predict.py's default):", "", margin_table(margins), "",
-          *[line for name, ff in fails.items() if ff and name != "published"
-            for line in (f"Episodes where {name} skips more than {STORY_TOLERANCE_S:g} s of story "
-                         f"(--min_confidence 0; seconds in episode time):", "", failure_table(ff), "")],
-          *[line for name, ff in fails_default.items() if ff
-            for line in (f"Episodes where {name} still skips more than {STORY_TOLERANCE_S:g} s of story at the "
-                         f"default threshold ({at_default[name]['threshold']:g}):", "", failure_table(ff), "")],
-          "Wall time of predict.py: " + "; ".join(f"{k} {w:.0f} s ({w / len(files):.1f} s per episode)"
-                                                   for k, w in walls.items())]
+    md = [
+        f"{len(files)} full episodes ({min(v['duration'] for v in eps) / 60:.1f}-"
+        f"{max(v['duration'] for v in eps) / 60:.1f} min) of {len({v['series'] for v in eps})} series, "
+        f"{spans.get('difficulty', 'easy')}, {n_late} with a late opening (the OP ends after the first "
+        f"{spans['clip_seconds']} s), {sum(1 for v in eps if v.get('c_part'))} with a C-part; "
+        f"predict.py --min_confidence 0{' --season' if args.season else ''}, --workers {args.workers}.",
+        "",
+        "Errors in episode seconds at --min_confidence 0 (every answer):",
+        "",
+        boundary_table(results),
+        "",
+        "Late openings, OP end: "
+        + "; ".join(
+            f"{k} {v['answered']}/{v['n']} answered, median {_f(v['median'])} s, within 2 s "
+            f"{_f(v['within_2s'], '{:.0%}')}"
+            for k, v in late.items()
+        ),
+        "",
+        "Story skipped (cold open, body, C-part inside the OP / ED / preview skip ranges), per episode: "
+        + "; ".join(
+            f"{k} median {np.median(v['story_eaten_s']):.1f} s, "
+            f"max {max(v['story_eaten_s']):.1f} s, "
+            f"{_f(v['story_safe_share'], '{:.0%}')} of episodes at most 1 s; theme left unskipped "
+            f"median {np.median(v['theme_left_s']):.1f} s"
+            for k, v in results.items()
+        ),
+        "",
+        "At predict.py's default --min_confidence (auto: "
+        f"{DEFAULT_MIN_CONFIDENCE:g} with a dense checkpoint, else 0): "
+        + "; ".join(
+            f"{k} (threshold {v['threshold']:g}) {v['answered_share']:.0%} of the boundaries answered "
+            f"({v['all']['answered']}/{v['all']['n']}), {_f(v['story_safe_share'], '{:.0%}')} of episodes "
+            f"with at most {STORY_TOLERANCE_S:g} s of story skipped"
+            for k, v in at_default.items()
+        ),
+        "",
+        "Error against coverage (what --min_confidence P withholds):",
+        "",
+        coverage_table(curves),
+        "",
+        "Skip ranges narrowed by --skip_margin (recomputed from the measured spans, --min_confidence 0; "
+        "the skip files above used predict.py's default):",
+        "",
+        margin_table(margins),
+        "",
+        *[
+            line
+            for name, ff in fails.items()
+            if ff and name != "published"
+            for line in (
+                f"Episodes where {name} skips more than {STORY_TOLERANCE_S:g} s of story "
+                f"(--min_confidence 0; seconds in episode time):",
+                "",
+                failure_table(ff),
+                "",
+            )
+        ],
+        *[
+            line
+            for name, ff in fails_default.items()
+            if ff
+            for line in (
+                f"Episodes where {name} still skips more than {STORY_TOLERANCE_S:g} s of story at the "
+                f"default threshold ({at_default[name]['threshold']:g}):",
+                "",
+                failure_table(ff),
+                "",
+            )
+        ],
+        "Wall time of predict.py: "
+        + "; ".join(f"{k} {w:.0f} s ({w / len(files):.1f} s per episode)" for k, w in walls.items()),
+    ]
     text = "\n".join(md) + "\n"
     atomic_write_text(out / "bench.md", text)
     from bench.provenance import provenance
-    atomic_write_json(out / "bench.json", {**provenance(None if argv is None else ["bench/predict_bench.py", *argv]),
-                                           "methods": methods, "results": results, "coverage": curves,
-                                           "margins": margins, "late_op": late, "failures": fails, "wall_s": walls,
-                                           "at_default": at_default, "failures_at_default": fails_default, "data": str(data)}, indent=1)
+
+    atomic_write_json(
+        out / "bench.json",
+        {
+            **provenance(None if argv is None else ["bench/predict_bench.py", *argv]),
+            "methods": methods,
+            "results": results,
+            "coverage": curves,
+            "margins": margins,
+            "late_op": late,
+            "failures": fails,
+            "wall_s": walls,
+            "at_default": at_default,
+            "failures_at_default": fails_default,
+            "data": str(data),
+        },
+        indent=1,
+    )
     plot_coverage(curves, out / "coverage.png")
     print(text)
     print(f"wrote {out / 'bench.md'}, {out / 'bench.json'}, {out / 'coverage.png'}")

@@ -2,7 +2,8 @@
 medians, beside the decode-only floor (ffmpeg decoding just the two windows predict.py reads) in the
 same run; writes JSON and a Markdown line.
 
-    python bench/predict_speed.py --episode work_dir/speed_ep/EPISODE.mp4 --runs 5 --out models/shipped/results/predict_speed.json
+    python bench/predict_speed.py --episode work_dir/speed_ep/EPISODE.mp4 --runs 5 \
+        --out models/shipped/results/predict_speed.json
 
 Each run is a fresh process (import, model load and all), timed from outside with the operating
 system's accounting of the finished child (like ``/usr/bin/time -v``): wall, user + system CPU and
@@ -34,8 +35,12 @@ def timed(cmd: list[str]) -> dict:
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode not in (0, 1):
         raise SystemExit(f"{' '.join(cmd)} failed (exit {proc.returncode}): {proc.stderr.decode()[-500:]}")
-    return {"wall_s": round(wall, 2), "cpu_s": round((after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), 2),
-            "peak_mb": round(after.ru_maxrss / 1024, 1), "exit": proc.returncode}
+    return {
+        "wall_s": round(wall, 2),
+        "cpu_s": round((after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), 2),
+        "peak_mb": round(after.ru_maxrss / 1024, 1),
+        "exit": proc.returncode,
+    }
 
 
 def median_of(runs: list[dict]) -> dict:
@@ -45,7 +50,9 @@ def median_of(runs: list[dict]) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
     p.add_argument("--episode", required=True, help="episode video file")
     p.add_argument("--runs", type=int, default=5, help="timed runs of each command (after one warm-up run)")
     p.add_argument("--clip_seconds", type=int, default=200, help="S of the windows the floor decodes")
@@ -74,16 +81,27 @@ def main(argv: list[str] | None = None) -> int:
         v = c.streams.video[0]
         size = f"{v.codec_context.width}x{v.codec_context.height}"
     from bench.provenance import provenance
-    res = {**provenance(argv if argv is None else ["bench/predict_speed.py", *argv]),
-           "timed_command": "python predict.py " + Path(ep).name + (" " + " ".join(args.predict_args) if args.predict_args else ""),
-           "episode": {"file": Path(ep).name, "duration_s": round(D, 1), "size": size},
-           "runs": runs, "floor_runs": floors, "predict": m, "floor": f,
-           "ratio_to_floor": round(m["wall_s"] / max(f["wall_s"], 1e-9), 2)}
-    res["text"] = (f"`{res['timed_command']}` on a {D / 60:.0f}-minute {size} episode, {args.runs} whole-process runs "
-                   f"on this {os.cpu_count()}-core machine: median **{m['wall_s']:.1f} s** wall (min {m['wall_min_s']:.1f}, "
-                   f"max {m['wall_max_s']:.1f}), {m['cpu_s']:.1f} s CPU, peak {m['peak_mb']:.0f} MB; decoding just the two "
-                   f"{S}-s windows with ffmpeg (the floor) takes {f['wall_s']:.1f} s in the same run "
-                   f"({res['ratio_to_floor']:.1f}x).")
+    res = {
+        **provenance(argv if argv is None else ["bench/predict_speed.py", *argv]),
+        "timed_command": "python predict.py "
+        + Path(ep).name
+        + (" " + " ".join(args.predict_args) if args.predict_args else ""),
+        "episode": {"file": Path(ep).name, "duration_s": round(D, 1), "size": size},
+        "runs": runs,
+        "floor_runs": floors,
+        "predict": m,
+        "floor": f,
+        "ratio_to_floor": round(m["wall_s"] / max(f["wall_s"], 1e-9), 2),
+    }
+    res["text"] = (
+        f"`{res['timed_command']}` on a {D / 60:.0f}-minute {size} episode, {args.runs} whole-process runs "
+        f"on this {os.cpu_count()}-core machine: median **{m['wall_s']:.1f} s** wall (min "
+        f"{m['wall_min_s']:.1f}, "
+        f"max {m['wall_max_s']:.1f}), {m['cpu_s']:.1f} s CPU, peak {m['peak_mb']:.0f} MB; decoding just the "
+        "two "
+        f"{S}-s windows with ffmpeg (the floor) takes {f['wall_s']:.1f} s in the same run "
+        f"({res['ratio_to_floor']:.1f}x)."
+    )
     print(res["text"])
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)

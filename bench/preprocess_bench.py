@@ -77,9 +77,9 @@ def run_ours(videos: list[Path], out: Path, S: int, workers: int, backend: str, 
 
 def stage_shares(video: Path, S: int, backend: str, ocr_size: int, threads: int) -> dict[str, float]:
     """Seconds per stage on one clip, one process (the detector is loaded beforehand)."""
-    from utils.ocr import detect_seconds, get_detector
     from utils.io import atomic_save_npy, atomic_write_json
     from utils.media import decode_clip, mfcc_from_audio
+    from utils.ocr import detect_seconds, get_detector
 
     det = get_detector(backend, threads)
     tm: dict[str, float] = {}
@@ -140,8 +140,8 @@ def baseline_clip(video: Path, S: int) -> tuple[np.ndarray, float]:
 
 
 def compare_backends(videos: list[Path], S: int, ocr_size: int, threads: int) -> dict:
-    from utils.ocr import detect_seconds, get_detector
     from utils.media import decode_clip
+    from utils.ocr import detect_seconds, get_detector
 
     res: dict = {}
     decoded = [decode_clip(v, S, want_frames=False, want_audio=False, ocr_size=ocr_size)
@@ -152,7 +152,7 @@ def compare_backends(videos: list[Path], S: int, ocr_size: int, threads: int) ->
         t = time.perf_counter()
         rois[name] = []
         n = 0
-        for v, d in zip(videos, decoded):
+        for _v, d in zip(videos, decoded):
             size = (d.info["width"], d.info["height"])
             secs, calls = detect_seconds(det, d.ocr_frames, size, reuse_diff=0)  # every second
             n += calls
@@ -219,8 +219,11 @@ def main(argv: list[str] | None = None) -> int:
         from bench.provenance import provenance
         from utils.io import atomic_write_json
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_json(Path(args.out), {**provenance(None if argv is None else ["bench/preprocess_bench.py", *argv]),
-                                           **report}, indent=1)
+        atomic_write_json(
+            Path(args.out),
+            {**provenance(None if argv is None else ["bench/preprocess_bench.py", *argv]), **report},
+            indent=1,
+        )
         print(f"wrote {args.out}")
     return 0
 

@@ -32,8 +32,14 @@ import numpy as np
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from fuse.chroma import (DiscoveryParams, discover_siblings, estimate_spans, ffmpeg_exe,  # noqa: E402
-                         fingerprint, fingerprint_samples)
+from fuse.chroma import (  # noqa: E402
+    DiscoveryParams,
+    discover_siblings,
+    estimate_spans,
+    ffmpeg_exe,
+    fingerprint,
+    fingerprint_samples,
+)
 
 SYNTH_RATE = 11025   # Chromaprint's own rate: synthesising above it would only be resampled away
 
@@ -97,7 +103,7 @@ def series_plan(n_series: int, episodes: int, seconds: float, seed: int = 0,
     rng = np.random.default_rng(seed)
     plan = []
     for s in range(n_series):
-        for e in range(episodes):
+        for _e in range(episodes):
             cold = float(rng.uniform(0, 40))
             prev = float(rng.uniform(0, 30))
             cid = f"{rng.integers(1 << 40):010x}"
@@ -198,14 +204,20 @@ def main(argv: list[str] | None = None) -> None:
             a = np.array(errs[k])
             print(f"{label} error (raw, no learned offset): median {np.median(a):.2f} s, "
                   f"p90 {np.percentile(a, 90):.2f} s over {a.size} clips")
-            report[{"s": "op_end", "e": "ed_start"}[k]] = {"clips": int(a.size), "median_s": round(float(np.median(a)), 3),
-                                                          "p90_s": round(float(np.percentile(a, 90)), 3)}
+            report[{"s": "op_end", "e": "ed_start"}[k]] = {
+                "clips": int(a.size),
+                "median_s": round(float(np.median(a)), 3),
+                "p90_s": round(float(np.percentile(a, 90)), 3),
+            }
     if args.out:
         from bench.provenance import provenance
         from utils.io import atomic_write_json
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_json(Path(args.out), {**provenance(None if argv is None else ["bench/season_bench.py", *argv]),
-                                           **report}, indent=1)
+        atomic_write_json(
+            Path(args.out),
+            {**provenance(None if argv is None else ["bench/season_bench.py", *argv]), **report},
+            indent=1,
+        )
         print(f"wrote {args.out}")
 
 

@@ -44,8 +44,13 @@ def spread_table(runs: list[dict], group: str = "all") -> str:
         sc = [c["score"] for c in cells]
         w2 = [c["within_2s"] for c in cells]
         cov = [c.get("coverage", 1.0) for c in cells]
-        txt = [f"{s:.2f} ({w:.0%}{'' if cv > 0.999 else f'; {cv:.0%} answered'})" for s, w, cv in zip(sc, w2, cov)]
-        lines.append(f"| {m} | " + " | ".join(txt) + f" | {sum(sc) / len(sc):.2f} | {min(sc):.2f}-{max(sc):.2f} |")
+        txt = [
+            f"{s:.2f} ({w:.0%}{'' if cv > 0.999 else f'; {cv:.0%} answered'})"
+            for s, w, cv in zip(sc, w2, cov)
+        ]
+        lines.append(
+            f"| {m} | " + " | ".join(txt) + f" | {sum(sc) / len(sc):.2f} | {min(sc):.2f}-{max(sc):.2f} |"
+        )
     return "\n".join(lines)
 
 
@@ -72,9 +77,14 @@ def main(argv: list[str] | None = None) -> int:
     if len(sizes) > 1:
         print("error: the runs were made with different sizes; compare runs of one size", file=sys.stderr)
         return 2
-    text = (f"Score in s (within-2-s share) on the unseen test series of {len(runs)} seeds, each with its own "
-            f"data and trainings ({', '.join(str(r['n_test_clips']) for r in runs)} labelled test clips):\n\n"
-            + spread_table(runs) + "\n\nSeason rule, per seed:\n\n" + season_verdicts(runs) + "\n")
+    text = (
+        f"Score in s (within-2-s share) on the unseen test series of {len(runs)} seeds, each with its own "
+        f"data and trainings ({', '.join(str(r['n_test_clips']) for r in runs)} labelled test clips):\n\n"
+        + spread_table(runs)
+        + "\n\nSeason rule, per seed:\n\n"
+        + season_verdicts(runs)
+        + "\n"
+    )
     print(text)
     if args.out:
         atomic_write_text(args.out, text)

@@ -19,8 +19,8 @@ ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = ROOT / "models" / "shipped"
 RESULTS = SHIPPED / "results"
 CARD = SHIPPED / "MODEL_CARD.md"
-ROWS = ("all", "s", "e", "late_op", "long_cold_open", "no_cold_open", "ring", "op_fade", "song_lead", "reprise",
-        "loud_bgm", "action_scene", "long_tail", "ed_fade_in", "cour_change", "lone_episode")
+ROWS = ("all", "s", "e", "late_op", "long_cold_open", "no_cold_open", "ring", "op_fade", "song_lead",
+        "reprise", "loud_bgm", "action_scene", "long_tail", "ed_fade_in", "cour_change", "lone_episode")
 
 
 def _load(name: str) -> dict | None:
@@ -43,13 +43,19 @@ def _table(head, rows) -> str:
 def score_table(scores: dict) -> str:
     rows = [[g, r["n"], _num(r["score"]), _num(r["mae"]), _num(r["median"]), _pct(r["within_1s"]),
              _pct(r["within_2s"]), _pct(r["within_5s"])] for g in ROWS if g in scores for r in [scores[g]]]
-    return _table(["clips", "n", "score (s)", "MAE (s)", "median (s)", "within 1 s", "within 2 s", "within 5 s"], rows)
+    return _table(
+        ["clips", "n", "score (s)", "MAE (s)", "median (s)", "within 1 s", "within 2 s", "within 5 s"], rows
+    )
 
 
 def reliability_table(rows: list[dict]) -> str:
-    return _table(["confidence", "clips", "mean confidence", "within 2 s"],
-                  [[f"{r['bin'][0]:.2f}-{r['bin'][1]:.2f}", r["n"], _num(r["mean_confidence"]), _pct(r["within_2s"])]
-                   for r in rows])
+    return _table(
+        ["confidence", "clips", "mean confidence", "within 2 s"],
+        [
+            [f"{r['bin'][0]:.2f}-{r['bin'][1]:.2f}", r["n"], _num(r["mean_confidence"]), _pct(r["within_2s"])]
+            for r in rows
+        ],
+    )
 
 
 def source_rows(sources: dict) -> list[list]:
@@ -60,11 +66,29 @@ def source_rows(sources: dict) -> list[list]:
         if k.startswith("speech-"):
             voices.setdefault(s["split"], []).append((k[len("speech-"):], s["speech"]))
             continue
-        rows.append([k, s["split"], s["licence"], f"{s['music']} ({s['music_seconds'] / 60:.0f})", s["backgrounds"],
-                     s["sprites"], s["speech"]])
+        rows.append(
+            [
+                k,
+                s["split"],
+                s["licence"],
+                f"{s['music']} ({s['music_seconds'] / 60:.0f})",
+                s["backgrounds"],
+                s["sprites"],
+                s["speech"],
+            ]
+        )
     for split, vs in sorted(voices.items(), key=lambda kv: order.get(kv[0], 3)):
-        rows.append([f"speech: {', '.join(v for v, _ in vs)}", split, "espeak-ng GPL-3+ / flite BSD-like, made-up text",
-                     "0 (0)", 0, 0, sum(n for _, n in vs)])
+        rows.append(
+            [
+                f"speech: {', '.join(v for v, _ in vs)}",
+                split,
+                "espeak-ng GPL-3+ / flite BSD-like, made-up text",
+                "0 (0)",
+                0,
+                0,
+                sum(n for _, n in vs),
+            ]
+        )
     return rows
 
 
@@ -77,71 +101,121 @@ def card_text() -> str:
     if build is None:
         return "\n".join(out + ["Not built yet: run `python -m bench.train_shipped`.", ""])
     r = build["recipe"]
-    out += ["## What it is", "",
-            f"The dense per-second kind of this repository (`models/dense.py`, not one of the three published "
-            f"networks), as an ensemble of {r['members']} members (`models.dense.DenseEnsemble`, preset "
-            f"`{r['preset']}`: {build['parameters']:,} parameters, {build['bytes'] / 1e6:.2f} MB) trained from "
-            f"scratch on synthetic episodes built from **real** free game music, drawn game and clip art and "
-            f"rendered speech (`make material`). It reads the first and the last S = {r['clip_seconds']} s of an "
-            "episode and answers where the opening ends and the ending begins, with a confidence calibrated on "
-            "series and sources it never trained on; `predict.py` uses it when no `--weights` is given.", "",
-            "## How it was built", "",
-            f"Commit `{build['commit']}`{' (with uncommitted changes)' if build.get('dirty') else ''}, "
-            f"{build['built']}, on this project's 2-core CPU machine (no GPU). "
-            "One command rebuilds it, resumably:", "", "```bash", "make material", "python -m bench.train_shipped",
-            "```", "", "Stages and their first-run wall times on this machine:", "",
-            _table(["stage", "wall time"], [[k, f"{v / 60:.1f} min"] for k, v in build["timings"].items()
-                                            if not k.endswith("_last")]), "",
-            "The commands it ran (`bench/train_shipped.py`):", "", "```bash", *build["commands"], "```", "",
-            "Recipe: " + ", ".join(f"`{k}` {v}" for k, v in r.items()) + ".", "",
-            f"Member seeds {', '.join(map(str, build['seeds']))}; the best epoch of each (chosen on its own "
-            "validation split) joins the ensemble: " + "; ".join(
-                f"{m['run']} epoch {m['epoch']}" for m in build["members"]) + ".", "",
-            "## Data: real material, split by source", "",
-            "Every series is generated (`python -m datatools.synth --material DIR`); its songs, scores and "
-            "background music are excerpts of real tracks, its dialogue rendered speech lines, its backgrounds "
-            "and characters real images. The sources are split so that the calibration and test series never "
-            "hear or show anything of a training source. `wesnoth-*`, `warzone2100-music`, `asc-music` and "
-            "`colobot-*` are never used (reserved for an independent held-out judgement).", "",
-            f"Material index content hash `{build['material']['content_hash']}`:", "",
-            _table(["source", "split", "licence", "music tracks (min)", "backgrounds", "sprites", "speech lines"],
-                   source_rows(build["material"]["sources"])), "",
-            f"Training: {build['data']['train_clips']} clips ({build['data']['train_labelled']} labelled, "
-            f"{build['data']['train_windows']} start windows without an OP end) of "
-            f"{build['data']['train_series']} series; calibration: {build['data']['calib_clips']} clips of "
-            f"{build['data']['calib_series']} other series (calib split); test: "
-            f"{build['data']['test_clips']} clips of {build['data']['test_series']} other series (test split).", ""]
+    out += [
+        "## What it is",
+        "",
+        f"The dense per-second kind of this repository (`models/dense.py`, not one of the three published "
+        f"networks), as an ensemble of {r['members']} members (`models.dense.DenseEnsemble`, preset "
+        f"`{r['preset']}`: {build['parameters']:,} parameters, {build['bytes'] / 1e6:.2f} MB) trained from "
+        f"scratch on synthetic episodes built from **real** free game music, drawn game and clip art and "
+        f"rendered speech (`make material`). It reads the first and the last S = {r['clip_seconds']} s of an "
+        "episode and answers where the opening ends and the ending begins, with a confidence calibrated on "
+        "series and sources it never trained on; `predict.py` uses it when no `--weights` is given.",
+        "",
+        "## How it was built",
+        "",
+        f"Commit `{build['commit']}`{' (with uncommitted changes)' if build.get('dirty') else ''}, "
+        f"{build['built']}, on this project's 2-core CPU machine (no GPU). "
+        "One command rebuilds it, resumably:",
+        "",
+        "```bash",
+        "make material",
+        "python -m bench.train_shipped",
+        "```",
+        "",
+        "Stages and their first-run wall times on this machine:",
+        "",
+        _table(
+            ["stage", "wall time"],
+            [[k, f"{v / 60:.1f} min"] for k, v in build["timings"].items() if not k.endswith("_last")],
+        ),
+        "",
+        "The commands it ran (`bench/train_shipped.py`):",
+        "",
+        "```bash",
+        *build["commands"],
+        "```",
+        "",
+        "Recipe: " + ", ".join(f"`{k}` {v}" for k, v in r.items()) + ".",
+        "",
+        f"Member seeds {', '.join(map(str, build['seeds']))}; the best epoch of each (chosen on its own "
+        "validation split) joins the ensemble: "
+        + "; ".join(f"{m['run']} epoch {m['epoch']}" for m in build["members"])
+        + ".",
+        "",
+        "## Data: real material, split by source",
+        "",
+        "Every series is generated (`python -m datatools.synth --material DIR`); its songs, scores and "
+        "background music are excerpts of real tracks, its dialogue rendered speech lines, its backgrounds "
+        "and characters real images. The sources are split so that the calibration and test series never "
+        "hear or show anything of a training source. `wesnoth-*`, `warzone2100-music`, `asc-music` and "
+        "`colobot-*` are never used (reserved for an independent held-out judgement).",
+        "",
+        f"Material index content hash `{build['material']['content_hash']}`:",
+        "",
+        _table(
+            ["source", "split", "licence", "music tracks (min)", "backgrounds", "sprites", "speech lines"],
+            source_rows(build["material"]["sources"]),
+        ),
+        "",
+        f"Training: {build['data']['train_clips']} clips ({build['data']['train_labelled']} labelled, "
+        f"{build['data']['train_windows']} start windows without an OP end) of "
+        f"{build['data']['train_series']} series; calibration: {build['data']['calib_clips']} clips of "
+        f"{build['data']['calib_series']} other series (calib split); test: "
+        f"{build['data']['test_clips']} clips of {build['data']['test_series']} other series (test split).",
+        "",
+    ]
     if cal:
-        out += ["## Confidence", "",
-                "The raw confidence (posterior mass within 2 s of the answer, times the probability that the "
-                "boundary lies in the window at all) is mapped to P(within 2 s) by an isotonic fit on the "
-                f"{cal['n_clips']} clips of {cal['n_series']} held-out calibration series (grouped by series: none "
-                "of them trained the model), blended with the raw value as a prior worth 10 clips; `predict.py` "
-                "then caps it by the segment head's support. Calibration series, after the map:", "",
-                reliability_table(cal["reliability_calibrated"]), ""]
+        out += [
+            "## Confidence",
+            "",
+            "The raw confidence (posterior mass within 2 s of the answer, times the probability that the "
+            "boundary lies in the window at all) is mapped to P(within 2 s) by an isotonic fit on the "
+            f"{cal['n_clips']} clips of {cal['n_series']} held-out calibration series (grouped by series: "
+            "none "
+            "of them trained the model), blended with the raw value as a prior worth 10 clips; `predict.py` "
+            "then caps it by the segment head's support. Calibration series, after the map:",
+            "",
+            reliability_table(cal["reliability_calibrated"]),
+            "",
+        ]
     if zs:
-        out += ["## Zero-shot accuracy on unseen series", "",
-                f"{zs['n_clips']} labelled clips of {zs['n_series']} test series made from the test split "
-                "(sources no training or calibration saw); the challenge score is mean(max(|error| - 1 s, 0)):", "",
-                score_table(zs["scores"]), "",
-                "Reliability on these unseen series (the confidence `predict.py` reports, against the share of "
-                "answers within 2 s):", "", reliability_table(zs["reliability"]), "",
-                f"At confidence >= 0.9 (`predict.py`'s default threshold): {_pct(zs['at_0.9']['answered'])} of the "
-                f"clips answered, {_pct(zs['at_0.9']['within_2s'])} of those within 2 s. Start windows without an "
-                f"OP end in them (late openings): {zs['windows_without_op_end']['n']}, of which "
-                f"{zs['windows_without_op_end']['claimed_at_0.9']} claimed one at >= 0.9.", ""]
+        out += [
+            "## Zero-shot accuracy on unseen series",
+            "",
+            f"{zs['n_clips']} labelled clips of {zs['n_series']} test series made from the test split "
+            "(sources no training or calibration saw); the challenge score is mean(max(|error| - 1 s, 0)):",
+            "",
+            score_table(zs["scores"]),
+            "",
+            "Reliability on these unseen series (the confidence `predict.py` reports, against the share of "
+            "answers within 2 s):",
+            "",
+            reliability_table(zs["reliability"]),
+            "",
+            f"At confidence >= 0.9 (`predict.py`'s default threshold): {_pct(zs['at_0.9']['answered'])} of "
+            "the "
+            f"clips answered, {_pct(zs['at_0.9']['within_2s'])} of those within 2 s. Start windows without "
+            "an "
+            f"OP end in them (late openings): {zs['windows_without_op_end']['n']}, of which "
+            f"{zs['windows_without_op_end']['claimed_at_0.9']} claimed one at >= 0.9.",
+            "",
+        ]
     if ep:
         out += ["## Whole episodes", "", ep["text"], ""]
     if speed:
         out += ["## Speed", "", speed["text"], ""]
-    out += ["## Limits", "",
-            "- Every episode it has seen or been measured on is synthetic: real sounds and pictures, but laid "
-            "out by this repository's generator. Real anime edits, fonts, vocals and credits differ; expect "
-            "lower accuracy on real episodes, and keep the default threshold.",
-            "- The speech is synthetic (espeak-ng, flite) reading made-up words; there are no vocals in the "
-            "music (game soundtracks), while real theme songs are sung.",
-            "- S = 200 s: an opening that ends later than that is searched by `predict.py`'s late-opening scan.",
-            ""]
+    out += [
+        "## Limits",
+        "",
+        "- Every episode it has seen or been measured on is synthetic: real sounds and pictures, but laid "
+        "out by this repository's generator. Real anime edits, fonts, vocals and credits differ; expect "
+        "lower accuracy on real episodes, and keep the default threshold.",
+        "- The speech is synthetic (espeak-ng, flite) reading made-up words; there are no vocals in the "
+        "music (game soundtracks), while real theme songs are sung.",
+        "- S = 200 s: an opening that ends later than that is searched by `predict.py`'s late-opening scan.",
+        "",
+    ]
     return "\n".join(out)
 
 
@@ -153,17 +227,28 @@ def episode_summary(bench: dict, method: str) -> dict:
     late = bench["late_op"][method]
     rows = [[b, f"{r['answered']}/{r['n']}", _num(r.get("median")), _num(r.get("p90")),
              _pct(r.get("within_2s"))] for b, r in at["boundaries"].items()]
-    text = (f"`python bench/predict_bench.py` on {at['episodes']} whole generated episodes of unseen series made "
-            f"from the test split (sources no training saw), a quarter with late openings: at `predict.py`'s default "
-            f"threshold ({at['threshold']:g}) **{at['answered_share']:.0%}** of the boundaries are answered "
-            f"({at['all']['answered']}/{at['all']['n']}) and **{_pct(at['story_safe_share'])}** of the episodes have "
-            f"at most 1 s of story inside their skip ranges. With every answer kept (threshold 0): "
-            f"{_pct(zero['story_safe_share'])} of episodes story-safe; late openings: OP end answered "
-            f"{late['answered']}/{late['n']}, median error {_num(late['median'])} s. At the default threshold, per "
-            "boundary (episode seconds):\n\n"
-            + _table(["boundary", "answered", "median (s)", "p90 (s)", "within 2 s"], rows))
-    return {"method": method, "at_default": at, "threshold_0": {k: zero[k] for k in ("answered_share", "story_safe_share")},
-            "late_op": late, "wall_s": bench["wall_s"][method], "text": text}
+    text = (
+        f"`python bench/predict_bench.py` on {at['episodes']} whole generated episodes of unseen series made "
+        "from the test split (sources no training saw), a quarter with late openings: at `predict.py`'s "
+        "default "
+        f"threshold ({at['threshold']:g}) **{at['answered_share']:.0%}** of the boundaries are answered "
+        f"({at['all']['answered']}/{at['all']['n']}) and **{_pct(at['story_safe_share'])}** of the episodes "
+        "have "
+        f"at most 1 s of story inside their skip ranges. With every answer kept (threshold 0): "
+        f"{_pct(zero['story_safe_share'])} of episodes story-safe; late openings: OP end answered "
+        f"{late['answered']}/{late['n']}, median error {_num(late['median'])} s. At the default threshold, "
+        "per "
+        "boundary (episode seconds):\n\n"
+        + _table(["boundary", "answered", "median (s)", "p90 (s)", "within 2 s"], rows)
+    )
+    return {
+        "method": method,
+        "at_default": at,
+        "threshold_0": {k: zero[k] for k in ("answered_share", "story_safe_share")},
+        "late_op": late,
+        "wall_s": bench["wall_s"][method],
+        "text": text,
+    }
 
 
 def write_card(out_dir: Path | None = None) -> str:
@@ -187,10 +272,16 @@ def main(argv: list[str] | None = None) -> int:
         res = episode_summary(json.loads(Path(args.episode_bench).read_text(encoding="utf-8")), args.method)
         (RESULTS / "episode_test.json").write_text(json.dumps(res, indent=1) + "\n", encoding="utf-8")
     if args.speed:
-        (RESULTS / "predict_speed.json").write_text(Path(args.speed).read_text(encoding="utf-8"), encoding="utf-8")
+        (RESULTS / "predict_speed.json").write_text(
+            Path(args.speed).read_text(encoding="utf-8"), encoding="utf-8"
+        )
     if args.check:
         same = CARD.is_file() and CARD.read_text(encoding="utf-8") == card_text()
-        print("model card matches its result files" if same else f"{CARD} differs from what its result files give")
+        print(
+            "model card matches its result files"
+            if same
+            else f"{CARD} differs from what its result files give"
+        )
         return 0 if same else 1
     write_card()
     return 0

@@ -21,8 +21,8 @@ import json
 import math
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -74,11 +74,23 @@ def accuracy_groups(files: list[Path]) -> str:
     """One accuracy_bench run: every method per clip group, and all clips in detail."""
     from bench.accuracy_bench import detail_table, table
     doc = _load(files[0])
-    return "\n".join([_source_line(files), "", f"{doc['n_test_clips']} labelled test-B clips of "
-                      f"{doc['n_test_series']} unseen series, seed {doc['made_with']['seed']}; score in s (season "
-                      "mode alone on the clips it answers, that share in brackets):", "",
-                      table(doc["scores"], doc["rows"]), "", "All clips:", "", detail_table(doc["scores"]), "",
-                      _stage_times(doc)])
+    return "\n".join(
+        [
+            _source_line(files),
+            "",
+            f"{doc['n_test_clips']} labelled test-B clips of "
+            f"{doc['n_test_series']} unseen series, seed {doc['made_with']['seed']}; score in s (season "
+            "mode alone on the clips it answers, that share in brackets):",
+            "",
+            table(doc["scores"], doc["rows"]),
+            "",
+            "All clips:",
+            "",
+            detail_table(doc["scores"]),
+            "",
+            _stage_times(doc),
+        ]
+    )
 
 
 def _stage_times(doc: dict) -> str:
@@ -120,8 +132,14 @@ def shipped_zero_shot(files: list[Path]) -> str:
     """The shipped model on its own unseen test series (bench/train_shipped.py's evaluate stage)."""
     from bench.shipped_card import reliability_table, score_table
     doc = _load(files[0])
-    parts = [_source_line(files), "", f"{doc.get('n_clips', '?')} lone 200-s clips of "
-             f"{doc.get('n_series', '?')} unseen series (material no training saw):", "", score_table(doc["scores"])]
+    parts = [
+        _source_line(files),
+        "",
+        f"{doc.get('n_clips', '?')} lone 200-s clips of "
+        f"{doc.get('n_series', '?')} unseen series (material no training saw):",
+        "",
+        score_table(doc["scores"]),
+    ]
     if doc.get("reliability"):
         parts += ["", "Reliability (confidence bins against the share within 2 s):", "",
                   reliability_table(doc["reliability"])]
@@ -138,19 +156,30 @@ def _made(doc: dict) -> str:
     if "commit" not in doc or "machine" not in doc:
         return ""
     m = doc["machine"]
-    return (f" `{doc['command']}` at commit {str(doc['commit'])[:7]}{' (uncommitted changes)' if doc.get('dirty') else ''}, "
-            f"{doc['date']}, {m.get('cores')} cores, {m.get('memory_gb')} GiB, {m.get('cpu', '?')}, Python {m.get('python')}.")
+    return (
+        f" `{doc['command']}` at commit "
+        f"{str(doc['commit'])[:7]}{' (uncommitted changes)' if doc.get('dirty') else ''}, "
+        f"{doc['date']}, {m.get('cores')} cores, {m.get('memory_gb')} GiB, {m.get('cpu', '?')}, Python "
+        f"{m.get('python')}."
+    )
 
 
 def episodes_history(files: list[Path]) -> str:
     """Every method of the committed whole-episode benchmark runs, one row each."""
     from bench.predict_bench import summary_table
     runs = [(f"{m} (`{f.stem}`)", doc, m) for f in files for doc in [_load(f)] for m in doc["methods"]]
-    return "\n".join([_source_line(files), "", "Median / p90 error in episode seconds (share within 2 s) at "
-                      "`--min_confidence 0`; late OP end: median over the late openings (share within 2 s); "
-                      "story <= 1 s: episodes whose skip ranges cover at most 1 s of story; predict.py's wall "
-                      "time per episode with two workers (beside other jobs in the earlier runs):", "",
-                      summary_table(runs)])
+    return "\n".join(
+        [
+            _source_line(files),
+            "",
+            "Median / p90 error in episode seconds (share within 2 s) at "
+            "`--min_confidence 0`; late OP end: median over the late openings (share within 2 s); "
+            "story <= 1 s: episodes whose skip ranges cover at most 1 s of story; predict.py's wall "
+            "time per episode with two workers (beside other jobs in the earlier runs):",
+            "",
+            summary_table(runs),
+        ]
+    )
 
 
 def episodes_coverage(files: list[Path]) -> str:
@@ -161,10 +190,19 @@ def episodes_coverage(files: list[Path]) -> str:
         doc = _load(f)
         parts += ["", f"`{f.stem}` ({doc['data']}):", "", coverage_table(doc["coverage"])]
         if doc.get("at_default"):
-            parts += ["", "At predict.py's default threshold: " + "; ".join(
-                f"{k} (threshold {v['threshold']:g}) {v['answered_share']:.0%} of the boundaries answered "
-                f"({v['all']['answered']}/{v['all']['n']}), {v['story_safe_share']:.0%} of episodes with at most 1 s "
-                "of story skipped" for k, v in doc["at_default"].items()) + "."]
+            parts += [
+                "",
+                "At predict.py's default threshold: "
+                + "; ".join(
+                    f"{k} (threshold {v['threshold']:g}) {v['answered_share']:.0%} of the boundaries "
+                    "answered "
+                    f"({v['all']['answered']}/{v['all']['n']}), {v['story_safe_share']:.0%} of episodes "
+                    "with at most 1 s "
+                    "of story skipped"
+                    for k, v in doc["at_default"].items()
+                )
+                + ".",
+            ]
     return "\n".join(parts)
 
 
@@ -176,17 +214,26 @@ def preprocess_speed(files: list[Path]) -> str:
             f"{doc['ours_wall_s']:.1f} s wall = **{doc['ours_video_s_per_s']:.1f} s of video per second** "
             "(includes each worker's start-up and model load) |"]
     if "baseline_video_s_per_s" in doc:
-        rows += [f"| published approach, {1 if 'speedup' in doc else 0} clip (every frame decoded, EasyOCR/CRAFT at full "
-                 f"resolution every second) | **{doc['baseline_video_s_per_s']:.2f} s of video per second** |",
-                 f"| speed ratio | **{doc['speedup']:.0f}x** |",
-                 f"| text-ROI agreement (mean IoU per second): ours vs published / ours vs truth / published vs truth | "
-                 f"{doc['roi_iou_ours_vs_baseline']:.2f} / {doc['ours_iou_vs_truth']:.2f} / {doc['baseline_iou_vs_truth']:.2f} |"]
+        rows += [
+            f"| published approach, {1 if 'speedup' in doc else 0} clip (every frame decoded, EasyOCR/CRAFT "
+            "at full "
+            f"resolution every second) | **{doc['baseline_video_s_per_s']:.2f} s of video per second** |",
+            f"| speed ratio | **{doc['speedup']:.0f}x** |",
+            "| text-ROI agreement (mean IoU per second): ours vs published / ours vs truth / published vs "
+            "truth | "
+            f"{doc['roi_iou_ours_vs_baseline']:.2f} / {doc['ours_iou_vs_truth']:.2f} / "
+            f"{doc['baseline_iou_vs_truth']:.2f} |",
+        ]
     if "backends" in doc:
         b = doc["backends"]
-        rows.append(f"| OCR backends at {doc['ocr_size']} px, every second, OCR only | rapidocr "
-                    f"{b['rapidocr']['frames_per_s']:.1f} frames/s, easyocr {b['easyocr']['frames_per_s']:.1f} frames/s; "
-                    f"IoU vs truth {b['rapidocr']['iou_vs_truth']:.2f} vs {b['easyocr']['iou_vs_truth']:.2f}; with each "
-                    f"other {b['iou_rapidocr_vs_easyocr']:.2f} |")
+        rows.append(
+            f"| OCR backends at {doc['ocr_size']} px, every second, OCR only | rapidocr "
+            f"{b['rapidocr']['frames_per_s']:.1f} frames/s, easyocr {b['easyocr']['frames_per_s']:.1f} "
+            "frames/s; "
+            f"IoU vs truth {b['rapidocr']['iou_vs_truth']:.2f} vs {b['easyocr']['iou_vs_truth']:.2f}; with "
+            "each "
+            f"other {b['iou_rapidocr_vs_easyocr']:.2f} |"
+        )
     total = sum(v for k, v in st.items() if k != "detector_calls")
     rows.append("| stage times on one clip (one process, models loaded) | " + ", ".join(
         f"{k} {v:.2f} s ({v / total:.0%})" for k, v in st.items() if k != "detector_calls")
@@ -196,12 +243,21 @@ def preprocess_speed(files: list[Path]) -> str:
 
 def train_speed(files: list[Path]) -> str:
     doc = _load(files[0])
-    rows = [f"| {r['preset']}, {r['kind']}, S={r['clip_seconds']}, batch {r['batch']}, {r['threads']} thread(s) + "
-            f"{r['data_workers']} data worker(s), {r['memory_format']} | {r['clips_per_s']:.1f} clips/s, waiting for "
-            f"data {r['data_wait_share']:.1%} of step time |" for r in doc["tiny"]]
-    rows += [f"| {r['preset']}, {r['kind']}, S={r['clip_seconds']}, batch {r['batch']}, {r['threads']} thread(s) | "
-             f"forward {r['forward_s']:.1f} s, backward {r['backward_s']:.1f} s, {r['parameters_m']:.1f} M parameters |"
-             for r in doc["full"]]
+    rows = [
+        f"| {r['preset']}, {r['kind']}, S={r['clip_seconds']}, batch {r['batch']}, {r['threads']} thread(s) "
+        "+ "
+        f"{r['data_workers']} data worker(s), {r['memory_format']} | {r['clips_per_s']:.1f} clips/s, "
+        "waiting for "
+        f"data {r['data_wait_share']:.1%} of step time |"
+        for r in doc["tiny"]
+    ]
+    rows += [
+        f"| {r['preset']}, {r['kind']}, S={r['clip_seconds']}, batch {r['batch']}, {r['threads']} thread(s) "
+        "| "
+        f"forward {r['forward_s']:.1f} s, backward {r['backward_s']:.1f} s, {r['parameters_m']:.1f} M "
+        "parameters |"
+        for r in doc["full"]
+    ]
     return "\n".join([_source_line(files) + _made(doc), "", "| measured | result |", "|---|---|", *rows])
 
 
@@ -212,10 +268,12 @@ def season_speed(files: list[Path]) -> str:
     if "fingerprint_s_per_clip" in doc:
         lines.append(f"- Fingerprinting: {doc['fingerprint_s_per_clip']:.2f} s per {S:.0f}-s mp4/AAC clip "
                      f"(mean of {doc['fingerprint_clips']}, one process).")
-    lines.append(f"- Sibling discovery over {d['clips']} clips of {S:.0f} s ({doc['series']} synthetic series x "
-                 f"{doc['episodes']} episodes x start/end; audio synthesised directly rather than encoded): "
-                 f"{d['seconds']:.1f} s, {d['groups']} groups, {d['cross_series_pairs']} cross-series pairs, "
-                 f"{d['clips_without_sibling']} clips without a sibling.")
+    lines.append(
+        f"- Sibling discovery over {d['clips']} clips of {S:.0f} s ({doc['series']} synthetic series x "
+        f"{doc['episodes']} episodes x start/end; audio synthesised directly rather than encoded): "
+        f"{d['seconds']:.1f} s, {d['groups']} groups, {d['cross_series_pairs']} cross-series pairs, "
+        f"{d['clips_without_sibling']} clips without a sibling."
+    )
     errs = [f"{label} median {doc[k]['median_s']:.2f} s / p90 {doc[k]['p90_s']:.2f} s"
             for k, label in (("op_end", "OP end"), ("ed_start", "ED start")) if k in doc]
     if errs:
@@ -233,17 +291,35 @@ def demo_run(files: list[Path]) -> str:
     ep = sorted(set(d["epochs"].values()))
     secs = doc["seconds"]
     reused = set(doc.get("reused_earlier_outputs", []))
-    return "\n".join([
-        _source_line(files) + _made(doc), "",
-        f"Difficulty {mw['difficulty']}, seed {mw['seed']}, S = {d['clip_seconds']} s; training "
-        f"{d['train']['clips']} labelled clips of {d['train']['series']} series, test B {d['test']['clips']} clips "
-        f"of {d['test']['series']} unseen series; tiny preset, "
-        + (f"{ep[0]} epochs" if len(ep) == 1 else ", ".join(f"{k} {v} epochs" for k, v in d["epochs"].items())) + ".",
-        "", table, "", *[f"- {v}" for v in _verdicts(rows)], "",
-        "Stage times (s): " + ", ".join(f"{k} {v:.0f}{' (reused)' if k in reused else ''}" for k, v in secs.items())
-        + f"; total {sum(secs.values()) / 60:.1f} min.",
-        *[line for combined, rows in doc.get("season", {}).get("season_check", {}).items()
-          for line in ("", season_check_table(rows, combined.rsplit("+season", 1)[0], combined))]])
+    return "\n".join(
+        [
+            _source_line(files) + _made(doc),
+            "",
+            f"Difficulty {mw['difficulty']}, seed {mw['seed']}, S = {d['clip_seconds']} s; training "
+            f"{d['train']['clips']} labelled clips of {d['train']['series']} series, test B "
+            f"{d['test']['clips']} clips "
+            f"of {d['test']['series']} unseen series; tiny preset, "
+            + (
+                f"{ep[0]} epochs"
+                if len(ep) == 1
+                else ", ".join(f"{k} {v} epochs" for k, v in d["epochs"].items())
+            )
+            + ".",
+            "",
+            table,
+            "",
+            *[f"- {v}" for v in _verdicts(rows)],
+            "",
+            "Stage times (s): "
+            + ", ".join(f"{k} {v:.0f}{' (reused)' if k in reused else ''}" for k, v in secs.items())
+            + f"; total {sum(secs.values()) / 60:.1f} min.",
+            *[
+                line
+                for combined, rows in doc.get("season", {}).get("season_check", {}).items()
+                for line in ("", season_check_table(rows, combined.rsplit("+season", 1)[0], combined))
+            ],
+        ]
+    )
 
 
 def season_rule_fit(files: list[Path]) -> str:
@@ -259,12 +335,22 @@ def season_rule_fit(files: list[Path]) -> str:
         rows.append(f"| `{_rel(f)}` | {dec['spread_cut']:g} s | " + " | ".join(
             f"{rel[k]:.2f} ({n.get(k, '?')})" for k in ("one", "several", "several_spread"))
             + f" | {dec['model_trust']:.2f} | {dec['min_song_s']:.0f}-{dec['max_song_s']:.0f} s |")
-    return "\n".join([_source_line(files), "", "| fitted in | spread_cut | p_season one sibling (clips) | several | "
-                      "several, spread | model_trust | theme-song length |", "|---|---|---|---|---|---|---|", *rows])
+    return "\n".join(
+        [
+            _source_line(files),
+            "",
+            "| fitted in | spread_cut | p_season one sibling (clips) | several | "
+            "several, spread | model_trust | theme-song length |",
+            "|---|---|---|---|---|---|---|",
+            *rows,
+        ]
+    )
 
 
 def _material_runs() -> list[Path]:
-    return sorted(RESULTS.glob("accuracy_material_seed*.json"), key=lambda p: int(re.sub(r"\D", "", p.stem) or 0))
+    return sorted(
+        RESULTS.glob("accuracy_material_seed*.json"), key=lambda p: int(re.sub(r"\D", "", p.stem) or 0)
+    )
 
 
 # name -> (files, renderer); files as a callable when they are found by pattern
@@ -273,22 +359,35 @@ TABLES: dict[str, tuple[Callable[[], list[Path]], Callable[[list[Path]], str]]] 
     "accuracy_seed1_season": (lambda: [RESULTS / "accuracy_seed1.json"], accuracy_season),
     "accuracy_seed1_coverage": (lambda: [RESULTS / "accuracy_seed1.json"], accuracy_coverage),
     "accuracy_spread": (lambda: [RESULTS / f for f in SYNTH_SEEDS], accuracy_spread),
-    "material_spread": (lambda: _material_runs() or [RESULTS / "accuracy_material_seed1.json"], accuracy_spread),
+    "material_spread": (
+        lambda: _material_runs() or [RESULTS / "accuracy_material_seed1.json"],
+        accuracy_spread,
+    ),
     "material_seed1": (lambda: [RESULTS / "accuracy_material_seed1.json"], accuracy_groups),
     "material_seed1_season": (lambda: [RESULTS / "accuracy_material_seed1.json"], accuracy_season),
     "material_seed1_coverage": (lambda: [RESULTS / "accuracy_material_seed1.json"], accuracy_coverage),
     "shipped_zero_shot": (lambda: [SHIPPED_RESULTS / "zero_shot_test.json"], shipped_zero_shot),
     "shipped_episodes": (lambda: [SHIPPED_RESULTS / "episode_test.json"], shipped_text),
     "shipped_speed": (lambda: [SHIPPED_RESULTS / "predict_speed.json"], shipped_text),
-    "episodes_history": (lambda: [RESULTS / f"episode_bench{x}.json" for x in ("", "_sel", "_ab")], episodes_history),
-    "episodes_coverage": (lambda: [RESULTS / "episode_bench_ab.json", RESULTS / "episode_val_ab.json"],
-                          episodes_coverage),
+    "episodes_history": (
+        lambda: [RESULTS / f"episode_bench{x}.json" for x in ("", "_sel", "_ab")],
+        episodes_history,
+    ),
+    "episodes_coverage": (
+        lambda: [RESULTS / "episode_bench_ab.json", RESULTS / "episode_val_ab.json"],
+        episodes_coverage,
+    ),
     "preprocess_speed": (lambda: [RESULTS / "preprocess_bench.json"], preprocess_speed),
     "train_speed": (lambda: [RESULTS / "train_bench.json"], train_speed),
     "season_speed": (lambda: [RESULTS / "season_bench.json"], season_speed),
     "demo": (lambda: [RESULTS / "demo.json"], demo_run),
-    "season_rule_fit": (lambda: [ROOT / "models" / "shipped" / "season_rule.json",
-                                 *[f for f in _material_runs() if "season_rule" in _load(f)]], season_rule_fit),
+    "season_rule_fit": (
+        lambda: [
+            ROOT / "models" / "shipped" / "season_rule.json",
+            *[f for f in _material_runs() if "season_rule" in _load(f)],
+        ],
+        season_rule_fit,
+    ),
 }
 
 
@@ -326,11 +425,15 @@ def check(readme: Path) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description="Regenerate (or check) the README's result tables from the result "
-                                "files committed in the repository.")
+    p = argparse.ArgumentParser(
+        description="Regenerate (or check) the README's result tables from the result "
+        "files committed in the repository."
+    )
     g = p.add_mutually_exclusive_group()
     g.add_argument("--write", action="store_true", help="rewrite the tables in the README in place")
-    g.add_argument("--check", action="store_true", help="exit 1 when a table in the README differs from its files")
+    g.add_argument(
+        "--check", action="store_true", help="exit 1 when a table in the README differs from its files"
+    )
     p.add_argument("--readme", default=str(README), help="the README to write or check")
     p.add_argument("names", nargs="*", help="print only these tables (default: all)")
     args = p.parse_args(argv)
@@ -340,7 +443,9 @@ def main(argv: list[str] | None = None) -> int:
         for line in problems:
             print(line, file=sys.stderr)
         if not problems:
-            print(f"{readme}: {len(blocks(readme.read_text(encoding='utf-8')))} tables match their result files")
+            print(
+                f"{readme}: {len(blocks(readme.read_text(encoding='utf-8')))} tables match their result files"
+            )
         return 1 if problems else 0
     if args.write:
         text = readme.read_text(encoding="utf-8")

@@ -76,9 +76,19 @@ def bench_tiny(args: argparse.Namespace, data: Path) -> list[dict]:
         print(f"tiny {kind:10s} S={args.clip_seconds} batch {args.batch_size} "
               f"{args.memory_format}: {res['clips_per_s']:.1f} clips/s (last of {args.epochs} "
               f"epoch(s)), data wait {100 * res['data_share']:.1f}% of step time")
-        rows.append({"kind": kind, "preset": "tiny", "clip_seconds": args.clip_seconds, "batch": args.batch_size,
-                     "memory_format": args.memory_format, "threads": args.threads, "data_workers": args.num_workers,
-                     "clips_per_s": round(res["clips_per_s"], 2), "data_wait_share": round(res["data_share"], 4)})
+        rows.append(
+            {
+                "kind": kind,
+                "preset": "tiny",
+                "clip_seconds": args.clip_seconds,
+                "batch": args.batch_size,
+                "memory_format": args.memory_format,
+                "threads": args.threads,
+                "data_workers": args.num_workers,
+                "clips_per_s": round(res["clips_per_s"], 2),
+                "data_wait_share": round(res["data_share"], 4),
+            }
+        )
     return rows
 
 
@@ -103,8 +113,18 @@ def bench_full(args: argparse.Namespace) -> list[dict]:
         n = sum(p.numel() for p in model.parameters())
         print(f"full {kind:10s} S={s} batch {b}: forward {t1 - t0:.1f} s, backward {t2 - t1:.1f} s "
               f"({n / 1e6:.1f} M parameters)")
-        rows.append({"kind": kind, "preset": "full", "clip_seconds": s, "batch": b, "threads": args.threads,
-                     "forward_s": round(t1 - t0, 2), "backward_s": round(t2 - t1, 2), "parameters_m": round(n / 1e6, 1)})
+        rows.append(
+            {
+                "kind": kind,
+                "preset": "full",
+                "clip_seconds": s,
+                "batch": b,
+                "threads": args.threads,
+                "forward_s": round(t1 - t0, 2),
+                "backward_s": round(t2 - t1, 2),
+                "parameters_m": round(n / 1e6, 1),
+            }
+        )
     return rows
 
 
@@ -125,9 +145,17 @@ def main(argv: list[str] | None = None) -> None:
         from bench.provenance import provenance
         from utils.io import atomic_write_json
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_json(Path(args.out), {**provenance(None if argv is None else ["bench/train_bench.py", *argv]),
-                                           "clips": args.clips, "epochs": args.epochs, "tiny": tiny, "full": full},
-                          indent=1)
+        atomic_write_json(
+            Path(args.out),
+            {
+                **provenance(None if argv is None else ["bench/train_bench.py", *argv]),
+                "clips": args.clips,
+                "epochs": args.epochs,
+                "tiny": tiny,
+                "full": full,
+            },
+            indent=1,
+        )
         print(f"wrote {args.out}")
 
 

@@ -117,8 +117,8 @@ def synth(out: Path, material: Path | None, split: str | None, series: int, epis
         print(f"{out}: generated earlier, skipping")
         return
     cmd = [sys.executable, "-m", "datatools.synth", "--out", out, "--series", series, "--episodes", episodes,
-           "--lone_episodes", lone, "--clip_seconds", r.clip_seconds, "--seed", seed, "--render_fps", r.render_fps,
-           "--late_op_prob", r.late_op_prob]
+           "--lone_episodes", lone, "--clip_seconds", r.clip_seconds, "--seed", seed, "--render_fps",
+           r.render_fps, "--late_op_prob", r.late_op_prob]
     if material is not None:
         cmd += ["--material", material, "--material_split", split]
     run(cmd)
@@ -142,20 +142,57 @@ def stage_train(out: Path, r: Recipe, threads: int) -> None:
             print(f"{d}: trained earlier, skipping")
             continue
         d.mkdir(parents=True, exist_ok=True)
-        cmd = [sys.executable, "avt_dense_main.py", "--data_root", out / "data", "--preset", r.preset,
-               "--clip_seconds", r.clip_seconds, "--max_epoch", r.epochs, "--warmup_epochs", max(1, r.epochs // 8),
-               "--batch_size", r.batch_size, "--lr", r.lr, "--shift_aug", r.shift_aug, "--num_workers", 0,
-               "--device", "cpu", "--show_freq", 1000, "--seed", 10 + i, "--save_prefix", d, "--resume", "auto"]
+        cmd = [
+            sys.executable,
+            "avt_dense_main.py",
+            "--data_root",
+            out / "data",
+            "--preset",
+            r.preset,
+            "--clip_seconds",
+            r.clip_seconds,
+            "--max_epoch",
+            r.epochs,
+            "--warmup_epochs",
+            max(1, r.epochs // 8),
+            "--batch_size",
+            r.batch_size,
+            "--lr",
+            r.lr,
+            "--shift_aug",
+            r.shift_aug,
+            "--num_workers",
+            0,
+            "--device",
+            "cpu",
+            "--show_freq",
+            1000,
+            "--seed",
+            10 + i,
+            "--save_prefix",
+            d,
+            "--resume",
+            "auto",
+        ]
         print("$ " + " ".join(map(str, cmd)) + f"  > {d / 'console.log'}", flush=True)
         log_cmd = out / "commands.json"
         done = json.loads(log_cmd.read_text(encoding="utf-8")) if log_cmd.is_file() else []
         text = f"OMP_NUM_THREADS={threads} " + " ".join(_shown(c) for c in cmd)
         if text not in done:
             atomic_write_json(log_cmd, done + [text], indent=1)
-        env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads), PYTHONUNBUFFERED="1")
+        env = dict(
+            os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads), PYTHONUNBUFFERED="1"
+        )
         log = open(d / "console.log", "ab")
-        procs.append((subprocess.Popen([str(c) for c in cmd], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT),
-                      log, d))
+        procs.append(
+            (
+                subprocess.Popen(
+                    [str(c) for c in cmd], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+                ),
+                log,
+                d,
+            )
+        )
     failed = []
     for p, log, d in procs:
         if p.wait() != 0:
@@ -178,11 +215,18 @@ def ensemble(out: Path, r: Recipe, which: str = "avnet_bestmodel.pth"):
     model = build_model("dense", cfg, r.clip_seconds)
     for m, c in zip(model.members, ckpts):
         m.load_state_dict(c["model"])
-    meta = {"kind": "dense", "preset": ckpts[0]["preset"], "config": cfg.to_dict(), "clip_seconds": r.clip_seconds,
-            "normalization": ckpts[0]["normalization"], "segment_clips": min(int(c.get("segment_clips") or 0)
-                                                                              for c in ckpts),
-            "members": [{"run": str(d.relative_to(out)), "epoch": int(c["epoch"]), "validation": c.get("validation")}
-                        for d, c in zip(member_dirs(out, r), ckpts)]}
+    meta = {
+        "kind": "dense",
+        "preset": ckpts[0]["preset"],
+        "config": cfg.to_dict(),
+        "clip_seconds": r.clip_seconds,
+        "normalization": ckpts[0]["normalization"],
+        "segment_clips": min(int(c.get("segment_clips") or 0) for c in ckpts),
+        "members": [
+            {"run": str(d.relative_to(out)), "epoch": int(c["epoch"]), "validation": c.get("validation")}
+            for d, c in zip(member_dirs(out, r), ckpts)
+        ],
+    }
     return model.eval().to(torch.device("cpu")), meta
 
 
@@ -204,13 +248,23 @@ def clip_answers(model, data: Path, S: int) -> list[dict]:
         arrays["is_end"] = np.array([m["kind"] == "end" for m in batch_meta], np.float32)
         res = predict_seconds(model, arrays, "unit", S)
         for i, m in enumerate(batch_meta):
-            sup = segment_support(res["segments"][i], m["kind"], float(res["seconds"][i])) if "segments" in res else 1.0
-            rows.append({**m, "answer": round(float(res["seconds"][i]), 3), "raw": round(float(res["confidence"][i]), 5),
-                         "support": round(sup, 5)})
+            sup = (
+                segment_support(res["segments"][i], m["kind"], float(res["seconds"][i]))
+                if "segments" in res
+                else 1.0
+            )
+            rows.append(
+                {
+                    **m,
+                    "answer": round(float(res["seconds"][i]), 3),
+                    "raw": round(float(res["confidence"][i]), 5),
+                    "support": round(sup, 5),
+                }
+            )
         batch.clear()
         batch_meta.clear()
 
-    for ep_id, ep in spans["episodes"].items():
+    for ep in spans["episodes"].values():
         for kind in ("start", "end"):
             c = ep["clips"][kind]
             stem = Path(c["file"]).stem
@@ -259,8 +313,21 @@ def stage_calibrate(out: Path, r: Recipe) -> dict:
            "reliability_calibrated": reliability(final_confidence(rows, cal), err), "rows": rows}
     atomic_write_json(out / "calibration.json", res, indent=1)
     # the season rule (offsets, evidence-bin reliabilities, song-length bounds) on the same held-out series
-    run([sys.executable, "fuse/season.py", "--feat_root", out / "calib" / "processed", "--clip_seconds", r.clip_seconds,
-         "--quiet", "--fit_labels", out / "calib" / "labels.txt", "--save_offsets", out / "season_rule.json"])
+    run(
+        [
+            sys.executable,
+            "fuse/season.py",
+            "--feat_root",
+            out / "calib" / "processed",
+            "--clip_seconds",
+            r.clip_seconds,
+            "--quiet",
+            "--fit_labels",
+            out / "calib" / "labels.txt",
+            "--save_offsets",
+            out / "season_rule.json",
+        ]
+    )
     return res
 
 
@@ -272,10 +339,20 @@ def stage_export(out: Path, r: Recipe, material: Path, timings: dict) -> None:
 
     model, meta = ensemble(out, r)
     cal = json.loads((out / "calibration.json").read_text(encoding="utf-8"))["calibration"]
-    state = {**meta, "model": model.state_dict(), "calibration": cal, "epoch": None, "best_score": None,
-             "shipped": {"recipe": asdict(r), "commit": git_commit(), "material_content_hash":
-                         read_index(material).get("content_hash"), "built": time.strftime("%Y-%m-%d %H:%M:%S"),
-                         "calibrated_on": "calib split (other sources, other series)"}}
+    state = {
+        **meta,
+        "model": model.state_dict(),
+        "calibration": cal,
+        "epoch": None,
+        "best_score": None,
+        "shipped": {
+            "recipe": asdict(r),
+            "commit": git_commit(),
+            "material_content_hash": read_index(material).get("content_hash"),
+            "built": time.strftime("%Y-%m-%d %H:%M:%S"),
+            "calibrated_on": "calib split (other sources, other series)",
+        },
+    }
     SHIPPED.mkdir(parents=True, exist_ok=True)
     save_checkpoint(WEIGHTS, state)
     import shutil
@@ -288,13 +365,22 @@ def stage_export(out: Path, r: Recipe, material: Path, timings: dict) -> None:
     index = read_index(material)
     dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
                                 capture_output=True, text=True).stdout.strip())
-    build = {"recipe": asdict(r), "commit": state["shipped"]["commit"], "dirty": dirty, "built": state["shipped"]["built"],
-             "parameters": n_params, "bytes": size, "seeds": [10 + i for i in range(r.members)],
-             "members": meta["members"], "material": {"content_hash": index.get("content_hash"),
-                                                      "sources": index["sources"]},
-             "data": data_counts(out), "timings": timings,
-             "commands": json.loads((out / "commands.json").read_text(encoding="utf-8"))
-             if (out / "commands.json").is_file() else []}
+    build = {
+        "recipe": asdict(r),
+        "commit": state["shipped"]["commit"],
+        "dirty": dirty,
+        "built": state["shipped"]["built"],
+        "parameters": n_params,
+        "bytes": size,
+        "seeds": [10 + i for i in range(r.members)],
+        "members": meta["members"],
+        "material": {"content_hash": index.get("content_hash"), "sources": index["sources"]},
+        "data": data_counts(out),
+        "timings": timings,
+        "commands": json.loads((out / "commands.json").read_text(encoding="utf-8"))
+        if (out / "commands.json").is_file()
+        else [],
+    }
     RESULTS.mkdir(parents=True, exist_ok=True)
     atomic_write_json(RESULTS / "build.json", build, indent=1)
     del torch
@@ -352,8 +438,12 @@ def stage_evaluate(out: Path, r: Recipe) -> dict:
 
 
 def get_args_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--material", default=str(ROOT / "work_dir" / "material"), help="material folder (make material)")
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
+    p.add_argument(
+        "--material", default=str(ROOT / "work_dir" / "material"), help="material folder (make material)"
+    )
     p.add_argument("--out", default=str(ROOT / "work_dir" / "shipped"), help="working folder (resumable)")
     p.add_argument("--stages", default="data,preprocess,train,calibrate,export,evaluate,card",
                    help="comma-separated stages to run, in order")
@@ -381,7 +471,15 @@ def main(argv: list[str] | None = None) -> int:
         banner(stage)
         t0 = time.perf_counter()
         if stage == "data":
-            synth(out / "data" / "data_A" / "train", material, "train", r.material_series, r.material_episodes, r.seed, r)
+            synth(
+                out / "data" / "data_A" / "train",
+                material,
+                "train",
+                r.material_series,
+                r.material_episodes,
+                r.seed,
+                r,
+            )
             synth(out / "data" / "data_B", None, None, r.synth_series, r.synth_episodes, r.seed + 1, r)
             synth(out / "calib", material, "calib", r.calib_series, r.calib_episodes, r.calib_seed, r)
             synth(out / "test", material, "test", r.test_series, r.test_episodes, r.test_seed, r, r.test_lone)

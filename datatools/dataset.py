@@ -20,16 +20,29 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 from torch.utils.data import Dataset
 
 from datatools.labels import VIDEO_SUFFIX, LabelError, read_labels
-from datatools.spec import (FRAME_H, FRAME_W, FRAMES_SUFFIX, HOP_LENGTH, MFCC_SUFFIX, N_MFCC, ROI_H,
-                            ROI_SUFFIX, ROI_W, SAMPLE_RATE, feature_path, mfcc_length, rel_to_root)
+from datatools.spec import (
+    FRAME_H,
+    FRAME_W,
+    FRAMES_SUFFIX,
+    HOP_LENGTH,
+    MFCC_SUFFIX,
+    N_MFCC,
+    ROI_H,
+    ROI_SUFFIX,
+    ROI_W,
+    SAMPLE_RATE,
+    feature_path,
+    mfcc_length,
+    rel_to_root,
+)
 
 META_NAME = "meta.json"
 DEFAULT_LABEL_FILES = ("data_A/train/labels.txt", "data_B/labels.txt")
@@ -109,7 +122,9 @@ def labelled_clips(data_root: str | os.PathLike, label_files: Sequence[str | os.
     return records
 
 
-def split_train_val(records: Sequence[ClipRecord], data_seed: int) -> tuple[list[ClipRecord], list[ClipRecord]]:
+def split_train_val(
+    records: Sequence[ClipRecord], data_seed: int
+) -> tuple[list[ClipRecord], list[ClipRecord]]:
     """Published split: rotate the clip list left by ``data_seed``, then every 7th clip (positions
     0, 7, 14, ...) is validation, the rest training."""
     n = len(records)
@@ -212,7 +227,9 @@ class FeatureDataset(Dataset):
         seconds = self.records[i].seconds
         seg = None
         if self.segments is not None:
-            seg = self.segments[i] if self.segments[i] is not None else np.full(self.clip_seconds, -1, np.int64)
+            seg = (
+                self.segments[i] if self.segments[i] is not None else np.full(self.clip_seconds, -1, np.int64)
+            )
         if self.shift_aug and seconds is not None:
             rng = np.random.default_rng([self.seed, self.epoch, i])
             lo = max(-self.shift_aug, -math.floor(seconds))

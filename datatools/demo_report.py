@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from datatools.labels import read_submission
 from datatools.metric import score
@@ -26,7 +27,8 @@ def _fmt(v: float, pct: bool = False) -> str:
 def score_table(results: Mapping[str, dict]) -> tuple[str, list[dict]]:
     """Markdown table of every submission's overall figures, plus rows for programmatic checks."""
     base = results["baseline"]["overall"]["score"]
-    head = "| submission | score (s) | MAE (s) | median (s) | within 1 s | within 2 s | within 5 s | baseline / score |"
+    head = ("| submission | score (s) | MAE (s) | median (s) | within 1 s | within 2 s | within 5 s "
+            "| baseline / score |")
     lines = [head, "|" + "---|" * 8]
     rows = []
     for name, res in results.items():
@@ -75,9 +77,14 @@ def _verdicts(rows: list[dict]) -> list[str]:
     dense = next((r for r in rows if r["name"] == "dense"), None)
     if dense is not None:
         ratio = best["score"] / dense["score"] if dense["score"] > 0 else math.inf
-        out.append(f"The dense kind (not one of the published five) scores {dense['score']:.3f} s: "
-                   + (f"{gain_text('dense', ratio)} better than the best published kind ({best['name']})." if ratio >= 1
-                      else f"**worse** than the best published kind ({best['name']}, {best['score']:.3f} s)."))
+        out.append(
+            f"The dense kind (not one of the published five) scores {dense['score']:.3f} s: "
+            + (
+                f"{gain_text('dense', ratio)} better than the best published kind ({best['name']})."
+                if ratio >= 1
+                else f"**worse** than the best published kind ({best['name']}, {best['score']:.3f} s)."
+            )
+        )
     season = next((r for r in rows if r["name"] == "fusion+season"), None)
     if fusion is not None and season is not None and season["score"] > fusion["score"]:
         out.append(f"Season mode makes the fusion **worse** here ({season['score']:.3f} s against "
@@ -171,7 +178,9 @@ def plot_report(path: Path, rows: list[dict], submissions: Mapping[str, Path], s
     # a few clips of each type, the ones the fusion got worst and best, so the figure is honest
     chosen = []
     for kind in ("start", "end"):
-        errs = sorted((abs(fused[k] - truth[k]["label"]), k) for k in fused if k.endswith(kind) and k in truth)
+        errs = sorted(
+            (abs(fused[k] - truth[k]["label"]), k) for k in fused if k.endswith(kind) and k in truth
+        )
         if errs:
             chosen += [errs[0][1], errs[-1][1]] if len(errs) > 1 else [errs[0][1]]
     chosen = chosen[:n_clips]
@@ -229,14 +238,26 @@ def describe_data(out: Path) -> dict:
     for m in sorted((out / "runs").glob("*/metrics.csv")):
         with open(m, encoding="utf-8") as fh:
             epochs[m.parent.name] = max(sum(1 for _ in fh) - 1, 0)
-    return {"train": {k: sum(t[k] for t in train) for k in ("series", "episodes", "clips")},
-            "test": test,
-            "clip_seconds": json.loads(meta.read_text(encoding="utf-8")).get("clip_seconds") if meta.is_file() else None,
-            "epochs": epochs}
+    return {
+        "train": {k: sum(t[k] for t in train) for k in ("series", "episodes", "clips")},
+        "test": test,
+        "clip_seconds": json.loads(meta.read_text(encoding="utf-8")).get("clip_seconds")
+        if meta.is_file()
+        else None,
+        "epochs": epochs,
+    }
 
 
-def write_report(out: Path, size: Any, results: Mapping[str, dict], timings: Mapping[str, float],
-                 reused: Sequence[str], sidecar: Path, spans_path: Path, submissions: Mapping[str, Path]) -> str:
+def write_report(
+    out: Path,
+    size: Any,
+    results: Mapping[str, dict],
+    timings: Mapping[str, float],
+    reused: Sequence[str],
+    sidecar: Path,
+    spans_path: Path,
+    submissions: Mapping[str, Path],
+) -> str:
     """Write ``report.md`` and ``report.png`` in ``out``; return the table for the console."""
     table, rows = score_table(results)
     with open(spans_path, encoding="utf-8") as fh:
@@ -282,7 +303,8 @@ def write_report(out: Path, size: Any, results: Mapping[str, dict], timings: Map
         "--season_rule`): per clip the decision rule `fuse.season_rule.decide`, fitted on the "
         "training labels only, weighs the theme-song match against the models and picks one "
         "(`*_sources.csv` says which and why); `fusion+dense+season` does the same after the "
-        "dense fusion, with the dense confidence as the models' reliability. `dense` is the fourth, per-second "
+        "dense fusion, with the dense confidence as the models' reliability. `dense` is the fourth, "
+        "per-second "
         "kind (`avt_dense_main.py`, models/dense.py), not one of the published five; `fusion+dense` "
         "is the K-means fusion of the published five and dense, dense weighing as much as the five "
         "together (`fuse/fuse.py --weight dense=5`), so they can refine its answer but never outvote it.",
@@ -300,8 +322,10 @@ def write_report(out: Path, size: Any, results: Mapping[str, dict], timings: Map
         "",
         "| stage | seconds |",
         "|---|---|",
-        *[f"| {k} | {v:.1f}{' (reused earlier outputs; not its full cost)' if k in reused else ''} |"
-          for k, v in timings.items()],
+        *[
+            f"| {k} | {v:.1f}{' (reused earlier outputs; not its full cost)' if k in reused else ''} |"
+            for k, v in timings.items()
+        ],
         f"| total (stages above) | {total:.1f} |",
         "",
         "![scores and timelines](report.png)",

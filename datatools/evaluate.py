@@ -30,12 +30,12 @@ if __package__ in (None, ""):
 import argparse
 import io
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
-from datatools.labels import (VIDEO_SUFFIX, LabelError, LabelRow, SubmissionRow, read_labels,
-                              read_submission)
+from datatools.labels import VIDEO_SUFFIX, LabelError, LabelRow, SubmissionRow, read_labels, read_submission
 from datatools.metric import TOLERANCE_S, summary
 from utils.io import atomic_write_bytes, atomic_write_json
 

@@ -38,10 +38,10 @@ import subprocess
 import sys
 import zipfile
 import zlib
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -58,11 +58,15 @@ MIN_BACKGROUND_PX = 160     # short side of a usable background
 SPRITE_CLEAR = (0.15, 0.95)  # share of transparent pixels that makes an image a sprite (cut-out)
 SILENT_DB = -45.0
 # Licences named in the prose of an old-style (not machine-readable) Debian copyright file.
-LICENCE_WORDS = (("GPL-3", r"GNU General Public License.{0,80}version 3|GPL-3"),
-                 ("GPL-2", r"GNU General Public License.{0,80}version 2|GPL-2"),
-                 ("GPL", r"GNU General Public License(?!.{0,80}version [23])"),
-                 ("CC-BY-SA", r"Attribution-ShareAlike|CC-BY-SA"), ("CC-BY", r"Attribution(?!-ShareAlike)|CC-BY(?!-SA)"),
-                 ("CC0 / public domain", r"public domain|CC0"), ("Artistic", r"Artistic License"))           # RMS below this (dBFS) is silence, not music
+LICENCE_WORDS = (
+    ("GPL-3", r"GNU General Public License.{0,80}version 3|GPL-3"),
+    ("GPL-2", r"GNU General Public License.{0,80}version 2|GPL-2"),
+    ("GPL", r"GNU General Public License(?!.{0,80}version [23])"),
+    ("CC-BY-SA", r"Attribution-ShareAlike|CC-BY-SA"),
+    ("CC-BY", r"Attribution(?!-ShareAlike)|CC-BY(?!-SA)"),
+    ("CC0 / public domain", r"public domain|CC0"),
+    ("Artistic", r"Artistic License"),
+)  # RMS below this (dBFS) is silence, not music
 
 # Reserved for an independent held-out judgement: never indexed, in any split.
 FORBIDDEN = ("wesnoth", "warzone2100-music", "asc-music", "colobot")
@@ -282,8 +286,10 @@ def index_folder(root: str | os.PathLike, splits: Mapping[str, str] | None = Non
     for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
         name = folder.name
         if forbidden(name):
-            raise MaterialError(f"{folder}: source {name!r} is reserved for the independent held-out judgement "
-                                f"(never {', '.join(FORBIDDEN)}); remove it from the material folder")
+            raise MaterialError(
+                f"{folder}: source {name!r} is reserved for the independent held-out judgement "
+                f"(never {', '.join(FORBIDDEN)}); remove it from the material folder"
+            )
         lic, lic_file = licence_of(folder)
         sources[name] = {"split": splits.get(name) or default_split(name), "licence": lic,
                          "licence_file": f"{name}/{lic_file}" if lic_file else None}
@@ -291,7 +297,9 @@ def index_folder(root: str | os.PathLike, splits: Mapping[str, str] | None = Non
             if p.suffix.lower() in AUDIO_EXTS + IMAGE_EXTS and p.is_file():
                 hit = _forbidden_path(p)
                 if hit:
-                    raise MaterialError(f"{p}: lies in {hit!r}, reserved for the independent held-out judgement")
+                    raise MaterialError(
+                        f"{p}: lies in {hit!r}, reserved for the independent held-out judgement"
+                    )
                 jobs.append((p, name))
     files, skipped, seen = [], {}, {}
     it = ((p, s, *_entry(p, root, s)) for p, s in jobs)
@@ -300,7 +308,7 @@ def index_folder(root: str | os.PathLike, splits: Mapping[str, str] | None = Non
         pool = ProcessPoolExecutor(workers)
         it = ((p, s, *r) for (p, s), r in zip(jobs, pool.map(_entry_job, [(p, root, s) for p, s in jobs],
                                                              chunksize=16)))
-    for p, s, e, why in tqdm(it, total=len(jobs), desc="material", unit="file", disable=not progress):
+    for _p, _s, e, why in tqdm(it, total=len(jobs), desc="material", unit="file", disable=not progress):
         if e is None:
             if why:
                 skipped[why] = skipped.get(why, 0) + 1
@@ -319,7 +327,9 @@ def index_folder(root: str | os.PathLike, splits: Mapping[str, str] | None = Non
                    backgrounds=sum(f["kind"] == "background" for f in mine),
                    sprites=sum(f["kind"] == "sprite" for f in mine),
                    speech=sum(f["kind"] == "speech" for f in mine))
-    sources = {k: v for k, v in sources.items() if any(v[c] for c in ("music", "backgrounds", "sprites", "speech"))}
+    sources = {
+        k: v for k, v in sources.items() if any(v[c] for c in ("music", "backgrounds", "sprites", "speech"))
+    }
     if not files:
         raise MaterialError(f"{root}: no usable file (audio of {MIN_MUSIC_S:g} s or more, images of at least "
                             f"{MIN_BACKGROUND_PX} px or with a cut-out) in any source sub-folder")
@@ -391,8 +401,10 @@ def summary_table(index: Mapping) -> str:
     lines = ["| source | split | licence | music (min) | backgrounds | sprites | speech lines |",
              "|---|---|---|---|---|---|---|"]
     for name, s in sorted(index["sources"].items(), key=lambda kv: (SPLITS.index(kv[1]["split"]), kv[0])):
-        lines.append(f"| {name} | {s['split']} | {s['licence']} | {s['music']} ({s['music_seconds'] / 60:.0f}) | "
-                     f"{s['backgrounds']} | {s['sprites']} | {s['speech']} |")
+        lines.append(
+            f"| {name} | {s['split']} | {s['licence']} | {s['music']} ({s['music_seconds'] / 60:.0f}) | "
+            f"{s['backgrounds']} | {s['sprites']} | {s['speech']} |"
+        )
     return "\n".join(lines)
 
 
@@ -456,7 +468,9 @@ def render_speech_bank(out: Path, voices: Iterable[str], lines_per_voice: int = 
         engine, name = voice.split(":", 1)
         exe = shutil.which(engine)
         if exe is None:
-            raise MaterialError(f"{engine} is not installed (apt-get install {engine}); it renders the speech bank")
+            raise MaterialError(
+                f"{engine} is not installed (apt-get install {engine}); it renders the speech bank"
+            )
         folder = out / source_of_voice(voice)
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "LICENSE").write_text(f"Rendered by {engine} (voice {name}) from made-up text; "
@@ -477,7 +491,9 @@ def render_speech_bank(out: Path, voices: Iterable[str], lines_per_voice: int = 
                        "--setf", f"int_f0_target_mean={rng.uniform(90, 190):.0f}", "-t", text, "-o", str(tmp)]
             r = subprocess.run(cmd, capture_output=True)
             if r.returncode != 0 or not tmp.is_file():
-                raise MaterialError(f"{engine} failed on voice {name}: {r.stderr.decode(errors='replace')[-200:]}")
+                raise MaterialError(
+                    f"{engine} failed on voice {name}: {r.stderr.decode(errors='replace')[-200:]}"
+                )
             y = read_audio(tmp, sr)
             tmp.unlink()
             peak = float(np.abs(y).max()) if y.size else 0.0

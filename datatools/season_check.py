@@ -12,7 +12,11 @@ SEASON_GROUPS = ("all", "no_sibling", "one_sibling", "several_siblings", "cour_c
 
 def clip_flags(spans: dict) -> dict[str, list[str]]:
     """Clip stem -> its hard-case flags, from a generator's spans.json document."""
-    return {f"{i}_{k}": list(c.get("flags", [])) for i, e in spans["episodes"].items() for k, c in e["clips"].items()}
+    return {
+        f"{i}_{k}": list(c.get("flags", []))
+        for i, e in spans["episodes"].items()
+        for k, c in e["clips"].items()
+    }
 
 
 def sibling_groups(sidecar: Path) -> dict[str, list[str]]:
@@ -48,9 +52,14 @@ def season_check(preds: dict[str, dict[str, float]], truth: dict[str, float], fl
 
 def season_check_table(rows: list[dict], models: str, combined: str) -> str:
     f = lambda v: "-" if v != v else f"{v:.2f}"  # noqa: E731
-    lines = [f"| clips | n | {models} | season (its clips) | {combined} | {combined} on season's clips | no worse than both |",
-             "|---|---|---|---|---|---|---|"]
+    lines = [
+        f"| clips | n | {models} | season (its clips) | {combined} | {combined} on season's clips | no "
+        "worse than both |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
-        lines.append(f"| {r['group']} | {r['n']} | {f(r['models'])} | {f(r['season'])} ({r['n_season']}) | "
-                     f"{f(r['combined'])} | {f(r['combined_on_season_clips'])} | {'yes' if r['ok'] else '**no**'} |")
+        lines.append(
+            f"| {r['group']} | {r['n']} | {f(r['models'])} | {f(r['season'])} ({r['n_season']}) | "
+            f"{f(r['combined'])} | {f(r['combined_on_season_clips'])} | {'yes' if r['ok'] else '**no**'} |"
+        )
     return "\n".join(lines)

@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Mapping, NamedTuple, Sequence
+from typing import NamedTuple
 
 import numpy as np
 
@@ -80,7 +81,9 @@ def load_spans(folder: str | os.PathLike) -> dict | None:
         raise ValueError(f"{path}: unreadable spans file ({exc})") from None
 
 
-def segment_truth(records: Sequence, data_root: str | os.PathLike, clip_seconds: int) -> list[np.ndarray | None]:
+def segment_truth(
+    records: Sequence, data_root: str | os.PathLike, clip_seconds: int
+) -> list[np.ndarray | None]:
     """Per record (``rel`` relative to the data root), its clip's segment truth from the
     ``spans.json`` beside it, or None where there is none (or it was made for another S)."""
     root = Path(data_root)

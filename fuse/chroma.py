@@ -22,9 +22,9 @@ from __future__ import annotations
 
 import math
 import subprocess
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping, Sequence
 
 import numpy as np
 
@@ -144,7 +144,7 @@ class Span:
     def seconds(self) -> float:
         return self.a_end - self.a_start
 
-    def swapped(self) -> "Span":
+    def swapped(self) -> Span:
         return Span(self.b_start, self.b_end, self.a_start, self.a_end, -self.offset, self.matched)
 
 
@@ -408,7 +408,7 @@ def _candidate_pairs(fps: Sequence[np.ndarray], kinds: Sequence[str] | None,
         for c in pr:
             best_per_clip.setdefault(c, []).append((top, pr))
     allowed = set()
-    for c, lst in best_per_clip.items():
+    for lst in best_per_clip.values():
         lst.sort(reverse=True)
         allowed.update(pr for _, pr in lst[: params.max_candidates])
     out: dict[tuple[int, int], list[int]] = {}

@@ -37,8 +37,8 @@ import argparse
 import functools
 import os
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 from tqdm import tqdm
@@ -312,7 +312,9 @@ def apply_trust(records: Sequence[FusedRecord], files: Sequence[Path], spec: str
     stem, sep, csv_path = spec.partition("=")
     stems = [f.stem for f in files]
     if not sep or stem not in stems:
-        raise ValueError(f"--trust {spec!r}: expected STEM=CONFIDENCE_CSV with STEM one of {', '.join(stems)}")
+        raise ValueError(
+            f"--trust {spec!r}: expected STEM=CONFIDENCE_CSV with STEM one of {', '.join(stems)}"
+        )
     conf = read_confidence(csv_path)
     i = stems.index(stem)
     out = []

@@ -40,17 +40,32 @@ import csv
 import io
 import json
 import os
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
-from typing import Mapping, Sequence
 
 import numpy as np
 
 from datatools.labels import LabelError, clip_kind, read_labels, read_submission, write_submission
 from datatools.spec import CHROMA_SUFFIX, DEFAULT_CLIP_SECONDS, feature_path
-from fuse.chroma import (DiscoveryParams, FingerprintError, MatchParams, NoAudioError,
-                         discover_siblings, estimate_spans, fingerprint)
-from fuse.season_rule import (Decision, SeasonRule, decide, fit_model_trust, fit_reliability, mass_near,
-                              model_reliability, widen_for_clip_set)
+from fuse.chroma import (
+    DiscoveryParams,
+    FingerprintError,
+    MatchParams,
+    NoAudioError,
+    discover_siblings,
+    estimate_spans,
+    fingerprint,
+)
+from fuse.season_rule import (
+    Decision,
+    SeasonRule,
+    decide,
+    fit_model_trust,
+    fit_reliability,
+    mass_near,
+    model_reliability,
+    widen_for_clip_set,
+)
 from utils.io import atomic_write_json, atomic_write_text
 
 SIDECAR_FIELDS = ("clip", "kind", "seconds", "source", "siblings", "spread_s", "span_start",
@@ -212,7 +227,9 @@ def apply_season(records: Sequence, season: Mapping[str, SeasonRow], rule: Seaso
     confidence; otherwise it is the inputs' agreement (fuse.season_rule.model_reliability).
     ``posterior`` (clip file name -> the dense kind's per-second boundary posterior) gives the rule
     the model's own probability of the matched time (fuse.season_rule.mass_near)."""
-    rule = widen_for_clip_set(rule, [r.span_end - r.span_start for r in season.values() if r.source == "season"])
+    rule = widen_for_clip_set(
+        rule, [r.span_end - r.span_start for r in season.values() if r.source == "season"]
+    )
     out, decisions = [], {}
     for r in records:
         stem = Path(r.clip).name.removesuffix(".mp4")
@@ -399,12 +416,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             rule["decision"] = decision.to_dict()
             atomic_write_json(args.save_offsets, rule, indent=2)
             if not args.quiet:
-                print(f"season: offsets {rule['offset']} from {rule['n']} labelled clips with "
-                      f"siblings (median |error| {rule['abs_error_before']} -> "
-                      f"{rule['abs_error_after']}); decision rule: spread cut {decision.spread_cut:g} s, "
-                      f"P(match within 2 s) {dict(decision.reliability)}, model_trust {decision.model_trust:g} "
-                      f"over {dict(decision.n)} clips "
-                      f"-> {args.save_offsets}")
+                print(
+                    f"season: offsets {rule['offset']} from {rule['n']} labelled clips with "
+                    f"siblings (median |error| {rule['abs_error_before']} -> "
+                    f"{rule['abs_error_after']}); decision rule: spread cut {decision.spread_cut:g} s, "
+                    f"P(match within 2 s) {dict(decision.reliability)}, model_trust {decision.model_trust:g} "
+                    f"over {dict(decision.n)} clips "
+                    f"-> {args.save_offsets}"
+                )
             if not offsets:
                 offsets = rule
         rows = apply_offsets(raw, offsets, args.clip_seconds)

@@ -38,8 +38,8 @@ defaults below are used.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Mapping, Sequence
 
 import numpy as np
 
@@ -76,7 +76,7 @@ class SeasonRule:
         return d
 
     @classmethod
-    def from_dict(cls, d: Mapping | None) -> "SeasonRule":
+    def from_dict(cls, d: Mapping | None) -> SeasonRule:
         if not d:
             return cls()
         known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
@@ -106,7 +106,8 @@ def implausible(kind: str, span_start: float, span_end: float, clip_seconds: flo
     cut_by_end = clip_seconds is not None and span_end >= clip_seconds - rule.edge_s
     if kind == "s":
         if cut_by_end:
-            return f"shared span runs to the clip end ({span_start:.0f}-{span_end:.0f} s): OP end not in the clip"
+            return (f"shared span runs to the clip end ({span_start:.0f}-{span_end:.0f} s): "
+                    "OP end not in the clip")
         if length < rule.min_song_s:
             return f"shared span {length:.0f} s is too short for an opening"
         if length > rule.max_song_s:
@@ -142,9 +143,19 @@ def mass_near(posterior: Sequence[float] | np.ndarray, seconds: float, radius: f
     return float(p[np.abs(np.arange(p.size) + 0.5 - float(seconds)) <= radius].sum())
 
 
-def decide(kind: str, model_seconds: float, p_models: float, season_seconds: float | None,
-           siblings: int, spread_s: float, span_start: float, span_end: float,
-           clip_seconds: float | None, rule: SeasonRule = SeasonRule(), q_match: float | None = None) -> Decision:
+def decide(
+    kind: str,
+    model_seconds: float,
+    p_models: float,
+    season_seconds: float | None,
+    siblings: int,
+    spread_s: float,
+    span_start: float,
+    span_end: float,
+    clip_seconds: float | None,
+    rule: SeasonRule = SeasonRule(),
+    q_match: float | None = None,
+) -> Decision:
     """The answer for one clip (see the module docstring); pure.  ``q_match``: the model's own
     probability of the matched time (mass_near of its per-second posterior), where it gives one; when
     the two answers are more than 2 x TOLERANCE apart it decides with the match's reliability and
@@ -157,8 +168,13 @@ def decide(kind: str, model_seconds: float, p_models: float, season_seconds: flo
     b = evidence_bin(siblings, spread_s, rule.spread_cut)
     p_season = float(rule.reliability.get(b, 0.5))
     if not math.isfinite(model_seconds):   # no model ran (predict.py --season --weights none)
-        return Decision(season_seconds, "season", f"no model; theme-song match ({siblings} sibling"
-                        f"{'s' if siblings != 1 else ''}, spread {spread_s:.1f} s, p_season {p_season:.2f})", p_season)
+        return Decision(
+            season_seconds,
+            "season",
+            f"no model; theme-song match ({siblings} sibling"
+            f"{'s' if siblings != 1 else ''}, spread {spread_s:.1f} s, p_season {p_season:.2f})",
+            p_season,
+        )
     gap = abs(season_seconds - model_seconds)
     facts = (f"{siblings} sibling{'s' if siblings != 1 else ''}, spread {spread_s:.1f} s, "
              f"p_season {p_season:.2f} vs p_models {p_models:.2f}, {gap:.1f} s apart")
@@ -205,10 +221,16 @@ def fit_reliability(rows: Sequence, labels: Mapping[str, float], clip_seconds: f
     labelled = [r for r in rows if r.source == "season" and r.clip in labels]
     right = [r.span_end - r.span_start for r in labelled if abs(r.seconds - labels[r.clip]) <= TOLERANCE]
     if len(right) >= SONG_FIT_MIN:
-        rule = SeasonRule(**{**rule.to_dict(),
-                             "min_song_s": round(min(rule.min_song_s, 0.6 * float(np.percentile(right, 5))), 2),
-                             "max_song_s": round(max(rule.max_song_s, 1.25 * float(np.percentile(right, 95))), 2)})
-    usable = [r for r in labelled if implausible(r.kind, r.span_start, r.span_end, clip_seconds, rule) is None]
+        rule = SeasonRule(
+            **{
+                **rule.to_dict(),
+                "min_song_s": round(min(rule.min_song_s, 0.6 * float(np.percentile(right, 5))), 2),
+                "max_song_s": round(max(rule.max_song_s, 1.25 * float(np.percentile(right, 95))), 2),
+            }
+        )
+    usable = [
+        r for r in labelled if implausible(r.kind, r.span_start, r.span_end, clip_seconds, rule) is None
+    ]
     ok = {r.clip: abs(r.seconds - labels[r.clip]) <= TOLERANCE for r in usable}
     several = [r for r in usable if r.siblings >= 2]
     best_cut, best_gap = rule.spread_cut, -1.0

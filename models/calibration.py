@@ -12,7 +12,7 @@ With no fitted map (an older checkpoint, or no validation clips) the raw confide
 """
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 

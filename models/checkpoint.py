@@ -94,4 +94,6 @@ def load_weights(model: nn.Module, state: dict[str, Any], path: str | os.PathLik
         unwrap(model).load_state_dict(strip_module_prefix(state))
     except RuntimeError as exc:
         first = str(exc).strip().splitlines()
-        raise CheckpointError(f"{path}: weights do not fit this model ({first[0] if first else exc})") from None
+        raise CheckpointError(
+            f"{path}: weights do not fit this model ({first[0] if first else exc})"
+        ) from None

@@ -8,7 +8,7 @@ preset has exactly the structure of the full one and is what CPU tests and the d
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 PUBLISHED_KINDS = ("avt", "avt_normal", "yolt")
 MODEL_KINDS = PUBLISHED_KINDS + ("dense",)   # dense: models/dense.py, beside the published three
@@ -34,8 +34,8 @@ class ModelConfig:
     yolt_dropout: float = 0.3
     dense_channels: int = 64         # dense kind: width of its dilated temporal encoder
     dense_dropout: float = 0.1
-    dense_segments: int = 5          # dense kind: classes of its per-second segment head (0: none)
-    dense_members: int = 1           # dense kind: > 1 is an ensemble of that many (models.dense.DenseEnsemble)
+    dense_segments: int = 5  # dense kind: classes of its per-second segment head (0: none)
+    dense_members: int = 1  # dense kind: > 1 is an ensemble of that many (models.dense.DenseEnsemble)
 
     @property
     def frame_dim(self) -> int:
@@ -54,7 +54,7 @@ class ModelConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "ModelConfig":
+    def from_dict(cls, d: dict) -> ModelConfig:
         d = dict(d)
         if "dense_channels" in d and "dense_segments" not in d:
             d["dense_segments"] = 0      # a dense checkpoint from before the segment head

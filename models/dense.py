@@ -133,10 +133,14 @@ class DenseEnsemble(nn.Module):
     segment probabilities, decoded once like a single DenseNet.  Same inputs and outputs."""
     takes_clip_type = True
 
-    def __init__(self, members: int, channels: int, clip_seconds: int, dropout: float = 0.1, segments: int = 0):
+    def __init__(
+        self, members: int, channels: int, clip_seconds: int, dropout: float = 0.1, segments: int = 0
+    ):
         super().__init__()
         self.clip_seconds = int(clip_seconds)
-        self.members = nn.ModuleList([DenseNet(channels, clip_seconds, dropout, segments) for _ in range(members)])
+        self.members = nn.ModuleList(
+            [DenseNet(channels, clip_seconds, dropout, segments) for _ in range(members)]
+        )
 
     def forward(self, mfcc: torch.Tensor, frames: torch.Tensor, roi: torch.Tensor,
                 is_end: torch.Tensor | None = None) -> dict:
@@ -232,7 +236,9 @@ def balanced_weights(labels: torch.Tensor, k: int) -> torch.Tensor:
     return w * (counts > 0).sum() / w.sum().clamp_min(1e-12)
 
 
-def dense_loss(out: dict, target: torch.Tensor, segments: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+def dense_loss(
+    out: dict, target: torch.Tensor, segments: torch.Tensor | None = None
+) -> dict[str, torch.Tensor]:
     """Heatmap cross-entropy + STATE_WEIGHT x state BCE [+ SEGMENT_WEIGHT x the segment
     cross-entropy over the seconds whose class is known (``segments`` (B, S), -1 unknown), each
     class weighted by ``balanced_weights``].

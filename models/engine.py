@@ -22,25 +22,40 @@ import math
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, DistributedSampler
 
-from datatools.dataset import (TEST_DIRS, ClipRecord, FeatureDataset, check_meta, label_file_paths,
-                               labelled_clips, split_train_val, find_test_clips)
+from datatools.dataset import (
+    TEST_DIRS,
+    ClipRecord,
+    FeatureDataset,
+    check_meta,
+    find_test_clips,
+    label_file_paths,
+    labelled_clips,
+    split_train_val,
+)
 from datatools.labels import write_submission
-from datatools.spec import MFCC_SUFFIX, feature_path
 from datatools.metric import summary as metric_summary
+from datatools.spec import MFCC_SUFFIX, feature_path
 from models.avtnet import build_model, compute_loss
-from models.checkpoint import (check_compatible, load_weights, read_checkpoint, save_checkpoint,
-                               unwrap)
+from models.checkpoint import check_compatible, load_weights, read_checkpoint, save_checkpoint, unwrap
 from models.config import MODEL_KINDS, PRESETS, ModelConfig, get_config
-from models.distributed import (DistInfo, autocast_context, barrier, cleanup, init_distributed,
-                                make_scaler, parse_gpus)
+from models.distributed import (
+    DistInfo,
+    autocast_context,
+    barrier,
+    cleanup,
+    init_distributed,
+    make_scaler,
+    parse_gpus,
+)
 from models.frame_trunk import load_imagenet_weights
 from models.heads import to_seconds
 from models.inputs import to_model_inputs
@@ -53,7 +68,9 @@ ERROR_THRESHOLD_S = 10.0
 LOSS_TERMS = {"avt": ("loss",), "avt_normal": ("loss",), "yolt": ("loss", "coarse", "fine", "hit_rate"),
               "dense": ("loss", "heat", "state", "segment")}
 CONFIDENCE_SUFFIX = "_confidence.csv"   # dense kind: submission.csv -> submission_confidence.csv
-POSTERIOR_FILE = "submission_posterior.npz"   # dense kind: clip file name -> per-second boundary posterior (S,)
+POSTERIOR_FILE = (
+    "submission_posterior.npz"  # dense kind: clip file name -> per-second boundary posterior (S,)
+)
 
 
 def model_inputs(batch, kind: str, normalization: str, device: torch.device) -> tuple:
@@ -80,7 +97,9 @@ def _flag(group, name: str, help: str, default: bool = False) -> None:
                        help=help + f" (default: {default})")
 
 
-def get_args_parser(add_help: bool = True, kind: str = "avt", if_normal: bool = False) -> argparse.ArgumentParser:
+def get_args_parser(
+    add_help: bool = True, kind: str = "avt", if_normal: bool = False
+) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=f"Train or test the AVTNet family (model: {kind}).",
                                 add_help=add_help)
     d = p.add_argument_group("data")
@@ -262,7 +281,9 @@ def train_one_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.optim
         t0 = time.perf_counter()
     elapsed = time.perf_counter() - start
     res = {k: v / max(n_batches, 1) for k, v in sums.items()}
-    res.update(data_share=data_time / max(elapsed, 1e-9), clips_per_s=clips * info.world_size / max(elapsed, 1e-9))
+    res.update(
+        data_share=data_time / max(elapsed, 1e-9), clips_per_s=clips * info.world_size / max(elapsed, 1e-9)
+    )
     return res
 
 
@@ -405,7 +426,9 @@ def run_test(args: argparse.Namespace, info: DistInfo, run_dir: Path) -> dict[st
     norm = ckpt.get("normalization") or _normalization(args)
     LOG.info("testing %s (%s, epoch %s) on %d clips of %s", args.weights, ckpt["kind"],
              ckpt.get("epoch"), len(records), folder)
-    pred, conf, post = predict(model, loader, args, norm, info.device, with_confidence=True, with_posterior=True)
+    pred, conf, post = predict(
+        model, loader, args, norm, info.device, with_confidence=True, with_posterior=True
+    )
     out = run_dir / "submission.csv"
     write_submission(out, [(r.name, float(p)) for r, p in zip(records, pred)])
     LOG.info("wrote %s (%d rows)", out, len(records))
@@ -446,9 +469,15 @@ def run_train(args: argparse.Namespace, info: DistInfo, run_dir: Path) -> dict[s
         from datatools.segments import segment_truth
         segments = segment_truth(train_recs, args.data_root, args.clip_seconds)
         segment_clips = sum(s is not None for s in segments)
-        LOG.info("dense: per-second segment truth (spans.json) for %d of %d training clips%s", segment_clips,
-                 len(segments), "" if segment_clips else ": the segment head stays untrained, and the checkpoint "
-                 "says so (predict.py then neither caps confidences by it nor measures spans with it)")
+        LOG.info(
+            "dense: per-second segment truth (spans.json) for %d of %d training clips%s",
+            segment_clips,
+            len(segments),
+            ""
+            if segment_clips
+            else ": the segment head stays untrained, and the checkpoint "
+            "says so (predict.py then neither caps confidences by it nor measures spans with it)",
+        )
         if args.beyond_windows:   # windows without an OP end: target NaN, state "before" throughout
             from datatools.segments import beyond_window_clips
             listed = beyond_window_clips(args.data_root, label_file_paths(args.data_root, args.label_files),
@@ -531,20 +560,30 @@ def run_train(args: argparse.Namespace, info: DistInfo, run_dir: Path) -> dict[s
             val, pred, conf = evaluate(model, val_loader, val_recs, args, info.device)
             costs = None
             if win_loader is not None:
-                wp, wc = predict(model, win_loader, args, _normalization(args), info.device, with_confidence=True)
+                wp, wc = predict(
+                    model, win_loader, args, _normalization(args), info.device, with_confidence=True
+                )
                 costs = window_costs(wp, wc, val_windows, args.clip_seconds)
             val = selection_summary(val, pred, val_recs, costs)
             improved = val["select"] < best
             best = min(best, val["select"])
-            state = {"model": unwrap(model).state_dict(), "optimizer": optimizer.state_dict(),
-                     "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(),
-                     "epoch": epoch + 1, "best_score": best, "kind": args.model,
-                     "preset": args.preset, "config": cfg.to_dict(),
-                     "clip_seconds": args.clip_seconds, "normalization": _normalization(args),
-                     "args": {k: v for k, v in vars(args).items()},
-                     # training clips with per-second segment truth (dense kind; 0: its segment head is untrained)
-                     **({"segment_clips": segment_clips} if args.model == "dense" else {}),
-                     **validation_record(val, pred, conf, val_recs)}
+            state = {
+                "model": unwrap(model).state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "scaler": scaler.state_dict(),
+                "epoch": epoch + 1,
+                "best_score": best,
+                "kind": args.model,
+                "preset": args.preset,
+                "config": cfg.to_dict(),
+                "clip_seconds": args.clip_seconds,
+                "normalization": _normalization(args),
+                "args": {k: v for k, v in vars(args).items()},
+                # training clips with per-second segment truth (dense kind; 0: its segment head is untrained)
+                **({"segment_clips": segment_clips} if args.model == "dense" else {}),
+                **validation_record(val, pred, conf, val_recs),
+            }
             save_checkpoint(run_dir / LAST_CKPT, state)
             if epoch + 1 > save_from:
                 save_checkpoint(run_dir / f"avnet_epoch{epoch + 1}.pth", state)

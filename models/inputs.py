@@ -6,7 +6,7 @@ normalised variant / ``--if_normal``).  ROI maps become float 0/1.
 """
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
 import torch
@@ -45,7 +45,8 @@ def predict_seconds(model: torch.nn.Module, batch: Mapping, normalization: str,
                     clip_seconds: float, device: torch.device | str = "cpu") -> dict[str, np.ndarray]:
     """Run the model (in eval mode) on a batch of feature arrays.  Returns numpy "seconds" (B,) and
     "per_second" (B, S) scores for plotting, and "confidence" (B,) and "present" (B,) for kinds
-    that give them (the dense kind, which also needs ``batch["is_end"]``: 1 for an _end clip, 0 for a _start clip)."""
+    that give them (the dense kind, which also needs ``batch["is_end"]``: 1 for an _end clip, 0 for a
+    _start clip)."""
     model.eval()
     inputs = to_model_inputs(batch, normalization, device)
     if getattr(model, "takes_clip_type", False):

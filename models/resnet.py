@@ -10,7 +10,7 @@ preset's frame trunk because its ImageNet weights load into it (see models/frame
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn

@@ -5,7 +5,7 @@ global average pooling: 27x36 -> 13x18 -> 6x9 -> 3x4 -> 1x2 -> 128-d.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn

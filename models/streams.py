@@ -8,12 +8,12 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from datatools.spec import N_MFCC
 from models.config import ModelConfig
 from models.frame_trunk import FrameTrunk
 from models.resnet import ResNetTrunk
 from models.roi_cnn import TextRoiCNN
 from models.temporal import BiGRUEncoder
-from datatools.spec import N_MFCC
 
 
 class VideoNet(nn.Module):

@@ -12,11 +12,12 @@ import json
 import math
 import os
 import time
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -116,7 +117,9 @@ class PreparedClip:
     seconds: float
 
 
-def prepare_clip(path: str, kind: str, clip_seconds: int, opts: Options, season: bool = False) -> PreparedClip:
+def prepare_clip(
+    path: str, kind: str, clip_seconds: int, opts: Options, season: bool = False
+) -> PreparedClip:
     """Decode one window (``kind`` "start" or "end") of an episode once and compute its features in
     memory.  Raises EpisodeError (one line) for an unreadable file, no audio track, or an episode
     shorter than 2 S (the two windows would overlap and the end window's offsets would mean nothing)."""
@@ -124,7 +127,9 @@ def prepare_clip(path: str, kind: str, clip_seconds: int, opts: Options, season:
     S = int(clip_seconds)
     names = ("mfcc", "frames", "ocr", "roi") + (("chroma",) if season else ())
     kw = dict(ocr_size=opts.ocr_size, threads=opts.threads)
-    too_short = "episode is {:.1f} s long; needs at least 2 x S = " + f"{2 * S} s (S = {S} s from the checkpoints)"
+    too_short = (
+        "episode is {:.1f} s long; needs at least 2 x S = " + f"{2 * S} s (S = {S} s from the checkpoints)"
+    )
     if kind == "start":   # decoding first gives the most telling message for a bad file
         try:
             dec = decode_clip(path, S, start_s=0.0, **kw)
@@ -148,16 +153,29 @@ def prepare_clip(path: str, kind: str, clip_seconds: int, opts: Options, season:
     f = features_from_decoded(dec, S, opts, names)
     f.pop("ocr")  # boxes are only needed for the ROI maps
     info = {k: dec.info.get(k) for k in ("width", "height", "fps")}
-    return PreparedClip(kind, duration, f, per_second_rms(dec.audio, S),
-                        f["roi"].reshape(S, -1).mean(axis=1).astype(np.float32), info, time.perf_counter() - t0)
+    return PreparedClip(
+        kind,
+        duration,
+        f,
+        per_second_rms(dec.audio, S),
+        f["roi"].reshape(S, -1).mean(axis=1).astype(np.float32),
+        info,
+        time.perf_counter() - t0,
+    )
 
 
 def assemble(path: str, clips: Sequence[PreparedClip]) -> Prepared:
     """The episode from its two prepared windows."""
     by = {c.kind: c for c in clips}
-    return Prepared(str(path), by["start"].duration, {k: c.features for k, c in by.items()},
-                    {k: c.energy for k, c in by.items()}, {k: c.text for k, c in by.items()}, by["start"].info,
-                    sum(c.seconds for c in clips))
+    return Prepared(
+        str(path),
+        by["start"].duration,
+        {k: c.features for k, c in by.items()},
+        {k: c.energy for k, c in by.items()},
+        {k: c.text for k, c in by.items()},
+        by["start"].info,
+        sum(c.seconds for c in clips),
+    )
 
 
 def prepare_episode(path: str, clip_seconds: int, opts: Options, season: bool = False) -> Prepared:
@@ -217,7 +235,11 @@ def iter_prepared(paths: Sequence[str], clip_seconds: int, opts: Options, worker
             return
         with (nullcontext(pool) if pool is not None else
               ProcessPoolExecutor(max_workers=min(workers, 2 * len(paths)))) as pool:
-            futs = {pool.submit(_prepare_job, p, k, clip_seconds, opts, season): (p, k) for p in paths for k in KINDS}
+            futs = {
+                pool.submit(_prepare_job, p, k, clip_seconds, opts, season): (p, k)
+                for p in paths
+                for k in KINDS
+            }
             parts: dict[str, dict[str, tuple]] = {}
             for fut in as_completed(futs):
                 path, kind = futs[fut]
@@ -229,7 +251,11 @@ def iter_prepared(paths: Sequence[str], clip_seconds: int, opts: Options, worker
                     continue
                 got = parts.pop(path)
                 errors = [got[k][1] for k in KINDS if got[k][0] is None]
-                yield (path, None, errors[0]) if errors else (path, assemble(path, [got[k][0] for k in KINDS]), None)
+                yield (
+                    (path, None, errors[0])
+                    if errors
+                    else (path, assemble(path, [got[k][0] for k in KINDS]), None)
+                )
                 bar.update(1)
     finally:
         bar.close()
@@ -257,12 +283,14 @@ def resolve_weights(given: Sequence[str] | None) -> list[str]:
         return [] if [g.lower() for g in given] == ["none"] else list(given)
     found = sorted(str(p) for p in SHIPPED_DIR.glob("*.pth"))
     if not found:
-        raise FileNotFoundError(f"{SHIPPED_DIR}: no shipped model (*.pth); rebuild it with "
-                                "`python -m bench.train_shipped`, or give --weights CKPT (or --weights none --season)")
+        raise FileNotFoundError(
+            f"{SHIPPED_DIR}: no shipped model (*.pth); rebuild it with "
+            "`python -m bench.train_shipped`, or give --weights CKPT (or --weights none --season)"
+        )
     return found
 
 
-def model_notes(models: Sequence["LoadedModel"]) -> list[str]:
+def model_notes(models: Sequence[LoadedModel]) -> list[str]:
     """What a user should know about the checkpoints before trusting the answers."""
     from models.checkpoint import segment_head_trained
 
@@ -272,9 +300,11 @@ def model_notes(models: Sequence["LoadedModel"]) -> list[str]:
     notes = []
     for m in models:
         if m.meta.get("kind") == "dense" and not segment_head_trained(m.meta):
-            notes.append(f"{m.path}: its segment head was never trained (no spans.json beside its label files, or "
-                         "a checkpoint from before this was recorded): it neither caps confidences nor measures "
-                         "OP start / ED end / preview (assumed lengths are used)")
+            notes.append(
+                f"{m.path}: its segment head was never trained (no spans.json beside its label files, or "
+                "a checkpoint from before this was recorded): it neither caps confidences nor measures "
+                "OP start / ED end / preview (assumed lengths are used)"
+            )
     return notes
 
 
@@ -367,14 +397,23 @@ class EpisodeResult:
             return d
         r3 = lambda x: round(float(x), 3)  # noqa: E731
         op_ok, ed_ok = "op_end" not in self.withheld, "ed_start" not in self.withheld
-        d.update(duration=r3(self.duration), op_end=r3(self.op_end) if op_ok else None,
-                 ed_start=r3(self.ed_start) if ed_ok else None,
-                 op=[r3(x) for x in self.op] if op_ok else None, ed=[r3(x) for x in self.ed] if ed_ok else None,
-                 preview=[r3(x) for x in preview_range(self)] if preview_range(self) else None,
-                 span_source=self.span_source, support={k: round(v, 4) for k, v in self.support.items()},
-                 confidence={k: round(v, 4) for k, v in self.confidence.items()}, withheld=self.withheld,
-                 models=self.models, spread={k: r3(v) if math.isfinite(v) else None for k, v in self.spread.items()},
-                 fusion=self.fusion, source=self.source, seconds=round(self.seconds, 2))
+        d.update(
+            duration=r3(self.duration),
+            op_end=r3(self.op_end) if op_ok else None,
+            ed_start=r3(self.ed_start) if ed_ok else None,
+            op=[r3(x) for x in self.op] if op_ok else None,
+            ed=[r3(x) for x in self.ed] if ed_ok else None,
+            preview=[r3(x) for x in preview_range(self)] if preview_range(self) else None,
+            span_source=self.span_source,
+            support={k: round(v, 4) for k, v in self.support.items()},
+            confidence={k: round(v, 4) for k, v in self.confidence.items()},
+            withheld=self.withheld,
+            models=self.models,
+            spread={k: r3(v) if math.isfinite(v) else None for k, v in self.spread.items()},
+            fusion=self.fusion,
+            source=self.source,
+            seconds=round(self.seconds, 2),
+        )
         if self.skip_margin is not None:   # op / ed / preview above are the skip ranges; these the spans
             d["skip_margin"] = self.skip_margin
             shown = {"opening": op_ok, "ending": ed_ok, "preview": ed_ok}
@@ -464,7 +503,9 @@ def boundary_confidence(models: Sequence[LoadedModel], per_model: Sequence[dict]
         return float(max(confs))
     shares = [m.meta["validation"]["within_2s"] for m in models if (m.meta.get("validation") or {}).get("n")]
     trust = float(np.mean(shares)) if shares else DEFAULT_MODEL_TRUST
-    return model_reliability([p[name] for p in per_model], answer, None, SeasonRule(model_trust=trust), weights)
+    return model_reliability(
+        [p[name] for p in per_model], answer, None, SeasonRule(model_trust=trust), weights
+    )
 
 
 DEFAULT_SKIP_MARGIN_S = 1.0    # the metric's own tolerance: a second of theme kept rather than of story lost
@@ -533,7 +574,9 @@ def withhold_unsure(results: Sequence[EpisodeResult], min_confidence: float) -> 
             if name == "preview" and name not in r.confidence:   # no measured preview: nothing to withhold
                 continue
             if name != "preview" and not math.isfinite(getattr(r, name)):
-                why = (r.season.get("start" if name == "op_end" else "end") or {}).get("reason", "no sibling matched")
+                why = (r.season.get("start" if name == "op_end" else "end") or {}).get(
+                    "reason", "no sibling matched"
+                )
                 r.withheld[name] = f"no answer: no model ran and season mode did not decide ({why})"
                 continue
             c = r.confidence.get(name, float("nan"))
@@ -644,8 +687,12 @@ def window_features(path: str, starts: Sequence[float], clip_seconds: int, opts:
         out = []
         for t in starts:
             try:
-                f = features_from_decoded(decode_clip(path, S, start_s=t, ocr_size=opts.ocr_size,
-                                                      threads=opts.threads), S, replace(opts), ("mfcc", "frames", "ocr", "roi"))
+                f = features_from_decoded(
+                    decode_clip(path, S, start_s=t, ocr_size=opts.ocr_size, threads=opts.threads),
+                    S,
+                    replace(opts),
+                    ("mfcc", "frames", "ocr", "roi"),
+                )
             except ClipDecodeError:
                 break
             f.pop("ocr")
@@ -654,7 +701,9 @@ def window_features(path: str, starts: Sequence[float], clip_seconds: int, opts:
     lo, hi = int(round(starts[0])), int(round(starts[-1])) + S
     n = max(1, min(int(workers), (hi - lo) // S))
     cuts = [lo + (hi - lo) * i // n for i in range(n + 1)]
-    jobs = [(path, a, b - a, replace(opts, threads=1 if n > 1 else opts.threads)) for a, b in zip(cuts, cuts[1:])]
+    jobs = [
+        (path, a, b - a, replace(opts, threads=1 if n > 1 else opts.threads)) for a, b in zip(cuts, cuts[1:])
+    ]
     try:
         if n > 1:
             with (nullcontext(pool) if pool is not None else ProcessPoolExecutor(max_workers=n)) as ex:
@@ -665,8 +714,12 @@ def window_features(path: str, starts: Sequence[float], clip_seconds: int, opts:
         return []
     frames = np.concatenate([p[0] for p in parts])
     boxes = [b for p in parts for b in p[1]]
-    audio = np.concatenate([np.pad(p[2], (0, max(0, (b - a) * SAMPLE_RATE - p[2].size)))[:(b - a) * SAMPLE_RATE]
-                            for p, a, b in zip(parts, cuts, cuts[1:])])
+    audio = np.concatenate(
+        [
+            np.pad(p[2], (0, max(0, (b - a) * SAMPLE_RATE - p[2].size)))[: (b - a) * SAMPLE_RATE]
+            for p, a, b in zip(parts, cuts, cuts[1:])
+        ]
+    )
     out = []
     for t in starts:
         a = int(round(t)) - lo
@@ -683,7 +736,12 @@ def scan_late_opening(res: EpisodeResult, models: Sequence[LoadedModel], clip_se
     ``--scan_below``.  ``res.scan`` lists every
     window tried (start, answer, confidence)."""
     S = int(clip_seconds)
-    if not models or not res.ok or res.confidence.get("op_end", 0.0) >= args.scan_below or args.scan_limit <= 0:
+    if (
+        not models
+        or not res.ok
+        or res.confidence.get("op_end", 0.0) >= args.scan_below
+        or args.scan_limit <= 0
+    ):
         return
     hop = float(args.scan_hop or S / 2)
     starts = scan_windows(res.duration, S, hop, args.scan_limit)
@@ -758,7 +816,9 @@ def apply_season_mode(results: Sequence[EpisodeResult], clip_seconds: int,
             fps[f"{i}_{kind}"] = r.plot["chroma"][kind]
             kinds[f"{i}_{kind}"] = k
     rows = {row.clip: row for row in season_rows(fps, kinds, offsets=offsets, clip_seconds=clip_seconds)}
-    rule = widen_for_clip_set(rule, [r.span_end - r.span_start for r in rows.values() if r.source == "season"])
+    rule = widen_for_clip_set(
+        rule, [r.span_end - r.span_start for r in rows.values() if r.source == "season"]
+    )
     S = clip_seconds
     for i, r in enumerate(good):
         D = r.duration

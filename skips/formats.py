@@ -7,8 +7,9 @@ import argparse
 import csv
 import io
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from skips.episode import MIN_CHAPTER_S, EpisodeResult, LoadedModel, preview_range
 from utils.io import atomic_write_json, atomic_write_text
@@ -40,14 +41,26 @@ def csv_text(results: Sequence[EpisodeResult]) -> str:
             continue
         op_ok, ed_ok = "op_end" not in r.withheld, "ed_start" not in r.withheld
         op, ed = r.measured.get("opening") or r.op, r.measured.get("ending") or r.ed   # measured spans
-        w.writerow([r.file, 1, f3(r.duration), f3(op[0]) if op_ok else "", f3(r.op_end) if op_ok else "",
-                    f3(r.ed_start) if ed_ok else "", f3(ed[1]) if ed_ok else "",
-                    f3(r.spread["op_end"]), f3(r.spread["ed_start"]),
-                    r.source["op_end"], r.source["ed_start"],
-                    ";".join(f3(m["op_end"]) for m in r.models),
-                    ";".join(f3(m["ed_start"]) for m in r.models),
-                    f3(r.confidence.get("op_end", float("nan"))), f3(r.confidence.get("ed_start", float("nan"))),
-                    "; ".join(f"{k}: {v}" for k, v in r.withheld.items())])
+        w.writerow(
+            [
+                r.file,
+                1,
+                f3(r.duration),
+                f3(op[0]) if op_ok else "",
+                f3(r.op_end) if op_ok else "",
+                f3(r.ed_start) if ed_ok else "",
+                f3(ed[1]) if ed_ok else "",
+                f3(r.spread["op_end"]),
+                f3(r.spread["ed_start"]),
+                r.source["op_end"],
+                r.source["ed_start"],
+                ";".join(f3(m["op_end"]) for m in r.models),
+                ";".join(f3(m["ed_start"]) for m in r.models),
+                f3(r.confidence.get("op_end", float("nan"))),
+                f3(r.confidence.get("ed_start", float("nan"))),
+                "; ".join(f"{k}: {v}" for k, v in r.withheld.items()),
+            ]
+        )
     return buf.getvalue()
 
 
@@ -73,7 +86,9 @@ def segments(r: EpisodeResult) -> list[tuple[str, float, float]]:
     pv = preview_range(r)
     marks = [("prologue", 0.0, op[0]), ("opening", op[0], op[1]), ("body", op[1], ed[0]),
              ("ending", ed[0], ed[1])]
-    marks += [("part_b", ed[1], pv[0]), ("preview", pv[0], r.duration)] if pv else [("part_b", ed[1], r.duration)]
+    marks += (
+        [("part_b", ed[1], pv[0]), ("preview", pv[0], r.duration)] if pv else [("part_b", ed[1], r.duration)]
+    )
     kept = [[t, a, b] for t, a, b in marks if b - a >= MIN_CHAPTER_S] or [["body", 0.0, r.duration]]
     kept[0][1] = 0.0
     for prev, cur in zip(kept, kept[1:]):
@@ -136,10 +151,21 @@ def jellyfin_document(r: EpisodeResult) -> dict[str, Any]:
     Intro / Outro / Preview, StartTicks / EndTicks at 10 000 000 per second; ItemId is the
     server's id of the episode, which only the server knows)."""
     spans = _skip_spans(r)
-    names = {"opening": ("Introduction", "Intro"), "ending": ("Credits", "Outro"), "preview": ("Preview", "Preview")}
+    names = {
+        "opening": ("Introduction", "Intro"),
+        "ending": ("Credits", "Outro"),
+        "preview": ("Preview", "Preview"),
+    }
     timestamps = {names[k][0]: {"Start": round(a, 3), "End": round(b, 3)} for k, (a, b) in spans.items()}
-    media = [{"Type": names[k][1], "StartTicks": round(a * TICKS_PER_SECOND), "EndTicks": round(b * TICKS_PER_SECOND),
-              "ItemId": None} for k, (a, b) in spans.items()]
+    media = [
+        {
+            "Type": names[k][1],
+            "StartTicks": round(a * TICKS_PER_SECOND),
+            "EndTicks": round(b * TICKS_PER_SECOND),
+            "ItemId": None,
+        }
+        for k, (a, b) in spans.items()
+    ]
     return {"file": r.file, "intro_skipper_timestamps": timestamps, "media_segments": media}
 
 
@@ -218,11 +244,13 @@ def write_outputs(results: Sequence[EpisodeResult], models: Sequence[LoadedModel
             p.parent.mkdir(parents=True, exist_ok=True)
             atomic_write_text(p, edl_text(r, args.edl_action))
             written.append(p)
-        per_episode = {"chapters": (".chapters.txt", chapters_text),
-                       "xml": (".chapters.xml", matroska_xml),
-                       "jellyfin": (".jellyfin.json", lambda e: json.dumps(jellyfin_document(e), indent=1) + "\n"),
-                       "mpv": (".mpv.txt", lambda e: mpv_script_opts(e) + "\n"),
-                       "aniskip": (".aniskip.json", lambda e: json.dumps(aniskip_document(e), indent=1) + "\n")}
+        per_episode = {
+            "chapters": (".chapters.txt", chapters_text),
+            "xml": (".chapters.xml", matroska_xml),
+            "jellyfin": (".jellyfin.json", lambda e: json.dumps(jellyfin_document(e), indent=1) + "\n"),
+            "mpv": (".mpv.txt", lambda e: mpv_script_opts(e) + "\n"),
+            "aniskip": (".aniskip.json", lambda e: json.dumps(aniskip_document(e), indent=1) + "\n"),
+        }
         for fmt, (suffix, render) in per_episode.items():
             if fmt in formats:
                 p = sidecar_path(r, suffix, out, args.next_to_video)
@@ -265,9 +293,12 @@ def apply_chapters(r: EpisodeResult) -> tuple[Path | None, str]:
         meta.write_text(chapters_text(r), encoding="utf-8")
         dst = src.with_name(f"{src.stem}.chapters{src.suffix}")
         part = Path(tmp) / f"out{src.suffix}"
-        proc = subprocess.run([ffmpeg_exe(), "-v", "error", "-nostdin", "-y", "-i", str(src), "-i", str(meta),
-                               "-map", "0", "-map_metadata", "1", "-map_chapters", "1", "-codec", "copy", str(part)],
-                              capture_output=True, text=True)
+        proc = subprocess.run(
+            [ffmpeg_exe(), "-v", "error", "-nostdin", "-y", "-i", str(src), "-i", str(meta), "-map", "0",
+             "-map_metadata", "1", "-map_chapters", "1", "-codec", "copy", str(part)],
+            capture_output=True,
+            text=True,
+        )
         if proc.returncode != 0:
             last = proc.stderr.strip().splitlines()[-1:] or ["no message"]
             return None, f"{src}: ffmpeg could not remux it with chapters: {last[0]}"

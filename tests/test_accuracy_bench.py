@@ -21,7 +21,9 @@ BENCH = [sys.executable, "bench/accuracy_bench.py"]
 
 
 def _run(*args, timeout=900):
-    return subprocess.run([*BENCH, *map(str, args)], cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [*BENCH, *map(str, args)], cwd=ROOT, capture_output=True, text=True, timeout=timeout
+    )
 
 
 @pytest.fixture(scope="module")
@@ -105,8 +107,14 @@ def test_season_check_coverage_and_seed_spread(quick, tmp_path):
     assert [c["coverage"] for c in cov][0] == 1.0 and cov[0]["n"] == len(truth)
     assert all(a["threshold"] <= b["threshold"] for a, b in zip(cov, cov[1:]))   # fewer clips, surer ones
     # a folder and an accuracy.json file name the same run
-    spread = subprocess.run([sys.executable, "bench/seed_spread.py", str(out), str(out / "accuracy.json"), "--out", str(tmp_path / "s.md")],
-                            cwd=ROOT, capture_output=True, text=True, timeout=120)
+    spread = subprocess.run(
+        [sys.executable, "bench/seed_spread.py", str(out), str(out / "accuracy.json"), "--out",
+         str(tmp_path / "s.md")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert spread.returncode == 0, spread.stderr
     fusion = res["scores"]["fusion"]["all"]["score"]
     assert f"| fusion | {fusion:.2f}" in (tmp_path / "s.md").read_text()

@@ -1,8 +1,8 @@
 """Shared plumbing: label/submission files, the metric, atomic writes and the job runner."""
+import argparse
 import functools
 import math
 import os
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -115,7 +115,7 @@ def test_run_jobs_resume_shard_and_failures(tmp_path):
 def test_parse_shard_and_meta(tmp_path):
     assert jobs.parse_shard("1/4") == (1, 4)
     for bad in ["4/4", "x", "1/0"]:
-        with pytest.raises(Exception):
+        with pytest.raises(argparse.ArgumentTypeError, match="shard"):
             jobs.parse_shard(bad)
     jobs.check_meta(tmp_path, {"clip_seconds": 20})
     jobs.check_meta(tmp_path, {"clip_seconds": 20, "ocr": "rapidocr"})

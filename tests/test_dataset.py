@@ -11,8 +11,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from datatools.dataset import (ClipRecord, DatasetError, FeatureDataset, check_meta, labelled_clips,
-                               shift_time, split_train_val, find_test_clips, write_synthetic_processed)
+from datatools.dataset import (
+    ClipRecord,
+    DatasetError,
+    FeatureDataset,
+    check_meta,
+    find_test_clips,
+    labelled_clips,
+    shift_time,
+    split_train_val,
+    write_synthetic_processed,
+)
 from datatools.labels import LabelError
 from datatools.spec import FRAMES_SUFFIX, HOP_LENGTH, SAMPLE_RATE, feature_path
 
@@ -51,8 +60,10 @@ def test_test_clips_from_features_or_videos(data):
     recs = find_test_clips(data, "data_C", data / "processed")
     assert [r.name for r in recs] == ["test0000_start.mp4", "test0001_end.mp4", "test0002_start.mp4"]
     (data / "data_C").mkdir()
-    (data / "data_C" / "test0001_end.mp4").write_bytes(b"")   # raw videos present: they decide
-    assert [r.name for r in find_test_clips(data, data / "data_C", data / "processed")] == ["test0001_end.mp4"]
+    (data / "data_C" / "test0001_end.mp4").write_bytes(b"")  # raw videos present: they decide
+    assert [r.name for r in find_test_clips(data, data / "data_C", data / "processed")] == [
+        "test0001_end.mp4"
+    ]
     with pytest.raises(DatasetError, match="no .*clips"):
         find_test_clips(data, "data_A/test", data / "processed")
 

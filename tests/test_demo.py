@@ -98,7 +98,10 @@ def test_report_numbers_come_from_the_files(demo):
     for rec in fused:
         assert fused_file[rec.clip] == pytest.approx(round(rec.seconds, 3), abs=1e-3)
     # fusion+dense: dense's own answer where it is confident, else the five and dense, dense weighing 5
-    conf = {c.split(",")[0]: float(c.split(",")[1]) for c in (out / "dense_confidence.csv").read_text().splitlines()[1:]}
+    conf = {
+        c.split(",")[0]: float(c.split(",")[1])
+        for c in (out / "dense_confidence.csv").read_text().splitlines()[1:]
+    }
     assert len(conf) == len(read_submission(subs["dense"]))
     fused = fuse_tables([(n, read_submission(subs[n])) for n in FIVE + ["dense"]], weights=[1] * 5 + [5])
     fused_file = {r.clip: r.seconds for r in read_submission(subs["fusion+dense"])}
@@ -132,7 +135,9 @@ def test_report_states_the_verdicts(demo):
 def test_report_describes_the_data_it_read(demo):
     out, _, _ = demo
     text = (out / "report.md").read_text()
-    labels = [r.stem for f in ("data_A/train", "data_B") for r in read_labels(out / "data" / f / "labels.txt")]
+    labels = [
+        r.stem for f in ("data_A/train", "data_B") for r in read_labels(out / "data" / f / "labels.txt")
+    ]
     n_series = 0   # series ids are per folder (each folder is its own generator run)
     for f in ("data_A/train", "data_B"):
         eps = json.loads((out / "data" / f / "spans.json").read_text())["episodes"]
@@ -151,11 +156,18 @@ def test_full_size_on_a_fast_folder_is_refused(demo, tmp_path):
     flags, and nothing in the folder is touched."""
     out, fuse_dir, _ = demo
     before = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
-    proc = subprocess.run([sys.executable, "demo.py", "--out", str(out), "--fuse_dir", str(fuse_dir)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "demo.py", "--out", str(out), "--fuse_dir", str(fuse_dir)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode != 0
     msg = proc.stderr.strip().splitlines()
-    assert len(msg) == 1 and "made with other settings" in msg[0] and "--out" in msg[0] and "--force" in msg[0]
+    assert (
+        len(msg) == 1 and "made with other settings" in msg[0] and "--out" in msg[0] and "--force" in msg[0]
+    )
     assert {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()} == before
     import demo as demo_mod
     assert demo_mod.default_out(True) != demo_mod.default_out(False)

@@ -94,7 +94,11 @@ def test_forward_shapes_and_clip_type_heads():
     cfg = get_config("tiny")
     net = build_model("dense", cfg, S).eval()
     b = 3
-    mfcc, frames, roi = torch.randn(b, 20, 900), torch.rand(b, S, 3, 66, 88), (torch.rand(b, S, 27, 36) > 0.9).float()
+    mfcc, frames, roi = (
+        torch.randn(b, 20, 900),
+        torch.rand(b, S, 3, 66, 88),
+        (torch.rand(b, S, 27, 36) > 0.9).float(),
+    )
     with torch.no_grad():
         a = net(mfcc, frames, roi, torch.zeros(b))
         e = net(mfcc, frames, roi, torch.ones(b))
@@ -151,7 +155,12 @@ def test_dense_learns_far_below_baseline_and_round_trips(learn_data, tmp_path):
     assert all(a <= b for a, b in zip(cal["y"], cal["y"][1:]))
     again = build_model("dense", get_config("tiny"), S)
     again.load_state_dict(model.state_dict())
-    x = (torch.randn(2, 20, 900), torch.rand(2, S, 3, 66, 88), torch.zeros(2, S, 27, 36), torch.tensor([0.0, 1.0]))
+    x = (
+        torch.randn(2, 20, 900),
+        torch.rand(2, S, 3, 66, 88),
+        torch.zeros(2, S, 27, 36),
+        torch.tensor([0.0, 1.0]),
+    )
     model.eval(), again.eval()
     with torch.no_grad():
         assert torch.allclose(model(*x)["heat"], again(*x)["heat"])
@@ -161,10 +170,15 @@ def test_testb_submission_and_confidence_sidecar(learn_data, tmp_path):
     run = tmp_path / "run"
     main(_args(learn_data, run, "--max_epoch", "2", "--warmup_epochs", "0"))
     test = tmp_path / "test"
-    proc = subprocess.run([sys.executable, "avt_dense_main.py", "--testB", "--weights", str(run / "avnet_bestmodel.pth"),
-                           "--data_root", str(learn_data), "--preset", "tiny", "--clip_seconds", str(S),
-                           "--device", "cpu", "--num_workers", "0", "--save_prefix", str(test)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "avt_dense_main.py", "--testB", "--weights", str(run / "avnet_bestmodel.pth"),
+         "--data_root", str(learn_data), "--preset", "tiny", "--clip_seconds", str(S), "--device", "cpu",
+         "--num_workers", "0", "--save_prefix", str(test)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     sub = read_submission(test / "submission.csv")
     conf = list(csv.DictReader(open(test / "submission_confidence.csv")))
@@ -175,7 +189,9 @@ def test_testb_submission_and_confidence_sidecar(learn_data, tmp_path):
     from models.calibration import apply_calibration
     from models.inputs import predict_seconds
     model, meta = load_checkpoint_model(run / "avnet_bestmodel.pth", "cpu")
-    ds = FeatureDataset(find_test_clips(learn_data, TEST_DIRS["testB"], learn_data / "processed"), learn_data / "processed", S)
+    ds = FeatureDataset(
+        find_test_clips(learn_data, TEST_DIRS["testB"], learn_data / "processed"), learn_data / "processed", S
+    )
     items = [ds[i] for i in range(len(ds))]
     batch = {k: np.stack([it[k] for it in items]) for k in ("mfcc", "frames", "roi", "is_end")}
     raw = predict_seconds(model, batch, meta.get("normalization") or "unit", S, "cpu")["confidence"]

@@ -72,7 +72,9 @@ def test_tiny_model_learns_far_below_baseline(learn_data, tmp_path, kind):
     rows = list(csv.DictReader(open(run / "metrics.csv")))
     assert len(rows) == 8 and {"train_loss", "val_score", "lr", "time_s"} <= set(rows[0])
     # epochs after 60 % of 8 (5, 6, 7, 8) get their own checkpoint
-    assert sorted(p.name for p in run.glob("avnet_epoch*.pth")) == [f"avnet_epoch{n}.pth" for n in (5, 6, 7, 8)]
+    assert sorted(p.name for p in run.glob("avnet_epoch*.pth")) == [
+        f"avnet_epoch{n}.pth" for n in (5, 6, 7, 8)
+    ]
     assert (run / "avnet_bestmodel.pth").is_file() and (run / "log.txt").stat().st_size > 0
     cfg = json.loads((run / "config.json").read_text())
     assert cfg["model"] == kind and cfg["max_epoch"] == 8 and "argv" in cfg and "git_commit" in cfg
@@ -123,7 +125,9 @@ def test_testB_submission_and_checkpoint_mismatch(small, tmp_path):
     from models.checkpoint import load_checkpoint_model
     from models.inputs import predict_seconds
     model, meta = load_checkpoint_model(ckpt, "cpu")
-    ds = FeatureDataset(find_test_clips(small, TEST_DIRS["testB"], small / "processed"), small / "processed", S)
+    ds = FeatureDataset(
+        find_test_clips(small, TEST_DIRS["testB"], small / "processed"), small / "processed", S
+    )
     batch = {k: np.stack([ds[i][k] for i in range(len(ds))]) for k in ("mfcc", "frames", "roi")}
     with torch.no_grad():
         want = predict_seconds(model, batch, meta.get("normalization") or "unit", S, "cpu")["seconds"]

@@ -18,8 +18,16 @@ import pytest
 import soundfile as sf
 from PIL import Image
 
-from datatools.material import (MATERIAL_FILE, MaterialError, forbidden, index_folder, load_pool, main,
-                                read_index, render_speech_bank)
+from datatools.material import (
+    MATERIAL_FILE,
+    MaterialError,
+    forbidden,
+    index_folder,
+    load_pool,
+    main,
+    read_index,
+    render_speech_bank,
+)
 
 SR = 22050
 
@@ -27,7 +35,9 @@ SR = 22050
 def _music(path, seconds, freq, seed=0):
     t = np.arange(int(seconds * SR)) / SR
     rng = np.random.default_rng(seed)
-    y = 0.3 * np.sin(2 * np.pi * freq * t) * (1 + 0.5 * np.sin(2 * np.pi * 2 * t)) + 0.02 * rng.standard_normal(t.size)
+    y = 0.3 * np.sin(2 * np.pi * freq * t) * (
+        1 + 0.5 * np.sin(2 * np.pi * 2 * t)
+    ) + 0.02 * rng.standard_normal(t.size)
     path.parent.mkdir(parents=True, exist_ok=True)
     sf.write(path, y.astype(np.float32), SR)
 
@@ -62,8 +72,8 @@ def make_material(root, sources=("alpha", "beta", "gamma")):
 
 def test_index_measures_hashes_and_keeps_one_copy(tmp_path):
     root = make_material(tmp_path / "mat")
-    shutil.copyfile(root / "alpha" / "music" / "t0.wav", root / "beta" / "music" / "copy.wav")   # a duplicate
-    _music(root / "alpha" / "sfx.wav", 3.0, 880)                                                 # a sound effect
+    shutil.copyfile(root / "alpha" / "music" / "t0.wav", root / "beta" / "music" / "copy.wav")  # a duplicate
+    _music(root / "alpha" / "sfx.wav", 3.0, 880)  # a sound effect
     _background(root / "alpha" / "icon.png", 32, 32, 5)                                          # an icon
     index = index_folder(root, {"alpha": "train", "beta": "train", "gamma": "test"}, progress=False)
     assert (root / MATERIAL_FILE).is_file() and read_index(root)["content_hash"] == index["content_hash"]
@@ -158,7 +168,9 @@ def test_synth_cli_refuses_a_split_without_material(tmp_path, capsys):
 
 def test_speech_bank_renders_lines(tmp_path):
     if shutil.which("espeak-ng") is None:
-        pytest.skip("espeak-ng is not installed (.ci/run installs it from Debian); it renders the speech bank")
+        pytest.skip(
+            "espeak-ng is not installed (.ci/run installs it from Debian); it renders the speech bank"
+        )
     n = render_speech_bank(tmp_path, ["espeak-ng:en"], lines_per_voice=2)
     files = sorted((tmp_path / "speech-espeak-ng-en").glob("*.flac"))
     assert n == 2 and len(files) == 2

@@ -135,7 +135,9 @@ def test_inputs_normalisation_and_prediction_function():
     _, imnet, _ = to_model_inputs(batch, "imagenet")
     assert unit.shape == (2, S, 3, FRAME_H, FRAME_W) and unit.min() >= 0 and unit.max() <= 1
     assert unit[0, 0, 1, 2, 3].item() == pytest.approx(batch["frames"][0, 0, 2, 3, 1] / 255)
-    assert imnet[0, 0, 0, 2, 3].item() == pytest.approx((unit[0, 0, 0, 2, 3].item() - 0.485) / 0.229, rel=1e-5)
+    assert imnet[0, 0, 0, 2, 3].item() == pytest.approx(
+        (unit[0, 0, 0, 2, 3].item() - 0.485) / 0.229, rel=1e-5
+    )
     assert roi.dtype == torch.float32
     model = build_model("avt", get_config("tiny"), S)
     res = predict_seconds(model, batch, "unit", S)

@@ -19,11 +19,10 @@ import numpy as np
 import pytest
 
 import predict
+from datatools.synth import decode_stamp, generate_dataset
 from skips import episode, formats
-from utils.preprocess import Options
-from datatools.synth import generate_dataset
-from datatools.synth import decode_stamp
 from utils.media import decode_clip
+from utils.preprocess import Options
 
 S = 20
 SYNTH_KW = dict(difficulty="easy", clip_seconds=S, full_episodes=True, min_minutes=0.7, max_minutes=0.9,
@@ -184,7 +183,9 @@ def test_json_and_csv(world, run):
         sp, m = e["spans"], e["skip_margin"]
         assert m == 1.0                                   # the default --skip_margin
         assert sp["opening"] == pytest.approx([max(0.0, e["op_end"] - 90), e["op_end"]], abs=2e-3)
-        assert sp["ending"] == pytest.approx([e["ed_start"], min(e["duration"], e["ed_start"] + 90)], abs=2e-3)
+        assert sp["ending"] == pytest.approx(
+            [e["ed_start"], min(e["duration"], e["ed_start"] + 90)], abs=2e-3
+        )
         # the skip ranges stop a margin short of the story on both sides (not at the file's edges)
         a, b = sp["opening"]
         assert e["op"] == pytest.approx([a + m if a > 0 else 0.0, b - m], abs=2e-3)
@@ -341,7 +342,10 @@ def test_a_dense_checkpoint_gives_its_confidence_and_anchors_the_fusion(world, t
     assert conf["op_end"] == pytest.approx(float(raw[1]["confidence"]["start"]), abs=1e-4)
     # both branches of the rule, on the same two models with hand-set dense confidences
     for c, source in ((0.8, "dense"), (0.3, "models")):
-        per_model = [{"kind": "avt", "op_end": 50.0}, {"kind": "dense", "op_end": 70.0, "confidence": {"op_end": c}}]
+        per_model = [
+            {"kind": "avt", "op_end": 50.0},
+            {"kind": "dense", "op_end": 70.0, "confidence": {"op_end": c}},
+        ]
         answer, src, f, _ = episode.fuse_boundary(models, per_model, "op_end", "kmeans")
         want = 70.0 if source == "dense" else fuse_clip([50.0, 70.0], "kmeans", [1.0, 1.0]).seconds
         assert (src, answer) == (source, pytest.approx(want))
@@ -368,7 +372,9 @@ def test_every_player_format_parses_back(world, run):
         ff = parse_ffmetadata((world["out"] / f"{stem}.chapters.txt").read_text())
         xml = _xml_chapters(world["out"] / f"{stem}.chapters.xml")
         assert [c[0] for c in xml] == [c["title"] for c in ff]
-        assert np.allclose([c[1:] for c in xml], [(c["START"] / 1000, c["END"] / 1000) for c in ff], atol=1e-3)
+        assert np.allclose(
+            [c[1:] for c in xml], [(c["START"] / 1000, c["END"] / 1000) for c in ff], atol=1e-3
+        )
         assert set(c[0] for c in xml) <= {"Prologue", "Opening", "Part A", "Ending", "Preview"}
         jf = json.loads((world["out"] / f"{stem}.jellyfin.json").read_text())
         ts = jf["intro_skipper_timestamps"]
@@ -383,7 +389,9 @@ def test_every_player_format_parses_back(world, run):
         ani = json.loads((world["out"] / f"{stem}.aniskip.json").read_text())
         by = {r["skipType"]: r for r in ani["results"]}
         assert ani["found"] and set(by) == {"op", "ed"}
-        assert [by["op"]["interval"]["startTime"], by["op"]["interval"]["endTime"]] == pytest.approx(e["op"], abs=1e-3)
+        assert [by["op"]["interval"]["startTime"], by["op"]["interval"]["endTime"]] == pytest.approx(
+            e["op"], abs=1e-3
+        )
         assert by["ed"]["episodeLength"] == pytest.approx(e["duration"], abs=1e-3)
 
 
@@ -392,6 +400,7 @@ def test_chapter_names_match_chapterskip_patterns():
     ^Prologue/^Intro, opening ^OP/ OP$/^Opening, ending ^ED/ ED$/^Ending, preview Preview$); these
     patterns mean the same as Python regular expressions."""
     import re
+
     from skips.formats import CHAPTER_NAMES
     cats = {"prologue": "^Prologue/^Intro", "opening": "^OP/ OP$/^Opening", "ending": "^ED/ ED$/^Ending",
             "preview": "Preview$"}
@@ -417,7 +426,10 @@ def _need(tool: str) -> str:
 def _ffprobe_chapters(path: Path) -> list[tuple[str, float, float]]:
     out = subprocess.run([_need("ffprobe"), "-v", "error", "-show_chapters", "-of", "json", str(path)],
                          capture_output=True, text=True, check=True).stdout
-    return [(c["tags"]["title"], float(c["start_time"]), float(c["end_time"])) for c in json.loads(out)["chapters"]]
+    return [
+        (c["tags"]["title"], float(c["start_time"]), float(c["end_time"]))
+        for c in json.loads(out)["chapters"]
+    ]
 
 
 def test_apply_chapters_mkvpropedit_in_place_then_ffprobe_and_mpv(world, run, tmp_path):
@@ -440,8 +452,13 @@ def test_apply_chapters_mkvpropedit_in_place_then_ffprobe_and_mpv(world, run, tm
                    '  for _, c in ipairs(mp.get_property_native("chapter-list")) do\n'
                    '    print(string.format("CHAPTER %.3f %s", c.time, c.title)) end\n'
                    '  mp.command("quit") end)\n')
-    proc = subprocess.run([mpv, "--no-config", "--vo=null", "--ao=null", "--msg-level=all=no,print_chapters=info",
-                           f"--script={lua}", str(mkv)], capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [mpv, "--no-config", "--vo=null", "--ao=null", "--msg-level=all=no,print_chapters=info",
+         f"--script={lua}", str(mkv)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     import re
     found = re.findall(r"CHAPTER (\S+) (.*)$", proc.stdout + proc.stderr, flags=re.M)
     assert [t.strip() for _, t in found] == [w[0] for w in want], proc.stdout + proc.stderr
@@ -473,7 +490,9 @@ def test_remuxed_chapters_read_back_with_ffprobe(world, run, tmp_path):
     src = tmp_path / "episode.mp4"
     shutil.copy(e["file"], src)
     written, _ = apply_chapters(_episode_result(e, src))
-    assert [g[0] for g in _ffprobe_chapters(written)] == [w[0] for w in formats.chapter_list(_episode_result(e, src))]
+    assert [g[0] for g in _ffprobe_chapters(written)] == [
+        w[0] for w in formats.chapter_list(_episode_result(e, src))
+    ]
 
 
 def test_apply_chapters_without_mkvpropedit_says_so(world, run, tmp_path, monkeypatch):
@@ -503,7 +522,12 @@ def test_calibration_is_monotone_and_optional():
 
 def test_unsure_boundary_is_withheld_everywhere():
     r = _result((10.0, 100.0), (1300.0, 1390.0), 1420.0)
-    r.models, r.spread, r.source, r.fusion = [], {"op_end": 0.0, "ed_start": 0.0}, {"op_end": "models", "ed_start": "models"}, {}
+    r.models, r.spread, r.source, r.fusion = (
+        [],
+        {"op_end": 0.0, "ed_start": 0.0},
+        {"op_end": "models", "ed_start": "models"},
+        {},
+    )
     r.confidence = {"op_end": 0.3, "ed_start": 0.9}
     episode.withhold_unsure([r], 0.5)
     assert list(r.withheld) == ["op_end"] and "0.30 < --min_confidence 0.5" in r.withheld["op_end"]
@@ -514,7 +538,9 @@ def test_unsure_boundary_is_withheld_everywhere():
     assert "skip-op_start=-1.000" in formats.mpv_script_opts(r)
     assert [x["skipType"] for x in formats.aniskip_document(r)["results"]] == ["ed"]
     jf = formats.jellyfin_document(r)
-    assert "Introduction" not in jf["intro_skipper_timestamps"] and "Credits" in jf["intro_skipper_timestamps"]
+    assert (
+        "Introduction" not in jf["intro_skipper_timestamps"] and "Credits" in jf["intro_skipper_timestamps"]
+    )
     row = formats.csv_text([r]).splitlines()[1].split(",")
     assert row[3] == row[4] == "" and row[5] == "1300.000"
 
@@ -571,7 +597,12 @@ def _scan_with_stub(monkeypatch, segments=None):
     """scan_late_opening with a stub dense model that is sure only in the window starting at 300 s,
     where it puts the OP end 50 s in; ``segments(t)`` gives each window's per-second classes."""
     from argparse import Namespace
-    monkeypatch.setattr(episode, "window_features", lambda path, starts, S, opts, workers=1, pool=None: [{"t": t} for t in starts])
+
+    monkeypatch.setattr(
+        episode,
+        "window_features",
+        lambda path, starts, S, opts, workers=1, pool=None: [{"t": t} for t in starts],
+    )
 
     def fake_batch(models, feats, kinds, S, device):
         ts = [f["t"] for f in feats]
@@ -639,7 +670,9 @@ def test_an_unsure_later_window_does_not_replace_the_first_answer(monkeypatch):
         return p
     r, _, args = _scan_with_stub(monkeypatch, probs)
     assert r.scan[3]["confidence"] == pytest.approx(0.4) and 0.4 < args.scan_below
-    assert r.op_end == 200.0 and r.source["op_end"] == "models" and r.confidence["op_end"] == pytest.approx(0.2)
+    assert (
+        r.op_end == 200.0 and r.source["op_end"] == "models" and r.confidence["op_end"] == pytest.approx(0.2)
+    )
 
 
 # --------------------------------------------------------------------------------- no model, shipped model
@@ -672,8 +705,12 @@ def test_season_mode_alone_answers_from_theme_songs(tmp_path):
         assert e["models"] == [] and not e["withheld"]
 
 
-def test_no_model_without_season_and_a_missing_shipped_model_are_refused(world, tmp_path, monkeypatch, capsys):
-    rc = predict.main([str(world["good"][0]), "--weights", "none", "--out", str(tmp_path / "a"), "--no_progress"])
+def test_no_model_without_season_and_a_missing_shipped_model_are_refused(
+    world, tmp_path, monkeypatch, capsys
+):
+    rc = predict.main(
+        [str(world["good"][0]), "--weights", "none", "--out", str(tmp_path / "a"), "--no_progress"]
+    )
     assert rc == 2 and "--weights none leaves nothing to answer with" in capsys.readouterr().err
     monkeypatch.setattr(episode, "SHIPPED_DIR", tmp_path / "no_model_here")
     rc = predict.main([str(world["good"][0]), "--out", str(tmp_path / "b"), "--no_progress"])
@@ -714,8 +751,12 @@ def test_scan_windows_decode_each_second_once_and_match_single_windows(world):
     got = episode.window_features(str(path), starts, S, opts, workers=2)
     assert len(got) == len(starts)
     for t, f in zip(starts, got):
-        one = episode.features_from_decoded(decode_clip(str(path), S, start_s=t, ocr_size=opts.ocr_size, threads=1),
-                                            S, Options(clip_seconds=S, threads=1), ("mfcc", "frames", "ocr", "roi"))
+        one = episode.features_from_decoded(
+            decode_clip(str(path), S, start_s=t, ocr_size=opts.ocr_size, threads=1),
+            S,
+            Options(clip_seconds=S, threads=1),
+            ("mfcc", "frames", "ocr", "roi"),
+        )
         assert np.array_equal(f["frames"], one["frames"])
         assert np.abs(f["mfcc"] - one["mfcc"]).mean() < 0.05 * np.abs(one["mfcc"]).mean()
         assert np.mean(f["roi"] == one["roi"]) > 0.98

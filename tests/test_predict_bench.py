@@ -11,11 +11,26 @@ from bench.predict_bench import answers_at, failure_table, failures, overlap, sc
 
 
 def _spans():
-    ep = {"duration": 1000.0, "series": 0, "op_start": 30.0, "op_end": 120.0, "ed_start": 850.0, "ed_end": 930.0,
-          "preview": [960.0, 990.0], "late_op": False,
-          "segments": [["cold_open", 0.0, 30.0], ["op", 30.0, 120.0], ["body", 120.0, 850.0], ["ed", 850.0, 930.0],
-                       ["c_part", 930.0, 958.0], ["gap", 958.0, 960.0], ["preview", 960.0, 990.0],
-                       ["end_card", 990.0, 1000.0]]}
+    ep = {
+        "duration": 1000.0,
+        "series": 0,
+        "op_start": 30.0,
+        "op_end": 120.0,
+        "ed_start": 850.0,
+        "ed_end": 930.0,
+        "preview": [960.0, 990.0],
+        "late_op": False,
+        "segments": [
+            ["cold_open", 0.0, 30.0],
+            ["op", 30.0, 120.0],
+            ["body", 120.0, 850.0],
+            ["ed", 850.0, 930.0],
+            ["c_part", 930.0, 958.0],
+            ["gap", 958.0, 960.0],
+            ["preview", 960.0, 990.0],
+            ["end_card", 990.0, 1000.0],
+        ],
+    }
     return {"clip_seconds": 200, "episodes": {"a": ep}}
 
 
@@ -81,9 +96,13 @@ def test_the_margin_keeps_small_errors_out_of_the_story():
     # predict.py's own narrowed ranges with the measured spans beside them: the same figures
     from skips.episode import narrow_span
     e["spans"] = {"opening": e["op"], "ending": e["ed"], "preview": e["preview"]}
-    e["op"], e["ed"], e["preview"] = (list(narrow_span(tuple(x), 1.0, 1000.0)) for x in (e["op"], e["ed"], e["preview"]))
+    e["op"], e["ed"], e["preview"] = (
+        list(narrow_span(tuple(x), 1.0, 1000.0)) for x in (e["op"], e["ed"], e["preview"])
+    )
     again = score_run(doc, _spans())
-    assert again["story_eaten_s"] == narrowed["story_eaten_s"] and again["boundaries"] == narrowed["boundaries"]
+    assert (
+        again["story_eaten_s"] == narrowed["story_eaten_s"] and again["boundaries"] == narrowed["boundaries"]
+    )
 
 
 def test_failures_name_the_range_that_ate_the_story():

@@ -204,10 +204,10 @@ def _iou(a: np.ndarray, b: np.ndarray) -> float:
 
 @pytest.mark.parametrize("backend", ["rapidocr", "easyocr"])
 def test_ocr_roi_overlaps_true_text(backend):
-    from utils.ocr import detect_seconds, get_detector
-    from utils.media import reduced_size
-
     import cv2
+
+    from utils.media import reduced_size
+    from utils.ocr import detect_seconds, get_detector
 
     W, H = 640, 360
     credits, truth = _text_frame(W, H, [("Director  Kenji Sato", 120, 110),
@@ -371,8 +371,18 @@ def test_single_stage_scripts(tmp_path):
 def _synth(tmp_path_factory, name: str, fps: str, size: tuple[int, int], **kw) -> list[Path]:
     synth = pytest.importorskip("datatools.synth", reason="datatools.synth not available")
     out = tmp_path_factory.mktemp(name)
-    synth.generate_dataset(out, series=1, episodes=1, clip_seconds=10, seed=3, progress=False, difficulty="easy",
-                           resolutions=(size,), fps_choices=(fps,), **kw)
+    synth.generate_dataset(
+        out,
+        series=1,
+        episodes=1,
+        clip_seconds=10,
+        seed=3,
+        progress=False,
+        difficulty="easy",
+        resolutions=(size,),
+        fps_choices=(fps,),
+        **kw,
+    )
     return sorted(out.glob("*.mp4"))
 
 

@@ -16,8 +16,7 @@ from bench.season_bench import SYNTH_RATE, make_clip_audio, make_song, write_cli
 from datatools.labels import read_submission, write_labels, write_submission
 from datatools.spec import CHROMA_SUFFIX
 from fuse import chroma
-from fuse.chroma import (POINT_SECONDS, discover_siblings, fingerprint, fingerprint_samples,
-                         match_fingerprints)
+from fuse.chroma import POINT_SECONDS, discover_siblings, fingerprint, fingerprint_samples, match_fingerprints
 
 ROOT = Path(__file__).resolve().parent.parent
 PEER = ROOT.parent / "shared" / "peer" / "intro-skipper-bbb"
@@ -239,9 +238,9 @@ def test_fuse_with_season_says_which_source_decided(season, tmp_path):
 def test_preprocess_driver_fingerprint_stage(season, tmp_path):
     """The one-pass driver's chroma stage (decoded audio piped to Chromaprint) matches the
     fingerprint that ffmpeg computes from the file over the whole clip."""
-    from utils import preprocess
-
     import shutil
+
+    from utils import preprocess
 
     clip = sorted(season["clips"].glob("*_start.mp4"))[0]
     (tmp_path / "one").mkdir()

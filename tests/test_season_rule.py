@@ -137,16 +137,20 @@ def test_model_reliability_dense_or_agreement():
 
 def test_fit_on_training_rows():
     labels, rows = {}, []
-    for i in range(10):          # several siblings, tight: right
-        rows.append(_row(f"t{i}_start", 60.0 + 0.2 * i, 3, spread=0.4)); labels[f"t{i}_start"] = 60.0 + 0.2 * i
+    for i in range(10):  # several siblings, tight: right
+        rows.append(_row(f"t{i}_start", 60.0 + 0.2 * i, 3, spread=0.4))
+        labels[f"t{i}_start"] = 60.0 + 0.2 * i
     for i in range(6):           # several siblings, spread 6 s: wrong by 8 s
-        rows.append(_row(f"w{i}_start", 60.0, 3, spread=6.0)); labels[f"w{i}_start"] = 68.0
+        rows.append(_row(f"w{i}_start", 60.0, 3, spread=6.0))
+        labels[f"w{i}_start"] = 68.0
     for i in range(4):           # one sibling: half right
-        rows.append(_row(f"o{i}_end", 100.0, 1)); labels[f"o{i}_end"] = 100.0 if i % 2 else 110.0
-    rows.append(_row("x_start", 199.0, 3, span=(150.0, 200.0))); labels["x_start"] = 60.0  # implausible
+        rows.append(_row(f"o{i}_end", 100.0, 1))
+        labels[f"o{i}_end"] = 100.0 if i % 2 else 110.0
+    rows.append(_row("x_start", 199.0, 3, span=(150.0, 200.0)))  # implausible
+    labels["x_start"] = 60.0
     rule = fit_reliability(rows, labels, S)
     assert rule.spread_cut in (0.5, 1.0, 2.0, 3.0, 5.0) and rule.spread_cut < 6.0
-    assert rule.reliability["several"] == pytest.approx((10 + 2 * 0.9) / 12, abs=1e-4)   # prior 0.9 as 2 clips
+    assert rule.reliability["several"] == pytest.approx((10 + 2 * 0.9) / 12, abs=1e-4)  # prior 0.9 as 2 clips
     assert rule.reliability["several_spread"] == pytest.approx((0 + 2 * 0.6) / 8, abs=1e-4)
     assert rule.reliability["one"] == pytest.approx((2 + 2 * 0.75) / 6, abs=1e-4)
     assert rule.n == {"one": 4, "several": 10, "several_spread": 6, "implausible": 1, "song_fit": 12}
@@ -170,19 +174,31 @@ def test_fuse_cli_with_season_rule_writes_reasons(tmp_path):
     rule = SeasonRule(reliability=RULE.reliability, model_trust=0.9)
     rule_file.write_text(json.dumps({"offset": {}, "decision": rule.to_dict()}))
     out = tmp_path / "fused.csv"
-    proc = subprocess.run([sys.executable, "fuse/fuse.py", "--inputs", *[str(tmp_path / f"m{k}.csv") for k in range(3)],
-                           "--output", str(out), "--season", str(side), "--season_rule", str(rule_file)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "fuse/fuse.py", "--inputs", *[str(tmp_path / f"m{k}.csv") for k in range(3)],
+         "--output", str(out), "--season", str(side), "--season_rule", str(rule_file)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     plain = tmp_path / "plain.csv"
-    subprocess.run([sys.executable, "fuse/fuse.py", "--inputs", *[str(tmp_path / f"m{k}.csv") for k in range(3)],
-                    "--output", str(plain), "--quiet"], cwd=ROOT, check=True, timeout=120)
+    subprocess.run(
+        [sys.executable, "fuse/fuse.py", "--inputs", *[str(tmp_path / f"m{k}.csv") for k in range(3)],
+         "--output", str(plain), "--quiet"],
+        cwd=ROOT,
+        check=True,
+        timeout=120,
+    )
     fused = {r.clip.removesuffix(".mp4"): r.seconds for r in read_submission(plain)}
     got = {r.clip.removesuffix(".mp4"): r.seconds for r in read_submission(out)}
     assert got == {**fused, "a_start": 60.0}
     with open(tmp_path / "fused_sources.csv", newline="") as fh:
         src = {r["clip"].removesuffix(".mp4"): r for r in csv.DictReader(fh)}
-    assert src["a_start"]["source"] == "season" and src["a_start"]["reason"].startswith("disagree; match more reliable")
+    assert src["a_start"]["source"] == "season" and src["a_start"]["reason"].startswith(
+        "disagree; match more reliable"
+    )
     assert src["b_start"]["reason"] == "no sibling"
     assert "models more reliable" in src["c_end"]["reason"]
     assert "starts at the clip start" in src["d_end"]["reason"]
@@ -202,7 +218,9 @@ def test_offsets_and_rule_fitted_together(tmp_path):
 def test_model_trust_from_validation_answers():
     from fuse.season_rule import fit_model_trust
     labels = {f"c{i}_start": 50.0 for i in range(10)}
-    a = {f"c{i}_start": 50.5 if i < 8 else 60.0 for i in range(5)} | {"other_start": 1.0}  # 5 labelled: 5 right
+    a = {f"c{i}_start": 50.5 if i < 8 else 60.0 for i in range(5)} | {
+        "other_start": 1.0
+    }  # 5 labelled: 5 right
     b = {f"c{i}_start": 50.0 if i % 2 else 70.0 for i in range(10)}                       # 5 of 10 right
     rule = fit_model_trust([a, b], labels, SeasonRule())
     assert rule.model_trust == pytest.approx(0.75) and rule.n["model_validation"] == 15
@@ -213,7 +231,9 @@ def test_song_bounds_widen_for_short_songs_only():
     short = [_row(f"s{i}_start", 25.0, 1, span=(5.0 + 0.5 * i, 25.0)) for i in range(6)]   # 20-17.5 s songs
     labels = {r.clip: 25.0 for r in short}
     rule = fit_reliability(short, labels, 60.0)
-    assert rule.min_song_s == pytest.approx(0.6 * np.percentile([20.0 - 0.5 * i for i in range(6)], 5), abs=0.01)
+    assert rule.min_song_s == pytest.approx(
+        0.6 * np.percentile([20.0 - 0.5 * i for i in range(6)], 5), abs=0.01
+    )
     assert rule.max_song_s == 120.0 and rule.n["implausible"] == 0 and rule.reliability["one"] > 0.8
     normal = [_row(f"n{i}_start", 90.0 + i, 3) for i in range(6)]                            # 90-s songs
     rule = fit_reliability(normal, {r.clip: r.seconds for r in normal}, S)
@@ -231,14 +251,18 @@ def test_unfitted_floor_comes_from_the_clip_set():
     assert widen_for_clip_set(fitted, [20.0]) == fitted and widen_for_clip_set(unfitted, []) == unfitted
     # fuse.py --season without a fitted rule on a set of 28-s songs keeps their matches
     rows = {f"a{i}_start": _row(f"a{i}_start", 40.0, 1, span=(12.0, 40.0)) for i in range(3)}
-    from fuse.season import apply_season
-    from fuse.fuse import fuse_tables
     from datatools.labels import SubmissionRow
+    from fuse.fuse import fuse_tables
+    from fuse.season import apply_season
     recs = fuse_tables([("m", [SubmissionRow(f"{k}.mp4", "s", 20.0) for k in rows])], "median")
     out, dec = apply_season(recs, rows)
     assert all(r.seconds == 40.0 for r in out)
-    assert all(d.source == "season" and d.reason.startswith("disagree; match more reliable") and "20.0 s apart" in d.reason
-               for d in dec.values())
+    assert all(
+        d.source == "season"
+        and d.reason.startswith("disagree; match more reliable")
+        and "20.0 s apart" in d.reason
+        for d in dec.values()
+    )
 
 
 def test_bins_without_training_clips_keep_the_prior():

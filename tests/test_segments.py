@@ -14,10 +14,23 @@ import numpy as np
 import pytest
 import torch
 
-from datatools.dataset import (ClipRecord, FeatureDataset, labelled_clips, split_train_val,
-                              write_synthetic_processed)
-from datatools.segments import (ENDING, OPENING, OTHER, PREVIEW, STORY, beyond_window_clips, clip_segments,
-                                segment_truth)
+from datatools.dataset import (
+    ClipRecord,
+    FeatureDataset,
+    labelled_clips,
+    split_train_val,
+    write_synthetic_processed,
+)
+from datatools.segments import (
+    ENDING,
+    OPENING,
+    OTHER,
+    PREVIEW,
+    STORY,
+    beyond_window_clips,
+    clip_segments,
+    segment_truth,
+)
 from models.checkpoint import load_checkpoint_model
 from models.config import ModelConfig
 from models.dense import balanced_weights, decode_spans, dense_loss, window_presence
@@ -28,10 +41,21 @@ S = 20
 
 
 def _episode(D=1000.0, end_offset=800.0):
-    return {"duration": D, "op_start": 30.0, "op_end": 120.0, "ed_start": 850.0, "ed_end": 940.0,
-            "preview": [960.0, 990.0], "gaps": [[940.0, 942.0]], "title_card": [120.0, 124.0],
-            "end_card": [990.0, 1000.0],
-            "clips": {"start": {"file": "x_start.mp4", "offset": 0}, "end": {"file": "x_end.mp4", "offset": end_offset}}}
+    return {
+        "duration": D,
+        "op_start": 30.0,
+        "op_end": 120.0,
+        "ed_start": 850.0,
+        "ed_end": 940.0,
+        "preview": [960.0, 990.0],
+        "gaps": [[940.0, 942.0]],
+        "title_card": [120.0, 124.0],
+        "end_card": [990.0, 1000.0],
+        "clips": {
+            "start": {"file": "x_start.mp4", "offset": 0},
+            "end": {"file": "x_end.mp4", "offset": end_offset},
+        },
+    }
 
 
 def test_clip_segments_from_spans():
@@ -133,9 +157,19 @@ def _spans_for(root: Path, labels) -> None:
     eps = {}
     for stem, t in labels:
         if stem.endswith("_start"):
-            eps[stem] = {"duration": S, "op_start": 0.0, "op_end": t, "clips": {"start": {"file": stem + ".mp4", "offset": 0}}}
+            eps[stem] = {
+                "duration": S,
+                "op_start": 0.0,
+                "op_end": t,
+                "clips": {"start": {"file": stem + ".mp4", "offset": 0}},
+            }
         else:
-            eps[stem] = {"duration": S, "ed_start": t, "ed_end": float(S), "clips": {"end": {"file": stem + ".mp4", "offset": 0}}}
+            eps[stem] = {
+                "duration": S,
+                "ed_start": t,
+                "ed_end": float(S),
+                "clips": {"end": {"file": stem + ".mp4", "offset": 0}},
+            }
     (root / "data_A/train/spans.json").write_text(json.dumps({"clip_seconds": S, "episodes": eps}))
 
 
@@ -161,7 +195,9 @@ def test_segment_head_learns_through_the_engine(tmp_path):
     op_err = []
     for i, rec in enumerate(val):
         it = ds[i]
-        batch = {k: torch.as_tensor(np.asarray(v))[None] for k, v in it.items() if k in ("mfcc", "frames", "roi")}
+        batch = {
+            k: torch.as_tensor(np.asarray(v))[None] for k, v in it.items() if k in ("mfcc", "frames", "roi")
+        }
         with torch.no_grad():
             out = model(*to_model_inputs(batch, "unit", torch.device("cpu")), torch.tensor([it["is_end"]]))
         probs = torch.softmax(out["segments"][0], 0).numpy()
@@ -231,7 +267,9 @@ def test_the_segment_head_caps_a_boundary_it_does_not_support():
         r = EpisodeResult("x.mkv", "x.mkv", True, duration=1000.0, op_end=op_end, ed_start=850.0,
                           confidence={"op_end": 0.8, "ed_start": 0.95})
         measure_spans(r, raw, 200, args)
-        assert r.confidence["op_end"] == pytest.approx(want) and r.confidence["ed_start"] == pytest.approx(0.9)
+        assert r.confidence["op_end"] == pytest.approx(want) and r.confidence["ed_start"] == pytest.approx(
+            0.9
+        )
         assert r.to_dict()["support"]["op_end"] == pytest.approx(0.9 if op_end == 110.0 else 0.025)
 
 
@@ -321,8 +359,18 @@ def test_beyond_window_clips_lists_late_and_missing_openings(tmp_path):
 def _write_beyond(root: Path, n: int, seed: int) -> list[str]:
     """Start clips in the style of write_synthetic_processed whose boundary never comes: bright
     frames, a text line and loud MFCC throughout, listed unlabelled in spans.json."""
-    from datatools.spec import (FRAME_H, FRAME_W, FRAMES_SUFFIX, MFCC_SUFFIX, N_MFCC, ROI_H, ROI_SUFFIX,
-                                ROI_W, feature_path, mfcc_length)
+    from datatools.spec import (
+        FRAME_H,
+        FRAME_W,
+        FRAMES_SUFFIX,
+        MFCC_SUFFIX,
+        N_MFCC,
+        ROI_H,
+        ROI_SUFFIX,
+        ROI_W,
+        feature_path,
+        mfcc_length,
+    )
     from utils.io import atomic_save_npy
 
     rng = np.random.default_rng(seed)
@@ -357,10 +405,34 @@ def test_dense_learns_to_say_no_opening_here(tmp_path):
     conf = {}
     for flag in ("on", "off"):
         run = tmp_path / f"run_{flag}"
-        argv = ["--data_root", str(root), "--save_prefix", str(run), "--preset", "tiny", "--clip_seconds", str(S),
-                "--device", "cpu", "--num_workers", "0", "--show_freq", "0", "--max_epoch", "8",
-                "--warmup_epochs", "0", "--lr", "3e-3", "--batch_size", "6", "--seed", "3",
-                "--beyond_windows", "true" if flag == "on" else "false"]
+        argv = [
+            "--data_root",
+            str(root),
+            "--save_prefix",
+            str(run),
+            "--preset",
+            "tiny",
+            "--clip_seconds",
+            str(S),
+            "--device",
+            "cpu",
+            "--num_workers",
+            "0",
+            "--show_freq",
+            "0",
+            "--max_epoch",
+            "8",
+            "--warmup_epochs",
+            "0",
+            "--lr",
+            "3e-3",
+            "--batch_size",
+            "6",
+            "--seed",
+            "3",
+            "--beyond_windows",
+            "true" if flag == "on" else "false",
+        ]
         main(get_args_parser(kind="dense").parse_args(argv))
         with open(run / "metrics.csv", newline="") as fh:
             rows = list(csv.DictReader(fh))
@@ -397,8 +469,11 @@ def test_window_costs_and_the_selection_score():
     from datatools.segments import CLAIM_CONFIDENCE, BeyondClip
     from models.engine import selection_summary, window_costs
 
-    wins = [BeyondClip(Path("a"), np.zeros(S, np.int64), 340.0), BeyondClip(Path("b"), np.zeros(S, np.int64), None),
-            BeyondClip(Path("c"), np.zeros(S, np.int64), 250.0)]
+    wins = [
+        BeyondClip(Path("a"), np.zeros(S, np.int64), 340.0),
+        BeyondClip(Path("b"), np.zeros(S, np.int64), None),
+        BeyondClip(Path("c"), np.zeros(S, np.int64), 250.0),
+    ]
     costs = window_costs(np.array([150.0, 90.0, 199.0]), np.array([0.9, CLAIM_CONFIDENCE, 0.2]), wins, S)
     assert costs.tolist() == pytest.approx([190.0, float(S), 0.0])
     recs = [ClipRecord(Path("x"), 10.0), ClipRecord(Path("y"), 20.0)]
@@ -407,7 +482,7 @@ def test_window_costs_and_the_selection_score():
     assert plain["select"] == 0.0 and "windows" not in plain
     got = selection_summary(val, np.array([10.0, 20.0]), recs, costs)
     assert got["score"] == 0.0 and got["windows"] == 3 and got["windows_claimed"] == pytest.approx(2 / 3)
-    assert got["select"] == pytest.approx((189.0 + S - 1.0) / 5)   # score: errors past the 1-s tolerance, mean
+    assert got["select"] == pytest.approx((189.0 + S - 1.0) / 5)  # score: errors past the 1-s tolerance, mean
     quiet = selection_summary(val, np.array([10.0, 20.0]), recs, np.zeros(3))
     assert quiet["select"] == 0.0 and quiet["windows_claimed"] == 0.0
 

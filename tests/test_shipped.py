@@ -24,7 +24,9 @@ def test_shipped_weights_load_and_match_the_code():
     from models.config import ModelConfig
     from models.dense import DenseEnsemble
 
-    assert WEIGHTS.is_file(), f"{WEIGHTS} is missing: the repository ships a model (python -m bench.train_shipped)"
+    assert WEIGHTS.is_file(), (
+        f"{WEIGHTS} is missing: the repository ships a model (python -m bench.train_shipped)"
+    )
     assert WEIGHTS.stat().st_size <= 5 * 1024 * 1024
     ckpt = read_checkpoint(WEIGHTS)
     recipe = ckpt["shipped"]["recipe"]
@@ -33,7 +35,9 @@ def test_shipped_weights_load_and_match_the_code():
     cfg = ModelConfig.from_dict(ckpt["config"])
     assert cfg.dense_members == recipe["members"] and ckpt["preset"] == recipe["preset"]
     built = build_model("dense", cfg, 200).state_dict()
-    assert {k: tuple(v.shape) for k, v in built.items()} == {k: tuple(v.shape) for k, v in ckpt["model"].items()}
+    assert {k: tuple(v.shape) for k, v in built.items()} == {
+        k: tuple(v.shape) for k, v in ckpt["model"].items()
+    }
     model, meta = load_checkpoint_model(WEIGHTS, "cpu")
     assert isinstance(model, DenseEnsemble) and segment_head_trained(meta)
     assert meta["calibration"]["n"] >= 50          # fitted on the held-out calibration series
@@ -42,8 +46,10 @@ def test_shipped_weights_load_and_match_the_code():
 
 def test_model_card_matches_its_result_files():
     from bench.shipped_card import CARD, card_text
-    assert CARD.is_file() and CARD.read_text(encoding="utf-8") == card_text(), \
-        "models/shipped/MODEL_CARD.md differs from what `python -m bench.shipped_card` writes from its results"
+    assert CARD.is_file() and CARD.read_text(encoding="utf-8") == card_text(), (
+        "models/shipped/MODEL_CARD.md differs from what `python -m bench.shipped_card` writes from its "
+        "results"
+    )
     build = json.loads((ROOT / "models" / "shipped" / "results" / "build.json").read_text())
     assert build["bytes"] == WEIGHTS.stat().st_size
 
@@ -68,7 +74,9 @@ def test_shipped_model_finds_both_boundaries_on_generated_episodes(tmp_path):
             if clip["label"] is None:
                 continue
             dec = decode_clip(tmp_path / clip["file"], S, threads=1)
-            f = features_from_decoded(dec, S, Options(clip_seconds=S, threads=1), ("mfcc", "frames", "ocr", "roi"))
+            f = features_from_decoded(
+                dec, S, Options(clip_seconds=S, threads=1), ("mfcc", "frames", "ocr", "roi")
+            )
             feats.append(f)
             kinds.append(kind)
             truth.append(clip["label"])

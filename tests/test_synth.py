@@ -15,13 +15,26 @@ import numpy as np
 import pytest
 
 from datatools.labels import read_labels
-from datatools.synth import (SynthConfig, build_episode, decode_stamp, generate_dataset, get_args_parser,
-                             main, plan_dataset)
+from datatools.synth import (
+    SynthConfig,
+    build_episode,
+    decode_stamp,
+    generate_dataset,
+    get_args_parser,
+    main,
+    plan_dataset,
+)
 from datatools.synth.pictures import stamp_frame
 
 S = 20
-KW = dict(difficulty="easy", resolutions=((160, 90), (128, 96)), fps_choices=("25", "29.97"), replaced_op_prob=0.0,
-          min_minutes=1.0, max_minutes=2.0)
+KW = dict(
+    difficulty="easy",
+    resolutions=((160, 90), (128, 96)),
+    fps_choices=("25", "29.97"),
+    replaced_op_prob=0.0,
+    min_minutes=1.0,
+    max_minutes=2.0,
+)
 
 
 @pytest.fixture(scope="module")
@@ -35,9 +48,20 @@ def dataset(tmp_path_factory):
 @pytest.fixture(scope="module")
 def stamped(tmp_path_factory):
     out = tmp_path_factory.mktemp("stamp")
-    spans = generate_dataset(out, series=1, episodes=1, clip_seconds=S, seed=2, stamp_frames=True,
-                             progress=False, difficulty="easy", resolutions=((128, 96),), fps_choices=("29.97",),
-                             min_minutes=1.0, max_minutes=1.0)
+    spans = generate_dataset(
+        out,
+        series=1,
+        episodes=1,
+        clip_seconds=S,
+        seed=2,
+        stamp_frames=True,
+        progress=False,
+        difficulty="easy",
+        resolutions=((128, 96),),
+        fps_choices=("29.97",),
+        min_minutes=1.0,
+        max_minutes=1.0,
+    )
     return out, spans
 
 
@@ -158,7 +182,7 @@ def test_statistics_change_at_the_labelled_boundary(dataset):
             info, frames, audio = _decode(out / ep["clips"][kind]["file"])
             sr, lab = info["sr"], ep["clips"][kind]["label"]
 
-            def prof(t0, t1):
+            def prof(t0, t1, audio=audio, sr=sr):
                 return _band_profile(audio[int(t0 * sr):int(t1 * sr)], sr)
             if kind == "start":     # inside the OP vs across its end
                 inside = np.linalg.norm(prof(lab - 4, lab - 2) - prof(lab - 2, lab))
@@ -179,6 +203,7 @@ def test_statistics_change_at_the_labelled_boundary(dataset):
 
 def test_stamp_round_trip_pure_and_through_the_codec(stamped):
     from PIL import Image
+
     from utils.media import letterbox_geometry, paste_letterbox
     for w, h in ((320, 180), (320, 240), (1280, 720), (128, 96)):
         geo = letterbox_geometry(w, h, 88, 66)
@@ -241,8 +266,18 @@ def test_bad_arguments_fail_clearly(tmp_path, capsys):
 def test_render_fps_repeats_pictures_but_keeps_frame_rate_and_labels(tmp_path):
     """--render_fps 5 draws a new picture every 0.2 s; the file still has the series' fps and
     the labels are the same as a full render of the same seed."""
-    kw = dict(series=1, episodes=1, clip_seconds=S, seed=9, progress=False, resolutions=((128, 96),), difficulty="easy",
-              fps_choices=("25",), min_minutes=1.0, max_minutes=1.0)
+    kw = dict(
+        series=1,
+        episodes=1,
+        clip_seconds=S,
+        seed=9,
+        progress=False,
+        resolutions=((128, 96),),
+        difficulty="easy",
+        fps_choices=("25",),
+        min_minutes=1.0,
+        max_minutes=1.0,
+    )
     full = generate_dataset(tmp_path / "full", **kw)
     fast = generate_dataset(tmp_path / "fast", render_fps=5, **kw)
     (ep_id, ep), = fast["episodes"].items()

@@ -16,8 +16,16 @@ import numpy as np
 import pytest
 
 from datatools.labels import read_labels
-from datatools.synth import (REALISTIC_KNOBS, SEGMENT_KINDS, SynthConfig, build_episode, decode_stamp,
-                             generate_dataset, main, plan_dataset)
+from datatools.synth import (
+    REALISTIC_KNOBS,
+    SEGMENT_KINDS,
+    SynthConfig,
+    build_episode,
+    decode_stamp,
+    generate_dataset,
+    main,
+    plan_dataset,
+)
 from datatools.synth.realistic import _song
 
 S = 200
@@ -36,28 +44,76 @@ def _fr(s=S):
 
 
 KNOB_CHECKS = {
-    "cold_open_zero_prob": ({}, lambda e: e["cold_open"] == 0 and "no_cold_open" in e["clips"]["start"]["flags"]),
-    "recap_prob": ({"cold_open_zero_prob": 0.0}, lambda e: e["cold_open"] < 25 or (
-        e["recap"] is not None and "recap" in e["clips"]["start"]["flags"])),
-    "op_lead_prob": ({}, lambda e: e["cold_open"] < 10 or (
-        e["op_lead"] >= 1.5 * _fr() and e["op_song_span"][0] < e["op_start"] and "op_lead" in e["clips"]["start"]["flags"])),
+    "cold_open_zero_prob": (
+        {},
+        lambda e: e["cold_open"] == 0 and "no_cold_open" in e["clips"]["start"]["flags"],
+    ),
+    "recap_prob": (
+        {"cold_open_zero_prob": 0.0},
+        lambda e: e["cold_open"] < 25 or (e["recap"] is not None and "recap" in e["clips"]["start"]["flags"]),
+    ),
+    "op_lead_prob": (
+        {},
+        lambda e: (
+            e["cold_open"] < 10
+            or (
+                e["op_lead"] >= 1.5 * _fr()
+                and e["op_song_span"][0] < e["op_start"]
+                and "op_lead" in e["clips"]["start"]["flags"]
+            )
+        ),
+    ),
     "op_narration_prob": ({}, lambda e: e["op_end"] is None or e["op_narration"]),
-    "op_fade_prob": ({}, lambda e: e["op_end"] is None or (
-        e["op_end_kind"] == "fade" and 0.5 * _fr() <= e["op_fade"] and "op_fade" in e["clips"]["start"]["flags"])),
-    "op_ring_prob": ({}, lambda e: e["op_end"] is None or (
-        e["op_end_kind"] == "ring" and e["op_song_span"][1] - e["op_end"] >= 1.5 * _fr() - 1e-6
-        and "ring" in e["clips"]["start"]["flags"])),
+    "op_fade_prob": (
+        {},
+        lambda e: (
+            e["op_end"] is None
+            or (
+                e["op_end_kind"] == "fade"
+                and 0.5 * _fr() <= e["op_fade"]
+                and "op_fade" in e["clips"]["start"]["flags"]
+            )
+        ),
+    ),
+    "op_ring_prob": (
+        {},
+        lambda e: (
+            e["op_end"] is None
+            or (
+                e["op_end_kind"] == "ring"
+                and e["op_song_span"][1] - e["op_end"] >= 1.5 * _fr() - 1e-6
+                and "ring" in e["clips"]["start"]["flags"]
+            )
+        ),
+    ),
     "gap_after_op_prob": ({}, lambda e: "gap" in e["after_op"]),
     "title_card_prob": ({}, lambda e: "title_card" in e["after_op"] and e["title_card"] is not None),
     "sponsor_prob": ({}, lambda e: "sponsor" in e["after_op"] and e["sponsor"] is not None),
-    "ed_lead_prob": ({}, lambda e: e["ed_start_kind"] == "lead" and e["ed_song_span"][0] <= e["ed_start"] - 2
-                     and "song_lead" in e["clips"]["end"]["flags"]),
-    "ed_fade_in_prob": ({}, lambda e: e["ed_start_kind"] == "fade_in" and e["ed_fade_in"] > 0 and e["ed_gap"] > 0),
+    "ed_lead_prob": (
+        {},
+        lambda e: (
+            e["ed_start_kind"] == "lead"
+            and e["ed_song_span"][0] <= e["ed_start"] - 2
+            and "song_lead" in e["clips"]["end"]["flags"]
+        ),
+    ),
+    "ed_fade_in_prob": (
+        {},
+        lambda e: e["ed_start_kind"] == "fade_in" and e["ed_fade_in"] > 0 and e["ed_gap"] > 0,
+    ),
     "ed_dialogue_over_prob": ({}, lambda e: e["ed_dialogue_over"]),
     "gap_before_ed_prob": ({}, lambda e: e["ed_gap"] > 0 and "gap_before_ed" in e["clips"]["end"]["flags"]),
     "no_tail_prob": ({}, lambda e: e["tail"] == "none" and e["ed_end"] == e["duration"]),
-    "long_tail_prob": ({}, lambda e: e["tail"] == "long" and e["c_part"] and e["preview"] and e["end_card"]
-                       and "long_tail" in e["clips"]["end"]["flags"]),
+    "long_tail_prob": (
+        {},
+        lambda e: (
+            e["tail"] == "long"
+            and e["c_part"]
+            and e["preview"]
+            and e["end_card"]
+            and "long_tail" in e["clips"]["end"]["flags"]
+        ),
+    ),
     "preview_op_prob": ({"long_tail_prob": 1.0}, lambda e: e["op_end"] is None or e["preview_op"]),
     "action_scene_prob": ({}, lambda e: all(st == "action" for st, _, _ in e["body_styles"])),
     "dialogue_scene_prob": ({}, lambda e: all(st == "dialogue" for st, _, _ in e["body_styles"])),
@@ -71,12 +127,31 @@ KNOB_CHECKS = {
     "burned_subs_prob": ({}, lambda e: e["burned_subs"] and "burned_subs" in e["clips"]["start"]["flags"]),
     "lyrics_prob": ({}, lambda e: e["lyrics"]),
     "cour_change_prob": ({}, lambda e: e["lone_episode"] or e["cour_change"] is not None),
-    "premiere_no_op_prob": ({}, lambda e: e["episode"] != 0 or (
-        e["clips"]["start"]["label"] is None and e["clips"]["start"]["no_label"]
-        and "no_op" in e["clips"]["start"]["flags"])),
-    "late_op_prob": ({}, lambda e: e["op_end"] is None or (
-        e["late_op"] and 150 <= e["cold_open"] <= 480 and e["op_end"] > S and e["clips"]["start"]["label"] is None
-        and e["clips"]["start"]["no_label"].startswith("late opening") and "late_op" in e["clips"]["start"]["flags"])),
+    "premiere_no_op_prob": (
+        {},
+        lambda e: (
+            e["episode"] != 0
+            or (
+                e["clips"]["start"]["label"] is None
+                and e["clips"]["start"]["no_label"]
+                and "no_op" in e["clips"]["start"]["flags"]
+            )
+        ),
+    ),
+    "late_op_prob": (
+        {},
+        lambda e: (
+            e["op_end"] is None
+            or (
+                e["late_op"]
+                and 150 <= e["cold_open"] <= 480
+                and e["op_end"] > S
+                and e["clips"]["start"]["label"] is None
+                and e["clips"]["start"]["no_label"].startswith("late opening")
+                and "late_op" in e["clips"]["start"]["flags"]
+            )
+        ),
+    ),
 }
 
 
@@ -147,13 +222,31 @@ def test_premiere_without_op_is_rendered_but_unlabelled(tmp_path):
                              render_fps=2, **{**OFF, "premiere_no_op_prob": 1.0})
     rows = {r.stem for r in read_labels(tmp_path / "labels.txt", clip_seconds=30, check_videos=True)}
     (first, second) = sorted(spans["episodes"].items(), key=lambda kv: kv[1]["episode"])
-    assert first[1]["clips"]["start"]["label"] is None and "no opening" in first[1]["clips"]["start"]["no_label"]
+    assert (
+        first[1]["clips"]["start"]["label"] is None and "no opening" in first[1]["clips"]["start"]["no_label"]
+    )
     assert (tmp_path / f"{first[0]}_start.mp4").is_file()
     assert rows == {f"{first[0]}_end", f"{second[0]}_start", f"{second[0]}_end"}
     # the premiere's ED plays the OP song: the same samples as the OP of the next episode
-    e0, e1 = (build_episode(p) for p in sorted(plan_dataset(SynthConfig(
-        clip_seconds=30, seed=3, resolutions=((128, 96),), fps_choices=("25",), min_minutes=1.0, max_minutes=1.2,
-        **{**OFF, "premiere_no_op_prob": 1.0}), 1, 2).episodes, key=lambda p: p.episode))
+    e0, e1 = (
+        build_episode(p)
+        for p in sorted(
+            plan_dataset(
+                SynthConfig(
+                    clip_seconds=30,
+                    seed=3,
+                    resolutions=((128, 96),),
+                    fps_choices=("25",),
+                    min_minutes=1.0,
+                    max_minutes=1.2,
+                    **{**OFF, "premiere_no_op_prob": 1.0},
+                ),
+                1,
+                2,
+            ).episodes,
+            key=lambda p: p.episode,
+        )
+    )
     sr = e0.sr
     a = e0.audio(round((e0.plan.spans["ed_song_span"][0] + 1) * sr), sr)
     b = e1.audio(round((e1.plan.spans["op_song_span"][0] + 1) * sr), sr)
@@ -210,7 +303,7 @@ def test_label_convention_holds_on_rendered_frames(stamped):
 
 def test_boundary_sounds_and_pictures_follow_the_variant():
     base = dict(clip_seconds=60, seed=5, resolutions=((128, 96),), fps_choices=("25",), **OFF)
-    for variant, extra in VARIANTS.items():
+    for extra in VARIANTS.values():
         for plan in plan_dataset(SynthConfig(**{**base, **extra}), 3, 1).episodes:
             ep, sp = build_episode(plan), plan.spans
             sr = ep.sr
@@ -218,7 +311,7 @@ def test_boundary_sounds_and_pictures_follow_the_variant():
             song = _song((key["seed"], key["song_len"], "op", 0.15, 1.0, 0.0), sr)
             s0 = sp["op_song_span"][0]
 
-            def rms(t0, t1):
+            def rms(t0, t1, ep=ep, sr=sr):
                 return float(np.sqrt(np.mean(ep.audio(round(t0 * sr), round((t1 - t0) * sr)) ** 2)))
 
             op_end, op_rms = sp["op_end"], rms(sp["op_end"] - 6, sp["op_end"] - 3)
@@ -243,7 +336,9 @@ def test_boundary_sounds_and_pictures_follow_the_variant():
 
 def test_reprises_and_loud_scores():
     base = dict(clip_seconds=200, seed=8, resolutions=((128, 96),), fps_choices=("25",), **OFF)
-    same = plan_dataset(SynthConfig(**{**base, "reprise_prob": 1.0, "reprise_same_audio_prob": 1.0}), 2, 2).episodes
+    same = plan_dataset(
+        SynthConfig(**{**base, "reprise_prob": 1.0, "reprise_same_audio_prob": 1.0}), 2, 2
+    ).episodes
     arranged = plan_dataset(SynthConfig(**{**base, "reprise_prob": 1.0}), 2, 2).episodes
     for plans, is_same in ((same, True), (arranged, False)):
         for plan in plans:

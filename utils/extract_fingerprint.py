@@ -7,7 +7,8 @@ audio track gets an empty array and a warning (it can then have no sibling), not
 Finished clips are skipped on a rerun; shards split the clip list across machines.
 
     .venv/bin/python utils/extract_fingerprint.py --data_root data/data_A/train --save_root data/processed
-    .venv/bin/python utils/extract_fingerprint.py --data_root data/data_C --save_root data/processed --shard 0/2
+    .venv/bin/python utils/extract_fingerprint.py --data_root data/data_C --save_root data/processed \
+        --shard 0/2
 """
 from __future__ import annotations
 
@@ -37,7 +38,7 @@ def fingerprint_clip(clip: Clip, save_root: str, clip_seconds: int) -> None:
     try:
         points = fingerprint(clip.video, duration=clip_seconds)
     except NoAudioError:
-        warnings.warn(f"{clip.video}: no audio track, storing an empty fingerprint")
+        warnings.warn(f"{clip.video}: no audio track, storing an empty fingerprint", stacklevel=2)
         points = np.zeros(0, dtype=np.uint32)
     except FingerprintError as exc:
         raise ClipError(str(exc)) from None

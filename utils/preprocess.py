@@ -18,9 +18,10 @@ from __future__ import annotations
 import argparse
 import functools
 import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 if __package__ in (None, ""):  # run as a file: make the repository root importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -31,10 +32,17 @@ from datatools import spec
 from utils.extract_textROI import roi_from_record
 from utils.io import atomic_save_npy, atomic_write_json
 from utils.jobs import Clip, ClipError, add_job_args, check_meta, clips_from_args, run_jobs
-from utils.ocr import (DEFAULT_REUSE_DIFF, BackendUnavailable, add_ocr_args, check_backend,
-                       detect_seconds, get_detector, ocr_record, read_ocr)
-from utils.media import DEFAULT_OCR_SIZE, ClipDecodeError, DecodedClip, decode_clip, \
-    mfcc_from_audio, warn
+from utils.media import DEFAULT_OCR_SIZE, ClipDecodeError, DecodedClip, decode_clip, mfcc_from_audio, warn
+from utils.ocr import (
+    DEFAULT_REUSE_DIFF,
+    BackendUnavailable,
+    add_ocr_args,
+    check_backend,
+    detect_seconds,
+    get_detector,
+    ocr_record,
+    read_ocr,
+)
 
 
 @dataclass

@@ -52,8 +52,16 @@ from datatools.synth.cli import get_args_parser, main
 from datatools.synth.encode import TEXT_SUFFIX, encode_range, generate_dataset, make_episode
 from datatools.synth.episode import SEGMENT_KINDS, Episode, build_episode
 from datatools.synth.pictures import decode_stamp, stamp_frame
-from datatools.synth.plan import (DIFFICULTIES, FPS_CHOICES, REALISTIC_KNOBS, DatasetPlan, EpisodePlan,
-                                  SeriesPlan, SynthConfig, plan_dataset)
+from datatools.synth.plan import (
+                                  DIFFICULTIES,
+                                  FPS_CHOICES,
+                                  REALISTIC_KNOBS,
+                                  DatasetPlan,
+                                  EpisodePlan,
+                                  SeriesPlan,
+                                  SynthConfig,
+                                  plan_dataset,
+)
 
 __all__ = ["DIFFICULTIES", "FPS_CHOICES", "REALISTIC_KNOBS", "SEGMENT_KINDS", "TEXT_SUFFIX", "DatasetPlan",
            "Episode", "EpisodePlan", "SeriesPlan", "SynthConfig", "build_episode", "decode_stamp",

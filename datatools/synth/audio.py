@@ -225,7 +225,9 @@ def compose_song(seed: int, seconds: float, sr: int, style: str, fade_out_s: flo
 
 
 @lru_cache(maxsize=16)
-def arrange_song(seed: int, seconds: float, sr: int, style: str, tempo: float, cutoff_hz: float) -> np.ndarray:
+def arrange_song(
+    seed: int, seconds: float, sr: int, style: str, tempo: float, cutoff_hz: float
+) -> np.ndarray:
     """An arranged version of ``compose_song(seed, seconds, sr, style)``: played ``tempo`` times
     as fast (resampled, so the key moves too) and low-passed at ``cutoff_hz`` (4th-order
     Butterworth); peak 0.5.  What a reprise under dialogue or a preview's version of the OP

@@ -10,6 +10,7 @@ from pathlib import Path
 from datatools.synth.encode import generate_dataset
 from datatools.synth.plan import DEFAULT_RESOLUTIONS, DIFFICULTIES, FPS_CHOICES, REALISTIC_KNOBS, SynthConfig
 
+
 def _resolutions(text: str) -> tuple[tuple[int, int], ...]:
     out = []
     for item in text.split(","):
@@ -32,9 +33,13 @@ def _fps_list(text: str) -> tuple[str, ...]:
 
 
 def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m datatools.synth", description="Generate synthetic anime episodes in the competition "
-                                "clip format, with exact OP/ED truth.", add_help=add_help,
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m datatools.synth",
+        description="Generate synthetic anime episodes in the competition "
+        "clip format, with exact OP/ED truth.",
+        add_help=add_help,
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     g = p.add_argument_group("dataset")
     g.add_argument("--out", required=True, help="output folder (clips, labels.txt, spans.json)")
     g.add_argument("--series", type=int, default=3, help="number of series")
@@ -51,14 +56,22 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
                    help="realistic: episodes built the way real anime is (shared editing styles, music "
                         "everywhere, boundary variety, wide positions, cour changes; the knobs below); "
                         "easy: the first generator's clean, well separated episodes (tests)")
-    g.add_argument("--material", default=None, metavar="DIR",
-                   help="real material (realistic difficulty): a folder indexed by `python -m datatools.material` "
-                        "(make material builds one from Debian's free game music and art); songs, scores and "
-                        "background music become excerpts of its tracks, dialogue its rendered speech lines, "
-                        "backgrounds and characters its images")
-    g.add_argument("--material_split", choices=("train", "calib", "test", "all"), default="train",
-                   help="which sources of --material to draw from (split by source: a test series never hears "
-                        "or shows anything of a training source)")
+    g.add_argument(
+        "--material",
+        default=None,
+        metavar="DIR",
+        help="real material (realistic difficulty): a folder indexed by `python -m datatools.material` "
+        "(make material builds one from Debian's free game music and art); songs, scores and "
+        "background music become excerpts of its tracks, dialogue its rendered speech lines, "
+        "backgrounds and characters its images",
+    )
+    g.add_argument(
+        "--material_split",
+        choices=("train", "calib", "test", "all"),
+        default="train",
+        help="which sources of --material to draw from (split by source: a test series never hears "
+        "or shows anything of a training source)",
+    )
     g = p.add_argument_group("format")
     g.add_argument("--resolutions", type=_resolutions, default=_resolutions(DEFAULT_RESOLUTIONS),
                    help="comma-separated WxH choices, one drawn per series (16:9 and 4:3 by default)")
@@ -111,8 +124,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.clip_seconds < 10 or args.min_minutes > args.max_minutes:
         print("error: need --clip_seconds >= 10 and --min_minutes <= --max_minutes", file=sys.stderr)
         return 2
-    cfg_kw = {f.name: getattr(args, f.name) for f in fields(SynthConfig)
-              if f.name not in ("clip_seconds", "seed", "resolutions", "fps_choices") and hasattr(args, f.name)}
+    cfg_kw = {
+        f.name: getattr(args, f.name)
+        for f in fields(SynthConfig)
+        if f.name not in ("clip_seconds", "seed", "resolutions", "fps_choices") and hasattr(args, f.name)
+    }
     for name in REALISTIC_KNOBS:
         if not 0.0 <= cfg_kw[name] <= 1.0:
             print(f"error: --{name} must be a probability in [0, 1]", file=sys.stderr)

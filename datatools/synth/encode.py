@@ -54,12 +54,11 @@ def encode_range(ep: Episode, t0: float, seconds: float, path: Path, stamp: bool
     with tempfile.TemporaryDirectory(prefix="synth_") as td:
         wav = Path(td) / "a.wav"
         wavfile.write(wav, sr, np.clip(audio * 32767, -32768, 32767).astype(np.int16))
-        cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y",
-               "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{W}x{H}", "-r", sp.fps_str, "-i", "-",
-               "-i", str(wav), "-map", "0:v", "-map", "1:a",
-               "-c:v", "libx264", "-preset", preset, "-crf", str(crf), "-pix_fmt", "yuv420p",
-               "-threads", str(threads), "-c:a", "aac", "-aac_coder", "fast", "-b:a", "96k", "-t", f"{seconds:.6f}",
-               "-movflags", "+faststart", "-f", "mp4", str(tmp)]
+        cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", "-f", "rawvideo",
+               "-pix_fmt", "rgb24", "-s", f"{W}x{H}", "-r", sp.fps_str, "-i", "-", "-i", str(wav), "-map",
+               "0:v", "-map", "1:a", "-c:v", "libx264", "-preset", preset, "-crf", str(crf), "-pix_fmt",
+               "yuv420p", "-threads", str(threads), "-c:a", "aac", "-aac_coder", "fast", "-b:a", "96k", "-t",
+               f"{seconds:.6f}", "-movflags", "+faststart", "-f", "mp4", str(tmp)]
         err = Path(td) / "err.txt"
         with open(err, "wb") as fe:
             proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=fe)

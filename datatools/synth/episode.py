@@ -12,8 +12,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from datatools.synth.audio import (bgm_notes, compose_song, plan_speech, render_noise, render_notes,
-                                   render_speech, tag)
+from datatools.synth.audio import (
+    bgm_notes,
+    compose_song,
+    plan_speech,
+    render_noise,
+    render_notes,
+    render_speech,
+    tag,
+)
 from datatools.synth.pictures import Overlay, Scene, text_sprite
 from datatools.synth.plan import EpisodePlan, SeriesPlan, r3
 from datatools.synth.text import ROLES, person, sentence
@@ -41,7 +48,9 @@ def _op_visuals(sp: SeriesPlan, which: str, length: float, H: int):
         d = float(min(rng.uniform(1.5, 3.0), length - 1.0 - t))
         lines = [str(rng.choice(ROLES)), person(rng)]
         pos = (float(rng.uniform(0.05, 0.95)), float(rng.uniform(0.1, 0.9)))
-        ov.append((t, t + d, lambda lines=lines: text_sprite(lines, max(9, H // 14), (255, 255, 255)), pos, pos))
+        ov.append(
+            (t, t + d, lambda lines=lines: text_sprite(lines, max(9, H // 14), (255, 255, 255)), pos, pos)
+        )
         t += d + float(rng.uniform(0.2, 0.8))
     return scenes, ov
 
@@ -194,7 +203,11 @@ def build_episode(plan: EpisodePlan) -> Episode:
             while t < b:
                 d = float(rng.uniform(lo, hi))
                 scenes.append(Scene(t, min(b, t + d), int(rng.integers(2 ** 31)), "body"))
-                if kind in ("cold_open", "body") and rng.random() < plan.cfg.subtitle_prob and min(b, t + d) - t > 1.6:
+                if (
+                    kind in ("cold_open", "body")
+                    and rng.random() < plan.cfg.subtitle_prob
+                    and min(b, t + d) - t > 1.6
+                ):
                     s0 = t + float(rng.uniform(0, 0.3 * d))
                     s1 = min(b, s0 + float(rng.uniform(1.5, 4.0)))
                     text = sentence(rng)

@@ -204,12 +204,22 @@ def _image(path: str) -> tuple[np.ndarray, np.ndarray | None]:
 
 def _resize(img: np.ndarray, w: int, h: int) -> np.ndarray:
     import cv2
-    return cv2.resize(img, (max(1, w), max(1, h)), interpolation=cv2.INTER_AREA if img.shape[1] > w else cv2.INTER_LINEAR)
+
+    return cv2.resize(
+        img, (max(1, w), max(1, h)), interpolation=cv2.INTER_AREA if img.shape[1] > w else cv2.INTER_LINEAR
+    )
 
 
 # brightness range and saturation of a shot's tint, by Scene style
-TINT = {"op": ((0.9, 1.25), 1.2), "ed": ((0.45, 0.85), 0.9), "card": ((0.15, 0.3), 0.6), "action": ((0.9, 1.2), 1.15),
-        "montage": ((0.8, 1.15), 1.0), "closeup": ((0.75, 1.05), 1.0), "still": ((0.7, 1.05), 1.0)}
+TINT = {
+    "op": ((0.9, 1.25), 1.2),
+    "ed": ((0.45, 0.85), 0.9),
+    "card": ((0.15, 0.3), 0.6),
+    "action": ((0.9, 1.2), 1.15),
+    "montage": ((0.8, 1.15), 1.0),
+    "closeup": ((0.75, 1.05), 1.0),
+    "still": ((0.7, 1.05), 1.0),
+}
 
 
 def background_texture(ref: tuple[str, str], seed: int, style: str, tw: int, th: int) -> np.ndarray:

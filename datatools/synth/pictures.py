@@ -76,7 +76,9 @@ def text_sprite(lines: list[str], size: int, color: tuple[int, int, int], bold: 
         band = alpha[i * line_h:min(h, (i + 1) * line_h + 2)] > 96
         ys, xs = np.nonzero(band)
         if ys.size:
-            boxes.append((int(xs.min()), int(ys.min()) + i * line_h, int(xs.max()) + 1, int(ys.max()) + 1 + i * line_h))
+            boxes.append(
+                (int(xs.min()), int(ys.min()) + i * line_h, int(xs.max()) + 1, int(ys.max()) + 1 + i * line_h)
+            )
     a = alpha.astype(np.uint16)[..., None]
     return Sprite(np.ascontiguousarray(arr[..., :3]), a + (a > 127), boxes)
 
@@ -209,8 +211,8 @@ class Scene:
                  "still": 0.0}.get(self.style, 0.1)
         size = {"closeup": (0.6, 0.95)}.get(self.style, (0.2, 0.55))
         sprites = []
-        for i in range(int(rng.integers(*n_sprites))):
-            sp = mm.sprite_image(self.material, int(rng.integers(2 ** 31)), max(8, int(rng.uniform(*size) * H)))
+        for _ in range(int(rng.integers(*n_sprites))):
+            sp = mm.sprite_image(self.material, int(rng.integers(2**31)), max(8, int(rng.uniform(*size) * H)))
             if sp is not None:
                 sprites.append((sp, (float(rng.random()), float(rng.uniform(0.3, 0.9))),
                                 (float(rng.uniform(-speed, speed)), float(rng.uniform(-speed, speed)) * 0.3)))

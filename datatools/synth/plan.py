@@ -44,15 +44,24 @@ REALISTIC_KNOBS: dict[str, tuple[float, str]] = {
     "still_scene_prob": (0.12, "body scene of long stills (else calm pans)"),
     "loud_bgm_prob": (0.3, "body scene with loud background music at OP level and sparse shouted lines"),
     "reprise_prob": (0.25, "the body reprises the series' OP or ED song"),
-    "reprise_same_audio_prob": (0.5, "a reprise is the same audio (else arranged: tempo 5-14 %% off, low-passed, under dialogue)"),
+    "reprise_same_audio_prob": (
+        0.5,
+        "a reprise is the same audio (else arranged: tempo 5-14 %% off, low-passed, under dialogue)",
+    ),
     "body_insert_song_prob": (0.2, "an insert song in the body"),
     "body_text_prob": (0.3, "body scene carries text: caption, sign, letter, scrolling narration or a crawl"),
     "burned_subs_prob": (0.25, "series burns in a subtitle on every line of dialogue"),
     "lyrics_prob": (0.3, "series shows lyrics during its OP/ED"),
-    "cour_change_prob": (0.3, "series changes its OP and/or ED (new song, storyboard, style) from a later episode on"),
+    "cour_change_prob": (
+        0.3,
+        "series changes its OP and/or ED (new song, storyboard, style) from a later episode on",
+    ),
     "premiere_no_op_prob": (0.15, "series premiere has no OP (its OP song plays as the ED)"),
-    "late_op_prob": (0.0, "late opening: a cold open of 150-480 s (up to 8 min), so the OP ends after the "
-                          "_start clip, which then has no label (whole-episode tests; 0 keeps clip datasets as published)"),
+    "late_op_prob": (
+        0.0,
+        "late opening: a cold open of 150-480 s (up to 8 min), so the OP ends after the "
+        "_start clip, which then has no label (whole-episode tests; 0 keeps clip datasets as published)",
+    ),
 }
 DIFFICULTIES = ("easy", "realistic")
 
@@ -181,7 +190,7 @@ def plan_episode_easy(cfg: SynthConfig, sp: SeriesPlan, episode: int, ep_id: str
         D = max(D, 2 * S + int(math.ceil(30 * r)))
         confusers: list[str] = []
 
-        def gap(name: str) -> float:
+        def gap(name: str, rng=rng, confusers=confusers) -> float:   # called in this iteration only
             if rng.random() < cfg.gap_prob:
                 confusers.append(name)
                 return r3(rng.uniform(0.3, 1.5) * max(r, 0.34))

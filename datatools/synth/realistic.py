@@ -39,8 +39,17 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from datatools.synth.audio import (arrange_song, bgm_notes, compose_song, phrases, plan_speech,
-                                   render_noise, render_notes, render_speech, tag)
+from datatools.synth.audio import (
+    arrange_song,
+    bgm_notes,
+    compose_song,
+    phrases,
+    plan_speech,
+    render_noise,
+    render_notes,
+    render_speech,
+    tag,
+)
 from datatools.synth.episode import Episode
 from datatools.synth.material_media import ref_of, render_lines, song_excerpt, track_choice
 from datatools.synth.pictures import Overlay, Scene, text_sprite
@@ -165,7 +174,11 @@ def plan_episode_realistic(cfg: SynthConfig, sp: SeriesPlan, episode: int, ep_id
             if cold >= 25 * r and rng.random() < cfg.recap_prob else 0.0
         lead_draw, lead_len = rng.random(), r3(rng.uniform(1.5, 8) * fr)
         u_end = rng.random()
-        ring_len, fade_len, cut_jit = r3(rng.uniform(1.5, 6) * fr), r3(rng.uniform(0.5, 2) * fr), r3(rng.uniform(0, 0.3))
+        ring_len, fade_len, cut_jit = (
+            r3(rng.uniform(1.5, 6) * fr),
+            r3(rng.uniform(0.5, 2) * fr),
+            r3(rng.uniform(0, 0.3)),
+        )
         narration = rng.random() < cfg.op_narration_prob
         narr_len = r3(rng.uniform(5, 12) * r)
         after = [(k, r3(rng.uniform(lo, hi) * fr)) for k, p, lo, hi in (
@@ -191,14 +204,33 @@ def plan_episode_realistic(cfg: SynthConfig, sp: SeriesPlan, episode: int, ep_id
             song0 = r3(cold - lead)
             op_start, op_end = cold, r3(song0 + L - ring)
             segs.append(("op", op_start, op_end))
-            sounds.append(dict(kind="song", start=song0, end=r3(song0 + L), key=_song_key(op_theme), offset=0.0,
-                               gain=1.0, fade_in=0.0, fade_out=(ring if kind == "ring" else fade), role="op"))
+            sounds.append(
+                dict(
+                    kind="song",
+                    start=song0,
+                    end=r3(song0 + L),
+                    key=_song_key(op_theme),
+                    offset=0.0,
+                    gain=1.0,
+                    fade_in=0.0,
+                    fade_out=(ring if kind == "ring" else fade),
+                    role="op",
+                )
+            )
             if fade:
                 effects.append((r3(op_end - fade), op_end, "fade_out"))
                 sounds[-1]["end"] = op_end
             if narration:
-                sounds.append(dict(kind="speech", start=op_start, end=r3(op_start + narr_len), seed=sp.seed + 17,
-                                   speakers=1, role="narration"))
+                sounds.append(
+                    dict(
+                        kind="speech",
+                        start=op_start,
+                        end=r3(op_start + narr_len),
+                        seed=sp.seed + 17,
+                        speakers=1,
+                        role="narration",
+                    )
+                )
             info.update(op_end_kind=kind, op_lead=lead, op_ring=ring if kind == "ring" else 0.0,
                         op_fade=fade, op_song_span=[song0, r3(song0 + L if kind != "fade" else op_end)],
                         op_narration=bool(narration))
@@ -226,7 +258,11 @@ def plan_episode_realistic(cfg: SynthConfig, sp: SeriesPlan, episode: int, ep_id
             "fade_in" if u_ed < cfg.ed_lead_prob + cfg.ed_fade_in_prob else "cut"
         lead_ed = r3(rng.uniform(2, 15) * r) if ed_kind == "lead" else 0.0
         fade_in = r3(rng.uniform(0.5, 1.5) * fr) if ed_kind == "fade_in" else 0.0
-        gap_ed = r3(rng.uniform(0.3, 2) * fr) if (ed_kind == "fade_in" or rng.random() < cfg.gap_before_ed_prob) else 0.0
+        gap_ed = (
+            r3(rng.uniform(0.3, 2) * fr)
+            if (ed_kind == "fade_in" or rng.random() < cfg.gap_before_ed_prob)
+            else 0.0
+        )
         dialogue_over = rng.random() < cfg.ed_dialogue_over_prob and ed_kind != "fade_in"
         over_len = r3(rng.uniform(1, 3) * fr)
         tail_total = r3(sum(d for _, d in tail))
@@ -248,8 +284,19 @@ def plan_episode_realistic(cfg: SynthConfig, sp: SeriesPlan, episode: int, ep_id
             t = r3(t + d)
         segs[-1] = (segs[-1][0], segs[-1][1], float(D))
         ed_song0 = r3(ed_start - lead_ed)
-        sounds.append(dict(kind="song", start=ed_song0, end=ed_end, key=_song_key(ed_theme), offset=0.0, gain=1.0,
-                           fade_in=fade_in, fade_out=0.0, role="ed"))
+        sounds.append(
+            dict(
+                kind="song",
+                start=ed_song0,
+                end=ed_end,
+                key=_song_key(ed_theme),
+                offset=0.0,
+                gain=1.0,
+                fade_in=fade_in,
+                fade_out=0.0,
+                role="ed",
+            )
+        )
         if fade_in:
             effects.append((ed_start, r3(ed_start + fade_in), "fade_in"))
         if dialogue_over:
@@ -279,26 +326,49 @@ def plan_episode_realistic(cfg: SynthConfig, sp: SeriesPlan, episode: int, ep_id
                 key = key[:4] + (r3(tempo), r3(cutoff))
             s["music"] = "reprise_same" if same else "reprise_arranged"
             s["loud"] = False
-            sounds.append(dict(kind="song", start=a0, end=r3(a0 + n), key=key, offset=r3(off * (1 if same else 1 / tempo)),
-                               gain=1.0 if same else 0.4, fade_in=0.3, fade_out=0.8, role="reprise"))
+            sounds.append(
+                dict(
+                    kind="song",
+                    start=a0,
+                    end=r3(a0 + n),
+                    key=key,
+                    offset=r3(off * (1 if same else 1 / tempo)),
+                    gain=1.0 if same else 0.4,
+                    fade_in=0.3,
+                    fade_out=0.8,
+                    role="reprise",
+                )
+            )
             reprises.append(dict(song=theme["name"], same_audio=same, span=[a0, r3(a0 + n)],
                                  tempo=1.0 if same else r3(tempo)))
         if rng.random() < cfg.body_insert_song_prob and anywhere:
-            free = [s for s in (in_clip or anywhere) if s["music"] is None] or [s for s in anywhere if s["music"] is None]
+            free = [s for s in (in_clip or anywhere) if s["music"] is None] or [
+                s for s in anywhere if s["music"] is None
+            ]
             if free:
                 s = free[int(rng.integers(len(free)))]
                 n = min(s["end"] - s["start"], sp.insert_len)
                 s["music"], s["loud"] = "insert", False
-                sounds.append(dict(kind="song", start=s["start"], end=r3(s["start"] + n),
-                                   key=(sp.seed, sp.insert_len, "insert", 1.2, 1.0, 0.0), offset=0.0, gain=0.8,
-                                   fade_in=0.2, fade_out=0.5, role="insert"))
+                sounds.append(
+                    dict(
+                        kind="song",
+                        start=s["start"],
+                        end=r3(s["start"] + n),
+                        key=(sp.seed, sp.insert_len, "insert", 1.2, 1.0, 0.0),
+                        offset=0.0,
+                        gain=0.8,
+                        fade_in=0.2,
+                        fade_out=0.5,
+                        role="insert",
+                    )
+                )
                 inserts.append([s["start"], r3(s["start"] + n)])
         preview_op = rng.random() < cfg.preview_op_prob and op_theme is not None
         layout = dict(scenes=scenes, sounds=sounds, effects=effects, preview_op=bool(preview_op),
                       op_theme=op_theme, ed_theme=ed_theme)
         ep = EpisodePlan(ep_id, sp, episode, int(rng.integers(2 ** 31)), cfg, D, segs, layout=layout)
 
-        def span_of(kind):
+        def span_of(kind, segs=segs):
             found = [[a, b] for k, a, b in segs if k == kind]
             return found[0] if found else None
         cc = sp.style["cour_change"]
@@ -328,9 +398,14 @@ def plan_episode_realistic(cfg: SynthConfig, sp: SeriesPlan, episode: int, ep_id
             ref = ref_of(cfg)
             ep.spans["material_tracks"] = {
                 k: {"path": e["path"], "source": e["source"], "offset": off}
-                for k, th in (("op", op_theme), ("ed", ed_theme)) if th is not None
-                for e, off in [track_choice(ref, th.get("song_seed", th["seed"]), th.get("song_style", th["kind"]),
-                                            th["song_len"])]}
+                for k, th in (("op", op_theme), ("ed", ed_theme))
+                if th is not None
+                for e, off in [
+                    track_choice(
+                        ref, th.get("song_seed", th["seed"]), th.get("song_style", th["kind"]), th["song_len"]
+                    )
+                ]
+            }
         ep.spans["clips"] = {
             "start": {"file": f"{ep_id}_start.mp4", "offset": 0,
                       "label": op_end if op_end is not None and op_end <= S else None,
@@ -341,7 +416,9 @@ def plan_episode_realistic(cfg: SynthConfig, sp: SeriesPlan, episode: int, ep_id
             "end": {"file": f"{ep_id}_end.mp4", "offset": D - S, "label": ed_label}}
         for kind in ("start", "end"):
             ep.spans["clips"][kind]["flags"] = clip_flags(ep.spans, kind, S)
-        ep.spans["confusers"] = sorted(set(ep.spans["clips"]["start"]["flags"]) | set(ep.spans["clips"]["end"]["flags"]))
+        ep.spans["confusers"] = sorted(
+            set(ep.spans["clips"]["start"]["flags"]) | set(ep.spans["clips"]["end"]["flags"])
+        )
         return ep
     raise ValueError(f"clip_seconds={S}: no realistic layout with both labels inside the clip; use S >= 20")
 
@@ -444,7 +521,11 @@ class Sound:
         ref = ref_of(ep.plan.cfg)
         if self.kind == "song" or (self.kind == "bgm" and ref):
             # with material, quiet background music is a real score excerpt too, far under the dialogue
-            key = self.key if self.kind == "song" else (self.seed, r3(self.end - self.start), "bgm", 1.0, 1.0, 0.0)
+            key = (
+                self.key
+                if self.kind == "song"
+                else (self.seed, r3(self.end - self.start), "bgm", 1.0, 1.0, 0.0)
+            )
             song = _song(key, sr, ref)
             i0 = lo - a + round(self.offset * sr)
             m = max(0, min(hi - lo, song.size - i0))
@@ -488,10 +569,14 @@ def _theme_visuals(theme: dict, length: float, H: int, title: str, lyrics: str |
     the theme alone, so identical in every episode that shows it."""
     rng = np.random.default_rng(tag(theme["seed"], "storyboard"))
     look, kind = theme["look"], theme["kind"]
-    (lo, hi), style, flash_p = {("op", "fast"): ((0.4, 2.0), "op", 0.3), ("op", "mixed"): ((0.8, 5.0), "op", 0.1),
-                                ("op", "slow"): ((3.0, 9.0), "body", 0.0), ("ed", "pan"): ((4.0, 12.0), "ed", 0.0),
-                                ("ed", "animated"): ((0.4, 2.0), "op", 0.25),
-                                ("ed", "stills"): ((length / 3, length), "still", 0.0)}[(kind, look)]
+    (lo, hi), style, flash_p = {
+        ("op", "fast"): ((0.4, 2.0), "op", 0.3),
+        ("op", "mixed"): ((0.8, 5.0), "op", 0.1),
+        ("op", "slow"): ((3.0, 9.0), "body", 0.0),
+        ("ed", "pan"): ((4.0, 12.0), "ed", 0.0),
+        ("ed", "animated"): ((0.4, 2.0), "op", 0.25),
+        ("ed", "stills"): ((length / 3, length), "still", 0.0),
+    }[(kind, look)]
     scenes, flashes, t = [], [], 0.0
     while t < length:
         d = float(rng.uniform(lo, hi))
@@ -516,13 +601,25 @@ def _theme_visuals(theme: dict, length: float, H: int, title: str, lyrics: str |
         for _ in range(int(rng.integers(10, 18))):
             lines += [str(rng.choice(ROLES)), person(rng), ""]
         x = float(rng.choice([0.04, 0.5, 0.96]))
-        ov.append((0.0, length, lambda: text_sprite(lines, max(9, H // 14), (240, 240, 255)), (x, 0.0), (x, 1.0),
-                   "scroll"))
+        ov.append(
+            (
+                0.0,
+                length,
+                lambda: text_sprite(lines, max(9, H // 14), (240, 240, 255)),
+                (x, 0.0),
+                (x, 1.0),
+                "scroll",
+            )
+        )
     elif credits in ("blocks", "cards", "corner"):
         t = t0
         while t < length - 1.0:
             if credits == "blocks":
-                d, lines, size = float(rng.uniform(1.5, 3.0)), [str(rng.choice(ROLES)), person(rng)], max(9, H // 14)
+                d, lines, size = (
+                    float(rng.uniform(1.5, 3.0)),
+                    [str(rng.choice(ROLES)), person(rng)],
+                    max(9, H // 14),
+                )
                 pos = (float(rng.uniform(0.05, 0.95)), float(rng.uniform(0.1, 0.9)))
             elif credits == "cards":
                 d, size = float(rng.uniform(4.0, 8.0)), max(9, H // 16)
@@ -532,8 +629,16 @@ def _theme_visuals(theme: dict, length: float, H: int, title: str, lyrics: str |
                 d, lines, size = float(rng.uniform(2.0, 4.0)), [str(rng.choice(ROLES)), person(rng)], small
                 pos = (float(rng.choice([0.03, 0.97])), float(rng.choice([0.05, 0.95])))
             d = min(d, length - 1.0 - t)
-            ov.append((t, t + d, lambda lines=lines, size=size: text_sprite(lines, size, (255, 255, 255)), pos, pos,
-                       "text"))
+            ov.append(
+                (
+                    t,
+                    t + d,
+                    lambda lines=lines, size=size: text_sprite(lines, size, (255, 255, 255)),
+                    pos,
+                    pos,
+                    "text",
+                )
+            )
             t += d + float(rng.uniform(0.2, 0.8))
     if lyrics:
         y = 0.06 if lyrics == "top" else 0.92
@@ -541,8 +646,16 @@ def _theme_visuals(theme: dict, length: float, H: int, title: str, lyrics: str |
         while t < length - 2.0:
             d = float(rng.uniform(2.5, 4.5))
             line = sentence(rng)
-            ov.append((t, min(length, t + d), lambda line=line: text_sprite([line], max(9, H // 16), (255, 230, 250)),
-                       (0.5, y), (0.5, y), "lyrics"))
+            ov.append(
+                (
+                    t,
+                    min(length, t + d),
+                    lambda line=line: text_sprite([line], max(9, H // 16), (255, 230, 250)),
+                    (0.5, y),
+                    (0.5, y),
+                    "lyrics",
+                )
+            )
             t += d + float(rng.uniform(0.1, 0.6))
     return scenes, ov, flashes
 
@@ -557,8 +670,16 @@ def _body_text(rng: np.random.Generator, kind: str, a: float, b: float, H: int, 
     if kind == "sign":
         text = str(rng.choice(SIGNS))
         pos = (float(rng.uniform(0.1, 0.9)), float(rng.uniform(0.15, 0.6)))
-        return [Overlay(a, a + min(d, 8.0), lambda: text_sprite([text], max(10, H // 10), (250, 60, 60), bold=True),
-                        pos, pos, "sign")]
+        return [
+            Overlay(
+                a,
+                a + min(d, 8.0),
+                lambda: text_sprite([text], max(10, H // 10), (250, 60, 60), bold=True),
+                pos,
+                pos,
+                "sign",
+            )
+        ]
     if kind == "letter":
         lines = [sentence(rng) for _ in range(int(rng.integers(4, 9)))]
         return [Overlay(a + 0.5, a + min(d, float(rng.uniform(6, 12))), lambda: text_sprite(
@@ -621,14 +742,27 @@ def build_episode_realistic(plan: EpisodePlan) -> Episode:
         elif kind in ("title_card", "sponsor", "end_card"):
             scenes.append(Scene(a, b, int(rng.integers(2 ** 31)), "card" if kind != "end_card" else "still",
                                 material=mat))
-            lines = {"title_card": [f"Episode {plan.episode + 1}", sentence(rng)],
-                     "sponsor": ["This programme is brought to you by"] + [word(rng).title() for _ in range(3)],
-                     "end_card": [sp.title]}[kind]
-            overlays.append(Overlay(a, b, lambda lines=lines: text_sprite(lines, max(10, H // 11), (255, 255, 255),
-                                                                          bold=kind == "title_card"),
-                                    (0.5, 0.45), (0.5, 0.45), "card"))
+            lines = {
+                "title_card": [f"Episode {plan.episode + 1}", sentence(rng)],
+                "sponsor": ["This programme is brought to you by"] + [word(rng).title() for _ in range(3)],
+                "end_card": [sp.title],
+            }[kind]
+            overlays.append(
+                Overlay(
+                    a,
+                    b,
+                    lambda lines=lines, bold=(kind == "title_card"): text_sprite(
+                        lines, max(10, H // 11), (255, 255, 255), bold=bold
+                    ),
+                    (0.5, 0.45),
+                    (0.5, 0.45),
+                    "card",
+                )
+            )
             if kind == "sponsor":
-                sounds.append(Sound("speech", a + 0.3, b - 0.3, events=plan_speech(plan.seed + 3, a + 0.3, b - 0.3, 1)))
+                sounds.append(
+                    Sound("speech", a + 0.3, b - 0.3, events=plan_speech(plan.seed + 3, a + 0.3, b - 0.3, 1))
+                )
         elif kind == "preview":
             card = min(3.0, 0.25 * (b - a))
             scenes.append(Scene(a, a + card, int(rng.integers(2 ** 31)), "card", material=mat))
@@ -646,11 +780,29 @@ def build_episode_realistic(plan: EpisodePlan) -> Episode:
             op = lay["op_theme"]
             if lay["preview_op"]:
                 key = _song_key(op)[:4] + (1.06, 2000.0)
-                sounds.append(Sound("song", a, b, key=key, offset=float(rng.uniform(0, max(0.0, op["song_len"] / 1.06 - (b - a)))),
-                                    gain=0.45, fade_in=0.3, fade_out=1.0))
+                sounds.append(
+                    Sound(
+                        "song",
+                        a,
+                        b,
+                        key=key,
+                        offset=float(rng.uniform(0, max(0.0, op["song_len"] / 1.06 - (b - a)))),
+                        gain=0.45,
+                        fade_in=0.3,
+                        fade_out=1.0,
+                    )
+                )
             else:
-                sounds.append(Sound("song", a, b, key=(sp.seed, sp.preview_max, "preview", 1.2, 1.0, 0.0), gain=0.6,
-                                    fade_out=1.0))
+                sounds.append(
+                    Sound(
+                        "song",
+                        a,
+                        b,
+                        key=(sp.seed, sp.preview_max, "preview", 1.2, 1.0, 0.0),
+                        gain=0.6,
+                        fade_out=1.0,
+                    )
+                )
     for sc in lay["scenes"]:
         a, b = sc["start"], sc["end"]
         srng = np.random.default_rng(sc["seed"])
@@ -664,8 +816,16 @@ def build_episode_realistic(plan: EpisodePlan) -> Episode:
                 effects.append((t, t + float(srng.uniform(0.06, 0.2)), "flash"))
             t += d
         if sc["part"] == "recap" and sc is next(s for s in lay["scenes"] if s["part"] == "recap"):
-            overlays.append(Overlay(a + 0.3, min(b, a + 3.0), lambda: text_sprite(
-                [f"Previously on {sp.title}"], max(9, H // 14), (255, 255, 255)), (0.5, 0.85), (0.5, 0.85), "caption"))
+            overlays.append(
+                Overlay(
+                    a + 0.3,
+                    min(b, a + 3.0),
+                    lambda: text_sprite([f"Previously on {sp.title}"], max(9, H // 14), (255, 255, 255)),
+                    (0.5, 0.85),
+                    (0.5, 0.85),
+                    "caption",
+                )
+            )
         if sc["text"]:
             overlays += _body_text(srng, sc["text"], a, b, H, sp.title)
         if srng.random() >= AMBIENCE_SILENT_P:
@@ -680,7 +840,9 @@ def build_episode_realistic(plan: EpisodePlan) -> Episode:
         else:
             ev = plan_speech(sc["seed"], a, b)
             if music is None:
-                piece = sp.style["bgm_seed"] + int(sc["seed"] % 7)   # the series' score: seven recurring pieces
+                piece = sp.style["bgm_seed"] + int(
+                    sc["seed"] % 7
+                )  # the series' score: seven recurring pieces
                 sounds.append(Sound("bgm", a, b, events=bgm_notes(piece, a, b), seed=piece))
         sounds.append(Sound("speech", a, b, events=ev))
         subtitles(ev)
