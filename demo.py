@@ -43,7 +43,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from datatools.labels import read_labels, write_submission  # noqa: E402
-from utils.io import atomic_write_json, atomic_write_text  # noqa: E402
+from utils.io import atomic_write_json, atomic_write_text, no_nan  # noqa: E402
 
 FUSE_DIR = ROOT / "fuse" / "submission_B_3"
 
@@ -451,9 +451,9 @@ def main(argv: list[str] | None = None) -> int:
     table = timed("7 report", stage_report, out, size, results, timings, reused, sidecar, fuse_dir)
     from bench.provenance import provenance
     from datatools.demo_report import describe_data
-    atomic_write_json(
+    atomic_write_json(   # NaN (a clip group without clips) as null
         out / "result.json",
-        {
+        no_nan({
             **provenance(None if argv is None else ["demo.py", *argv]),
             "made_with": made_with,
             "data": describe_data(out),
@@ -461,7 +461,7 @@ def main(argv: list[str] | None = None) -> int:
             "reused_earlier_outputs": reused,
             "results": results,
             "season": json.loads((out / "season_comparison.json").read_text(encoding="utf-8")),
-        },
+        }),
         indent=1,
     )
     print("\n" + table)

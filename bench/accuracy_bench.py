@@ -40,7 +40,7 @@ from datatools.labels import read_labels, read_submission  # noqa: E402
 from datatools.metric import summary  # noqa: E402
 from datatools.season_check import clip_flags as flags_of  # noqa: E402
 from datatools.season_check import season_check, season_check_table, sibling_groups  # noqa: E402
-from utils.io import atomic_write_json, atomic_write_text  # noqa: E402
+from utils.io import atomic_write_json, atomic_write_text, no_nan  # noqa: E402
 
 # Hard cases reported as rows (the spans.json flags of a clip); every other flag is in the JSON.
 KEY_FLAGS = ("cour_change", "reprise", "long_cold_open", "long_tail", "song_lead", "ring", "lone_episode",
@@ -199,15 +199,6 @@ def coverage_table(curves: dict[str, list[dict]]) -> str:
                 f"{r['within_2s']:.0%} | {r['within_5s']:.0%} |"
             )
     return "\n".join(lines)
-
-
-def _no_nan(obj):
-    """NaN (an empty group) as JSON null."""
-    if isinstance(obj, dict):
-        return {k: _no_nan(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_no_nan(v) for v in obj]
-    return None if isinstance(obj, float) and obj != obj else obj
 
 
 def table(scores: dict, rows: list[str]) -> str:
@@ -482,7 +473,7 @@ def main(argv: list[str] | None = None) -> int:
         "timings_s": {"this_run": timings, "first_run": earlier},
         "rows": rows,
     }
-    atomic_write_json(out / "accuracy.json", _no_nan(result), indent=1)
+    atomic_write_json(out / "accuracy.json", no_nan(result), indent=1)
     plot(out / "accuracy.png", scores, rows)
     text = (
         f"Unseen-series scores (s; lower is better), {len(truth_rows)} labelled test-B clips"

@@ -45,3 +45,12 @@ def atomic_save_npy(path: str | os.PathLike, array: np.ndarray) -> None:
     buf = io.BytesIO()
     np.save(buf, np.ascontiguousarray(array), allow_pickle=False)
     atomic_write_bytes(path, buf.getvalue())
+
+
+def no_nan(obj):
+    """``obj`` with every float NaN (an empty group's figure) as None, so it can be written as JSON."""
+    if isinstance(obj, dict):
+        return {k: no_nan(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [no_nan(v) for v in obj]
+    return None if isinstance(obj, float) and obj != obj else obj
