@@ -38,12 +38,10 @@ import time
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from datatools.fileio import atomic_write_json, atomic_write_text, no_nan
+from datatools.labels import read_labels, write_submission
 
-from datatools.labels import read_labels, write_submission  # noqa: E402
-from utils.io import atomic_write_json, atomic_write_text, no_nan  # noqa: E402
+ROOT = Path(__file__).resolve().parent
 
 FUSE_DIR = ROOT / "fuse" / "submission_B_3"
 
@@ -364,7 +362,7 @@ def stage_fuse_and_score(out: Path, csvs: list[Path], sidecar: Path, fuse_dir: P
 
 def stage_report(out: Path, size: DemoSize, results: dict[str, dict], timings: dict[str, float],
                  reused: list[str], sidecar: Path, fuse_dir: Path) -> str:
-    from datatools.demo_report import write_report
+    from workflow.report import write_report
 
     return write_report(out, size, results, timings, reused, sidecar,
                         spans_path=out / "truth" / "testB_spans.json",
@@ -449,8 +447,8 @@ def main(argv: list[str] | None = None) -> int:
     sidecar = timed("5 season mode", stage_season, out, size)
     results = timed("6 fuse and score", stage_fuse_and_score, out, csvs, sidecar, fuse_dir)
     table = timed("7 report", stage_report, out, size, results, timings, reused, sidecar, fuse_dir)
-    from bench.provenance import provenance
-    from datatools.demo_report import describe_data
+    from workflow.provenance import provenance
+    from workflow.report import describe_data
     atomic_write_json(   # NaN (a clip group without clips) as null
         out / "result.json",
         no_nan({

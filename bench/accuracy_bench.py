@@ -31,16 +31,14 @@ import time
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+import demo  # the workflow's stages: one implementation for the demo and this bench
+from datatools.fileio import atomic_write_json, atomic_write_text, no_nan
+from datatools.labels import read_labels, read_submission
+from datatools.metric import summary
+from fuse.season_check import clip_flags as flags_of
+from fuse.season_check import season_check, season_check_table, sibling_groups
 
-import demo  # noqa: E402  (the workflow's stages: one implementation for the demo and this bench)
-from datatools.labels import read_labels, read_submission  # noqa: E402
-from datatools.metric import summary  # noqa: E402
-from datatools.season_check import clip_flags as flags_of  # noqa: E402
-from datatools.season_check import season_check, season_check_table, sibling_groups  # noqa: E402
-from utils.io import atomic_write_json, atomic_write_text, no_nan  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 # Hard cases reported as rows (the spans.json flags of a clip); every other flag is in the JSON.
 KEY_FLAGS = ("cour_change", "reprise", "long_cold_open", "long_tail", "song_lead", "ring", "lone_episode",
@@ -353,7 +351,7 @@ def main(argv: list[str] | None = None) -> int:
     made_with = {"size": asdict(b), "seed": args.seed, "difficulty": "realistic",
                  "data": str(Path(args.data).resolve()) if args.data else None}
     if material:
-        from datatools.material import MaterialError, read_index
+        from datatools.synth.material import MaterialError, read_index
         try:
             made_with["material"] = {
                 "folder": str(material),

@@ -40,12 +40,9 @@ from pathlib import Path
 
 import numpy as np
 
-if __package__ in (None, ""):
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-import predict  # noqa: E402
-from skips.episode import DEFAULT_MIN_CONFIDENCE, auto_min_confidence  # noqa: E402
-from utils.io import atomic_write_json, atomic_write_text  # noqa: E402
+import predict
+from datatools.fileio import atomic_write_json, atomic_write_text
+from skips.episode import DEFAULT_MIN_CONFIDENCE, auto_min_confidence
 
 BOUNDARIES = ("op_start", "op_end", "ed_start", "ed_end", "preview_start")
 STORY_KINDS = ("cold_open", "body", "c_part", "insert")   # what a skip must not eat
@@ -584,7 +581,7 @@ def main(argv: list[str] | None = None) -> int:
     ]
     text = "\n".join(md) + "\n"
     atomic_write_text(out / "bench.md", text)
-    from bench.provenance import provenance
+    from workflow.provenance import provenance
 
     atomic_write_json(
         out / "bench.json",

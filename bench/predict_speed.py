@@ -61,7 +61,6 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     import imageio_ffmpeg
 
-    sys.path.insert(0, str(ROOT))
     from skips.episode import probe_duration
     ep = str(Path(args.episode).resolve())
     D, S = probe_duration(ep), args.clip_seconds
@@ -80,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     with av.open(ep) as c:
         v = c.streams.video[0]
         size = f"{v.codec_context.width}x{v.codec_context.height}"
-    from bench.provenance import provenance
+    from workflow.provenance import provenance
     res = {
         **provenance(argv if argv is None else ["bench/predict_speed.py", *argv]),
         "timed_command": "python predict.py "

@@ -25,13 +25,10 @@ import tempfile
 import time
 from pathlib import Path
 
-if __package__ in (None, ""):  # run as a file: make the repository root importable
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
 import numpy as np
 
 from datatools import spec
-from utils.extract_textROI import roi_from_boxes
+from utils.text_roi import roi_from_boxes
 
 
 def make_data(root: Path, clips: int, S: int, seed: int) -> list[Path]:
@@ -77,7 +74,7 @@ def run_ours(videos: list[Path], out: Path, S: int, workers: int, backend: str, 
 
 def stage_shares(video: Path, S: int, backend: str, ocr_size: int, threads: int) -> dict[str, float]:
     """Seconds per stage on one clip, one process (the detector is loaded beforehand)."""
-    from utils.io import atomic_save_npy, atomic_write_json
+    from datatools.fileio import atomic_save_npy, atomic_write_json
     from utils.media import decode_clip, mfcc_from_audio
     from utils.ocr import detect_seconds, get_detector
 
@@ -216,8 +213,8 @@ def main(argv: list[str] | None = None) -> int:
         report["backends"] = compare_backends(videos[:2], S, args.ocr_size, threads=0)
     print(json.dumps(report, indent=1))
     if args.out:
-        from bench.provenance import provenance
-        from utils.io import atomic_write_json
+        from datatools.fileio import atomic_write_json
+        from workflow.provenance import provenance
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         atomic_write_json(
             Path(args.out),

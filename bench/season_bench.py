@@ -3,7 +3,7 @@
 Two figures (not a test):
   1. fingerprinting: ``--fp_clips`` mp4 clips of S seconds (tiny video + AAC audio, written to a
      temporary folder with the imageio-ffmpeg binary) are fingerprinted with
-     ``fuse.chroma.fingerprint``; prints seconds per clip.
+     ``utils.fingerprint.fingerprint``; prints seconds per clip.
   2. discovery: ``--series`` synthetic series x ``--episodes`` episodes x {_start, _end} clips of
      S seconds.  Their audio is synthesised directly (tonal theme songs identical within a series,
      placed at random times in random tonal "episode" audio) and fingerprinted from memory
@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import functools
 import os
-import sys
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -29,10 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-if __package__ in (None, ""):
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from fuse.chroma import (  # noqa: E402
+from utils.fingerprint import (
     DiscoveryParams,
     discover_siblings,
     estimate_spans,
@@ -210,8 +206,8 @@ def main(argv: list[str] | None = None) -> None:
                 "p90_s": round(float(np.percentile(a, 90)), 3),
             }
     if args.out:
-        from bench.provenance import provenance
-        from utils.io import atomic_write_json
+        from datatools.fileio import atomic_write_json
+        from workflow.provenance import provenance
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         atomic_write_json(
             Path(args.out),

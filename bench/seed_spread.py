@@ -16,12 +16,10 @@ import json
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from bench.accuracy_bench import METHODS
+from datatools.fileio import atomic_write_text
 
-from bench.accuracy_bench import METHODS  # noqa: E402
-from utils.io import atomic_write_text  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def load(folder: Path) -> dict:

@@ -25,9 +25,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
 RESULTS = ROOT / "bench" / "results"
 README = ROOT / "README.md"
 SHIPPED_RESULTS = ROOT / "models" / "shipped" / "results"
@@ -103,7 +100,7 @@ def _stage_times(doc: dict) -> str:
 
 def accuracy_season(files: list[Path]) -> str:
     """One accuracy_bench run: the season rule against its two inputs, per group."""
-    from datatools.season_check import season_check_table
+    from fuse.season_check import season_check_table
     doc = _load(files[0])
     parts = [_source_line(files)]
     for combined, rows in doc["season_check"].items():
@@ -152,7 +149,7 @@ def shipped_text(files: list[Path]) -> str:
 
 
 def _made(doc: dict) -> str:
-    """The provenance a result file records (bench/provenance.py): command, commit, machine, date."""
+    """The provenance a result file records (workflow/provenance.py): command, commit, machine, date."""
     if "commit" not in doc or "machine" not in doc:
         return ""
     m = doc["machine"]
@@ -283,8 +280,8 @@ def season_speed(files: list[Path]) -> str:
 
 def demo_run(files: list[Path]) -> str:
     """The demo's record (demo.py writes <out>/result.json): data, scores, verdicts, stage times."""
-    from datatools.demo_report import _verdicts, score_table
-    from datatools.season_check import season_check_table
+    from fuse.season_check import season_check_table
+    from workflow.report import _verdicts, score_table
     doc = _load(files[0])
     d, mw = doc["data"], doc["made_with"]
     table, rows = score_table(doc["results"])

@@ -9,15 +9,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import torch
-
-if __package__ in (None, ""):  # run as a script: make the repository root importable
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -142,8 +138,8 @@ def main(argv: list[str] | None = None) -> None:
         tiny = bench_tiny(args, data)
     full = [] if args.skip_full else bench_full(args)
     if args.out:
-        from bench.provenance import provenance
-        from utils.io import atomic_write_json
+        from datatools.fileio import atomic_write_json
+        from workflow.provenance import provenance
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         atomic_write_json(
             Path(args.out),

@@ -7,7 +7,7 @@
 Stages (each skipped when its output is complete):
 1. data:       realistic episodes at S = 200 with every realistic knob at its default, late openings
                (``--late_op_prob 0.25``) and cour changes: ``data_A/train`` from the *train* split of
-               the material (datatools/material.py), ``data_B`` with the generator's own synthetic
+               the material (datatools/synth/material.py), ``data_B`` with the generator's own synthetic
                sounds and pictures (so the model also knows them);
 2. preprocess: ``utils.preprocess`` (MFCC, frames, OCR boxes, text ROI);
 3. train:      ``avt_dense_main.py`` once per member seed (side by side, one thread each), the dense
@@ -36,15 +36,13 @@ import time
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
+import numpy as np
+
+import demo  # one runner for every pipeline script
+from datatools.fileio import atomic_write_json, atomic_write_text
+from demo import banner
+
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-import numpy as np  # noqa: E402
-
-import demo  # noqa: E402  (one runner for every pipeline script)
-from demo import banner  # noqa: E402
-from utils.io import atomic_write_json, atomic_write_text  # noqa: E402
 
 SHIPPED = ROOT / "models" / "shipped"
 WEIGHTS = SHIPPED / "avt_dense_general.pth"
@@ -334,7 +332,7 @@ def stage_calibrate(out: Path, r: Recipe) -> dict:
 def stage_export(out: Path, r: Recipe, material: Path, timings: dict) -> None:
     import torch
 
-    from datatools.material import read_index
+    from datatools.synth.material import read_index
     from models.checkpoint import save_checkpoint
 
     model, meta = ensemble(out, r)

@@ -275,8 +275,8 @@ def write_synthetic_processed(data_root: str | os.PathLike, n_train: int, n_test
     present only as features.  The boundary is visible in every modality: frames are bright and
     the MFCC energy high before it, dark and low after, plus noise.  Returns the (stem, seconds)
     labels.  For tests and benchmarks only."""
+    from datatools.fileio import atomic_save_npy, atomic_write_json
     from datatools.labels import write_labels
-    from utils.io import atomic_save_npy, atomic_write_json
 
     root = Path(data_root)
     feat = root / "processed"

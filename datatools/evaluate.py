@@ -18,26 +18,19 @@ Library use (e.g. from the demo):
 """
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-if __package__ in (None, ""):
-    # Run as `python datatools/evaluate.py`: resolve `datatools` from the repository root.
-    _HERE = Path(__file__).resolve().parent
-    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
-    sys.path.insert(0, str(_HERE.parent))
-
 import argparse
 import io
 import math
+import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from datatools.fileio import atomic_write_bytes, atomic_write_json
 from datatools.labels import VIDEO_SUFFIX, LabelError, LabelRow, SubmissionRow, read_labels, read_submission
 from datatools.metric import TOLERANCE_S, summary
-from utils.io import atomic_write_bytes, atomic_write_json
 
 CLIP_TYPES = ("s", "e")
 LIST_LIMIT = 20  # missing/extra clips named in the printed report (the JSON lists them all)

@@ -15,8 +15,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from datatools.fileio import atomic_write_text
 from datatools.spec import clip_path
-from utils.io import atomic_write_text
 
 VIDEO_SUFFIX = ".mp4"
 

@@ -23,19 +23,20 @@ Library use:
 """
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
-if __package__ in (None, ""):
-    # Run as `python fuse/fuse.py`: put the repository root (not fuse/, whose fuse.py would shadow
-    # the fuse package) first on sys.path so the absolute imports below resolve.
-    _HERE = Path(__file__).resolve().parent
-    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
-    sys.path.insert(0, str(_HERE.parent))
+if __name__ == "__main__" and __package__ in (None, ""):
+    # Run as `python fuse/fuse.py`: fuse/ comes first on the module path and its fuse.py hides the fuse
+    # package, so run again as `python -m fuse.fuse` from the repository this file sits in.
+    _root = str(Path(__file__).resolve().parent.parent)
+    _path = os.pathsep.join(p for p in (_root, os.environ.get("PYTHONPATH")) if p)
+    os.execve(sys.executable, [sys.executable, "-P", "-m", "fuse.fuse", *sys.argv[1:]],
+              {**os.environ, "PYTHONPATH": _path})
 
 import argparse
 import functools
-import os
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass

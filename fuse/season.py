@@ -2,7 +2,7 @@
 
 Takes the Chromaprint fingerprints of a clip set (``<stem>_chroma.npy`` from
 utils/extract_fingerprint.py, or computed here from the raw clips), finds without any metadata
-which clips share a theme-song span (fuse.chroma.discover_siblings: _start clips among _start
+which clips share a theme-song span (utils.fingerprint.discover_siblings: _start clips among _start
 clips, _end clips among _end clips), and writes
   * a submission CSV (SPEC.md section 1): for a ``_start`` clip the end of the shared span (OP end),
     for an ``_end`` clip its start (ED start), each the median over the clip's siblings;
@@ -26,36 +26,30 @@ Library use (predict.py --season): ``season_rows(fps, kinds)`` and ``fingerprint
 """
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
-if __package__ in (None, ""):
-    # run as `python fuse/season.py`: the repository root, not fuse/, must come first on sys.path
-    _HERE = Path(__file__).resolve().parent
-    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
-    sys.path.insert(0, str(_HERE.parent))
+if __name__ == "__main__" and __package__ in (None, ""):
+    # Run as `python fuse/season.py`: fuse/ comes first on the module path and its fuse.py hides the fuse
+    # package, so run again as `python -m fuse.season` from the repository this file sits in.
+    _root = str(Path(__file__).resolve().parent.parent)
+    _path = os.pathsep.join(p for p in (_root, os.environ.get("PYTHONPATH")) if p)
+    os.execve(sys.executable, [sys.executable, "-P", "-m", "fuse.season", *sys.argv[1:]],
+              {**os.environ, "PYTHONPATH": _path})
 
 import argparse
 import csv
 import io
 import json
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
+from datatools.fileio import atomic_write_json, atomic_write_text
 from datatools.labels import LabelError, clip_kind, read_labels, read_submission, write_submission
 from datatools.spec import CHROMA_SUFFIX, DEFAULT_CLIP_SECONDS, feature_path
-from fuse.chroma import (
-    DiscoveryParams,
-    FingerprintError,
-    MatchParams,
-    NoAudioError,
-    discover_siblings,
-    estimate_spans,
-    fingerprint,
-)
 from fuse.season_rule import (
     Decision,
     SeasonRule,
@@ -66,7 +60,15 @@ from fuse.season_rule import (
     model_reliability,
     widen_for_clip_set,
 )
-from utils.io import atomic_write_json, atomic_write_text
+from utils.fingerprint import (
+    DiscoveryParams,
+    FingerprintError,
+    MatchParams,
+    NoAudioError,
+    discover_siblings,
+    estimate_spans,
+    fingerprint,
+)
 
 SIDECAR_FIELDS = ("clip", "kind", "seconds", "source", "siblings", "spread_s", "span_start",
                   "span_end", "group", "clip_seconds")

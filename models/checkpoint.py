@@ -15,9 +15,9 @@ from typing import Any
 import torch
 from torch import nn
 
+from datatools.fileio import atomic_write_bytes
 from models.avtnet import build_model
 from models.config import ModelConfig
-from utils.io import atomic_write_bytes
 
 
 class CheckpointError(ValueError):
@@ -34,7 +34,7 @@ def strip_module_prefix(state: dict[str, Any]) -> dict[str, Any]:
 
 
 def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> None:
-    """Atomic write (utils.io), so an interrupted save never leaves a torn checkpoint."""
+    """Atomic write (datatools.fileio), so an interrupted save never leaves a torn checkpoint."""
     buf = io.BytesIO()
     torch.save(state, buf)
     atomic_write_bytes(path, buf.getvalue())

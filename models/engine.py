@@ -41,6 +41,7 @@ from datatools.dataset import (
     labelled_clips,
     split_train_val,
 )
+from datatools.fileio import atomic_write_json, atomic_write_text
 from datatools.labels import write_submission
 from datatools.metric import summary as metric_summary
 from datatools.spec import MFCC_SUFFIX, feature_path
@@ -59,7 +60,6 @@ from models.distributed import (
 from models.frame_trunk import load_imagenet_weights
 from models.heads import to_seconds
 from models.inputs import to_model_inputs
-from utils.io import atomic_write_json, atomic_write_text
 
 LOG = logging.getLogger("avtnet")
 LAST_CKPT = "checkpoint_last.pth"
@@ -444,7 +444,7 @@ def run_test(args: argparse.Namespace, info: DistInfo, run_dir: Path) -> dict[st
     if post is not None:   # the boundary posterior per second: the season rule weighs a match by it
         import io
 
-        from utils.io import atomic_write_bytes
+        from datatools.fileio import atomic_write_bytes
         buf = io.BytesIO()
         np.savez_compressed(buf, **{r.name: p.astype(np.float16) for r, p in zip(records, post)})
         atomic_write_bytes(run_dir / POSTERIOR_FILE, buf.getvalue())

@@ -679,8 +679,8 @@ def window_features(path: str, starts: Sequence[float], clip_seconds: int, opts:
     ``workers`` consecutive parts side by side; each window then takes its seconds of frames and
     boxes and its own MFCC (as the preprocessing computes them for a clip).  Windows that do not
     start on a whole second are decoded one by one.  Stops at the first window that cannot be decoded."""
-    from utils.extract_textROI import roi_from_boxes
     from utils.media import mfcc_from_audio
+    from utils.text_roi import roi_from_boxes
 
     S = int(clip_seconds)
     if any(abs(t - round(t)) > 1e-9 for t in starts):

@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from datatools.fileio import atomic_write_json, atomic_write_text
 from skips.episode import MIN_CHAPTER_S, EpisodeResult, LoadedModel, preview_range
-from utils.io import atomic_write_json, atomic_write_text
 
 FORMATS = ("json", "csv", "edl", "chapters", "xml", "jellyfin", "mpv", "aniskip")
 DEFAULT_EDL_ACTION = 3          # Kodi: commercial break (skipped automatically, can be rewound)
@@ -287,7 +287,7 @@ def apply_chapters(r: EpisodeResult) -> tuple[Path | None, str]:
                 last = (proc.stdout + proc.stderr).strip().splitlines()[-1:] or ["no message"]
                 return None, f"{src}: mkvpropedit failed: {last[0]}"
             return src, f"{src}: chapters written in place (mkvpropedit)"
-        from fuse.chroma import ffmpeg_exe
+        from utils.fingerprint import ffmpeg_exe
 
         meta = Path(tmp) / "chapters.txt"
         meta.write_text(chapters_text(r), encoding="utf-8")

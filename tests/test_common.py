@@ -7,9 +7,9 @@ import os
 import numpy as np
 import pytest
 
+from datatools import fileio as uio
 from datatools import labels, metric
 from datatools.spec import mfcc_length
-from utils import io as uio
 from utils import jobs
 
 

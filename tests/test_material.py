@@ -1,4 +1,4 @@
-"""Tests of real material for the generator (datatools/material.py, datatools/synth/material_media.py).
+"""Tests of real material for the generator (datatools/synth/material.py, datatools/synth/material_media.py).
 
     .venv/bin/python -m pytest -q tests/test_material.py
 
@@ -18,7 +18,7 @@ import pytest
 import soundfile as sf
 from PIL import Image
 
-from datatools.material import (
+from datatools.synth.material import (
     MATERIAL_FILE,
     MaterialError,
     forbidden,

@@ -299,7 +299,7 @@ def test_season_mode_uses_shared_theme_spans_in_episode_time():
     from argparse import Namespace
 
     from bench.season_bench import SYNTH_RATE, make_clip_audio, make_song
-    from fuse.chroma import fingerprint_samples
+    from utils.fingerprint import fingerprint_samples
 
     S, song_s = 120, 40.0
     op, ed = make_song(101, song_s), make_song(202, song_s)

@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 
 from datatools import spec
-from utils.extract_textROI import roi_from_boxes
 from utils.media import decode_clip, letterbox_geometry, mfcc_from_audio
+from utils.text_roi import roi_from_boxes
 
 ROOT = Path(__file__).resolve().parent.parent
 BITS = 4  # stamp grid is BITS x BITS cells -> frame indices up to 2**16 - 1
@@ -297,7 +297,7 @@ def test_driver_bad_inputs_and_exit_status(tmp_path, capfd):
 
 
 def test_resume_and_interrupted_write(tmp_path, capfd, monkeypatch):
-    import utils.io
+    import datatools.fileio
 
     data, out = tmp_path / "data", tmp_path / "out"
     data.mkdir()
@@ -317,17 +317,17 @@ def test_resume_and_interrupted_write(tmp_path, capfd, monkeypatch):
 
     # an interrupted write (the rename never happens) leaves no final-named file and no temp
     (out / "b_frames.npy").unlink()
-    real = utils.io.os.replace
+    real = datatools.fileio.os.replace
 
     def boom(src, dst):
         if str(dst).endswith("_frames.npy"):
             raise KeyboardInterrupt
         return real(src, dst)
 
-    monkeypatch.setattr(utils.io.os, "replace", boom)
+    monkeypatch.setattr(datatools.fileio.os, "replace", boom)
     with pytest.raises(KeyboardInterrupt):
         _run(args, capfd)
-    monkeypatch.setattr(utils.io.os, "replace", real)
+    monkeypatch.setattr(datatools.fileio.os, "replace", real)
     assert not (out / "b_frames.npy").exists() and not list(out.glob(".*"))
     rc, err = _run(args, capfd)
     assert rc == 0 and "done 1, skipped 1" in err and (out / "b_frames.npy").is_file()

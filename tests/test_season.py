@@ -15,8 +15,14 @@ import pytest
 from bench.season_bench import SYNTH_RATE, make_clip_audio, make_song, write_clip
 from datatools.labels import read_submission, write_labels, write_submission
 from datatools.spec import CHROMA_SUFFIX
-from fuse import chroma
-from fuse.chroma import POINT_SECONDS, discover_siblings, fingerprint, fingerprint_samples, match_fingerprints
+from utils import fingerprint as chroma
+from utils.fingerprint import (
+    POINT_SECONDS,
+    discover_siblings,
+    fingerprint,
+    fingerprint_samples,
+    match_fingerprints,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 PEER = ROOT.parent / "shared" / "peer" / "intro-skipper-bbb"

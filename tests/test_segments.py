@@ -359,6 +359,7 @@ def test_beyond_window_clips_lists_late_and_missing_openings(tmp_path):
 def _write_beyond(root: Path, n: int, seed: int) -> list[str]:
     """Start clips in the style of write_synthetic_processed whose boundary never comes: bright
     frames, a text line and loud MFCC throughout, listed unlabelled in spans.json."""
+    from datatools.fileio import atomic_save_npy
     from datatools.spec import (
         FRAME_H,
         FRAME_W,
@@ -371,7 +372,6 @@ def _write_beyond(root: Path, n: int, seed: int) -> list[str]:
         feature_path,
         mfcc_length,
     )
-    from utils.io import atomic_save_npy
 
     rng = np.random.default_rng(seed)
     doc = json.loads((root / "data_A/train/spans.json").read_text())

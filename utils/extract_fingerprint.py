@@ -20,13 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
-if __package__ in (None, ""):
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from datatools.spec import CHROMA_SUFFIX  # noqa: E402
-from fuse.chroma import FingerprintError, NoAudioError, fingerprint  # noqa: E402
-from utils.io import atomic_save_npy  # noqa: E402
-from utils.jobs import Clip, ClipError, add_job_args, check_meta, clips_from_args, run_jobs  # noqa: E402
+from datatools.fileio import atomic_save_npy
+from datatools.spec import CHROMA_SUFFIX
+from utils.fingerprint import FingerprintError, NoAudioError, fingerprint
+from utils.jobs import Clip, ClipError, add_job_args, check_meta, clips_from_args, run_jobs
 
 
 def outputs(clip: Clip, save_root: str) -> list[Path]:

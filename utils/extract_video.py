@@ -12,10 +12,6 @@ Writes ``<save_root>/<rel dir>/<stem>_frames.npy``, uint8 (S, 66, 88, 3) RGB.
 from __future__ import annotations
 
 import sys
-from pathlib import Path
-
-if __package__ in (None, ""):  # run as a file: make the repository root importable
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
 def main(argv: list[str] | None = None) -> int:

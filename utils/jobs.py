@@ -2,7 +2,7 @@
 with a progress bar, skip finished clips, and end with a summary and an honest exit status.
 
 A script supplies ``outputs(clip) -> list[Path]`` (what a finished clip has on disk) and a worker
-``work(clip) -> None`` that writes them atomically (``utils.io``) or raises ``ClipError`` with a
+``work(clip) -> None`` that writes them atomically (``datatools.fileio``) or raises ``ClipError`` with a
 one-line reason.  Everything else (flags, discovery, sharding, resume, summary) lives here once.
 
     parser = argparse.ArgumentParser(...); add_job_args(parser)
@@ -19,8 +19,8 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from datatools.fileio import atomic_write_json
 from datatools.spec import clip_path, feature_path
-from utils.io import atomic_write_json
 
 VIDEO_EXTS = (".mp4", ".mkv", ".avi", ".mov", ".webm", ".m4v", ".ts")
 META_NAME = "meta.json"

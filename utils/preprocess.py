@@ -23,14 +23,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-if __package__ in (None, ""):  # run as a file: make the repository root importable
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
 import numpy as np
 
 from datatools import spec
-from utils.extract_textROI import roi_from_record
-from utils.io import atomic_save_npy, atomic_write_json
+from datatools.fileio import atomic_save_npy, atomic_write_json
 from utils.jobs import Clip, ClipError, add_job_args, check_meta, clips_from_args, run_jobs
 from utils.media import DEFAULT_OCR_SIZE, ClipDecodeError, DecodedClip, decode_clip, mfcc_from_audio, warn
 from utils.ocr import (
@@ -43,6 +39,7 @@ from utils.ocr import (
     ocr_record,
     read_ocr,
 )
+from utils.text_roi import roi_from_record
 
 
 @dataclass
@@ -120,9 +117,9 @@ STAGES: list[Stage] = [
 
 
 def _chroma(ctx: Context) -> np.ndarray:
-    """Chromaprint points of the decoded audio (season mode, fuse/chroma.py); the audio is
+    """Chromaprint points of the decoded audio (season mode, utils/fingerprint.py); the audio is
     piped to the ffmpeg binary's chromaprint muxer, so the clip is still decoded only once."""
-    from fuse.chroma import fingerprint_samples
+    from utils.fingerprint import fingerprint_samples
 
     audio = ctx.decoded.audio
     if audio.size == 0:

@@ -49,8 +49,9 @@ within the file (``decode_stamp`` reads it back, also from the 88x66 letterboxed
 ``<stem>_text.json`` with the true text boxes of the frame shown at each second.
 """
 from datatools.synth.cli import get_args_parser, main
+from datatools.synth.difficulty import build_episode, plan_dataset
 from datatools.synth.encode import TEXT_SUFFIX, encode_range, generate_dataset, make_episode
-from datatools.synth.episode import SEGMENT_KINDS, Episode, build_episode
+from datatools.synth.episode import SEGMENT_KINDS, Episode
 from datatools.synth.pictures import decode_stamp, stamp_frame
 from datatools.synth.plan import (
                                   DIFFICULTIES,
@@ -60,7 +61,6 @@ from datatools.synth.plan import (
                                   EpisodePlan,
                                   SeriesPlan,
                                   SynthConfig,
-                                  plan_dataset,
 )
 
 __all__ = ["DIFFICULTIES", "FPS_CHOICES", "REALISTIC_KNOBS", "SEGMENT_KINDS", "TEXT_SUFFIX", "DatasetPlan",

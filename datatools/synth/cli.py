@@ -60,7 +60,7 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
         "--material",
         default=None,
         metavar="DIR",
-        help="real material (realistic difficulty): a folder indexed by `python -m datatools.material` "
+        help="real material (realistic difficulty): a folder indexed by `python -m datatools.synth.material` "
         "(make material builds one from Debian's free game music and art); songs, scores and "
         "background music become excerpts of its tracks, dialogue its rendered speech lines, "
         "backgrounds and characters its images",
@@ -134,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: --{name} must be a probability in [0, 1]", file=sys.stderr)
             return 2
     if args.material:
-        from datatools.material import MaterialError, load_pool
+        from datatools.synth.material import MaterialError, load_pool
         try:
             load_pool(str(Path(args.material).resolve()), args.material_split)
         except MaterialError as exc:

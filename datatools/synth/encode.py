@@ -17,11 +17,12 @@ from pathlib import Path
 
 import numpy as np
 
+from datatools.fileio import atomic_write_json
 from datatools.labels import write_labels
-from datatools.synth.episode import Episode, build_episode
+from datatools.synth.difficulty import build_episode, plan_dataset
+from datatools.synth.episode import Episode
 from datatools.synth.pictures import stamp_frame
-from datatools.synth.plan import EpisodePlan, SynthConfig, plan_dataset
-from utils.io import atomic_write_json
+from datatools.synth.plan import EpisodePlan, SynthConfig
 
 TEXT_SUFFIX = "_text.json"
 MADE_WITH = ".synth.json"   # the settings a dataset folder was generated with (resume check)
@@ -173,7 +174,7 @@ def generate_dataset(out: str | os.PathLike, series: int, episodes: int, clip_se
              "sample_rate": cfg.sample_rate, "seed": cfg.seed,
              "episodes": {ep.id: results[ep.id] for ep in plan.episodes}}
     if cfg.material:
-        from datatools.material import load_pool
+        from datatools.synth.material import load_pool
         spans["material"] = {"folder": cfg.material, "split": cfg.material_split,
                              "content_hash": load_pool(cfg.material, cfg.material_split).content_hash}
     write_labels(out / "labels.txt", [(f"{i}_{k}", v["clips"][k]["label"])

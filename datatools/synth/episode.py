@@ -1,7 +1,8 @@
 """A rendered-on-demand episode: ``Episode.frame(t)`` and ``Episode.audio(start, n)`` over the
 episode's own time axis, built from a plan (datatools/synth/plan.py).
 
-``build_episode`` dispatches on the plan's difficulty; this module builds the ``easy`` episodes,
+``build_episode`` (datatools/synth/difficulty.py) dispatches on the plan's difficulty; this module builds
+the ``easy`` episodes,
 datatools/synth/realistic.py the ``realistic`` ones.  Both give an ``Episode``: realistic ones add a
 list of sound events (``sounds``, mixed in ``audio``) and picture effects (fades, white flashes).
 """
@@ -167,11 +168,8 @@ def apply_effect(frame: np.ndarray, kind: str, u: float) -> None:
     frame[:] = (frame * np.float32(g)).astype(np.uint8)
 
 
-def build_episode(plan: EpisodePlan) -> Episode:
-    """Scenes, overlays and sounds of an episode (pictures and samples are made lazily)."""
-    if plan.cfg.difficulty == "realistic":
-        from datatools.synth.realistic import build_episode_realistic
-        return build_episode_realistic(plan)
+def build_episode_easy(plan: EpisodePlan) -> Episode:
+    """Scenes, overlays and sounds of an ``easy`` episode (pictures and samples are made lazily)."""
     sp, H = plan.series, plan.series.height
     rng = np.random.default_rng(tag(plan.seed, "build"))
     scenes: list[Scene] = []

@@ -1,6 +1,6 @@
 """Real sounds and pictures for the realistic generator (``--material DIR``): excerpts of real music
 tracks for every song, score and background music, rendered dialogue lines for speech, and real
-images for backgrounds and characters (datatools/material.py indexes the folder).
+images for backgrounds and characters (datatools/synth/material.py indexes the folder).
 
 Everything stays a pure function of (material folder, split, seed), like the procedural media it
 replaces, so a series' theme song is sample-identical in every episode that plays it and any sample
@@ -27,9 +27,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from datatools.material import Pool, load_pool, read_audio
 from datatools.synth.audio import tag
-from datatools.synth.pictures import Sprite
+from datatools.synth.material import Pool, load_pool, read_audio
 
 TARGET_RMS = 0.08        # the procedural songs' level
 PEAK_MAX = 0.95
@@ -244,8 +243,9 @@ def background_texture(ref: tuple[str, str], seed: int, style: str, tw: int, th:
     return np.clip(tex, 0, 255).astype(np.uint8)
 
 
-def sprite_image(ref: tuple[str, str], seed: int, height: int) -> Sprite | None:
-    """A real cut-out image scaled to ``height`` pixels, as a Sprite (no text boxes)."""
+def sprite_image(ref: tuple[str, str], seed: int, height: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """A real cut-out image scaled to ``height`` pixels: uint8 RGB (h, w, 3) and its uint16 alpha
+    (h, w, 1), 0..256, as a pictures.Sprite holds them."""
     pool = _pool(ref)
     if not pool.sprites:
         return None
@@ -261,4 +261,4 @@ def sprite_image(ref: tuple[str, str], seed: int, height: int) -> Sprite | None:
     if rng.random() < 0.5:
         rgb, alpha = rgb[:, ::-1], alpha[:, ::-1]
     a = alpha.astype(np.uint16)[..., None]
-    return Sprite(np.ascontiguousarray(rgb), np.ascontiguousarray(a + (a > 127)), [])
+    return np.ascontiguousarray(rgb), np.ascontiguousarray(a + (a > 127))

@@ -212,8 +212,10 @@ class Scene:
         size = {"closeup": (0.6, 0.95)}.get(self.style, (0.2, 0.55))
         sprites = []
         for _ in range(int(rng.integers(*n_sprites))):
-            sp = mm.sprite_image(self.material, int(rng.integers(2**31)), max(8, int(rng.uniform(*size) * H)))
-            if sp is not None:
+            seed = int(rng.integers(2**31))   # drawn before the height, as always
+            img = mm.sprite_image(self.material, seed, max(8, int(rng.uniform(*size) * H)))
+            if img is not None:
+                sp = Sprite(*img, [])
                 sprites.append((sp, (float(rng.random()), float(rng.uniform(0.3, 0.9))),
                                 (float(rng.uniform(-speed, speed)), float(rng.uniform(-speed, speed)) * 0.3)))
         bars_p = 0.2 if self.style in ("op", "ed") else 0.05

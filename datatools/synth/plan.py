@@ -1,6 +1,7 @@
 """Episode layouts: the series and episode plans (cheap: nothing is rendered here).
 
-``plan_dataset`` draws every series and every episode's timeline for the configured difficulty:
+``plan_dataset`` (datatools/synth/difficulty.py) draws every series and every episode's timeline for
+the configured difficulty:
 ``easy`` (this module: the first generator, clean truth) or ``realistic``
 (datatools/synth/realistic.py).  A plan's ``segments`` are what is on screen, contiguous from 0 to
 the episode's duration; ``spans`` is the truth written to spans.json.
@@ -13,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from datatools.synth.audio import tag
-from datatools.synth.text import ID_CHARS, word
+from datatools.synth.text import word
 
 FPS_CHOICES = {"24": (24.0, "24"), "25": (25.0, "25"), "29.97": (30000 / 1001, "30000/1001"),
                "30": (30.0, "30")}
@@ -114,7 +115,7 @@ class SynthConfig:
     cour_change_prob: float = 0.3
     premiere_no_op_prob: float = 0.15
     late_op_prob: float = 0.0
-    # real material (datatools/material.py): a material folder and the split of it to draw from
+    # real material (datatools/synth/material.py): a material folder and the split of it to draw from
     material: str | None = None
     material_split: str = "train"
 
@@ -264,28 +265,3 @@ def plan_episode_easy(cfg: SynthConfig, sp: SeriesPlan, episode: int, ep_id: str
         assert 0 <= ep.spans["clips"]["start"]["label"] <= S and 0 <= ep.spans["clips"]["end"]["label"] <= S
         return ep
     raise ValueError(f"clip_seconds={S}: no layout with both labels inside the clip; use S >= 10")
-
-
-def plan_dataset(cfg: SynthConfig, series: int, episodes: int, lone_episodes: int = 0) -> DatasetPlan:
-    """Series plans and episode layouts (cheap: nothing is rendered)."""
-    if cfg.difficulty == "realistic":
-        from datatools.synth.realistic import plan_episode_realistic as plan_episode
-        from datatools.synth.realistic import plan_series_realistic as plan_series
-    else:
-        plan_episode, plan_series = plan_episode_easy, plan_series_easy
-    ser = [plan_series(cfg, i, episodes if i < series else 1) for i in range(series + lone_episodes)]
-    if cfg.material:   # different series never share a theme song (while the split has enough)
-        from datatools.synth.material_media import ref_of, unique_theme_seeds
-        unique_theme_seeds(ref_of(cfg), [th for sp in ser for th in sp.style["op"] + sp.style["ed"]])
-    rng = np.random.default_rng(tag(cfg.seed, "ids"))
-    ids: set[str] = set()
-    eps = []
-    for sp in ser:
-        for e in range(episodes if sp.index < series else 1):
-            while True:
-                ep_id = "".join(ID_CHARS[int(i)] for i in rng.integers(len(ID_CHARS), size=8))
-                if ep_id not in ids:
-                    break
-            ids.add(ep_id)
-            eps.append(plan_episode(cfg, sp, e, ep_id, lone=sp.index >= series))
-    return DatasetPlan(cfg, ser, eps)

@@ -2,7 +2,7 @@
 result file a benchmark writes (``bench/results/*.json``), so a figure in the README can be traced
 to the run that produced it.
 
-    from bench.provenance import provenance
+    from workflow.provenance import provenance
     doc = {**provenance(), "figures": ...}
 """
 from __future__ import annotations

@@ -18,9 +18,9 @@ hears or shows a file of a source that training saw.  The split of the Debian se
 ``--split SOURCE=PART`` overrides either.  The sources FORBIDDEN are refused everywhere: an
 independent held-out judgement is built from them.
 
-    python -m datatools.material index DIR                # (re)build DIR/material.json
-    python -m datatools.material show DIR                 # sources, splits, licences, counts
-    python -m datatools.material debian --out work_dir/material   # make material: link the installed
+    python -m datatools.synth.material index DIR                # (re)build DIR/material.json
+    python -m datatools.synth.material show DIR                 # sources, splits, licences, counts
+    python -m datatools.synth.material debian --out work_dir/material   # make material: link the installed
                                                           # Debian packages, render the speech bank, index
 
 The generator reads it through ``load_pool(folder, split)`` (datatools/synth/material_media.py):
@@ -335,7 +335,7 @@ def index_folder(root: str | os.PathLike, splits: Mapping[str, str] | None = Non
                             f"{MIN_BACKGROUND_PX} px or with a cut-out) in any source sub-folder")
     index = {"version": INDEX_VERSION, "sources": sources, "files": files, "skipped": skipped,
              "content_hash": hashlib.sha1("".join(sorted(f["sha1"] for f in files)).encode()).hexdigest()}
-    from utils.io import atomic_write_json
+    from datatools.fileio import atomic_write_json
     atomic_write_json(root / MATERIAL_FILE, index, indent=1)
     return index
 
@@ -349,14 +349,15 @@ def read_index(root: str | os.PathLike) -> dict:
     path = Path(root) / MATERIAL_FILE
     if not path.is_file():
         raise MaterialError(f"{Path(root)}: no {MATERIAL_FILE}; build it with "
-                            f"`python -m datatools.material index {root}`")
+                            f"`python -m datatools.synth.material index {root}`")
     try:
         index = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise MaterialError(f"{path}: not valid JSON ({exc.msg}, line {exc.lineno})") from None
     if index.get("version") != INDEX_VERSION:
         raise MaterialError(f"{path}: index version {index.get('version')!r}, this code reads "
-                            f"{INDEX_VERSION}; rebuild it with `python -m datatools.material index {root}`")
+                            f"{INDEX_VERSION}; rebuild it with "
+                            f"`python -m datatools.synth.material index {root}`")
     return index
 
 
@@ -519,7 +520,8 @@ def _splits(items: Sequence[str]) -> dict[str, str]:
 
 
 def get_args_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m datatools.material", description=__doc__.split("\n\n")[0],
+    p = argparse.ArgumentParser(prog="python -m datatools.synth.material",
+                                description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
     i = sub.add_parser("index", help="(re)build DIR/material.json from DIR's source sub-folders")

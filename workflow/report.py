@@ -10,9 +10,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from datatools.fileio import atomic_write_text
 from datatools.labels import read_submission
 from datatools.metric import score
-from utils.io import atomic_write_text
 
 COLUMNS = ("score", "mae", "median", "within_1s", "within_2s", "within_5s")
 REQUIRED_GAIN = 5.0   # issue 6: every model and the fusion at least 5x better than the baseline
@@ -129,8 +129,8 @@ def season_never_hurts(sidecar: Path, results: Mapping[str, dict], spans: dict) 
     """Issue 14's check on the demo's test B: per clip group (all, no / one / several siblings,
     cour change, reprise), is each fusion with the season rule no worse than the fusion alone and
     than season mode alone on the clips it answers?  Markdown tables and the figures."""
-    from datatools.season_check import clip_flags, season_check, season_check_table, sibling_groups
     from fuse.season import read_sidecar
+    from fuse.season_check import clip_flags, season_check, season_check_table, sibling_groups
 
     truth = {c["clip"]: c["true"] for c in results["baseline"]["clips"]}
     preds = {n: {c["clip"]: c["pred"] for c in res["clips"]} for n, res in results.items()}
