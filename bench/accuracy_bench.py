@@ -31,12 +31,12 @@ import time
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
-import demo  # the workflow's stages: one implementation for the demo and this bench
 from datatools.fileio import atomic_write_json, atomic_write_text, no_nan
 from datatools.labels import read_labels, read_submission
 from datatools.metric import summary
 from fuse.season_check import clip_flags as flags_of
 from fuse.season_check import season_check, season_check_table, sibling_groups
+from workflow import stages  # the workflow's stages: one implementation for the demo and the benches
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -90,8 +90,8 @@ SIZES = {
 }
 
 
-def _demo_size(b: BenchSize) -> demo.DemoSize:
-    return demo.DemoSize(**{f.name: getattr(b, f.name) for f in fields(demo.DemoSize)})
+def _demo_size(b: BenchSize) -> stages.DemoSize:
+    return stages.DemoSize(**{f.name: getattr(b, f.name) for f in fields(stages.DemoSize)})
 
 
 def test_seed(seed: int, b: BenchSize) -> int:
@@ -118,7 +118,7 @@ def stage_data(out: Path, b: BenchSize, seed: int, material: Path | None = None)
             ("data_A/train", b.train_series, b.train_episodes, 0, seed, "train"),
             ("data_B", b.extra_series, b.extra_episodes, 0, seed + 1, "train"),
             ("data_C", b.test_series, b.test_episodes, b.test_lone, ts, "test")):
-        demo.run([py, "-m", "datatools.synth", "--out", data / folder, "--series", series,
+        stages.run([py, "-m", "datatools.synth", "--out", data / folder, "--series", series,
                   "--episodes", episodes, "--lone_episodes", lone, "--seed", s, "--clip_seconds",
                   b.clip_seconds, "--render_fps", b.render_fps, "--difficulty", "realistic",
                   *(["--material", material, "--material_split", split] if material else [])])
@@ -263,10 +263,10 @@ def stage_shipped(
     runs = [("dense", out / "dense.csv", out / "dense_confidence.csv", out / "runs" / "testB_dense")]
     if weights is not None:
         test_dir = out / "runs" / "testB_shipped"
-        demo.run(
+        stages.run(
             [
                 py,
-                demo.RUNS["dense"][0],
+                stages.RUNS["dense"][0],
                 "--testB",
                 "--weights",
                 weights,
@@ -293,7 +293,7 @@ def stage_shipped(
     for name, csv, conf, run_dir in runs:
         post = run_dir / "submission_posterior.npz"
         target = out / f"{name}_season_submission.csv"
-        demo.run([py, "fuse/fuse.py", "--inputs", csv, "--output", target, "--trust", f"{csv.stem}={conf}",
+        stages.run([py, "fuse/fuse.py", "--inputs", csv, "--output", target, "--trust", f"{csv.stem}={conf}",
                   "--season", sidecar, "--season_rule", rule, "--quiet",
                   *(["--posterior", post] if post.is_file() else [])])
         res[f"{name}+season"] = target
@@ -385,7 +385,7 @@ def main(argv: list[str] | None = None) -> int:
     earlier = json.loads(tfile.read_text(encoding="utf-8")).get("first_run", {}) if tfile.is_file() else {}
 
     def timed(name, fn, *a):
-        demo.banner(name)
+        stages.banner(name)
         t0 = time.perf_counter()
         res = fn(*a)
         timings[name] = round(time.perf_counter() - t0, 1)
@@ -396,12 +396,12 @@ def main(argv: list[str] | None = None) -> int:
 
     if not args.data:
         timed("1 data", stage_data, out, b, args.seed, material)
-    timed("2 preprocess", demo.stage_preprocess, out, size, data, feats)
-    timed("3 train", demo.stage_train, out, size, data, feats)
+    timed("2 preprocess", stages.stage_preprocess, out, size, data, feats)
+    timed("3 train", stages.stage_train, out, size, data, feats)
     fuse_dir = out / "submissions"
-    csvs = timed("4 test B", demo.stage_test, out, size, fuse_dir, data, feats)
-    sidecar = timed("5 season mode", demo.stage_season, out, size, data, feats)
-    timed("6 fuse", demo.stage_fuse_and_score, out, csvs, sidecar, fuse_dir, data, truth)
+    csvs = timed("4 test B", stages.stage_test, out, size, fuse_dir, data, feats)
+    sidecar = timed("5 season mode", stages.stage_season, out, size, data, feats)
+    timed("6 fuse", stages.stage_fuse_and_score, out, csvs, sidecar, fuse_dir, data, truth)
     shipped = Path(args.shipped) if args.shipped.lower() != "none" else None
     shipped = shipped if shipped is not None and shipped.is_file() else None
     if shipped is not None:

@@ -38,9 +38,9 @@ from pathlib import Path
 
 import numpy as np
 
-import demo  # one runner for every pipeline script
 from datatools.fileio import atomic_write_json, atomic_write_text
-from demo import banner
+from workflow.stages import banner
+from workflow.stages import run as run_step  # one runner for every pipeline script
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -79,8 +79,8 @@ class Recipe:
 
 
 def run(cmd: list, out: Path | None = None) -> None:
-    """demo.run, and the command kept in ``<out>/commands.json`` (the model card lists them)."""
-    demo.run(cmd)
+    """workflow.stages.run, and the command kept in ``<out>/commands.json`` (the model card lists them)."""
+    run_step(cmd)
     out = out or RUN_OUT[0]
     log = out / "commands.json"
     done = json.loads(log.read_text(encoding="utf-8")) if log.is_file() else []
