@@ -11,7 +11,7 @@ Reported per episode: ``op_end``, ``ed_start``, skip ranges ``op = [max(0, op_en
 op_end]`` and ``ed = [ed_start, min(duration, ed_start + ed_length)]``, each model's raw
 prediction and the spread (max - min) between models as a confidence signal, and per boundary a
 confidence, P(within 2 s); ``--min_confidence auto`` (the default) withholds answers below 0.9 when a
-dense checkpoint gives a calibrated confidence (skips.episode.resolve_min_confidence).
+dense checkpoint gives a calibrated confidence (skips.decide.resolve_min_confidence).
 
     .venv/bin/python predict.py episodes/ --weights work_dir/avt/avnet_bestmodel.pth
     .venv/bin/python predict.py ep01.mkv ep02.mkv --weights a.pth b.pth c.pth --out skips \\
@@ -39,34 +39,20 @@ import os
 import sys
 import time
 from collections.abc import Sequence
-from pathlib import Path
 
 from datatools.segments import CLAIM_CONFIDENCE
 from datatools.spec import DEFAULT_CLIP_SECONDS
-from skips.episode import (
+from skips import PredictError, PredictOptions, predict_episodes, write_outputs
+from skips.inference import SHIPPED_DIR
+from skips.options import (
+    DEFAULT_EDL_ACTION,
     DEFAULT_MIN_CONFIDENCE,
+    DEFAULT_SCAN_LIMIT_S,
     DEFAULT_SKIP_MARGIN_S,
     DEFAULT_THEME_LENGTH_S,
-    SHIPPED_DIR,
-    EpisodeResult,
-    apply_season_mode,
-    apply_skip_margin,
-    decide_episode,
-    find_episodes,
-    iter_prepared,
-    load_models,
-    model_notes,
-    resolve_device,
-    resolve_min_confidence,
-    resolve_weights,
-    run_models,
-    scan_late_opening,
-    start_pool,
-    withhold_unsure,
+    FORMATS,
 )
-from skips.formats import DEFAULT_EDL_ACTION, FORMATS, write_outputs
-from utils.ocr import BackendUnavailable, add_ocr_args, check_backend
-from utils.preprocess import Options
+from utils.ocr import add_ocr_args
 
 
 def parse_formats(text: str) -> tuple[str, ...]:
@@ -134,7 +120,7 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
                         "later windows and answer from the most confident one (if its confidence reaches P)")
     g.add_argument("--scan_hop", type=float, default=None, metavar="SECONDS",
                    help="start of each later window: hop, 2 hop, ... (default: S / 2)")
-    g.add_argument("--scan_limit", type=float, default=600.0, metavar="SECONDS",
+    g.add_argument("--scan_limit", type=float, default=DEFAULT_SCAN_LIMIT_S, metavar="SECONDS",
                    help="scan no window that ends later than this into the episode (0: no scan)")
     g = p.add_argument_group("models")
     g.add_argument("--fusion", choices=METHODS, default="kmeans",
@@ -170,103 +156,52 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     return p
 
 
+def options_from_args(args: argparse.Namespace) -> PredictOptions:
+    """The library's settings from the parsed flags (ValueError for values out of range)."""
+    return PredictOptions(
+        weights=None if args.weights is None else tuple(args.weights),
+        out=args.out,
+        formats=tuple(args.format),
+        apply_chapters=args.apply_chapters,
+        next_to_video=args.next_to_video,
+        plot=args.plot,
+        op_length=args.op_length,
+        ed_length=args.ed_length,
+        skip_margin=args.skip_margin,
+        edl_action=args.edl_action,
+        scan_below=args.scan_below,
+        scan_hop=args.scan_hop,
+        scan_limit=args.scan_limit,
+        fusion=args.fusion,
+        season=args.season,
+        season_rule=args.season_rule,
+        min_confidence=args.min_confidence,
+        clip_seconds=args.clip_seconds,
+        device=args.device,
+        workers=args.workers,
+        progress=not args.no_progress,
+        ocr_backend=args.ocr_backend,
+        ocr_size=args.ocr_size,
+        reuse_diff=args.reuse_diff,
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = get_args_parser().parse_args(argv)
-    if args.op_length < 0 or args.ed_length < 0 or args.skip_margin < 0:
-        print("error: --op_length, --ed_length and --skip_margin must be >= 0", file=sys.stderr)
-        return 2
     try:
-        episodes = find_episodes(args.inputs)
-        check_backend(args.ocr_backend)
-    except (FileNotFoundError, BackendUnavailable) as exc:
+        options = options_from_args(args)
+    except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    if not episodes:
-        print(f"error: no video files in {' '.join(args.inputs)}", file=sys.stderr)
-        return 2
-    # worker processes first: their start-up (decoder, features, text detector) overlaps torch and
-    # the checkpoints loading here
-    pool = start_pool(min(args.workers, 2 * len(episodes)), args.ocr_backend) if args.workers > 1 else None
     try:
-        return run(args, episodes, pool)
-    finally:
-        if pool is not None:
-            pool.shutdown(cancel_futures=True)
-
-
-def run(args: argparse.Namespace, episodes: list, pool) -> int:
-    """predict.py after its arguments are checked: models, windows, decisions, outputs."""
-    device = resolve_device(args.device)
-    try:
-        weights = resolve_weights(args.weights)
-        if not weights and not args.season:
-            raise ValueError(
-                "--weights none leaves nothing to answer with; add --season (theme-song matching "
-                "across the episodes given) or name checkpoints"
-            )
-        models, S = load_models(weights, device) if weights else ([], args.clip_seconds)
-    except (ValueError, FileNotFoundError) as exc:  # CheckpointError is a ValueError and names the file
+        run = predict_episodes(args.inputs, options)
+    except PredictError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    for note in model_notes(models):
-        print(f"[predict] {note}", file=sys.stderr)
-    shipped_rule = SHIPPED_DIR / "season_rule.json"
-    if args.season and args.season_rule is None and args.weights is None and shipped_rule.is_file():
-        args.season_rule = str(shipped_rule)   # fitted with the shipped model, on its held-out series
-        print(f"[predict] --season_rule {shipped_rule} (the shipped model's, fitted on held-out series)",
-              file=sys.stderr)
-    opts = Options(clip_seconds=S, ocr_backend=args.ocr_backend, ocr_size=args.ocr_size,
-                   reuse_diff=args.reuse_diff, threads=1 if args.workers > 1 else 0)
-    rel = {str(c.video): c.rel.as_posix() for c in episodes}
-    by_path: dict[str, EpisodeResult] = {}
-    t_start = time.perf_counter()
-    for path, prep, err in iter_prepared(list(rel), S, opts, args.workers, args.season,
-                                         not args.no_progress, pool):
-        if prep is None:
-            print(f"error: {path}: {err}", file=sys.stderr, flush=True)
-            by_path[path] = EpisodeResult(path, rel[path], False, error=err)
-            continue
-        t0 = time.perf_counter()
-        raw = run_models(models, prep, S, device)
-        res = decide_episode(rel[path], prep, models, raw, S, args)
-        scan_late_opening(res, models, S, opts, device, args, pool)
-        res.seconds = prep.seconds + time.perf_counter() - t0
-        by_path[path] = res
-    results = [by_path[p] for p in rel]   # input order, not completion order
-    if args.season:
-        apply_season_mode(results, S, args)
-    args.min_confidence, why = resolve_min_confidence(args.min_confidence, models)
-    print(f"[predict] --min_confidence {args.min_confidence:g} ({why})", file=sys.stderr)
-    withhold_unsure(results, args.min_confidence)
-    apply_skip_margin(results, args.skip_margin)
-    write_outputs(results, models, S, args, args.format)
-    if args.apply_chapters:
-        from skips.formats import apply_chapters
-
-        for r in results:
-            if r.ok:
-                _, message = apply_chapters(r)
-                print(f"[predict] {message}", file=sys.stderr)
-    if args.plot:
-        from skips.plot import plot_episode
-
-        for r in results:
-            if r.ok:
-                plot_episode(r, Path(args.plot) / Path(r.rel).with_suffix(".png"))
-    n_bad = sum(not r.ok for r in results)
-    n_held = sum(len(r.withheld) for r in results if r.ok)
-    n_given = sum(len(r.confidence) for r in results if r.ok)   # OP end, ED start, measured previews
-    if n_held:
-        print(
-            f"[predict] {n_held} of {n_given} answers withheld "
-            f"(confidence < --min_confidence {args.min_confidence:g}); see predictions.json",
-            file=sys.stderr,
-        )
-    wall = time.perf_counter() - t_start
-    print(f"[predict] {len(results) - n_bad} episodes done, {n_bad} failed, {wall:.1f} s "
-          f"({wall / max(len(results), 1):.1f} s per episode); outputs in {args.out}",
-          file=sys.stderr)
-    return 1 if n_bad else 0
+    write_outputs(run, options)
+    for line in run.summary(options.out, time.perf_counter() - run.started):
+        print(line, file=sys.stderr)
+    return 1 if run.n_failed else 0
 
 
 if __name__ == "__main__":

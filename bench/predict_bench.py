@@ -1,9 +1,10 @@
 """Whole-episode benchmark of predict.py: all five boundaries, the story the skips would eat, and
 error against coverage, on synthetic full episodes of series the models never saw.
 
-Runs predict.py (the real CLI, through ``predict.main``, ``--min_confidence 0`` so that every
-answer and its confidence is on record) once per method on the full episodes listed in
-``<data>/spans.json`` (``python -m datatools.synth --full_episodes``), then scores in episode time:
+Runs predict.py's library (``skips.predict_episodes`` and ``skips.write_outputs``, what the CLI
+runs; ``--min_confidence 0`` so that every answer and its confidence is on record) once per method
+on the full episodes listed in ``<data>/spans.json`` (``python -m datatools.synth --full_episodes``),
+then scores in episode time:
 
 - the five boundaries -- OP start, OP end, ED start, ED end, preview start -- against the truth
   (the measured spans, the JSON's ``spans``): median, p90, MAE and within-1/2/5-s shares of the
@@ -40,9 +41,10 @@ from pathlib import Path
 
 import numpy as np
 
-import predict
 from datatools.fileio import atomic_write_json, atomic_write_text
-from skips.episode import DEFAULT_MIN_CONFIDENCE, auto_min_confidence
+from skips import PredictError, PredictOptions, predict_episodes, write_outputs
+from skips.decide import auto_min_confidence
+from skips.options import DEFAULT_MIN_CONFIDENCE
 
 BOUNDARIES = ("op_start", "op_end", "ed_start", "ed_end", "preview_start")
 STORY_KINDS = ("cold_open", "body", "c_part", "insert")   # what a skip must not eat
@@ -118,7 +120,7 @@ def answers_at(e: dict, threshold: float,
     ``--min_confidence threshold`` would leave them.  The boundaries are the measured spans (the
     JSON's ``spans``; ``op``/``ed``/``preview`` where it has none), the skip ranges what the skip
     files wrote, or, with ``margin``, the measured spans narrowed as ``--skip_margin margin`` would."""
-    from skips.episode import narrow_span
+    from skips.decide import narrow_span
 
     conf = e.get("confidence", {})
     ok = {
@@ -448,24 +450,23 @@ def run_method(
                 file=sys.stderr,
             )
             return doc, json.loads(timing.read_text())["wall_s"]
-    argv = [
-        *files,
-        "--weights",
-        *ckpts,
-        "--out",
-        str(folder),
-        "--format",
-        "json,csv",
-        "--min_confidence",
-        "0",
-        "--workers",
-        str(args.workers),
-        "--device",
-        args.device,
-    ] + (["--season"] if args.season else [])
+    # predict.py FILES --weights CKPTS --out FOLDER --format json,csv --min_confidence 0 --workers W
+    # --device D [--season]
+    options = PredictOptions(weights=tuple(ckpts), out=str(folder), formats=("json", "csv"),
+                             min_confidence=0.0, workers=args.workers, device=args.device,
+                             season=args.season)
     t0 = time.perf_counter()
     with contextlib.redirect_stdout(sys.stderr):
-        rc = predict.main(argv)
+        try:
+            run = predict_episodes(files, options)
+        except PredictError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            rc = 2
+        else:
+            write_outputs(run, options)
+            for line in run.summary(options.out, time.perf_counter() - run.started):
+                print(line, file=sys.stderr)
+            rc = 1 if run.n_failed else 0
     wall = time.perf_counter() - t0
     if not pred.is_file():
         raise SystemExit(f"error: {name}: predict.py wrote no {pred} (exit {rc})")

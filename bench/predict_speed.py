@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     import imageio_ffmpeg
 
-    from skips.episode import probe_duration
+    from skips.prepare import probe_duration
     ep = str(Path(args.episode).resolve())
     D, S = probe_duration(ep), args.clip_seconds
     with tempfile.TemporaryDirectory(prefix="speed_") as td:

@@ -45,10 +45,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def bench_tiny(args: argparse.Namespace, data: Path) -> list[dict]:
     from datatools.dataset import FeatureDataset, labelled_clips
-    from models.avtnet import build_model
     from models.config import get_config
     from models.distributed import DistInfo, make_scaler
     from models.engine import get_args_parser, make_loader, train_one_epoch
+    from models.kinds import build_model
 
     info = DistInfo(0, 1, 0, torch.device("cpu"))
     recs = labelled_clips(data, None, args.clip_seconds)
@@ -90,8 +90,8 @@ def bench_tiny(args: argparse.Namespace, data: Path) -> list[dict]:
 
 def bench_full(args: argparse.Namespace) -> list[dict]:
     from datatools.spec import FRAME_H, FRAME_W, ROI_H, ROI_W, mfcc_length
-    from models.avtnet import build_model, compute_loss
     from models.config import get_config
+    from models.kinds import build_model, compute_loss
 
     s, b = args.full_clip_seconds, args.full_batch
     cfg = get_config("full")

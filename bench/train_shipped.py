@@ -204,9 +204,9 @@ def ensemble(out: Path, r: Recipe, which: str = "avnet_bestmodel.pth"):
     """(model, meta) of the members as one DenseEnsemble, in eval mode on the CPU."""
     import torch
 
-    from models.avtnet import build_model
     from models.checkpoint import read_checkpoint
     from models.config import ModelConfig
+    from models.kinds import build_model
 
     ckpts = [read_checkpoint(d / which) for d in member_dirs(out, r)]
     cfg = replace(ModelConfig.from_dict(ckpts[0]["config"]), dense_members=len(ckpts))

@@ -7,9 +7,10 @@
 
 Inputs: mfcc (B, 20, L) float, frames (B, S, 3, 66, 88) float (see models.inputs), roi (B, S, 27, 36)
 float.  forward returns a dict: "pred" (B,) in [0, 1], "per_second" (B, S) score vector, and for
-YOLT "coarse" (B,), "fine" (B,) and "cell" (B,) long.
+YOLT "coarse" (B,), "fine" (B,) and "cell" (B,) long.  Build them by kind with
+models.kinds.build_model (which also stores their 2-D convolution weights channels-last):
 
-    from models.avtnet import build_model
+    from models.kinds import build_model
     model = build_model("yolt", get_config("tiny"), clip_seconds=20)
 """
 from __future__ import annotations
@@ -17,7 +18,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from models.config import MODEL_KINDS, ModelConfig
+from models.config import ModelConfig
 from models.fusion import SEFusion
 from models.heads import RegressionHead, YoltFineHead, coarse_cell, yolt_position
 from models.streams import AudioNet, VideoNet
@@ -62,38 +63,3 @@ class AVTNetYOLT(AVTNet):
         return {"pred": yolt_position(cell, offset, self.grid), "per_second": per_second,
                 "coarse": coarse, "fine": offset, "cell": cell}
 
-
-def build_model(kind: str, cfg: ModelConfig, clip_seconds: int) -> AVTNet:
-    """The network of one kind.  Its 2-D convolution weights are stored channels-last, as are the
-    frame and ROI batches inside (models/frame_trunk.py, models/roi_cnn.py): the same arithmetic,
-    but oneDNN's CPU kernels run the tiny preset's training step 1.1-1.3x faster that way
-    (bench/train_bench.py --memory_format; GPU tensor cores prefer it under AMP too)."""
-    if kind == "avt":
-        model = AVTNet(cfg, clip_seconds)
-    elif kind == "avt_normal":
-        model = AVTNet(cfg, clip_seconds, two_layer_backend=True)
-    elif kind == "yolt":
-        model = AVTNetYOLT(cfg, clip_seconds)
-    elif kind == "dense":
-        from models.dense import DenseEnsemble, DenseNet
-        if cfg.dense_members > 1:
-            return DenseEnsemble(cfg.dense_members, cfg.dense_channels, clip_seconds, cfg.dense_dropout,
-                                 cfg.dense_segments)
-        return DenseNet(cfg.dense_channels, clip_seconds, cfg.dense_dropout, cfg.dense_segments)
-    else:
-        raise ValueError(f"unknown model kind {kind!r}; choose one of {', '.join(MODEL_KINDS)}")
-    return model.to(memory_format=torch.channels_last)
-
-
-def compute_loss(kind: str, out: dict, target: torch.Tensor, clip_seconds: float,
-                 cfg: ModelConfig, segments: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
-    """The training loss of ``kind``; ``segments`` (B, S) per-second classes (-1 unknown) train
-    the dense kind's segment head and are ignored by the published kinds."""
-    from models.losses import avt_loss, yolt_loss
-
-    if kind == "dense":
-        from models.dense import dense_loss
-        return dense_loss(out, target, segments)
-    if kind == "yolt":
-        return yolt_loss(out, target, clip_seconds, cfg.yolt_grid)
-    return avt_loss(out, target, clip_seconds)

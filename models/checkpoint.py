@@ -16,8 +16,8 @@ import torch
 from torch import nn
 
 from datatools.fileio import atomic_write_bytes
-from models.avtnet import build_model
 from models.config import ModelConfig
+from models.kinds import build_model
 
 
 class CheckpointError(ValueError):

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-PUBLISHED_KINDS = ("avt", "avt_normal", "yolt")
-MODEL_KINDS = PUBLISHED_KINDS + ("dense",)   # dense: models/dense.py, beside the published three
 PRESETS = ("full", "tiny")
 
 

@@ -23,6 +23,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,17 +38,14 @@ from datatools.dataset import (
     FeatureDataset,
     check_meta,
     find_test_clips,
-    label_file_paths,
     labelled_clips,
     split_train_val,
 )
 from datatools.fileio import atomic_write_json, atomic_write_text
 from datatools.labels import write_submission
 from datatools.metric import summary as metric_summary
-from datatools.spec import MFCC_SUFFIX, feature_path
-from models.avtnet import build_model, compute_loss
 from models.checkpoint import check_compatible, load_weights, read_checkpoint, save_checkpoint, unwrap
-from models.config import MODEL_KINDS, PRESETS, ModelConfig, get_config
+from models.config import PRESETS, ModelConfig, get_config
 from models.distributed import (
     DistInfo,
     autocast_context,
@@ -59,26 +57,24 @@ from models.distributed import (
 )
 from models.frame_trunk import load_imagenet_weights
 from models.heads import to_seconds
-from models.inputs import to_model_inputs
+from models.kinds import (
+    MODEL_KINDS,
+    TrainingClips,
+    build_model,
+    compute_loss,
+    get_kind,
+    loss_terms,
+    model_inputs,
+)
 
 LOG = logging.getLogger("avtnet")
 LAST_CKPT = "checkpoint_last.pth"
 BEST_CKPT = "avnet_bestmodel.pth"
 ERROR_THRESHOLD_S = 10.0
-LOSS_TERMS = {"avt": ("loss",), "avt_normal": ("loss",), "yolt": ("loss", "coarse", "fine", "hit_rate"),
-              "dense": ("loss", "heat", "state", "segment")}
 CONFIDENCE_SUFFIX = "_confidence.csv"   # dense kind: submission.csv -> submission_confidence.csv
 POSTERIOR_FILE = (
     "submission_posterior.npz"  # dense kind: clip file name -> per-second boundary posterior (S,)
 )
-
-
-def model_inputs(batch, kind: str, normalization: str, device: torch.device) -> tuple:
-    """The model's positional inputs: (mfcc, frames, roi), plus the clip type for the dense kind."""
-    inputs = to_model_inputs(batch, normalization, device)
-    if kind == "dense":
-        inputs = (*inputs, batch["is_end"].to(device))
-    return inputs
 
 
 def str2bool(text: str | bool) -> bool:
@@ -241,7 +237,7 @@ def train_one_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.optim
     from tqdm import tqdm
 
     model.train()
-    terms = LOSS_TERMS[args.model]
+    terms = loss_terms(args.model)
     sums = dict.fromkeys(terms, 0.0)
     n_batches, clips, data_time, start = 0, 0, 0.0, time.perf_counter()
     accum = max(1, args.accumulation_step)
@@ -459,49 +455,52 @@ def _write_config(args: argparse.Namespace, run_dir: Path, info: DistInfo, n_tra
     atomic_write_json(run_dir / "config.json", cfg, indent=2)
 
 
-def run_train(args: argparse.Namespace, info: DistInfo, run_dir: Path) -> dict[str, Any]:
-    seed_everything(args.seed)
-    resume_path = _resume_path(args, run_dir)
+@dataclass(frozen=True)
+class TrainingData:
+    """What a training run learns and validates on: the clips (after the kind's
+    extra_training_data hook, models/kinds.py) and the training and validation datasets."""
+    clips: TrainingClips
+    train_ds: FeatureDataset
+    val_ds: FeatureDataset
+
+
+@dataclass(frozen=True)
+class TrainingObjects:
+    """The network (``model``, and ``net``: it, or its DataParallel / DDP wrapper), optimiser, lr
+    schedule, gradient scaler and loaders of a training run, and where it starts (resume)."""
+    cfg: ModelConfig
+    model: nn.Module
+    net: nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    scaler: torch.amp.GradScaler
+    train_loader: DataLoader
+    val_loader: DataLoader
+    win_loader: DataLoader | None     # validation windows without an OP end (dense kind), if any
+    start_epoch: int
+    best: float
+
+
+def build_training_data(args: argparse.Namespace) -> TrainingData:
+    """The labelled clips split into training and validation (the published rule), plus whatever
+    the kind's extra_training_data hook adds (the dense kind: segment truth and windows without an
+    OP end), and their datasets (every feature file checked here, before any training)."""
     records = labelled_clips(args.data_root, args.label_files, args.clip_seconds)
     train_recs, val_recs = split_train_val(records, args.data_seed)
-    segments, val_windows, segment_clips = None, [], 0
-    if args.model == "dense":   # its segment head learns from the spans.json beside a label file
-        from datatools.segments import segment_truth
-        segments = segment_truth(train_recs, args.data_root, args.clip_seconds)
-        segment_clips = sum(s is not None for s in segments)
-        LOG.info(
-            "dense: per-second segment truth (spans.json) for %d of %d training clips%s",
-            segment_clips,
-            len(segments),
-            ""
-            if segment_clips
-            else ": the segment head stays untrained, and the checkpoint "
-            "says so (predict.py then neither caps confidences by it nor measures spans with it)",
-        )
-        if args.beyond_windows:   # windows without an OP end: target NaN, state "before" throughout
-            from datatools.segments import beyond_window_clips
-            listed = beyond_window_clips(args.data_root, label_file_paths(args.data_root, args.label_files),
-                                         args.clip_seconds)
-            extra = [c for c in listed if feature_path(args.feat_root, c.rel, MFCC_SUFFIX).is_file()]
-            if len(extra) < len(listed):
-                LOG.info("dense: %d listed clips without an OP end have no processed features; left out",
-                         len(listed) - len(extra))
-            # the published split rule on these too: every 7th validates (window_costs)
-            extra, val_windows = split_train_val(extra, args.data_seed) if len(extra) > 1 else (extra, [])
-            train_recs = train_recs + [ClipRecord(c.rel, None, "spans.json (OP ends after the clip)")
-                                       for c in extra]
-            segments = segments + [c.segments for c in extra]
-            segment_clips += sum(c.segments is not None for c in extra)
-            LOG.info("dense: %d start clips without an OP end (late or no opening) train as windows "
-                     "without a boundary, %d more validate", len(extra), len(val_windows))
-    train_ds = FeatureDataset(train_recs, args.feat_root, args.clip_seconds, args.shift_aug,
-                              args.seed, args.cache, segments=segments)
-    val_ds = FeatureDataset(val_recs, args.feat_root, args.clip_seconds, cache=args.cache)
-    if info.is_main:
-        _write_config(args, run_dir, info, len(train_recs), len(val_recs))
-    LOG.info("%s/%s: %d training and %d validation clips, %d process(es) on %s", args.model,
-             args.preset, len(train_recs), len(val_recs), info.world_size, info.device)
+    clips = TrainingClips(train_recs, val_recs)
+    hook = get_kind(args.model).extra_training_data
+    if hook is not None:
+        clips = hook(args, clips)
+    train_ds = FeatureDataset(clips.train, args.feat_root, args.clip_seconds, args.shift_aug,
+                              args.seed, args.cache, segments=clips.segments)
+    val_ds = FeatureDataset(clips.val, args.feat_root, args.clip_seconds, cache=args.cache)
+    return TrainingData(clips, train_ds, val_ds)
 
+
+def build_training_objects(args: argparse.Namespace, info: DistInfo, data: TrainingData,
+                           resume_path: Path | None) -> TrainingObjects:
+    """The network (ImageNet trunk / --weights / resumed state loaded), Adam with its warm-up +
+    cosine schedule, the AMP scaler, the DataParallel / DDP wrapper and the loaders."""
     cfg = get_config(args.preset)
     model = build_model(args.model, cfg, args.clip_seconds)
     if args.pretrained:
@@ -534,54 +533,75 @@ def run_train(args: argparse.Namespace, info: DistInfo, run_dir: Path) -> dict[s
     elif len(gpu_ids) > 1:
         net = nn.DataParallel(model, device_ids=gpu_ids)
 
-    train_loader = make_loader(train_ds, args.batch_size, args.num_workers, True, args.seed, info,
-                               drop_last=len(train_ds) > args.batch_size)
-    val_loader = make_loader(val_ds, args.batch_size, args.num_workers, False, args.seed, info)
+    train_loader = make_loader(data.train_ds, args.batch_size, args.num_workers, True, args.seed, info,
+                               drop_last=len(data.train_ds) > args.batch_size)
+    val_loader = make_loader(data.val_ds, args.batch_size, args.num_workers, False, args.seed, info)
     win_loader = None
-    if val_windows:
-        win_ds = FeatureDataset([ClipRecord(c.rel, None, "spans.json") for c in val_windows], args.feat_root,
-                                args.clip_seconds, cache=args.cache)
+    if data.clips.val_windows:
+        win_ds = FeatureDataset([ClipRecord(c.rel, None, "spans.json") for c in data.clips.val_windows],
+                                args.feat_root, args.clip_seconds, cache=args.cache)
         win_loader = make_loader(win_ds, args.batch_size, args.num_workers, False, args.seed, info)
+    return TrainingObjects(cfg, model, net, optimizer, scheduler, scaler, train_loader, val_loader,
+                           win_loader, start_epoch, best)
+
+
+def run_train(args: argparse.Namespace, info: DistInfo, run_dir: Path) -> dict[str, Any]:
+    seed_everything(args.seed)
+    resume_path = _resume_path(args, run_dir)
+    data = build_training_data(args)
+    if info.is_main:
+        _write_config(args, run_dir, info, len(data.clips.train), len(data.clips.val))
+    LOG.info("%s/%s: %d training and %d validation clips, %d process(es) on %s", args.model,
+             args.preset, len(data.clips.train), len(data.clips.val), info.world_size, info.device)
+    objects = build_training_objects(args, info, data, resume_path)
+    return train_epochs(args, info, run_dir, data, objects)
+
+
+def train_epochs(args: argparse.Namespace, info: DistInfo, run_dir: Path, data: TrainingData,
+                 objects: TrainingObjects) -> dict[str, Any]:
+    """The epochs from ``objects.start_epoch``: train, validate, checkpoint (last, per epoch after
+    60 % of --max_epoch, best), log and append metrics.csv.  Returns the best score and last row."""
+    o, val_recs, val_windows = objects, data.clips.val, data.clips.val_windows
+    best = o.best
     save_from = int(0.6 * args.max_epoch)   # save avnet_epoch{N} for every N > 60 % of max_epoch
     result: dict[str, Any] = {"best_score": best}
     end_epoch = min(args.max_epoch, args.stop_after or args.max_epoch)
-    for epoch in range(start_epoch, end_epoch):
+    for epoch in range(o.start_epoch, end_epoch):
         # Everything random in an epoch derives from (seed, epoch): a resumed run repeats exactly.
         seed_everything(args.seed * 1000 + epoch)
-        train_ds.set_epoch(epoch)
-        if isinstance(train_loader.sampler, DistributedSampler):
-            train_loader.sampler.set_epoch(epoch)
-        train_loader.generator.manual_seed(args.seed * 1000 + epoch)
+        data.train_ds.set_epoch(epoch)
+        if isinstance(o.train_loader.sampler, DistributedSampler):
+            o.train_loader.sampler.set_epoch(epoch)
+        o.train_loader.generator.manual_seed(args.seed * 1000 + epoch)
         t0 = time.perf_counter()
-        lr = optimizer.param_groups[0]["lr"]
-        tr = train_one_epoch(net, train_loader, optimizer, scaler, args, cfg, info, epoch)
-        scheduler.step()
+        lr = o.optimizer.param_groups[0]["lr"]
+        tr = train_one_epoch(o.net, o.train_loader, o.optimizer, o.scaler, args, o.cfg, info, epoch)
+        o.scheduler.step()
         if info.is_main:
-            val, pred, conf = evaluate(model, val_loader, val_recs, args, info.device)
+            val, pred, conf = evaluate(o.model, o.val_loader, val_recs, args, info.device)
             costs = None
-            if win_loader is not None:
+            if o.win_loader is not None:
                 wp, wc = predict(
-                    model, win_loader, args, _normalization(args), info.device, with_confidence=True
+                    o.model, o.win_loader, args, _normalization(args), info.device, with_confidence=True
                 )
                 costs = window_costs(wp, wc, val_windows, args.clip_seconds)
             val = selection_summary(val, pred, val_recs, costs)
             improved = val["select"] < best
             best = min(best, val["select"])
             state = {
-                "model": unwrap(model).state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(),
-                "scaler": scaler.state_dict(),
+                "model": unwrap(o.model).state_dict(),
+                "optimizer": o.optimizer.state_dict(),
+                "scheduler": o.scheduler.state_dict(),
+                "scaler": o.scaler.state_dict(),
                 "epoch": epoch + 1,
                 "best_score": best,
                 "kind": args.model,
                 "preset": args.preset,
-                "config": cfg.to_dict(),
+                "config": o.cfg.to_dict(),
                 "clip_seconds": args.clip_seconds,
                 "normalization": _normalization(args),
                 "args": {k: v for k, v in vars(args).items()},
-                # training clips with per-second segment truth (dense kind; 0: its segment head is untrained)
-                **({"segment_clips": segment_clips} if args.model == "dense" else {}),
+                **data.clips.checkpoint_extra,   # the kind's own records (dense: segment_clips)
                 **validation_record(val, pred, conf, val_recs),
             }
             save_checkpoint(run_dir / LAST_CKPT, state)

@@ -18,7 +18,7 @@ from torch import nn
 
 def like_weight_layout(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     """``x`` in the memory layout of a 2-D convolution ``weight``: channels-last when
-    models.avtnet.build_model stored the weights so (faster oneDNN kernels on the CPU), unchanged
+    models.kinds.build_model stored the weights so (faster oneDNN kernels on the CPU), unchanged
     after ``model.to(memory_format=torch.contiguous_format)``."""
     if weight.dim() == 4 and weight.is_contiguous(memory_format=torch.channels_last) \
             and not weight.is_contiguous():

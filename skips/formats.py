@@ -1,9 +1,9 @@
-"""Output formats of predict.py: the run's JSON and CSV, and per episode a Kodi/MPlayer EDL and an
-FFmpeg chapter file.
+"""Writing out a run (``write_outputs``): the run's JSON and CSV; per episode a Kodi/MPlayer EDL,
+FFmpeg and Matroska chapters, Jellyfin, mpv and AniSkip files; chapters written into the episode
+files themselves, and the timeline plots (skips/plot.py).
 """
 from __future__ import annotations
 
-import argparse
 import csv
 import io
 import json
@@ -12,10 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from datatools.fileio import atomic_write_json, atomic_write_text
-from skips.episode import MIN_CHAPTER_S, EpisodeResult, LoadedModel, preview_range
+from skips.options import DEFAULT_EDL_ACTION, Log, PredictOptions, to_stderr
+from skips.result import MIN_CHAPTER_S, EpisodeResult, PredictionRun, preview_range
 
-FORMATS = ("json", "csv", "edl", "chapters", "xml", "jellyfin", "mpv", "aniskip")
-DEFAULT_EDL_ACTION = 3          # Kodi: commercial break (skipped automatically, can be rewound)
 TICKS_PER_SECOND = 10_000_000   # Jellyfin / .NET ticks
 # Chapter names that Jellyfin's chapter-based segment providers, Intro Skipper's chapter analyser
 # and mpv's chapterskip script (^Prologue, ^Opening, ^Ending, Preview$) all recognise; the body
@@ -205,14 +204,14 @@ def sidecar_path(r: EpisodeResult, suffix: str, out: Path, next_to_video: bool) 
     return out / Path(r.rel).with_suffix(suffix)
 
 
-def run_document(results: Sequence[EpisodeResult], models: Sequence[LoadedModel], clip_seconds: int,
-                 args: argparse.Namespace) -> dict[str, Any]:
-    return {"version": 1, "clip_seconds": clip_seconds, "op_length": args.op_length,
-            "ed_length": args.ed_length, "fusion": args.fusion, "season": bool(args.season),
-            "min_confidence": getattr(args, "min_confidence", None),
+def run_document(run: PredictionRun, options: PredictOptions) -> dict[str, Any]:
+    """predictions.json: the run's settings, its models and every episode."""
+    return {"version": 1, "clip_seconds": run.clip_seconds, "op_length": options.op_length,
+            "ed_length": options.ed_length, "fusion": options.fusion, "season": bool(options.season),
+            "min_confidence": run.min_confidence,
             "weights": [{"path": m.path, "kind": m.meta["kind"], "preset": m.meta["preset"],
-                         "epoch": m.meta.get("epoch")} for m in models],
-            "episodes": [_with_segments(r) for r in results]}
+                         "epoch": m.meta.get("epoch")} for m in run.models],
+            "episodes": [_with_segments(r) for r in run.results]}
 
 
 def _with_segments(r: EpisodeResult) -> dict[str, Any]:
@@ -224,13 +223,17 @@ def _with_segments(r: EpisodeResult) -> dict[str, Any]:
     return d
 
 
-def write_outputs(results: Sequence[EpisodeResult], models: Sequence[LoadedModel], clip_seconds: int,
-                  args: argparse.Namespace, formats: Sequence[str]) -> list[Path]:
-    out = Path(args.out)
+def write_outputs(run: PredictionRun, options: PredictOptions, log: Log = to_stderr) -> list[Path]:
+    """Every output ``options`` ask for: predictions.json / .csv in ``options.out`` and the
+    per-episode files of ``options.formats`` (there, or beside each video with ``next_to_video``);
+    with ``apply_chapters`` the chapters written into each episode (a message each to ``log``), with
+    ``plot`` a timeline PNG per episode.  Returns the prediction files written."""
+    results, formats = run.results, options.formats
+    out = Path(options.out)
     written = []
     if "json" in formats:
         p = out / "predictions.json"
-        atomic_write_json(p, run_document(results, models, clip_seconds, args), indent=1)
+        atomic_write_json(p, run_document(run, options), indent=1)
         written.append(p)
     if "csv" in formats:
         p = out / "predictions.csv"
@@ -240,9 +243,9 @@ def write_outputs(results: Sequence[EpisodeResult], models: Sequence[LoadedModel
         if not r.ok:
             continue
         if "edl" in formats:
-            p = sidecar_path(r, ".edl", out, args.next_to_video)
+            p = sidecar_path(r, ".edl", out, options.next_to_video)
             p.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write_text(p, edl_text(r, args.edl_action))
+            atomic_write_text(p, edl_text(r, options.edl_action))
             written.append(p)
         per_episode = {
             "chapters": (".chapters.txt", chapters_text),
@@ -253,12 +256,22 @@ def write_outputs(results: Sequence[EpisodeResult], models: Sequence[LoadedModel
         }
         for fmt, (suffix, render) in per_episode.items():
             if fmt in formats:
-                p = sidecar_path(r, suffix, out, args.next_to_video)
+                p = sidecar_path(r, suffix, out, options.next_to_video)
                 p.parent.mkdir(parents=True, exist_ok=True)
                 atomic_write_text(p, render(r))
                 written.append(p)
-    return written
+    if options.apply_chapters:
+        for r in results:
+            if r.ok:
+                _, message = apply_chapters(r)
+                log(f"[predict] {message}")
+    if options.plot:
+        from skips.plot import plot_episode
 
+        for r in results:
+            if r.ok:
+                plot_episode(r, Path(options.plot) / Path(r.rel).with_suffix(".png"))
+    return written
 
 
 MATROSKA_SUFFIXES = (".mkv", ".mka", ".mk3d", ".webm")

@@ -5,7 +5,8 @@ from pathlib import Path
 
 import numpy as np
 
-from skips.episode import KINDS, EpisodeResult, clip_offset
+from skips.prepare import KINDS, clip_offset
+from skips.result import EpisodeResult
 
 
 def plot_episode(r: EpisodeResult, path: Path) -> None:

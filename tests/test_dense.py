@@ -18,11 +18,11 @@ import torch
 from datatools.dataset import labelled_clips, split_train_val, write_synthetic_processed
 from datatools.labels import read_submission
 from datatools.metric import score
-from models.avtnet import build_model
 from models.checkpoint import load_checkpoint_model
 from models.config import get_config
 from models.dense import changepoint_loglik, decode_dense, dense_loss, dense_targets
 from models.engine import get_args_parser, main
+from models.kinds import build_model
 
 ROOT = Path(__file__).resolve().parent.parent
 S = 20

@@ -9,11 +9,11 @@ import pytest
 import torch
 
 from datatools.spec import FRAME_H, FRAME_W, ROI_H, ROI_W, mfcc_length
-from models.avtnet import build_model, compute_loss
 from models.checkpoint import CheckpointError, load_checkpoint_model, save_checkpoint
-from models.config import PUBLISHED_KINDS, ModelConfig, get_config
+from models.config import ModelConfig, get_config
 from models.heads import coarse_cell, to_seconds, yolt_position
 from models.inputs import predict_seconds, to_model_inputs
+from models.kinds import PUBLISHED_KINDS, build_model, compute_loss
 from models.resnet import like_weight_layout
 
 S = 20

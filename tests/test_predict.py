@@ -20,7 +20,8 @@ import pytest
 
 import predict
 from datatools.synth import decode_stamp, generate_dataset
-from skips import episode, formats
+from skips import decide, formats, inference, prepare, result, scan, season_mode
+from skips.options import PredictOptions
 from utils.media import decode_clip
 from utils.preprocess import Options
 
@@ -33,9 +34,9 @@ def make_checkpoint(path: Path, kind: str, clip_seconds: int = S, seed: int = 0)
     """An untrained tiny checkpoint in the layout models/engine.py saves."""
     import torch
 
-    from models.avtnet import build_model
     from models.checkpoint import save_checkpoint
     from models.config import get_config
+    from models.kinds import build_model
 
     torch.manual_seed(seed)
     cfg = get_config("tiny")
@@ -99,23 +100,23 @@ def good_rows(doc: dict) -> dict[str, dict]:
 
 
 def test_clip_offsets_and_episode_time():
-    assert episode.clip_offset("start", 1234.5, 200) == 0.0
-    assert episode.clip_offset("end", 1234.5, 200) == pytest.approx(1034.5)
-    assert episode.episode_time("end", 60.25, 1234.5, 200) == pytest.approx(1094.75)
-    assert episode.episode_time("start", 60.25, 1234.5, 200) == pytest.approx(60.25)
+    assert prepare.clip_offset("start", 1234.5, 200) == 0.0
+    assert prepare.clip_offset("end", 1234.5, 200) == pytest.approx(1034.5)
+    assert prepare.episode_time("end", 60.25, 1234.5, 200) == pytest.approx(1094.75)
+    assert prepare.episode_time("start", 60.25, 1234.5, 200) == pytest.approx(60.25)
     with pytest.raises(ValueError):
-        episode.clip_offset("middle", 100, 20)
+        prepare.clip_offset("middle", 100, 20)
 
 
 def test_skip_ranges_clamp_to_the_episode():
-    op, ed = episode.skip_ranges(50.0, 1400.0, 1420.0, 90, 90)
+    op, ed = decide.skip_ranges(50.0, 1400.0, 1420.0, 90, 90)
     assert op == (0.0, 50.0) and ed == (1400.0, 1420.0)
-    op, ed = episode.skip_ranges(150.0, 1200.0, 1420.0, 90, 80)
+    op, ed = decide.skip_ranges(150.0, 1200.0, 1420.0, 90, 80)
     assert op == (60.0, 150.0) and ed == (1200.0, 1280.0)
 
 
 def _result(op, ed, duration):
-    return episode.EpisodeResult("x.mp4", "x.mp4", True, duration=duration, op_end=op[1],
+    return result.EpisodeResult("x.mp4", "x.mp4", True, duration=duration, op_end=op[1],
                                  ed_start=ed[0], op=op, ed=ed)
 
 
@@ -144,9 +145,9 @@ def test_end_clip_is_the_last_S_seconds(tmp_path):
                              **SYNTH_KW)["episodes"]
     (ep,) = spans.values()
     path = tmp_path / ep["full_episode"]
-    duration = episode.probe_duration(path)
+    duration = prepare.probe_duration(path)
     assert duration == pytest.approx(ep["duration"], abs=0.05)
-    tail = decode_clip(path, S, start_s=episode.clip_offset("end", duration, S), want_ocr=False,
+    tail = decode_clip(path, S, start_s=prepare.clip_offset("end", duration, S), want_ocr=False,
                        want_audio=False)
     fps, size = ep["fps"], (ep["width"], ep["height"])
     got = [decode_stamp(tail.frames[k], size) for k in range(S)]
@@ -162,9 +163,9 @@ def test_model_times_are_mapped_to_episode_time(world, run):
     rc, _, doc = run
     path = world["good"][0]
     opts = Options(clip_seconds=S, threads=1)
-    prep = episode.prepare_episode(str(path), S, opts)
-    models, s = episode.load_models([str(c) for c in world["ckpts"]], "cpu")
-    raw = episode.run_models(models, prep, s, "cpu")
+    prep = prepare.prepare_episode(str(path), S, opts)
+    models, s = inference.load_models([str(c) for c in world["ckpts"]], "cpu")
+    raw = inference.run_models(models, prep, s, "cpu")
     row = good_rows(doc)[path.stem]
     D = world["spans"][path.stem]["duration"]
     assert row["duration"] == pytest.approx(D, abs=0.05)
@@ -296,8 +297,6 @@ def test_season_mode_uses_shared_theme_spans_in_episode_time():
     """Three episodes share an OP and an ED song (pasted sample-identically at different places):
     season mode replaces the model consensus by the shared span, mapped to episode time (the
     end clip at duration - S), and says so; the OP/ED skip ranges come from the span."""
-    from argparse import Namespace
-
     from bench.season_bench import SYNTH_RATE, make_clip_audio, make_song
     from utils.fingerprint import fingerprint_samples
 
@@ -313,7 +312,7 @@ def test_season_mode_uses_shared_theme_spans_in_episode_time():
         r.source = {"op_end": "models", "ed_start": "models"}
         r.plot = {"chroma": fps}
         results.append(r)
-    episode.apply_season_mode(results, S, Namespace())
+    season_mode.apply_season_mode(results, S)
     for r, (op_at, ed_at, D) in zip(results, layout):
         assert r.source == {"op_end": "season", "ed_start": "season"}
         assert r.op_end == pytest.approx(op_at + song_s, abs=2.0)
@@ -330,12 +329,12 @@ def test_a_dense_checkpoint_gives_its_confidence_and_anchors_the_fusion(world, t
 
     dense = make_checkpoint(tmp_path / "dense.pth", "dense", seed=2)
     path = world["good"][0]
-    prep = episode.prepare_episode(str(path), S, Options(clip_seconds=S, threads=1))
-    models, s = episode.load_models([str(world["ckpts"][0]), str(dense)], "cpu")
-    raw = episode.run_models(models, prep, s, "cpu")
+    prep = prepare.prepare_episode(str(path), S, Options(clip_seconds=S, threads=1))
+    models, s = inference.load_models([str(world["ckpts"][0]), str(dense)], "cpu")
+    raw = inference.run_models(models, prep, s, "cpu")
     assert "confidence" not in raw[0] and set(raw[1]["confidence"]) == {"start", "end"}
-    args = predict.get_args_parser().parse_args([str(path), "--weights", "x"])
-    res = episode.decide_episode(path.name, prep, models, raw, s, args)
+    args = predict.options_from_args(predict.get_args_parser().parse_args([str(path), "--weights", "x"]))
+    res = decide.decide_episode(path.name, prep, models, raw, s, args)
     d = res.to_dict()
     conf = d["models"][1]["confidence"]
     assert d["models"][1]["kind"] == "dense" and set(conf) == {"op_end", "ed_start"}
@@ -346,7 +345,7 @@ def test_a_dense_checkpoint_gives_its_confidence_and_anchors_the_fusion(world, t
             {"kind": "avt", "op_end": 50.0},
             {"kind": "dense", "op_end": 70.0, "confidence": {"op_end": c}},
         ]
-        answer, src, f, _ = episode.fuse_boundary(models, per_model, "op_end", "kmeans")
+        answer, src, f, _ = decide.fuse_boundary(models, per_model, "op_end", "kmeans")
         want = 70.0 if source == "dense" else fuse_clip([50.0, 70.0], "kmeans", [1.0, 1.0]).seconds
         assert (src, answer) == (source, pytest.approx(want))
 
@@ -412,7 +411,7 @@ def test_chapter_names_match_chapterskip_patterns():
 
 
 def _episode_result(e: dict, file: Path):
-    return episode.EpisodeResult(str(file), file.name, True, duration=e["duration"], op_end=e["op_end"],
+    return result.EpisodeResult(str(file), file.name, True, duration=e["duration"], op_end=e["op_end"],
                                  ed_start=e["ed_start"], op=tuple(e["op"]), ed=tuple(e["ed"]))
 
 
@@ -529,7 +528,7 @@ def test_unsure_boundary_is_withheld_everywhere():
         {},
     )
     r.confidence = {"op_end": 0.3, "ed_start": 0.9}
-    episode.withhold_unsure([r], 0.5)
+    decide.withhold_unsure([r], 0.5)
     assert list(r.withheld) == ["op_end"] and "0.30 < --min_confidence 0.5" in r.withheld["op_end"]
     d = r.to_dict()
     assert d["op_end"] is None and d["op"] is None and d["ed_start"] == 1300.0 and d["withheld"]
@@ -546,12 +545,12 @@ def test_unsure_boundary_is_withheld_everywhere():
 
 
 def test_min_confidence_auto_depends_on_the_models():
-    dense = episode.LoadedModel("d.pth", None, {"kind": "dense"})
-    avt = episode.LoadedModel("a.pth", None, {"kind": "avt"})
-    assert episode.resolve_min_confidence(None, [avt, dense])[0] == episode.DEFAULT_MIN_CONFIDENCE
-    thr, why = episode.resolve_min_confidence(None, [avt])
+    dense = inference.LoadedModel("d.pth", None, {"kind": "dense"})
+    avt = inference.LoadedModel("a.pth", None, {"kind": "avt"})
+    assert decide.resolve_min_confidence(None, [avt, dense])[0] == decide.DEFAULT_MIN_CONFIDENCE
+    thr, why = decide.resolve_min_confidence(None, [avt])
     assert thr == 0.0 and "no dense" in why
-    assert episode.resolve_min_confidence(0.3, [dense]) == (0.3, "given")
+    assert decide.resolve_min_confidence(0.3, [dense]) == (0.3, "given")
     assert predict.parse_confidence("AUTO") is None and predict.parse_confidence("0.7") == 0.7
     with pytest.raises(argparse.ArgumentTypeError, match="neither a number nor auto"):
         predict.parse_confidence("high")
@@ -577,7 +576,7 @@ def test_min_confidence_on_the_command_line(world, tmp_path):
     from fuse.fuse import fuse_clip
     vals = [m["op_end"] for m in e["models"]]
     fused = fuse_clip(vals, "kmeans", [1.0, 1.0]).seconds
-    want = sum(abs(v - fused) <= 2.0 for v in vals) / len(vals) * episode.DEFAULT_MODEL_TRUST
+    want = sum(abs(v - fused) <= 2.0 for v in vals) / len(vals) * decide.DEFAULT_MODEL_TRUST
     assert e["confidence"]["op_end"] == pytest.approx(want, abs=1e-3)
     stem = Path(e["file"]).stem
     assert (out / f"{stem}.edl").read_text() == ""
@@ -588,18 +587,16 @@ def test_min_confidence_on_the_command_line(world, tmp_path):
 # --------------------------------------------------------------------------------- late openings
 
 def test_scan_windows():
-    assert episode.scan_windows(1420, 200, 100, 600) == [100, 200, 300, 400]
-    assert episode.scan_windows(500, 200, 100, 600) == [100]
-    assert episode.scan_windows(1420, 200, 100, 0) == [] and episode.scan_windows(390, 200, 100, 600) == []
+    assert scan.scan_windows(1420, 200, 100, 600) == [100, 200, 300, 400]
+    assert scan.scan_windows(500, 200, 100, 600) == [100]
+    assert scan.scan_windows(1420, 200, 100, 0) == [] and scan.scan_windows(390, 200, 100, 600) == []
 
 
 def _scan_with_stub(monkeypatch, segments=None):
     """scan_late_opening with a stub dense model that is sure only in the window starting at 300 s,
     where it puts the OP end 50 s in; ``segments(t)`` gives each window's per-second classes."""
-    from argparse import Namespace
-
     monkeypatch.setattr(
-        episode,
+        scan,
         "window_features",
         lambda path, starts, S, opts, workers=1, pool=None: [{"t": t} for t in starts],
     )
@@ -611,12 +608,12 @@ def _scan_with_stub(monkeypatch, segments=None):
         if segments is not None:
             out["segments"] = [segments(t) for t in ts]
         return [out]
-    monkeypatch.setattr(episode, "run_batch", fake_batch)
-    models = [episode.LoadedModel("d.pth", None, {"kind": "dense"})]
-    args = Namespace(scan_below=0.5, scan_hop=100.0, scan_limit=600.0, fusion="kmeans", op_length=90.0)
+    monkeypatch.setattr(scan, "run_batch", fake_batch)
+    models = [inference.LoadedModel("d.pth", None, {"kind": "dense"})]
+    args = PredictOptions(scan_below=0.5, scan_hop=100.0, scan_limit=600.0, fusion="kmeans", op_length=90.0)
     r = _result((110.0, 200.0), (1300.0, 1390.0), 1420.0)
     r.confidence, r.source = {"op_end": 0.2, "ed_start": 0.9}, {"op_end": "models", "ed_start": "models"}
-    episode.scan_late_opening(r, models, 200, Options(clip_seconds=200), "cpu", args)
+    scan.scan_late_opening(r, models, 200, Options(clip_seconds=200), "cpu", args)
     return r, models, args
 
 
@@ -628,7 +625,7 @@ def test_late_opening_is_found_in_the_most_confident_window(monkeypatch):
     assert [w["start"] for w in r.scan] == [0.0, 100.0, 200.0, 300.0, 400.0]
     sure = _result((110.0, 200.0), (1300.0, 1390.0), 1420.0)
     sure.confidence = {"op_end": 0.8, "ed_start": 0.9}
-    episode.scan_late_opening(sure, models, 200, Options(clip_seconds=200), "cpu", args)
+    scan.scan_late_opening(sure, models, 200, Options(clip_seconds=200), "cpu", args)
     assert sure.op_end == 200.0 and sure.scan == []
 
 
@@ -712,7 +709,7 @@ def test_no_model_without_season_and_a_missing_shipped_model_are_refused(
         [str(world["good"][0]), "--weights", "none", "--out", str(tmp_path / "a"), "--no_progress"]
     )
     assert rc == 2 and "--weights none leaves nothing to answer with" in capsys.readouterr().err
-    monkeypatch.setattr(episode, "SHIPPED_DIR", tmp_path / "no_model_here")
+    monkeypatch.setattr(inference, "SHIPPED_DIR", tmp_path / "no_model_here")
     rc = predict.main([str(world["good"][0]), "--out", str(tmp_path / "b"), "--no_progress"])
     assert rc == 2 and "no shipped model" in capsys.readouterr().err
 
@@ -724,34 +721,34 @@ def test_an_untrained_segment_head_neither_caps_nor_measures(world, tmp_path):
     import torch
 
     path = world["good"][0]
-    prep = episode.prepare_episode(str(path), S, Options(clip_seconds=S, threads=1))
+    prep = prepare.prepare_episode(str(path), S, Options(clip_seconds=S, threads=1))
     untrained = make_checkpoint(tmp_path / "untrained.pth", "dense", seed=2)
     trained = tmp_path / "trained.pth"
     ck = torch.load(untrained, weights_only=False)
     ck["segment_clips"] = 12
     torch.save(ck, trained)
-    models, s = episode.load_models([str(untrained), str(trained)], "cpu")
-    notes = episode.model_notes(models)
+    models, s = inference.load_models([str(untrained), str(trained)], "cpu")
+    notes = inference.model_notes(models)
     assert len(notes) == 1 and notes[0].startswith(str(untrained)) and "never trained" in notes[0]
-    raw = episode.run_models(models, prep, s, "cpu")
+    raw = inference.run_models(models, prep, s, "cpu")
     assert "segments" not in raw[0] and set(raw[1]["segments"]) == {"start", "end"}
-    args = predict.get_args_parser().parse_args([str(path)])
-    res = episode.decide_episode(path.name, prep, models[:1], raw[:1], s, args)
+    args = predict.options_from_args(predict.get_args_parser().parse_args([str(path)]))
+    res = decide.decide_episode(path.name, prep, models[:1], raw[:1], s, args)
     assert res.support == {} and res.span_source["op_start"].startswith("assumed")
 
 
 def test_scan_windows_decode_each_second_once_and_match_single_windows(world):
     """window_features: windows over a span decoded once, in two parts side by side, give the same
     frames, (nearly) the same MFCC and the same text ROI as decoding each window on its own."""
-    path = max(world["good"], key=lambda p: episode.probe_duration(p))
-    D = episode.probe_duration(path)
+    path = max(world["good"], key=lambda p: prepare.probe_duration(p))
+    D = prepare.probe_duration(path)
     starts = [float(t) for t in range(1, int(D) - S, 4)]
     assert starts[-1] + S - starts[0] >= 2 * S     # long enough for two parts
     opts = Options(clip_seconds=S, threads=1)
-    got = episode.window_features(str(path), starts, S, opts, workers=2)
+    got = prepare.window_features(str(path), starts, S, opts, workers=2)
     assert len(got) == len(starts)
     for t, f in zip(starts, got):
-        one = episode.features_from_decoded(
+        one = prepare.features_from_decoded(
             decode_clip(str(path), S, start_s=t, ocr_size=opts.ocr_size, threads=1),
             S,
             Options(clip_seconds=S, threads=1),

@@ -94,7 +94,7 @@ def test_the_margin_keeps_small_errors_out_of_the_story():
     assert narrowed["theme_left_s"] == [pytest.approx(5 * 0.4)]
     assert narrowed["boundaries"]["op_start"]["median"] == pytest.approx(0.6)
     # predict.py's own narrowed ranges with the measured spans beside them: the same figures
-    from skips.episode import narrow_span
+    from skips.decide import narrow_span
     e["spans"] = {"opening": e["op"], "ending": e["ed"], "preview": e["preview"]}
     e["op"], e["ed"], e["preview"] = (
         list(narrow_span(tuple(x), 1.0, 1000.0)) for x in (e["op"], e["ed"], e["preview"])

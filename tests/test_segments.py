@@ -213,12 +213,13 @@ def test_segment_head_learns_through_the_engine(tmp_path):
 
 
 def test_predict_measures_spans_and_writes_part_b_and_preview():
-    """skips.episode.measure_spans: OP start, ED end and the preview from the segment probabilities
+    """skips.decide.measure_spans: OP start, ED end and the preview from the segment probabilities
     (episode time), the assumed lengths where no model has a segment head; chapters follow."""
     import argparse
 
-    from skips.episode import EpisodeResult, measure_spans, preview_range
+    from skips.decide import measure_spans
     from skips.formats import chapter_list, jellyfin_document
+    from skips.result import EpisodeResult, preview_range
 
     args = argparse.Namespace(op_length=90.0, ed_length=90.0)
     D = 1000.0                                   # end clip = episode 800..1000
@@ -252,7 +253,8 @@ def test_the_segment_head_caps_a_boundary_it_does_not_support():
     import argparse
 
     from models.dense import segment_support
-    from skips.episode import EpisodeResult, measure_spans
+    from skips.decide import measure_spans
+    from skips.result import EpisodeResult
 
     p = _probs([(OPENING, 40, 110)])
     assert segment_support(p, "start", 110.0) == pytest.approx(0.9)
@@ -278,8 +280,9 @@ def test_an_unsure_preview_is_withheld_alone():
     --min_confidence it is left out, the ending stays; Part B then runs to the end."""
     import argparse
 
-    from skips.episode import EpisodeResult, measure_spans, preview_range, withhold_unsure
+    from skips.decide import measure_spans, withhold_unsure
     from skips.formats import chapter_list
+    from skips.result import EpisodeResult, preview_range
 
     args = argparse.Namespace(op_length=90.0, ed_length=90.0)
     end = _probs([(ENDING, 50, 130)], high=0.95)             # a sure ending, an unsure preview

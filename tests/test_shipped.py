@@ -19,10 +19,10 @@ WEIGHTS = ROOT / "models" / "shipped" / "avt_dense_general.pth"
 def test_shipped_weights_load_and_match_the_code():
     from dataclasses import fields
 
-    from models.avtnet import build_model
     from models.checkpoint import load_checkpoint_model, read_checkpoint, segment_head_trained
     from models.config import ModelConfig
     from models.dense import DenseEnsemble
+    from models.kinds import build_model
 
     assert WEIGHTS.is_file(), (
         f"{WEIGHTS} is missing: the repository ships a model (python -m bench.train_shipped)"
@@ -60,7 +60,7 @@ def test_shipped_model_finds_both_boundaries_on_generated_episodes(tmp_path):
     2 s (the model's unseen-series rate is 82 % within 2 s, models/shipped/results/zero_shot_test.json;
     with this seed one OP end of the four is 2.3 s off, the other three within 0.7 s)."""
     from datatools.synth import generate_dataset
-    from skips.episode import load_models, run_batch
+    from skips.inference import load_models, run_batch
     from utils.media import decode_clip
     from utils.preprocess import Options, features_from_decoded
 

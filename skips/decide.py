@@ -1,0 +1,226 @@
+"""Deciding an episode from its models' answers: fusing each boundary (fuse/fuse.py's rule, a
+dense model anchoring it), its confidence, the skip ranges (assumed lengths or the segment head's
+spans), and after the run the threshold that withholds unsure answers and the skip margin.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from skips.inference import LoadedModel
+from skips.options import DEFAULT_MIN_CONFIDENCE, PredictOptions
+from skips.prepare import KINDS, Prepared, clip_offset, episode_time
+from skips.result import EpisodeResult, preview_range
+
+DEFAULT_MODEL_TRUST = 0.5   # P(within 2 s) of a checkpoint that states no validation figure
+
+
+def skip_ranges(op_end: float, ed_start: float, duration: float, op_length: float,
+                ed_length: float) -> tuple[tuple[float, float], tuple[float, float]]:
+    """``op = [max(0, op_end - op_length), op_end]``, ``ed = [ed_start, min(duration, ed_start +
+    ed_length)]`` in episode seconds."""
+    op = (max(0.0, op_end - op_length), op_end)
+    ed = (ed_start, min(float(duration), ed_start + ed_length))
+    return op, ed
+
+
+# ----------------------------------------------------------------------------------------------
+# One episode's boundaries and spans
+
+
+def segment_probs(raw: Sequence[dict[str, Any]], key: Any) -> np.ndarray | None:
+    """Mean per-second segment probabilities (K, S) over the models that give them (the dense
+    kind), for clip ``key`` of run_models / run_batch output; None when no model has a segment head."""
+    got = [np.asarray(r["segments"][key]) for r in raw if "segments" in r]
+    return np.mean(got, 0) if got else None
+
+
+def cap_by_support(res: EpisodeResult, name: str, probs: np.ndarray, kind: str, clip_boundary: float) -> None:
+    """Cap a boundary's confidence by the segment head's support for it (models.dense.segment_support:
+    an OP end with no opening before it, an ED start with no ending after it, cannot be right)."""
+    from models.dense import segment_support
+
+    sup = segment_support(probs, kind, clip_boundary)
+    res.support[name] = sup
+    if name in res.confidence:
+        res.confidence[name] = min(res.confidence[name], sup)
+
+
+def measure_spans(res: EpisodeResult, raw: Sequence[dict[str, Any]], clip_seconds: int,
+                  options: PredictOptions) -> None:
+    """OP start, ED end and the preview from the segment head (models.dense.decode_spans) where a
+    model has one and sees the span; else the assumed lengths (``options.op_length`` / ``ed_length``).
+    ``res.span_source`` says which, per span."""
+    from models.dense import decode_spans
+
+    D, S = res.duration, clip_seconds
+    res.op, res.ed = skip_ranges(res.op_end, res.ed_start, D, options.op_length, options.ed_length)
+    res.span_source = {"op_start": f"assumed {options.op_length:g} s",
+                       "ed_end": f"assumed {options.ed_length:g} s",
+                       "preview": "rest after the ending"}
+    p = segment_probs(raw, "start")
+    if p is not None:
+        cap_by_support(res, "op_end", p, "start", res.op_end - clip_offset("start", D, S))
+        got = decode_spans(p, "start", res.op_end - clip_offset("start", D, S))["op_start"]
+        if got is not None:
+            res.op, res.span_source["op_start"] = (episode_time("start", got, D, S), res.op_end), "segments"
+    p = segment_probs(raw, "end")
+    if p is not None:
+        off = clip_offset("end", D, S)
+        cap_by_support(res, "ed_start", p, "end", res.ed_start - off)
+        got = decode_spans(p, "end", res.ed_start - off)
+        if got["ed_end"] is not None:
+            res.ed, res.span_source["ed_end"] = (res.ed_start, off + got["ed_end"]), "segments"
+        res.preview = None if got["preview"] is None else (off + got["preview"][0], off + got["preview"][1])
+        res.span_source["preview"] = "segments" if got["preview"] else "segments (none seen)"
+        if got["preview"]:   # its own confidence: P(ED start right) x the mean preview probability
+            res.confidence["preview"] = float(res.confidence.get("ed_start", 1.0) * got["preview_share"])
+
+
+def boundary_confidence(models: Sequence[LoadedModel], per_model: Sequence[dict], name: str,
+                        answer: float, weights: Sequence[float]) -> float:
+    """P(the answer is within 2 s) for one boundary: the best calibrated confidence of the models
+    that give one (the dense kind; models/calibration.py, fitted on their validation split), else
+    the share of the models within 2 s of the answer times their validation within-2-s share
+    (fuse.season_rule.model_reliability)."""
+    from fuse.season_rule import SeasonRule, model_reliability
+    from models.calibration import apply_calibration
+
+    confs = [apply_calibration(p["confidence"][name], m.meta.get("calibration"))
+             for m, p in zip(models, per_model) if "confidence" in p]
+    if confs:
+        return float(max(confs))
+    shares = [m.meta["validation"]["within_2s"] for m in models if (m.meta.get("validation") or {}).get("n")]
+    trust = float(np.mean(shares)) if shares else DEFAULT_MODEL_TRUST
+    return model_reliability(
+        [p[name] for p in per_model], answer, None, SeasonRule(model_trust=trust), weights
+    )
+
+
+def fuse_boundary(models: Sequence[LoadedModel], per_model: Sequence[dict], name: str, fusion: str):
+    """One boundary from every model's answer (``per_model[i][name]``, episode time): the fused
+    answer, its source ("models" or "dense"), the fuse.fuse.ClipFusion and the confidence.
+
+    A dense model weighs as much as all the other models together: they refine its answer where they
+    agree with it, never outvote it; where its confidence is at least fuse.fuse.TRUST_MIN it answers
+    alone (the rule of demo.py's fusion+dense, fuse.py --weight/--trust)."""
+    from fuse.fuse import TRUST_MIN, fuse_clip
+
+    others = sum(p["kind"] != "dense" for p in per_model)
+    weights = [float(max(1, others)) if p["kind"] == "dense" else 1.0 for p in per_model]
+    f = fuse_clip([p[name] for p in per_model], fusion, None if fusion == "median" else weights)
+    answer, source = f.seconds, "models"
+    trusted = [p for p in per_model if p.get("confidence", {}).get(name, 0.0) >= TRUST_MIN]
+    if trusted:
+        answer, source = max(trusted, key=lambda p: p["confidence"][name])[name], "dense"
+    return answer, source, f, boundary_confidence(models, per_model, name, answer, weights)
+
+
+def decide_episode(rel: str, prepared: Prepared, models: Sequence[LoadedModel],
+                   raw: Sequence[dict[str, Any]], clip_seconds: int, options: PredictOptions
+                   ) -> EpisodeResult:
+    """Fuse the models' clip times per boundary and map everything to episode time."""
+    D, S = prepared.duration, clip_seconds
+    res = EpisodeResult(prepared.path, rel, True, duration=D)
+    res.plot = {"energy": prepared.energy, "text": prepared.text,
+                "scores": [r["per_second"] for r in raw], "clip_seconds": S}
+    if options.season:
+        res.plot["chroma"] = {k: prepared.features[k]["chroma"] for k in KINDS}
+    if not models:   # season mode alone (--weights none): no answer until a sibling's match gives one
+        nan = float("nan")
+        res.op, res.ed = (nan, nan), (nan, nan)
+        for name in ("op_end", "ed_start"):
+            res.spread[name], res.source[name], res.confidence[name] = nan, "none", 0.0
+        res.span_source = {"op_start": "none", "ed_end": "none", "preview": "none"}
+        return res
+    per_model = []
+    for m, r in zip(models, raw):
+        per_model.append({"weights": m.path, "kind": m.meta["kind"], "preset": m.meta["preset"],
+                          "op_end": round(episode_time("start", r["seconds"]["start"], D, S), 3),
+                          "ed_start": round(episode_time("end", r["seconds"]["end"], D, S), 3)})
+        if "confidence" in r:   # the dense kind: posterior mass within 2 s of its answer
+            per_model[-1]["confidence"] = {"op_end": round(r["confidence"]["start"], 4),
+                                           "ed_start": round(r["confidence"]["end"], 4)}
+    res.models = per_model
+    for name in ("op_end", "ed_start"):
+        answer, source, f, conf = fuse_boundary(models, per_model, name, options.fusion)
+        setattr(res, name, answer)
+        res.spread[name] = float(np.ptp([p[name] for p in per_model]))
+        res.fusion[name] = {"method": options.fusion, "kept": f.kept, "rejected": f.rejected,
+                            "gap": round(f.gap, 3)}
+        res.source[name], res.confidence[name] = source, conf
+    measure_spans(res, raw, S, options)
+    return res
+
+
+# ----------------------------------------------------------------------------------------------
+# After the run: withholding unsure answers, narrowing the skip ranges
+
+
+def resolve_min_confidence(value: float | None, models: Sequence[LoadedModel]) -> tuple[float, str]:
+    """The threshold ``--min_confidence`` means, and why: a number as given; ``None`` (auto)
+    DEFAULT_MIN_CONFIDENCE when a model gives its own calibrated confidence (the dense kind), else 0
+    (the other kinds' agreement-based confidence never reaches it: they would answer nothing)."""
+    if value is not None:
+        return float(value), "given"
+    if auto_min_confidence([m.meta.get("kind") for m in models]):
+        return DEFAULT_MIN_CONFIDENCE, "auto: a dense model gives a calibrated confidence"
+    return 0.0, "auto: no model gives a calibrated confidence (no dense checkpoint), every answer is kept"
+
+
+def auto_min_confidence(kinds: Sequence[str | None]) -> float:
+    """``--min_confidence auto`` for checkpoints of these model kinds (resolve_min_confidence)."""
+    return DEFAULT_MIN_CONFIDENCE if "dense" in kinds else 0.0
+
+
+def withhold_unsure(results: Sequence[EpisodeResult], min_confidence: float) -> None:
+    """Mark every boundary whose confidence is below ``min_confidence`` as withheld (no answer
+    rather than a wrong one): the JSON writes null with the reason, skip files leave it out."""
+    for r in results:
+        if not r.ok:
+            continue
+        for name in ("op_end", "ed_start", "preview"):
+            if name == "preview" and name not in r.confidence:   # no measured preview: nothing to withhold
+                continue
+            if name != "preview" and not math.isfinite(getattr(r, name)):
+                why = (r.season.get("start" if name == "op_end" else "end") or {}).get(
+                    "reason", "no sibling matched"
+                )
+                r.withheld[name] = f"no answer: no model ran and season mode did not decide ({why})"
+                continue
+            c = r.confidence.get(name, float("nan"))
+            if not c >= min_confidence:
+                r.withheld[name] = f"confidence {c:.2f} < --min_confidence {min_confidence:g}"
+
+
+def narrow_span(span: tuple[float, float] | None, margin: float,
+                duration: float = math.inf) -> tuple[float, float] | None:
+    """``[a + margin, b - margin]``: a skip range that stops short of the story on both sides,
+    except at the file's own edges (0 and ``duration``: no story lies beyond them); a span no
+    longer than 2 margin + 1 s is kept as it is (nothing sensible would be left)."""
+    if span is None or margin <= 0:
+        return span
+    a, b = float(span[0]), float(span[1])
+    if b - a <= 2 * margin + 1.0:
+        return (a, b)
+    return (a if a <= 1e-3 else a + margin, b if b >= duration - 1e-3 else b - margin)
+
+
+def apply_skip_margin(results: Sequence[EpisodeResult], margin: float) -> None:
+    """Narrow every skip range (opening, ending, preview) by ``margin`` seconds at both ends, so
+    that a boundary off by up to that much skips theme, not story.  The boundaries themselves
+    (``op_end``, ``ed_start``) and the measured spans (``measured``, the JSON's ``spans``) stay as
+    measured; ``op`` / ``ed`` / ``preview`` and every skip file and chapter follow the narrowed
+    ranges."""
+    for r in results:
+        if not r.ok:
+            continue
+        pv = preview_range(r)
+        r.measured = {"opening": tuple(r.op), "ending": tuple(r.ed),
+                      "preview": None if pv is None else tuple(pv)}
+        r.op, r.ed = narrow_span(r.op, margin, r.duration), narrow_span(r.ed, margin, r.duration)
+        r.preview = narrow_span(pv, margin, r.duration)
+        r.skip_margin = float(margin)

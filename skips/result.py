@@ -1,0 +1,127 @@
+"""The result of a run: ``EpisodeResult`` per episode (boundaries, skip ranges, what decided them,
+confidences, what is withheld and why; its JSON) with the preview it implies, and ``PredictionRun``,
+the whole run (every result, the models, the resolved settings) that skips/formats.py writes out.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from skips.inference import LoadedModel
+
+MIN_CHAPTER_S = 0.5             # shorter leftovers (e.g. 0.2 s before a detected OP) get no chapter
+
+
+@dataclass
+class EpisodeResult:
+    file: str
+    rel: str                                   # name relative to its input folder (output names)
+    ok: bool
+    error: str = ""
+    duration: float = float("nan")
+    op_end: float = float("nan")
+    ed_start: float = float("nan")
+    op: tuple[float, float] = (float("nan"), float("nan"))
+    ed: tuple[float, float] = (float("nan"), float("nan"))
+    models: list[dict[str, Any]] = field(default_factory=list)   # weights, kind, op_end, ed_start
+    spread: dict[str, float] = field(default_factory=dict)       # max - min between models
+    fusion: dict[str, dict] = field(default_factory=dict)        # kept / rejected / gap per boundary
+    source: dict[str, str] = field(default_factory=dict)         # who decided each boundary
+    season: dict[str, Any] = field(default_factory=dict)         # shared spans when --season
+    seconds: float = 0.0                                         # preprocessing + models
+    confidence: dict[str, float] = field(default_factory=dict)   # P(within 2 s) per boundary
+    withheld: dict[str, str] = field(default_factory=dict)       # boundary -> why it is not answered
+    scan: list[dict[str, float]] = field(default_factory=list)    # late-opening windows tried
+    preview: tuple[float, float] | None = None                   # measured next-episode preview
+    # the measured spans (opening, ending, preview) before apply_skip_margin narrowed the skip ranges
+    measured: dict[str, tuple[float, float] | None] = field(default_factory=dict)
+    skip_margin: float | None = None
+    span_source: dict[str, str] = field(default_factory=dict)    # op_start / ed_end / preview: from what
+    # op_end / ed_start: the segment head's mean theme probability beside the answer (it caps the confidence)
+    support: dict[str, float] = field(default_factory=dict)
+    # for plots and --season only (not written to JSON)
+    plot: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {"file": self.file, "ok": self.ok}
+        if not self.ok:
+            d["error"] = self.error
+            return d
+        r3 = lambda x: round(float(x), 3)  # noqa: E731
+        op_ok, ed_ok = "op_end" not in self.withheld, "ed_start" not in self.withheld
+        d.update(
+            duration=r3(self.duration),
+            op_end=r3(self.op_end) if op_ok else None,
+            ed_start=r3(self.ed_start) if ed_ok else None,
+            op=[r3(x) for x in self.op] if op_ok else None,
+            ed=[r3(x) for x in self.ed] if ed_ok else None,
+            preview=[r3(x) for x in preview_range(self)] if preview_range(self) else None,
+            span_source=self.span_source,
+            support={k: round(v, 4) for k, v in self.support.items()},
+            confidence={k: round(v, 4) for k, v in self.confidence.items()},
+            withheld=self.withheld,
+            models=self.models,
+            spread={k: r3(v) if math.isfinite(v) else None for k, v in self.spread.items()},
+            fusion=self.fusion,
+            source=self.source,
+            seconds=round(self.seconds, 2),
+        )
+        if self.skip_margin is not None:   # op / ed / preview above are the skip ranges; these the spans
+            d["skip_margin"] = self.skip_margin
+            shown = {"opening": op_ok, "ending": ed_ok, "preview": ed_ok}
+            d["spans"] = {k: [r3(x) for x in v] if v is not None and shown[k] else None
+                          for k, v in self.measured.items()}
+        if self.season:
+            d["season"] = self.season
+        if self.scan:
+            d["scan"] = self.scan
+        return d
+
+
+def preview_range(r: EpisodeResult) -> tuple[float, float] | None:
+    """The next-episode preview: measured by a segment head (``r.preview``, None when it saw
+    none), else what follows the ending skip range if long enough to matter; None when the ending
+    itself is withheld."""
+    if "ed_start" in r.withheld or "preview" in r.withheld:
+        return None
+    if r.skip_margin is not None or r.span_source.get("preview", "").startswith("segments"):
+        return r.preview
+    return (r.ed[1], r.duration) if r.duration - r.ed[1] >= MIN_CHAPTER_S else None
+
+
+@dataclass
+class PredictionRun:
+    """A whole run (skips.pipeline.predict_episodes), everything skips.formats.write_outputs needs."""
+    results: list[EpisodeResult]             # in the order the episodes were found, failures included
+    models: list[LoadedModel]                # empty with --weights none
+    clip_seconds: int                        # S: the checkpoints', else PredictOptions.clip_seconds
+    min_confidence: float                    # the threshold applied (auto resolved)
+    min_confidence_reason: str               # "given", or why auto chose it
+    season_rule: str | None = None           # the rule file season mode used (None: built in)
+    started: float = 0.0                     # time.perf_counter() when the episodes began
+    seconds: float = 0.0                     # wall time of predict_episodes from ``started``
+
+    @property
+    def n_failed(self) -> int:
+        return sum(not r.ok for r in self.results)
+
+    @property
+    def n_withheld(self) -> int:
+        return sum(len(r.withheld) for r in self.results if r.ok)
+
+    @property
+    def n_given(self) -> int:
+        """Boundaries with a confidence: OP end, ED start and the measured previews."""
+        return sum(len(r.confidence) for r in self.results if r.ok)
+
+    def summary(self, out: str, wall_s: float) -> list[str]:
+        """The closing lines of a run: what was withheld (if anything) and how it went."""
+        n_bad, n_held, n = self.n_failed, self.n_withheld, len(self.results)
+        lines = []
+        if n_held:
+            lines.append(f"[predict] {n_held} of {self.n_given} answers withheld "
+                         f"(confidence < --min_confidence {self.min_confidence:g}); see predictions.json")
+        lines.append(f"[predict] {n - n_bad} episodes done, {n_bad} failed, {wall_s:.1f} s "
+                     f"({wall_s / max(n, 1):.1f} s per episode); outputs in {out}")
+        return lines

@@ -1,0 +1,102 @@
+"""Late openings: an OP that ends after the first S seconds (a long cold open).  When the first
+window's OP end is unsure, the models run on later windows of the episode and the most confident
+one answers, if it is sure enough.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any
+
+from skips.decide import fuse_boundary, segment_probs, skip_ranges
+from skips.inference import LoadedModel, run_batch
+from skips.options import PredictOptions
+from skips.prepare import window_features
+from skips.result import EpisodeResult
+from utils.preprocess import Options
+
+
+def scan_windows(duration: float, clip_seconds: int, hop: float, limit: float) -> list[float]:
+    """Start times of the later windows to scan for an opening: hop, 2 hop, ... while the window
+    ends by ``limit`` seconds into the episode and before the end clip begins."""
+    S = float(clip_seconds)
+    last = min(float(limit), float(duration) - S) - S     # the window's start must leave it inside both
+    n = int(math.floor(last / hop + 1e-9)) if hop > 0 and last >= hop else 0
+    return [round(hop * k, 3) for k in range(1, n + 1)]
+
+
+def fuse_window(models: Sequence[LoadedModel], raw: Sequence[dict[str, Any]], index: int, offset: float,
+                fusion: str) -> tuple[float, float]:
+    """(episode-time OP end, confidence) of window ``index`` of a run_batch result (fuse_boundary)."""
+    per_model = []
+    for m, r in zip(models, raw):
+        per_model.append({"kind": m.meta["kind"], "op_end": offset + r["seconds"][index]})
+        if "confidence" in r:
+            per_model[-1]["confidence"] = {"op_end": r["confidence"][index]}
+    answer, _, _, conf = fuse_boundary(models, per_model, "op_end", fusion)
+    return answer, conf
+
+
+def scan_late_opening(res: EpisodeResult, models: Sequence[LoadedModel], clip_seconds: int, opts: Options,
+                      device: Any, options: PredictOptions,
+                      pool: ProcessPoolExecutor | None = None) -> None:
+    """When the first window's OP end is unsure (confidence below ``options.scan_below``), run the
+    models on later windows (every ``scan_hop`` s, up to ``scan_limit`` s into the episode) and
+    answer from the window whose OP end is the most confident, if it beats the first and itself
+    reaches ``scan_below``.  ``res.scan`` lists every window tried (start, answer, confidence)."""
+    S = int(clip_seconds)
+    if (
+        not models
+        or not res.ok
+        or res.confidence.get("op_end", 0.0) >= options.scan_below
+        or options.scan_limit <= 0
+    ):
+        return
+    hop = float(options.scan_hop or S / 2)
+    starts = scan_windows(res.duration, S, hop, options.scan_limit)
+    if not starts:
+        return
+    feats = window_features(res.file, starts, S, opts, options.workers, pool)
+    starts = starts[:len(feats)]
+    if not feats:
+        return
+    raw = run_batch(models, feats, ["start"] * len(feats), S, device)
+    tried = [{"start": 0.0, "op_end": round(res.op_end, 3), "confidence": round(res.confidence["op_end"], 4)}]
+    best = None
+    if "op_end" in res.support:
+        tried[0]["support"] = round(res.support["op_end"], 4)
+    for i, t in enumerate(starts):
+        answer, conf = fuse_window(models, raw, i, t, options.fusion)
+        p = segment_probs(raw, i)
+        sup = None
+        if p is not None:   # the segment head's word on this window's answer caps it too
+            from models.dense import segment_support
+            sup = segment_support(p, "start", answer - t)
+            conf = min(conf, sup)
+        tried.append({"start": t, "op_end": round(answer, 3), "confidence": round(conf, 4)})
+        if sup is not None:
+            tried[-1]["support"] = round(sup, 4)
+        present = [r["present"][i] for r in raw if "present" in r]
+        if present:   # P(the OP ends inside this window), the dense kind's state head
+            tried[-1]["present"] = round(max(present), 4)
+        # a later window answers only when it is sure enough to stop a scan itself: replacing an
+        # unsure first answer by another unsure one far into the story only moves the error
+        if (conf >= options.scan_below and conf > res.confidence["op_end"]
+                and (best is None or conf > best[1])):
+            best = (answer, conf, t, i)
+    res.scan = tried
+    if best is not None:
+        from models.dense import decode_spans
+
+        res.op_end, res.confidence["op_end"] = best[0], best[1]
+        if "support" in tried[best[3] + 1]:
+            res.support["op_end"] = tried[best[3] + 1]["support"]
+        # the OP range only
+        res.op = skip_ranges(best[0], res.ed_start, res.duration, options.op_length, 0.0)[0]
+        res.span_source["op_start"] = f"assumed {options.op_length:g} s"
+        res.source["op_end"] = f"models (window at {best[2]:g} s)"
+        p = segment_probs(raw, best[3])
+        got = None if p is None else decode_spans(p, "start", best[0] - best[2])["op_start"]
+        if got is not None:
+            res.op, res.span_source["op_start"] = (best[2] + got, best[0]), "segments"
