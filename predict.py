@@ -42,8 +42,9 @@ from collections.abc import Sequence
 
 from datatools.segments import CLAIM_CONFIDENCE
 from datatools.spec import DEFAULT_CLIP_SECONDS
-from skips import PredictError, PredictOptions, predict_episodes, write_outputs
+from skips import PredictError, PredictOptions, predict_episodes, predict_library, write_outputs
 from skips.inference import SHIPPED_DIR
+from skips.library import GROUPINGS
 from skips.options import (
     DEFAULT_EDL_ACTION,
     DEFAULT_MIN_CONFIDENCE,
@@ -148,6 +149,18 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
                    help="with --weights none: the window length S season mode matches (the checkpoints' S "
                         "otherwise)")
     g.add_argument("--device", default="auto", help="auto (GPU when present), cpu, cuda, cuda:1 ...")
+    g = p.add_argument_group("library mode (a results database; only new or changed files are decoded)")
+    g.add_argument("--db", metavar="FILE", default=None,
+                   help="SQLite results database (created if missing): episodes already decided there with "
+                        "the same checkpoints and options, and unchanged on disk, are not decoded again; "
+                        "season mode is on and matches the episodes of each season (--group_by) from their "
+                        "stored fingerprints; outputs are written for every episode found")
+    g.add_argument("--force", nargs="+", default=(), metavar="PATH",
+                   help="with --db: decode these files (or every file under these folders) again")
+    g.add_argument("--group_by", choices=GROUPINGS, default="folder",
+                   help="with --db: which episodes form a season: folder (the folder they are in: "
+                        "Show/Season 01/, Show/S01/ or a flat Show/), show (a show's season folders "
+                        "together), all (every episode given), none (no season mode)")
     g = p.add_argument_group("run")
     g.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                    help="processes preprocessing episodes in parallel")
@@ -173,7 +186,7 @@ def options_from_args(args: argparse.Namespace) -> PredictOptions:
         scan_hop=args.scan_hop,
         scan_limit=args.scan_limit,
         fusion=args.fusion,
-        season=args.season,
+        season=args.season or (args.db is not None and args.group_by != "none"),
         season_rule=args.season_rule,
         min_confidence=args.min_confidence,
         clip_seconds=args.clip_seconds,
@@ -193,12 +206,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if args.force and args.db is None:
+        print("error: --force needs --db (without a database every file is decoded anyway)", file=sys.stderr)
+        return 2
     try:
-        run = predict_episodes(args.inputs, options)
+        if args.db is None:
+            run = predict_episodes(args.inputs, options)
+        else:
+            run = predict_library(args.inputs, options, args.db, force=args.force, group_by=args.group_by)
     except PredictError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    write_outputs(run, options)
+    try:
+        write_outputs(run, options)
+    except OSError as exc:   # a read-only folder, a full disk: the database (with --db) keeps the answers
+        print(f"error: cannot write the outputs: {exc.filename or options.out}: {exc.strerror or exc}",
+              file=sys.stderr)
+        return 1
     for line in run.summary(options.out, time.perf_counter() - run.started):
         print(line, file=sys.stderr)
     return 1 if run.n_failed else 0

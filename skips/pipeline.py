@@ -1,19 +1,31 @@
 """A whole run, in its order (``predict_episodes``): find the episode files, start the worker pool,
 load the models, prepare and decide every episode (the late-opening scan included), season mode
 across them, then the confidence threshold and the skip margin; the result is a
-``skips.result.PredictionRun`` that skips/formats.py writes out.
+``skips.result.PredictionRun`` that skips/formats.py writes out.  ``predict_library`` is the same run
+over a library with a results database (skips/library.py): only new or changed files are decoded and
+season mode matches within each season folder.
 """
 from __future__ import annotations
 
+import os
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from datatools.spec import clip_path
 from skips.decide import apply_skip_margin, decide_episode, resolve_min_confidence, withhold_unsure
-from skips.inference import load_models, model_notes, resolve_weights, run_models, shipped_season_rule
+from skips.inference import (
+    LoadedModel,
+    load_models,
+    model_notes,
+    resolve_weights,
+    run_models,
+    shipped_season_rule,
+)
+from skips.library import Library, LibraryError, content_key, iter_groups, model_set_key, season_group
 from skips.options import Log, PredictOptions, to_stderr
 from skips.prepare import iter_prepared, start_pool
 from skips.result import EpisodeResult, PredictionRun
@@ -25,8 +37,9 @@ from utils.preprocess import Options
 
 
 class PredictError(RuntimeError):
-    """A run that cannot start (no episodes, no usable models, a missing text detector); the message
-    is one line.  Episodes that cannot be used do not raise: their results say why."""
+    """A run that cannot start (no episodes, no usable models, a missing text detector, a results
+    database that cannot be used); the message is one line.  Episodes that cannot be used do not
+    raise: their results say why."""
 
 
 def find_episodes(inputs: Sequence[str]) -> list[Clip]:
@@ -54,10 +67,7 @@ def resolve_device(name: str) -> Any:
     return torch.device(name)
 
 
-def predict_episodes(paths: Sequence[str], options: PredictOptions, log: Log = to_stderr) -> PredictionRun:
-    """Every episode file among ``paths`` (files, or folders searched recursively), decided as
-    ``options`` say; ``log`` gets the run's messages, a line each (a file that cannot be used is one
-    of them, and a failed result).  Raises PredictError when the run cannot start."""
+def _episodes(paths: Sequence[str], options: PredictOptions) -> list[Clip]:
     try:
         episodes = find_episodes(paths)
         check_backend(options.ocr_backend)
@@ -65,61 +75,227 @@ def predict_episodes(paths: Sequence[str], options: PredictOptions, log: Log = t
         raise PredictError(str(exc)) from exc
     if not episodes:
         raise PredictError(f"no video files in {' '.join(map(str, paths))}")
+    return episodes
+
+
+@contextmanager
+def _pool(options: PredictOptions, n_episodes: int) -> Iterator[ProcessPoolExecutor | None]:
     # worker processes first: their start-up (decoder, features, text detector) overlaps torch and
-    # the checkpoints loading here
+    # the checkpoints loading
     workers = options.workers
-    pool = start_pool(min(workers, 2 * len(episodes)), options.ocr_backend) if workers > 1 else None
+    pool = None
+    if workers > 1 and n_episodes:
+        pool = start_pool(min(workers, 2 * n_episodes), options.ocr_backend)
     try:
-        return _run(episodes, options, pool, log)
+        yield pool
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
 
 
-def _run(episodes: Sequence[Clip], options: PredictOptions, pool: ProcessPoolExecutor | None,
-         log: Log) -> PredictionRun:
-    """predict_episodes once the episodes are found: models, windows, decisions, threshold, margin."""
-    device = resolve_device(options.device)
+def predict_episodes(paths: Sequence[str], options: PredictOptions, log: Log = to_stderr) -> PredictionRun:
+    """Every episode file among ``paths`` (files, or folders searched recursively), decided as
+    ``options`` say; ``log`` gets the run's messages, a line each (a file that cannot be used is one
+    of them, and a failed result).  Raises PredictError when the run cannot start."""
+    episodes = _episodes(paths, options)
+    with _pool(options, len(episodes)) as pool:
+        weights = _weights(options, options.season)
+        models, S, device = _load(weights, options, log)
+        rule = _season_rule(options, options.season, log)
+        opts = _preprocessing(options, S)
+        rel = {str(c.video): c.rel.as_posix() for c in episodes}
+        by_path: dict[str, EpisodeResult] = {}
+        t_start = time.perf_counter()
+        for res in _decide(rel, models, S, device, opts, options, options.season, pool, log):
+            by_path[res.file] = res
+    results = [by_path[p] for p in rel]   # input order, not completion order
+    if options.season:
+        apply_season_mode(results, S, rule)
+    min_confidence, why = _threshold(results, models, options, log)
+    return PredictionRun(results, models, S, min_confidence, why, season_rule=rule, started=t_start,
+                         seconds=time.perf_counter() - t_start)
+
+
+def _weights(options: PredictOptions, season: bool) -> list[str]:
     try:
         weights = resolve_weights(options.weights)
-        if not weights and not options.season:
-            raise ValueError(
-                "--weights none leaves nothing to answer with; add --season (theme-song matching "
-                "across the episodes given) or name checkpoints"
-            )
+    except FileNotFoundError as exc:
+        raise PredictError(str(exc)) from exc
+    if not weights and not season:
+        raise PredictError(
+            "--weights none leaves nothing to answer with; add --season (theme-song matching "
+            "across the episodes given) or name checkpoints"
+        )
+    return weights
+
+
+def _load(weights: Sequence[str], options: PredictOptions, log: Log) -> tuple[list[LoadedModel], int, Any]:
+    """The checkpoints on their device, their clip length S, and what a user should know of them."""
+    device = resolve_device(options.device)
+    try:
         models, S = load_models(weights, device) if weights else ([], options.clip_seconds)
     except (ValueError, FileNotFoundError) as exc:  # CheckpointError is a ValueError and names the file
         raise PredictError(str(exc)) from exc
     for note in model_notes(models):
         log(f"[predict] {note}")
+    return models, S, device
+
+
+def _season_rule(options: PredictOptions, season: bool, log: Log) -> str | None:
     rule = options.season_rule
     shipped_rule = shipped_season_rule()
-    if options.season and rule is None and options.weights is None and shipped_rule.is_file():
+    if season and rule is None and options.weights is None and shipped_rule.is_file():
         rule = str(shipped_rule)   # fitted with the shipped model, on its held-out series
         log(f"[predict] --season_rule {shipped_rule} (the shipped model's, fitted on held-out series)")
-    opts = Options(clip_seconds=S, ocr_backend=options.ocr_backend, ocr_size=options.ocr_size,
+    return rule
+
+
+def _preprocessing(options: PredictOptions, S: int) -> Options:
+    return Options(clip_seconds=S, ocr_backend=options.ocr_backend, ocr_size=options.ocr_size,
                    reuse_diff=options.reuse_diff, threads=1 if options.workers > 1 else 0)
-    rel = {str(c.video): c.rel.as_posix() for c in episodes}
-    by_path: dict[str, EpisodeResult] = {}
-    t_start = time.perf_counter()
-    for path, prep, err in iter_prepared(list(rel), S, opts, options.workers, options.season,
+
+
+def _decide(rel: dict[str, str], models: Sequence[LoadedModel], S: int, device: Any, opts: Options,
+            options: PredictOptions, season: bool, pool: ProcessPoolExecutor | None,
+            log: Log) -> Iterator[EpisodeResult]:
+    """Each episode decided by the models (late-opening scan included, season mode not yet), as the
+    episodes finish; a file that cannot be used gives a failed result and a line in ``log``."""
+    for path, prep, err in iter_prepared(list(rel), S, opts, options.workers, season,
                                          options.progress, pool):
         if prep is None:
             log(f"error: {path}: {err}")
-            by_path[path] = EpisodeResult(path, rel[path], False, error=err)
+            yield EpisodeResult(path, rel[path], False, error=err)
             continue
         t0 = time.perf_counter()
         raw = run_models(models, prep, S, device)
         res = decide_episode(rel[path], prep, models, raw, S, options)
         scan_late_opening(res, models, S, opts, device, options, pool)
         res.seconds = prep.seconds + time.perf_counter() - t0
-        by_path[path] = res
-    results = [by_path[p] for p in rel]   # input order, not completion order
-    if options.season:
-        apply_season_mode(results, S, rule)
+        yield res
+
+
+def _threshold(results: Sequence[EpisodeResult], models: Sequence[LoadedModel], options: PredictOptions,
+               log: Log) -> tuple[float, str]:
+    """The confidence threshold and the skip margin, applied to every result."""
     min_confidence, why = resolve_min_confidence(options.min_confidence, models)
     log(f"[predict] --min_confidence {min_confidence:g} ({why})")
     withhold_unsure(results, min_confidence)
     apply_skip_margin(results, options.skip_margin)
+    return min_confidence, why
+
+
+# ----------------------------------------------------------------------------------------------
+# Library mode
+
+
+def _under(path: str, roots: Sequence[Path]) -> bool:
+    return any(path == str(r) or path.startswith(str(r) + os.sep) for r in roots)
+
+
+def predict_library(paths: Sequence[str], options: PredictOptions, db: str | os.PathLike,
+                    force: Sequence[str] = (), group_by: str = "folder",
+                    log: Log = to_stderr) -> PredictionRun:
+    """``predict_episodes`` over a library with a results database ``db`` (skips/library.py): files
+    that are new, changed (size, modification time, then content) or decided by other checkpoints or
+    options are decoded and stored one by one; the others come from the database without decoding.
+    Season mode matches the episodes of each season (``group_by``: skips.library.season_group) from
+    their stored fingerprints, every run, so the answers equal those of a clean run; ``force`` (files
+    or folders) are decoded again whatever the database holds.  Episodes under a folder given that
+    are no longer on disk are forgotten."""
+    season = group_by != "none"
+    episodes = _episodes(paths, options)
+    weights = _weights(options, season)
+    key = model_set_key(weights, options)
+    forced = [Path(f).resolve() for f in force]
+    roots = [Path(p).resolve() for p in paths if Path(p).is_dir()]
+    rel = {str(Path(c.video).resolve()): c.rel.as_posix() for c in episodes}
+    groups = {p: season_group(p, group_by) for p in rel}
+    try:
+        with Library(db) as lib:
+            return _library_run(lib, rel, groups, weights, key, forced, roots, options, season, log)
+    except LibraryError as exc:
+        raise PredictError(str(exc)) from None
+
+
+def _library_run(lib: Library, rel: dict[str, str], groups: dict[str, str | None], weights: list[str],
+                 key: str, forced: list[Path], roots: list[Path], options: PredictOptions, season: bool,
+                 log: Log) -> PredictionRun:
+    t_start = time.perf_counter()
+    stored = lib.stored(rel)
+    todo: dict[str, tuple[int, int, str]] = {}
+    failed: dict[str, EpisodeResult] = {}
+    for p in rel:
+        try:
+            st = os.stat(p)
+        except OSError as exc:
+            failed[p] = EpisodeResult(p, rel[p], False, error=f"cannot read the file ({exc.strerror})")
+            log(f"error: {p}: {failed[p].error}")
+            continue
+        s = stored.get(p)
+        if _under(p, forced):
+            todo[p] = (st.st_size, st.st_mtime_ns, "")
+        elif s and s.model_set == key and s.size == st.st_size and s.mtime_ns == st.st_mtime_ns:
+            continue   # unchanged: nothing to read
+        else:
+            try:
+                ck = content_key(p, st.st_size)
+            except OSError as exc:
+                failed[p] = EpisodeResult(p, rel[p], False, error=f"cannot read the file ({exc.strerror})")
+                log(f"error: {p}: {failed[p].error}")
+                continue
+            src = lib.find_content(ck, key)
+            if src is not None and (src == p or not os.path.exists(src) or src in rel):
+                lib.copy(src, p, st.st_size, st.st_mtime_ns, groups[p])   # touched, moved or copied
+            else:
+                todo[p] = (st.st_size, st.st_mtime_ns, ck)
+    log(f"[library] {lib.path}: {len(rel)} episodes, {len(todo)} to decode, "
+        f"{len(rel) - len(todo) - len(failed)} from the database")
+    meta_key = f"models:{key}"
+    if todo or lib.get_meta(meta_key) is None:
+        with _pool(options, len(todo)) as pool:
+            models, S, device = _load(weights, options, log)
+            lib.set_meta(meta_key, {"clip_seconds": S, "models": [
+                {"path": m.path, "meta": {k: m.meta.get(k) for k in ("kind", "preset", "epoch")}}
+                for m in models]})
+            opts = _preprocessing(options, S)
+            todo_rel = {p: rel[p] for p in todo}
+            for res in _decide(todo_rel, models, S, device, opts, options, True, pool, log):
+                size, mtime_ns, ck = todo[res.file]
+                lib.put(res, size, mtime_ns, ck or content_key(res.file, size), key, groups[res.file])
+    else:
+        info = lib.get_meta(meta_key)
+        S = info["clip_seconds"]
+        models = [LoadedModel(m["path"], None, m["meta"]) for m in info["models"]]
+        for note in model_notes(models):
+            log(f"[predict] {note}")
+    rule = _season_rule(options, season, log)
+    results = []
+    for p in rel:
+        if p in failed:
+            results.append(failed[p])
+            continue
+        r = lib.load(p, rel[p])
+        if not r.ok and p not in todo:
+            log(f"error: {p}: {r.error} (stored; --force to try again)")
+        results.append(r)
+    decoded = set(todo)
+    lib.set_groups({p: groups[p] for p in rel if p not in failed and p not in todo})
+    if season:
+        for members in iter_groups(results, groups):
+            apply_season_mode(members, S, rule)
+            for r in members:
+                stored_siblings = sum(m.file not in decoded and m is not r for m in members)
+                r.library = {"season_group": groups[r.file], "group_size": len(members),
+                             "decoded_this_run": r.file in decoded, "siblings_from_database": stored_siblings}
+    for r in results:
+        if r.ok and not r.library:
+            r.library = {"season_group": groups[r.file], "group_size": 1 if season else 0,
+                         "decoded_this_run": r.file in decoded, "siblings_from_database": 0}
+        r.plot.pop("chroma", None)
+    min_confidence, why = _threshold(results, models, options, log)
+    lib.save_answers(results)
+    gone = lib.forget_missing(roots, set(rel))
+    if gone:
+        log(f"[library] forgot {len(gone)} episode(s) no longer on disk under the folders given")
     return PredictionRun(results, models, S, min_confidence, why, season_rule=rule, started=t_start,
                          seconds=time.perf_counter() - t_start)

@@ -40,6 +40,9 @@ class EpisodeResult:
     span_source: dict[str, str] = field(default_factory=dict)    # op_start / ed_end / preview: from what
     # op_end / ed_start: the segment head's mean theme probability beside the answer (it caps the confidence)
     support: dict[str, float] = field(default_factory=dict)
+    # library mode (predict.py --db): its season group, whether it was decoded this run, siblings read
+    # from the database
+    library: dict[str, Any] = field(default_factory=dict)
     # for plots and --season only (not written to JSON)
     plot: dict[str, Any] = field(default_factory=dict, repr=False)
 
@@ -76,6 +79,8 @@ class EpisodeResult:
             d["season"] = self.season
         if self.scan:
             d["scan"] = self.scan
+        if self.library:
+            d["library"] = self.library
         return d
 
 
