@@ -5,11 +5,12 @@ does it for a run.
 """
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import time
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -218,14 +219,21 @@ def iter_prepared(paths: Sequence[str], clip_seconds: int, opts: Options, worker
             return
         with (nullcontext(pool) if pool is not None else
               ProcessPoolExecutor(max_workers=min(workers, 2 * len(paths)))) as pool:
-            futs = {
-                pool.submit(_prepare_job, p, k, clip_seconds, opts, season): (p, k)
-                for p in paths
-                for k in KINDS
-            }
+            # a few episodes ahead of the workers, never the whole library: memory stays flat
+            jobs = iter([(p, k) for p in paths for k in KINDS])
+            futs: dict = {}
+
+            def submit(n: int) -> None:
+                for path, kind in itertools.islice(jobs, n):
+                    futs[pool.submit(_prepare_job, path, kind, clip_seconds, opts, season)] = (path, kind)
+
+            submit(2 * workers + 2 * len(KINDS))
             parts: dict[str, dict[str, tuple]] = {}
-            for fut in as_completed(futs):
-                path, kind = futs[fut]
+            while futs:
+                done, _ = wait(futs, return_when=FIRST_COMPLETED)
+                fut = next(iter(done))
+                path, kind = futs.pop(fut)
+                submit(1)
                 try:
                     parts.setdefault(path, {})[kind] = fut.result()[1:]
                 except Exception as exc:  # the worker process died (e.g. out of memory)
