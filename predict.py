@@ -31,6 +31,12 @@ be used (unreadable, no audio, shorter than 2 S) gets a one-line message; the ot
 processed and the exit status is 1.  ``--season`` additionally matches the theme songs of the
 episodes given together (Chromaprint, fuse/season.py) and the season decision rule
 (fuse/season_rule.py) weighs each match against the models.
+
+Library mode, ``--db FILE`` (skips/library.py): an SQLite results database remembers every episode
+decided; a later run decodes only new or changed files, matches the episodes of each season folder
+(``--group_by``) from their stored fingerprints, and writes every output again from the database.
+
+    .venv/bin/python predict.py /media/Anime --db /media/Anime/.skips.sqlite --next_to_video --format edl
 """
 from __future__ import annotations
 

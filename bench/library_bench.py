@@ -6,6 +6,12 @@ reads of every episode, two at a time as predict.py's two workers do) in the sam
 
     python -m bench.library_bench --out work_dir/library_bench --episodes 100 --runs 3 \\
         --json bench/results/library_bench.json
+    python -m bench.library_bench --stages memory --memory 1000 --json bench/results/library_bench.json
+
+The ``memory`` stage measures peak memory as the library grows: one first run over ``--memory`` short
+generated episodes (2 minutes, S = 60, season mode alone: ``--weights none``, since the shipped model
+needs episodes of at least 2 x 200 s) beside one over the first tenth of them; it adds ``memory`` to
+the result file and keeps what the main stage wrote there.
 
 Every timing is a whole process (import, model load and all), from outside: wall time, and the peak
 of the summed resident memory of the process and its workers (sampled every 0.2 s from /proc).  The
@@ -84,17 +90,18 @@ def summary(runs: list[dict]) -> dict:
             "wall_max_s": max(walls), "peak_mb_max": max(r["peak_mb"] for r in runs)}
 
 
-def make_library(out: Path, episodes: int, minutes: float, seed: int) -> list[Path]:
-    """``episodes`` generated full episodes as ``Show NN/Season 01/Show NN - S01EMM.mp4``."""
-    lib = out / "library"
+def make_library(out: Path, episodes: int, minutes: float, seed: int, name: str = "library",
+                 clip_seconds: int = 200, resolution: str = "320x180") -> list[Path]:
+    """``episodes`` generated full episodes as ``<name>/Show NN/Season 01/Show NN - S01EMM.mp4``."""
+    lib = out / name
     series = -(-episodes // EPISODES_PER_SEASON)
-    gen = out / "generated"
+    gen = out / f"generated_{name}" if name != "library" else out / "generated"
     if not (gen / "spans.json").is_file():
         subprocess.run([sys.executable, "-m", "datatools.synth", "--out", str(gen), "--series", str(series),
-                        "--episodes", str(EPISODES_PER_SEASON), "--seed", str(seed), "--clip_seconds", "200",
-                        "--full_episodes", "--min_minutes", str(minutes), "--max_minutes", str(minutes + 0.5),
-                        "--difficulty", "easy", "--resolutions", "320x180", "--render_fps", "5"],
-                       cwd=ROOT, check=True)
+                        "--episodes", str(EPISODES_PER_SEASON), "--seed", str(seed), "--clip_seconds",
+                        str(clip_seconds), "--full_episodes", "--min_minutes", str(minutes), "--max_minutes",
+                        str(minutes + 0.5), "--difficulty", "easy", "--resolutions", resolution,
+                        "--render_fps", "5"], cwd=ROOT, check=True)
     spans = json.loads((gen / "spans.json").read_text(encoding="utf-8"))["episodes"]
     files = []
     for sp in sorted(spans.values(), key=lambda s: (s["series"], s["episode"]))[:episodes]:
@@ -107,11 +114,11 @@ def make_library(out: Path, episodes: int, minutes: float, seed: int) -> list[Pa
     return files
 
 
-def subset(out: Path, files: list[Path], n: int) -> Path:
+def subset(out: Path, files: list[Path], n: int, name: str = "library") -> Path:
     """The first ``n`` episodes as a library of their own (hard links)."""
-    lib = out / f"library_{n}"
+    lib = out / f"{name}_{n}"
     for f in files[:n]:
-        dst = lib / f.relative_to(out / "library")
+        dst = lib / f.relative_to(out / name)
         if not dst.is_file():
             dst.parent.mkdir(parents=True, exist_ok=True)
             os.link(f, dst)
@@ -134,6 +141,24 @@ def floor_run(files: list[Path], clip_seconds: int) -> dict:
     return {"wall_s": round(time.perf_counter() - t0, 2)}
 
 
+def memory_stage(out: Path, n: int, seed: int) -> dict:
+    """Peak memory of a first run over ``n`` short episodes, beside one over the first tenth."""
+    files = make_library(out, n, 2.0, seed, name="short", clip_seconds=60, resolution="160x90")
+    tenth = subset(out, files, max(4, n // 10), name="short")
+    flags = ["--weights", "none", "--clip_seconds", "60", "--no_progress"]
+    runs = {}
+    for tag, lib in (("tenth", tenth), ("all", out / "short")):
+        db = out / f"short_{tag}.sqlite"
+        for x in (db, Path(f"{db}-wal"), Path(f"{db}-shm")):
+            x.unlink(missing_ok=True)
+        print(f"[library_bench] memory: first run over {lib}", flush=True)
+        runs[tag] = timed([sys.executable, "predict.py", str(lib), "--db", str(db), "--out",
+                           str(out / f"short_out_{tag}"), *flags])
+        print(f"  {runs[tag]}", flush=True)
+    return {"episodes": n, "tenth": max(4, n // 10), "minutes": 2.0, "clip_seconds": 60,
+            "predict_args": flags, "runs": runs}
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -144,9 +169,22 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--runs", type=int, default=3, help="timed runs of each command")
     p.add_argument("--seed", type=int, default=1, help="generator seed")
     p.add_argument("--json", default=None, help="result file to write (bench/results/library_bench.json)")
+    p.add_argument("--stages", default="main", help="comma-separated: main (throughput), memory")
+    p.add_argument("--memory", type=int, default=1000, help="short episodes of the memory stage")
     p.add_argument("predict_args", nargs="*", help="extra predict.py flags (after --), e.g. --weights ...")
     args = p.parse_args(argv)
     out = Path(args.out).resolve()
+    stages = {x.strip() for x in args.stages.split(",") if x.strip()}
+    made = provenance(None if argv is None else ["python", "-m", "bench.library_bench", *argv])
+    old = json.loads(Path(args.json).read_text(encoding="utf-8")) if args.json and Path(args.json).is_file() \
+        else {}
+    if "memory" in stages:
+        old["memory"] = {**memory_stage(out, args.memory, args.seed), "made": made}
+        if "main" not in stages:
+            if args.json:
+                atomic_write_json(args.json, old, indent=1)
+                print(f"wrote {args.json}")
+            return 0
     files = make_library(out, args.episodes, args.minutes, args.seed)
     small = subset(out, files, args.small)
     predict = [sys.executable, "predict.py"]
@@ -158,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(x, ignore_errors=True) if x.is_dir() else x.unlink(missing_ok=True)
         return timed([*predict, str(lib), "--db", str(db), "--out", str(res), *flags])
 
-    doc = {**provenance(None if argv is None else ["python", "-m", "bench.library_bench", *argv]),
+    doc = {**made, **({"memory": old["memory"]} if "memory" in old else {}),
            "episodes": len(files), "minutes": args.minutes, "small": args.small, "clip_seconds": 200,
            "predict_args": args.predict_args}
     first, again, smalls, floors = [], [], [], []

@@ -344,6 +344,44 @@ def season_rule_fit(files: list[Path]) -> str:
     )
 
 
+def library_speed(files: list[Path]) -> str:
+    """Library mode's throughput (bench/library_bench.py): first run, unchanged run, floor, memory."""
+    doc = _load(files[0])
+    f, a, sm, fl = doc["first_run"], doc["unchanged_run"], doc["small_first_run"], doc["floor"]
+    n = doc["episodes"]
+
+    def row(what: str, d: dict, peak: bool = True) -> str:
+        mem = f"{d['peak_mb_max']:.0f}" if peak else "-"
+        return (f"| {what} | {d['wall_median_s']:.1f} | {d['wall_min_s']:.1f} | {d['wall_max_s']:.1f} | "
+                f"{mem} |")
+
+    lines = [_source_line(files) + _made(doc), "",
+             f"| {len(f['runs'])} whole-process runs each | median wall (s) | min | max | peak memory (MB) |",
+             "| --- | --- | --- | --- | --- |",
+             row(f"first run, {n} episodes (fresh database)", f),
+             row(f"second run, unchanged library ({n} episodes)", a),
+             row(f"first run, {doc['small']} of the episodes", sm),
+             f"| ffmpeg floor: just the two 200-s windows of the {n} episodes | {fl['wall_median_s']:.1f} | "
+             f"{min(r['wall_s'] for r in fl['runs']):.1f} | {max(r['wall_s'] for r in fl['runs']):.1f} | - |",
+             "",
+             f"First run: **{doc['episodes_per_minute']:.1f} episodes per minute**, "
+             f"{doc['first_over_floor']:.1f}x the decode-only floor measured in the same session; "
+             f"the unchanged second run takes **{100 * doc['unchanged_share']:.1f} %** of the first run's "
+             "time. "
+             f"Peak memory (the process and its workers together) is {f['peak_mb_max']:.0f} MB for {n} "
+             f"episodes against {sm['peak_mb_max']:.0f} MB for {doc['small']}."]
+    if "memory" in doc:
+        m = doc["memory"]
+        r = m["runs"]
+        lines += ["", f"Memory as the library grows (`{m['made']['command']}`): a first run over "
+                  f"**{m['episodes']} short episodes** ({m['minutes']:.0f} minutes, S = {m['clip_seconds']}, "
+                  "season mode alone: "
+                  f"`--weights none`) peaks at **{r['all']['peak_mb']:.0f} MB** (process and workers) in "
+                  f"{r['all']['wall_s'] / 60:.1f} min, against {r['tenth']['peak_mb']:.0f} MB over the first "
+                  f"{m['tenth']} of them."]
+    return "\n".join(lines)
+
+
 def _material_runs() -> list[Path]:
     return sorted(
         RESULTS.glob("accuracy_material_seed*.json"), key=lambda p: int(re.sub(r"\D", "", p.stem) or 0)
@@ -378,6 +416,7 @@ TABLES: dict[str, tuple[Callable[[], list[Path]], Callable[[list[Path]], str]]] 
     "train_speed": (lambda: [RESULTS / "train_bench.json"], train_speed),
     "season_speed": (lambda: [RESULTS / "season_bench.json"], season_speed),
     "demo": (lambda: [RESULTS / "demo.json"], demo_run),
+    "library_speed": (lambda: [RESULTS / "library_bench.json"], library_speed),
     "season_rule_fit": (
         lambda: [
             ROOT / "models" / "shipped" / "season_rule.json",

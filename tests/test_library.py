@@ -280,3 +280,30 @@ def test_season_groups_from_the_layout():
     assert g("/m/a/e1.mkv", "all") == "all" and g("/m/a/e1.mkv", "none") is None
     with pytest.raises(ValueError):
         g("/m/a/e1.mkv", "series")
+
+
+def test_outputs_that_cannot_be_written_are_one_line_and_the_answers_stay(tmp_path, world, monkeypatch):
+    """A full disk (or a read-only folder) while the outputs are written: one line naming the file,
+    exit status 1, and the database keeps the run's answers for the next run."""
+    import errno
+
+    from skips import formats
+
+    root, files, _ = world
+    lib = tmp_path / "lib"
+    _place(lib, files, [r for r in files if r.startswith("Show B/S01/")])
+    db, out = tmp_path / "db.sqlite", tmp_path / "out"
+
+    def full(path, *a, **k):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+
+    monkeypatch.setattr(formats, "atomic_write_json", full)
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        rc = predict.main([str(lib), "--db", str(db), "--weights", "none", "--clip_seconds", str(S), "--out",
+                           str(out), "--no_progress", "--device", "cpu", "--workers", "1"])
+    lines = [ln for ln in err.getvalue().splitlines() if ln.startswith("error:")]
+    assert rc == 1 and len(lines) == 1
+    assert str(out / "predictions.json") in lines[0] and "No space left on device" in lines[0]
+    with contextlib.closing(sqlite3.connect(db)) as c:
+        assert c.execute("SELECT count(*) FROM episodes WHERE answer IS NOT NULL").fetchone()[0] == 2
