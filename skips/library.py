@@ -26,6 +26,7 @@ import re
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -141,9 +142,7 @@ class Stored:
     path: str
     size: int
     mtime_ns: int
-    content_key: str
     model_set: str
-    ok: bool
 
 
 class Library:
@@ -220,33 +219,23 @@ class Library:
 
     # -- transactions
 
-    class _Transaction:
-        def __init__(self, lib: Library):
-            self.lib = lib
-
-        def __enter__(self) -> sqlite3.Connection:
-            self.lib.conn.execute("BEGIN IMMEDIATE")
-            return self.lib.conn
-
-        def __exit__(self, kind, exc, tb) -> None:
-            if kind is None:
-                try:
-                    self.lib.conn.execute("COMMIT")
-                    return
-                except sqlite3.Error as err:
-                    exc = err
-            try:
-                self.lib.conn.execute("ROLLBACK")
-            except sqlite3.Error:
-                pass
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any failure; a full disk or another failed write
+        becomes a one-line LibraryError (what was committed before stays)."""
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.conn
+            self.conn.execute("COMMIT")
+        except BaseException as exc:
+            with suppress(sqlite3.Error):
+                self.conn.execute("ROLLBACK")
             if isinstance(exc, sqlite3.OperationalError) and "full" in str(exc).lower():
-                raise LibraryError(f"{self.lib.path}: the disk is full; nothing of this step was "
-                                   "written (the database holds everything before it)") from None
-            if kind is None:
-                raise LibraryError(f"{self.lib.path}: cannot write ({exc})") from None
-
-    def transaction(self) -> Library._Transaction:
-        return Library._Transaction(self)
+                raise LibraryError(f"{self.path}: the disk is full; nothing of this step was written "
+                                   "(the database holds everything before it)") from None
+            if isinstance(exc, sqlite3.Error):
+                raise LibraryError(f"{self.path}: cannot write ({exc})") from None
+            raise
 
     # -- meta
 
@@ -263,10 +252,10 @@ class Library:
     def stored(self, paths: Iterable[str]) -> dict[str, Stored]:
         out = {}
         for p in paths:
-            row = self.conn.execute("SELECT path, size, mtime_ns, content_key, model_set, ok FROM episodes "
+            row = self.conn.execute("SELECT path, size, mtime_ns, model_set FROM episodes "
                                     "WHERE path = ?", (p,)).fetchone()
             if row:
-                out[p] = Stored(row[0], row[1], row[2], row[3], row[4], bool(row[5]))
+                out[p] = Stored(*row)
         return out
 
     def find_content(self, key: str, model_set: str) -> str | None:
@@ -346,9 +335,6 @@ class Library:
             with self.transaction() as c:
                 c.executemany("DELETE FROM episodes WHERE path = ?", [(p,) for p in gone])
         return gone
-
-    def count(self) -> int:
-        return self.conn.execute("SELECT count(*) FROM episodes").fetchone()[0]
 
 
 def iter_groups(results: Sequence[EpisodeResult],

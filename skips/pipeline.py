@@ -225,29 +225,24 @@ def _library_run(lib: Library, rel: dict[str, str], groups: dict[str, str | None
     todo: dict[str, tuple[int, int, str]] = {}
     failed: dict[str, EpisodeResult] = {}
     for p in rel:
+        s = stored.get(p)
         try:
             st = os.stat(p)
+            if _under(p, forced):
+                todo[p] = (st.st_size, st.st_mtime_ns, "")
+                continue
+            if s and s.model_set == key and s.size == st.st_size and s.mtime_ns == st.st_mtime_ns:
+                continue   # unchanged: nothing to read
+            ck = content_key(p, st.st_size)
         except OSError as exc:
             failed[p] = EpisodeResult(p, rel[p], False, error=f"cannot read the file ({exc.strerror})")
             log(f"error: {p}: {failed[p].error}")
             continue
-        s = stored.get(p)
-        if _under(p, forced):
-            todo[p] = (st.st_size, st.st_mtime_ns, "")
-        elif s and s.model_set == key and s.size == st.st_size and s.mtime_ns == st.st_mtime_ns:
-            continue   # unchanged: nothing to read
+        src = lib.find_content(ck, key)
+        if src is not None and (src == p or not os.path.exists(src) or src in rel):
+            lib.copy(src, p, st.st_size, st.st_mtime_ns, groups[p])   # touched, moved or copied
         else:
-            try:
-                ck = content_key(p, st.st_size)
-            except OSError as exc:
-                failed[p] = EpisodeResult(p, rel[p], False, error=f"cannot read the file ({exc.strerror})")
-                log(f"error: {p}: {failed[p].error}")
-                continue
-            src = lib.find_content(ck, key)
-            if src is not None and (src == p or not os.path.exists(src) or src in rel):
-                lib.copy(src, p, st.st_size, st.st_mtime_ns, groups[p])   # touched, moved or copied
-            else:
-                todo[p] = (st.st_size, st.st_mtime_ns, ck)
+            todo[p] = (st.st_size, st.st_mtime_ns, ck)
     log(f"[library] {lib.path}: {len(rel)} episodes, {len(todo)} to decode, "
         f"{len(rel) - len(todo) - len(failed)} from the database")
     meta_key = f"models:{key}"
@@ -269,6 +264,8 @@ def _library_run(lib: Library, rel: dict[str, str], groups: dict[str, str | None
         for note in model_notes(models):
             log(f"[predict] {note}")
     rule = _season_rule(options, season, log)
+    # every answer is built from its stored form, decoded this run or not: a clean run and an
+    # incremental one then decide from the same data
     results = []
     for p in rel:
         if p in failed:
@@ -280,17 +277,17 @@ def _library_run(lib: Library, rel: dict[str, str], groups: dict[str, str | None
         results.append(r)
     decoded = set(todo)
     lib.set_groups({p: groups[p] for p in rel if p not in failed and p not in todo})
+    season_of: dict[str, list[EpisodeResult]] = {}
     if season:
         for members in iter_groups(results, groups):
             apply_season_mode(members, S, rule)
-            for r in members:
-                stored_siblings = sum(m.file not in decoded and m is not r for m in members)
-                r.library = {"season_group": groups[r.file], "group_size": len(members),
-                             "decoded_this_run": r.file in decoded, "siblings_from_database": stored_siblings}
+            season_of.update((m.file, members) for m in members)
     for r in results:
-        if r.ok and not r.library:
-            r.library = {"season_group": groups[r.file], "group_size": 1 if season else 0,
-                         "decoded_this_run": r.file in decoded, "siblings_from_database": 0}
+        if r.ok:
+            members = season_of.get(r.file, [r] if season else [])
+            r.library = {"season_group": groups[r.file], "group_size": len(members),
+                         "decoded_this_run": r.file in decoded,
+                         "siblings_from_database": sum(m is not r and m.file not in decoded for m in members)}
         r.plot.pop("chroma", None)
     min_confidence, why = _threshold(results, models, options, log)
     lib.save_answers(results)
