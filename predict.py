@@ -52,6 +52,7 @@ from skips import PredictError, PredictOptions, predict_episodes, predict_librar
 from skips.inference import SHIPPED_DIR
 from skips.library import GROUPINGS
 from skips.options import (
+    DEFAULT_EDGE_MARGIN_S,
     DEFAULT_EDL_ACTION,
     DEFAULT_MIN_CONFIDENCE,
     DEFAULT_SCAN_LIMIT_S,
@@ -119,6 +120,10 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
                    help="narrow every skip range (opening, ending, preview) by this much at both ends, so "
                         "that a boundary off by up to that much skips theme music, not story; the JSON's "
                         "op_end, ed_start and spans stay as measured (0: skip the measured spans)")
+    g.add_argument("--edge_margin", type=float, default=DEFAULT_EDGE_MARGIN_S, metavar="SECONDS",
+                   help="narrow the outer edges of the skip ranges (OP start, ED end, both edges of the "
+                        "preview) by this much instead: the segment head or an assumed length gives them, "
+                        "less exactly than the models give the OP end and ED start")
     g.add_argument("--edl_action", type=int, default=DEFAULT_EDL_ACTION,
                    help="EDL action code (Kodi: 0 cut, 1 mute, 2 scene marker, 3 commercial break)")
     g = p.add_argument_group("late openings (an OP that ends after the first S seconds)")
@@ -187,6 +192,7 @@ def options_from_args(args: argparse.Namespace) -> PredictOptions:
         op_length=args.op_length,
         ed_length=args.ed_length,
         skip_margin=args.skip_margin,
+        edge_margin=args.edge_margin,
         edl_action=args.edl_action,
         scan_below=args.scan_below,
         scan_hop=args.scan_hop,

@@ -43,8 +43,8 @@ import numpy as np
 
 from datatools.fileio import atomic_write_json, atomic_write_text
 from skips import PredictError, PredictOptions, predict_episodes, write_outputs
-from skips.decide import auto_min_confidence
-from skips.options import DEFAULT_MIN_CONFIDENCE
+from skips.decide import auto_min_confidence, skip_ranges_from_spans
+from skips.options import DEFAULT_EDGE_MARGIN_S, DEFAULT_MIN_CONFIDENCE
 
 BOUNDARIES = ("op_start", "op_end", "ed_start", "ed_end", "preview_start")
 STORY_KINDS = ("cold_open", "body", "c_part", "insert")   # what a skip must not eat
@@ -114,13 +114,13 @@ def overlap(ranges: Sequence[tuple[float, float]], spans: Sequence[tuple[float, 
     return float(sum(max(0.0, min(b, d) - max(a, c)) for a, b in merged for c, d in spans))
 
 
-def answers_at(e: dict, threshold: float,
-               margin: float | None = None) -> tuple[dict, list[tuple[float, float]]]:
+def answers_at(e: dict, threshold: float, margin: float | None = None,
+               edge_margin: float | None = None) -> tuple[dict, list[tuple[float, float]]]:
     """(boundary -> predicted seconds or None, skip ranges) of one predictions.json episode as
     ``--min_confidence threshold`` would leave them.  The boundaries are the measured spans (the
     JSON's ``spans``; ``op``/``ed``/``preview`` where it has none), the skip ranges what the skip
-    files wrote, or, with ``margin``, the measured spans narrowed as ``--skip_margin margin`` would."""
-    from skips.decide import narrow_span
+    files wrote, or, with ``margin``, the measured spans narrowed as ``--skip_margin margin
+    --edge_margin edge_margin`` would (``edge_margin`` None: predict.py's default)."""
 
     conf = e.get("confidence", {})
     ok = {
@@ -138,15 +138,18 @@ def answers_at(e: dict, threshold: float,
         skip = [e.get("op") if ok["op_end"] else None, e.get("ed") if ok["ed_start"] else None,
                 e.get("preview") if ok["preview"] else None]
     else:
-        skip = [narrow_span(x, margin, float(e["duration"])) if x else None for x in (op, ed, pv)]
+        edge = DEFAULT_EDGE_MARGIN_S if edge_margin is None else edge_margin
+        skip = list(skip_ranges_from_spans(op, ed, pv, margin, edge, float(e["duration"])))
     ranges = [tuple(x) for x in skip if x]
     return got, ranges
 
 
-def score_run(doc: dict, spans: dict, threshold: float = 0.0, margin: float | None = None) -> dict:
+def score_run(doc: dict, spans: dict, threshold: float = 0.0, margin: float | None = None,
+              edge_margin: float | None = None) -> dict:
     """Per boundary: n (episodes whose truth has it), answered, and the error summary of the
     answered ones; the story eaten and the theme (OP, ED, preview) left unskipped per episode; the
-    answered share over all boundaries.  ``margin``: skip ranges as --skip_margin would narrow them."""
+    answered share over all boundaries.  ``margin`` / ``edge_margin``: skip ranges as --skip_margin /
+    --edge_margin would narrow them (answers_at)."""
     from datatools.metric import summary
 
     truth = {f"{k}.mp4": truth_of(v) for k, v in spans["episodes"].items()}
@@ -162,7 +165,7 @@ def score_run(doc: dict, spans: dict, threshold: float = 0.0, margin: float | No
             eaten.append(0.0)
             left.append(sum(b - a for a, b in t["theme"]))
             continue
-        got, ranges = answers_at(e, threshold, margin)
+        got, ranges = answers_at(e, threshold, margin, edge_margin)
         for b in BOUNDARIES:
             if t[b] is None:
                 false_skips += got[b] is not None and b in ("op_end", "preview_start")
@@ -192,6 +195,8 @@ def score_run(doc: dict, spans: dict, threshold: float = 0.0, margin: float | No
             "story_eaten_s": [round(float(x), 3) for x in eaten],
             "story_safe_share": float((eaten_a <= STORY_TOLERANCE_S).mean()) if eaten_a.size else None,
             "theme_left_s": [round(float(x), 3) for x in left], "margin": margin,
+            "edge_margin": (None if margin is None else DEFAULT_EDGE_MARGIN_S if edge_margin is None
+                            else edge_margin),
             "false_skips": int(false_skips), "episodes": int(eaten_a.size)}
 
 
@@ -312,15 +317,18 @@ def summary_table(runs: Sequence[tuple[str, dict, str]]) -> str:
                    f"story <= {STORY_TOLERANCE_S:g} s", "s per episode"], rows)
 
 
-MARGINS = (0.0, 0.5, 1.0, 2.0)   # --skip_margin values the margin table recomputes from the measured spans
+# (--skip_margin, --edge_margin) pairs the margin table recomputes from the measured spans
+MARGINS = ((0.0, 0.0), (0.5, 0.5), (1.0, 1.0), (1.0, 2.0), (1.0, 3.0), (1.0, 4.0), (1.0, 5.0), (2.0, 2.0))
 
 
 def margin_table(margins: dict[str, list[dict]]) -> str:
-    rows = [[name, f"{r['margin']:g}", _f(r["story_safe_share"], "{:.0%}"),
+    rows = [[name, f"{r['threshold']:g}", f"{r['margin']:g}", f"{r['edge_margin']:g}",
+             _f(r["story_safe_share"], "{:.0%}"),
              f"{np.median(r['story_eaten_s']):.1f} / {max(r['story_eaten_s']):.1f}",
              f"{np.median(r['theme_left_s']):.1f}"] for name, rr in margins.items() for r in rr]
-    return _table(["method", "--skip_margin", "episodes with <= 1 s of story skipped",
-                   "story skipped, median / max s", "theme left unskipped, median s"], rows)
+    return _table(["method", "--min_confidence", "--skip_margin", "--edge_margin",
+                   "episodes with <= 1 s of story skipped", "story skipped, median / max s",
+                   "theme left unskipped, median s"], rows)
 
 
 def plot_coverage(curves: dict[str, list[dict]], path: Path) -> None:
@@ -500,10 +508,10 @@ def main(argv: list[str] | None = None) -> int:
         doc, walls[name] = run_method(name, ckpts, files, out, args)
         results[name] = score_run(doc, spans, 0.0)
         curves[name] = [score_run(doc, spans, t) for t in THRESHOLDS]
-        margins[name] = [score_run(doc, spans, 0.0, m) for m in MARGINS]
+        thr = auto_min_confidence([w["kind"] for w in doc["weights"]])
+        margins[name] = [score_run(doc, spans, t, m, em) for t in sorted({0.0, thr}) for m, em in MARGINS]
         late[name] = late_rows(doc, spans)
         fails[name] = failures(doc, spans)
-        thr = auto_min_confidence([w["kind"] for w in doc["weights"]])
         at_default[name] = score_run(doc, spans, thr)
         fails_default[name] = failures(doc, spans, thr)
     n_late = sum(1 for v in spans["episodes"].values() if v.get("late_op"))
@@ -548,8 +556,9 @@ def main(argv: list[str] | None = None) -> int:
         "",
         coverage_table(curves),
         "",
-        "Skip ranges narrowed by --skip_margin (recomputed from the measured spans, --min_confidence 0; "
-        "the skip files above used predict.py's default):",
+        "Skip ranges narrowed by --skip_margin at the answered edges (OP end, ED start) and --edge_margin at "
+        "the measured or assumed ones (OP start, ED end, preview), recomputed from the measured spans at "
+        "--min_confidence 0 and at the default threshold (the skip files above used predict.py's defaults):",
         "",
         margin_table(margins),
         "",

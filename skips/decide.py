@@ -196,31 +196,40 @@ def withhold_unsure(results: Sequence[EpisodeResult], min_confidence: float) -> 
                 r.withheld[name] = f"confidence {c:.2f} < --min_confidence {min_confidence:g}"
 
 
-def narrow_span(span: tuple[float, float] | None, margin: float,
+def narrow_span(span: tuple[float, float] | None, start_margin: float, end_margin: float,
                 duration: float = math.inf) -> tuple[float, float] | None:
-    """``[a + margin, b - margin]``: a skip range that stops short of the story on both sides,
-    except at the file's own edges (0 and ``duration``: no story lies beyond them); a span no
-    longer than 2 margin + 1 s is kept as it is (nothing sensible would be left)."""
-    if span is None or margin <= 0:
+    """``[a + start_margin, b - end_margin]``: a skip range that stops short of the story on both
+    sides, except at the file's own edges (0 and ``duration``: no story lies beyond them); a span no
+    longer than the two margins + 1 s is kept as it is (nothing sensible would be left)."""
+    if span is None or (start_margin <= 0 and end_margin <= 0):
         return span
     a, b = float(span[0]), float(span[1])
-    if b - a <= 2 * margin + 1.0:
+    if b - a <= start_margin + end_margin + 1.0:
         return (a, b)
-    return (a if a <= 1e-3 else a + margin, b if b >= duration - 1e-3 else b - margin)
+    return (a if a <= 1e-3 else a + start_margin, b if b >= duration - 1e-3 else b - end_margin)
 
 
-def apply_skip_margin(results: Sequence[EpisodeResult], margin: float) -> None:
-    """Narrow every skip range (opening, ending, preview) by ``margin`` seconds at both ends, so
-    that a boundary off by up to that much skips theme, not story.  The boundaries themselves
-    (``op_end``, ``ed_start``) and the measured spans (``measured``, the JSON's ``spans``) stay as
-    measured; ``op`` / ``ed`` / ``preview`` and every skip file and chapter follow the narrowed
-    ranges."""
+def skip_ranges_from_spans(op: tuple[float, float] | None, ed: tuple[float, float] | None,
+                           preview: tuple[float, float] | None, margin: float, edge_margin: float,
+                           duration: float) -> tuple:
+    """The skip ranges (opening, ending, preview) from the measured spans: the edges a model answered
+    (OP end, ED start) narrowed by ``margin`` (--skip_margin), the outer edges the segment head
+    measured or the assumed lengths gave (OP start, ED end, both edges of the preview), which are
+    less exact, by ``edge_margin`` (--edge_margin)."""
+    return (narrow_span(op, edge_margin, margin, duration), narrow_span(ed, margin, edge_margin, duration),
+            narrow_span(preview, edge_margin, edge_margin, duration))
+
+
+def apply_skip_margin(results: Sequence[EpisodeResult], margin: float, edge_margin: float) -> None:
+    """Narrow every skip range so that an edge off by up to its margin skips theme, not story
+    (skip_ranges_from_spans).  The boundaries themselves (``op_end``, ``ed_start``) and the measured
+    spans (``measured``, the JSON's ``spans``) stay as measured; ``op`` / ``ed`` / ``preview`` and
+    every skip file and chapter follow the narrowed ranges."""
     for r in results:
         if not r.ok:
             continue
         pv = preview_range(r)
         r.measured = {"opening": tuple(r.op), "ending": tuple(r.ed),
                       "preview": None if pv is None else tuple(pv)}
-        r.op, r.ed = narrow_span(r.op, margin, r.duration), narrow_span(r.ed, margin, r.duration)
-        r.preview = narrow_span(pv, margin, r.duration)
-        r.skip_margin = float(margin)
+        r.op, r.ed, r.preview = skip_ranges_from_spans(r.op, r.ed, pv, margin, edge_margin, r.duration)
+        r.skip_margin, r.edge_margin = float(margin), float(edge_margin)

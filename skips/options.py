@@ -18,6 +18,10 @@ DEFAULT_FORMATS = ("json", "csv")
 DEFAULT_EDL_ACTION = 3          # Kodi: commercial break (skipped automatically, can be rewound)
 DEFAULT_THEME_LENGTH_S = 90.0   # TV-size theme songs run about 90 s
 DEFAULT_SKIP_MARGIN_S = 1.0    # the metric's own tolerance: a second of theme kept rather than of story lost
+# The outer edges of the skip ranges (OP start, ED end, the preview) come from the segment head or an
+# assumed length and are less exact than the boundaries the models answer.  Chosen on the validation
+# episodes made from the calibration split (see README, "Skip ranges that keep the story").
+DEFAULT_EDGE_MARGIN_S = 3.0
 DEFAULT_SCAN_LIMIT_S = 600.0    # the late-opening scan looks no further into an episode
 # --min_confidence auto: the threshold for models that state a calibrated confidence (the dense kind).
 # Chosen on validation episodes (bench/predict_bench.py --seed 4321, 18 episodes of 6 series that are
@@ -48,6 +52,7 @@ class PredictOptions:
     op_length: float = DEFAULT_THEME_LENGTH_S
     ed_length: float = DEFAULT_THEME_LENGTH_S
     skip_margin: float = DEFAULT_SKIP_MARGIN_S
+    edge_margin: float = DEFAULT_EDGE_MARGIN_S
     edl_action: int = DEFAULT_EDL_ACTION
     # late openings
     scan_below: float = CLAIM_CONFIDENCE
@@ -69,8 +74,8 @@ class PredictOptions:
     reuse_diff: float = DEFAULT_REUSE_DIFF
 
     def __post_init__(self) -> None:
-        if self.op_length < 0 or self.ed_length < 0 or self.skip_margin < 0:
-            raise ValueError("--op_length, --ed_length and --skip_margin must be >= 0")
+        if min(self.op_length, self.ed_length, self.skip_margin, self.edge_margin) < 0:
+            raise ValueError("--op_length, --ed_length, --skip_margin and --edge_margin must be >= 0")
         bad = [f for f in self.formats if f not in FORMATS]
         if bad:
             raise ValueError(f"unknown format(s) {bad}; choose from all or {','.join(FORMATS)}")

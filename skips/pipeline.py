@@ -180,7 +180,7 @@ def _threshold(results: Sequence[EpisodeResult], models: Sequence[LoadedModel], 
     min_confidence, why = resolve_min_confidence(options.min_confidence, models)
     log(f"[predict] --min_confidence {min_confidence:g} ({why})")
     withhold_unsure(results, min_confidence)
-    apply_skip_margin(results, options.skip_margin)
+    apply_skip_margin(results, options.skip_margin, options.edge_margin)
     return min_confidence, why
 
 

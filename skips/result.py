@@ -37,6 +37,7 @@ class EpisodeResult:
     # the measured spans (opening, ending, preview) before apply_skip_margin narrowed the skip ranges
     measured: dict[str, tuple[float, float] | None] = field(default_factory=dict)
     skip_margin: float | None = None
+    edge_margin: float | None = None
     span_source: dict[str, str] = field(default_factory=dict)    # op_start / ed_end / preview: from what
     # op_end / ed_start: the segment head's mean theme probability beside the answer (it caps the confidence)
     support: dict[str, float] = field(default_factory=dict)
@@ -72,6 +73,7 @@ class EpisodeResult:
         )
         if self.skip_margin is not None:   # op / ed / preview above are the skip ranges; these the spans
             d["skip_margin"] = self.skip_margin
+            d["edge_margin"] = self.edge_margin
             shown = {"opening": op_ok, "ending": ed_ok, "preview": ed_ok}
             d["spans"] = {k: [r3(x) for x in v] if v is not None and shown[k] else None
                           for k, v in self.measured.items()}

@@ -181,17 +181,18 @@ def test_json_and_csv(world, run):
     rows = good_rows(doc)
     assert set(rows) == {p.stem for p in world["good"]}
     for e in rows.values():
-        sp, m = e["spans"], e["skip_margin"]
-        assert m == 1.0                                   # the default --skip_margin
+        sp, m, edge = e["spans"], e["skip_margin"], e["edge_margin"]
+        assert (m, edge) == (1.0, 3.0)                    # the defaults --skip_margin, --edge_margin
         assert sp["opening"] == pytest.approx([max(0.0, e["op_end"] - 90), e["op_end"]], abs=2e-3)
         assert sp["ending"] == pytest.approx(
             [e["ed_start"], min(e["duration"], e["ed_start"] + 90)], abs=2e-3
         )
-        # the skip ranges stop a margin short of the story on both sides (not at the file's edges)
+        # the skip ranges stop short of the story on both sides (not at the file's edges): a margin at
+        # the answered OP end and ED start, the edge margin at the assumed OP start and ED end
         a, b = sp["opening"]
-        assert e["op"] == pytest.approx([a + m if a > 0 else 0.0, b - m], abs=2e-3)
+        assert e["op"] == pytest.approx([a + edge if a > 0 else 0.0, b - m], abs=2e-3)
         a, b = sp["ending"]
-        assert e["ed"] == pytest.approx([a + m, b if b >= e["duration"] - 1e-3 else b - m], abs=2e-3)
+        assert e["ed"] == pytest.approx([a + m, b if b >= e["duration"] - 1e-3 else b - edge], abs=2e-3)
         values = [m["op_end"] for m in e["models"]]
         assert e["spread"]["op_end"] == pytest.approx(max(values) - min(values), abs=2e-3)
         assert min(values) - 1e-3 <= e["op_end"] <= max(values) + 1e-3

@@ -89,15 +89,21 @@ def test_the_margin_keeps_small_errors_out_of_the_story():
     plain = score_run(doc, _spans())
     assert plain["story_eaten_s"] == [pytest.approx(2.4)] and plain["story_safe_share"] == 0.0
     assert plain["theme_left_s"] == [pytest.approx(0.0)]
-    narrowed = score_run(doc, _spans(), margin=1.0)
+    narrowed = score_run(doc, _spans(), margin=1.0, edge_margin=1.0)
     assert narrowed["story_eaten_s"] == [pytest.approx(0.0)] and narrowed["story_safe_share"] == 1.0
     assert narrowed["theme_left_s"] == [pytest.approx(5 * 0.4)]
     assert narrowed["boundaries"]["op_start"]["median"] == pytest.approx(0.6)
+    # the edge margin narrows only the outer edges (OP start, ED end, preview start; the preview's end
+    # is the file's): 2.4 s of theme left at each of those three, 0.4 s at the OP end and ED start
+    wide = score_run(doc, _spans(), margin=1.0, edge_margin=3.0)
+    assert wide["story_eaten_s"] == [pytest.approx(0.0)]
+    assert wide["theme_left_s"] == [pytest.approx(3 * 2.4 + 2 * 0.4)] and wide["edge_margin"] == 3.0
     # predict.py's own narrowed ranges with the measured spans beside them: the same figures
-    from skips.decide import narrow_span
+    from skips.decide import skip_ranges_from_spans
     e["spans"] = {"opening": e["op"], "ending": e["ed"], "preview": e["preview"]}
     e["op"], e["ed"], e["preview"] = (
-        list(narrow_span(tuple(x), 1.0, 1000.0)) for x in (e["op"], e["ed"], e["preview"])
+        list(x) for x in skip_ranges_from_spans(
+            tuple(e["op"]), tuple(e["ed"]), tuple(e["preview"]), 1.0, 1.0, 1000.0)
     )
     again = score_run(doc, _spans())
     assert (
