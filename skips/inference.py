@@ -44,6 +44,15 @@ def shipped_season_rule() -> Path:
     return SHIPPED_DIR / "season_rule.json"
 
 
+def is_shipped_model(given: Sequence[str] | None) -> bool:
+    """Whether these --weights are the shipped model: none given, or exactly its checkpoints named
+    by path (so that its season rule goes with it however it was named)."""
+    if given is None:
+        return True
+    shipped = {p.resolve() for p in SHIPPED_DIR.glob("*.pth")}
+    return bool(shipped) and {Path(g).resolve() for g in given} == shipped
+
+
 def model_notes(models: Sequence[LoadedModel]) -> list[str]:
     """What a user should know about the checkpoints before trusting the answers."""
     from models.checkpoint import segment_head_trained

@@ -19,6 +19,7 @@ from datatools.spec import clip_path
 from skips.decide import apply_skip_margin, decide_episode, resolve_min_confidence, withhold_unsure
 from skips.inference import (
     LoadedModel,
+    is_shipped_model,
     load_models,
     model_notes,
     resolve_weights,
@@ -144,7 +145,7 @@ def _load(weights: Sequence[str], options: PredictOptions, log: Log) -> tuple[li
 def _season_rule(options: PredictOptions, season: bool, log: Log) -> str | None:
     rule = options.season_rule
     shipped_rule = shipped_season_rule()
-    if season and rule is None and options.weights is None and shipped_rule.is_file():
+    if season and rule is None and is_shipped_model(options.weights) and shipped_rule.is_file():
         rule = str(shipped_rule)   # fitted with the shipped model, on its held-out series
         log(f"[predict] --season_rule {shipped_rule} (the shipped model's, fitted on held-out series)")
     return rule

@@ -93,3 +93,20 @@ def test_train_shipped_refuses_another_recipe_in_its_folder(tmp_path, capsys):
     assert main(["--out", str(tmp_path), "--stages", ""]) == 0
     with pytest.raises(SystemExit, match="another recipe"):
         main(["--out", str(tmp_path), "--stages", "", "--epochs", "3"])
+
+
+def test_the_shipped_season_rule_goes_with_the_shipped_weights_however_named(tmp_path):
+    """--season uses the rule fitted with the shipped model when the weights are the shipped model:
+    none given, or its checkpoint named by any path; never for another checkpoint (it was fitted
+    against the shipped model's confidence)."""
+    import os
+    import shutil
+
+    from skips.inference import is_shipped_model
+
+    rel = os.path.relpath(WEIGHTS)
+    assert is_shipped_model(None) and is_shipped_model([str(WEIGHTS)]) and is_shipped_model([rel])
+    other = tmp_path / "other.pth"
+    shutil.copyfile(WEIGHTS, other)
+    assert not is_shipped_model([str(other)]) and not is_shipped_model([str(WEIGHTS), str(other)])
+    assert not is_shipped_model(["none"])
