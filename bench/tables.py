@@ -204,6 +204,44 @@ def episodes_coverage(files: list[Path]) -> str:
     return "\n".join(parts)
 
 
+def episodes_material(files: list[Path]) -> str:
+    """Whole episodes made from real material, one row per run and method: what predict.py's default
+    threshold answers and how much story its skips eat, beside every answer kept."""
+    from bench.predict_bench import _table
+    rows = []
+    for f in files:
+        doc = _load(f)
+        season = " --season" if "season" in f.stem else ""
+        for m, at in doc["at_default"].items():
+            zero, eaten = doc["results"][m], at["story_eaten_s"]
+            rows.append([
+                f"`{f.stem}`", f"{m}{season}", doc["data"],
+                f"{at['answered_share']:.0%} ({at['all']['answered']}/{at['all']['n']})",
+                "-" if at["all"]["within_2s"] is None else f"{at['all']['within_2s']:.0%}",
+                f"{at['story_safe_share']:.0%}", f"{max(eaten):.1f}",
+                f"{zero['story_safe_share']:.0%}",
+            ])
+    return "\n".join([
+        _source_line(files), "",
+        _table(["run", "method", "episodes", "answered at the default threshold",
+                "answered within 2 s", "episodes with <= 1 s of story skipped", "most story skipped (s)",
+                "story-safe with every answer kept"], rows),
+    ])
+
+
+def episodes_edge_margin(files: list[Path]) -> str:
+    """The skip-margin grid of whole-episode runs at predict.py's default threshold
+    (bench/predict_bench.py)."""
+    from bench.predict_bench import margin_table
+    parts = [_source_line(files)]
+    for f in files:
+        doc = _load(f)
+        at = {m: v["threshold"] for m, v in doc["at_default"].items()}
+        rows = {m: [r for r in rr if r["threshold"] == at[m]] for m, rr in doc["margins"].items()}
+        parts += ["", f"`{f.stem}` ({doc['data']}):", "", margin_table(rows)]
+    return "\n".join(parts)
+
+
 def preprocess_speed(files: list[Path]) -> str:
     doc = _load(files[0])
     S, n = doc["clip_seconds"], doc["clips"]
@@ -416,6 +454,15 @@ TABLES: dict[str, tuple[Callable[[], list[Path]], Callable[[list[Path]], str]]] 
     "episodes_coverage": (
         lambda: [RESULTS / "episode_bench_ab.json", RESULTS / "episode_val_ab.json"],
         episodes_coverage,
+    ),
+    "episodes_material": (
+        lambda: [RESULTS / f"episode_material_{x}.json"
+                 for x in ("val", "test", "val_season", "test_season")],
+        episodes_material,
+    ),
+    "episodes_edge_margin": (
+        lambda: [RESULTS / f"episode_material_{x}.json" for x in ("val", "test")],
+        episodes_edge_margin,
     ),
     "preprocess_speed": (lambda: [RESULTS / "preprocess_bench.json"], preprocess_speed),
     "train_speed": (lambda: [RESULTS / "train_bench.json"], train_speed),
