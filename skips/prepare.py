@@ -269,10 +269,13 @@ def window_features(path: str, starts: Sequence[float], clip_seconds: int, opts:
     the span they cover is decoded and its text detected once, however the windows overlap, in
     ``workers`` consecutive parts side by side; each window then takes its seconds of frames and
     boxes and its own MFCC (as the preprocessing computes them for a clip).  Windows that do not
-    start on a whole second are decoded one by one.  Stops at the first window that cannot be decoded."""
+    start on a whole second are decoded one by one.  Stops at the first window that cannot be decoded.
+    ``starts`` must be ascending (ValueError otherwise: the covered span is read from its ends)."""
     from utils.media import mfcc_from_audio
     from utils.text_roi import roi_from_boxes
 
+    if any(b < a for a, b in zip(starts, starts[1:])):
+        raise ValueError(f"window starts must be ascending, got {list(starts)}")
     S = int(clip_seconds)
     if any(abs(t - round(t)) > 1e-9 for t in starts):
         out = []

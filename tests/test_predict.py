@@ -758,3 +758,6 @@ def test_scan_windows_decode_each_second_once_and_match_single_windows(world):
         assert np.array_equal(f["frames"], one["frames"])
         assert np.abs(f["mfcc"] - one["mfcc"]).mean() < 0.05 * np.abs(one["mfcc"]).mean()
         assert np.mean(f["roi"] == one["roi"]) > 0.98
+    # the span is read from the first and last start: windows out of order are refused, not cut short
+    with pytest.raises(ValueError, match="ascending"):
+        prepare.window_features(str(path), starts[::-1], S, opts)
