@@ -234,6 +234,7 @@ def clip_answers(model, data: Path, S: int) -> list[dict]:
     the segment head's support for the answer."""
     from models.dense import segment_support
     from models.inputs import predict_seconds
+    from skips.inference import recover_missed
 
     spans = json.loads((data / "spans.json").read_text(encoding="utf-8"))
     feat = data / "processed"
@@ -245,6 +246,8 @@ def clip_answers(model, data: Path, S: int) -> list[dict]:
         arrays = {k: np.stack([b[k] for b in batch]) for k in ("mfcc", "frames", "roi")}
         arrays["is_end"] = np.array([m["kind"] == "end" for m in batch_meta], np.float32)
         res = predict_seconds(model, arrays, "unit", S)
+        if "segments" in res:   # as predict.py answers (skips.inference.run_batch)
+            recover_missed(res, [m["kind"] for m in batch_meta])
         for i, m in enumerate(batch_meta):
             sup = (
                 segment_support(res["segments"][i], m["kind"], float(res["seconds"][i]))

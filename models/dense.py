@@ -312,6 +312,37 @@ def segment_support(probs: np.ndarray, kind: str, boundary: float, seconds: floa
     return float(row[lo:hi].mean()) if hi > lo else 0.0
 
 
+HEADS_AGREE = 0.9   # recover_boundary: peak mass and segment support both at least this
+
+
+def recover_boundary(per_second: np.ndarray, probs: np.ndarray, kind: str,
+                     min_share: float = HEADS_AGREE) -> tuple[float, float] | None:
+    """A boundary the before/after state head missed but the two other heads see (clip seconds,
+    raw confidence), or None.  The state head decides whether the boundary lies inside the window
+    at all (``present``); it says "not inside" for a short opening that starts at the window's first
+    second (it reads the story after it as a cold open before a later one), while the heatmap puts
+    nearly all its mass on one second and the segment head sees the theme before it and story after.
+    When the heatmap's mass within 2 s of its peak and the segment head's support for the peak
+    (segment_support) are both at least ``min_share``, and the segment head sees no theme in the
+    SUPPORT_S seconds on the other side (so the theme does not run on past the window's edge), the
+    answer is the heatmap's soft-argmax and its raw confidence that mass times the support (the
+    support in place of the state head's ``present``).  ``per_second`` (S,) is the heatmap softmax,
+    ``probs`` (K, S) the segment probabilities."""
+    from datatools.segments import ENDING, OPENING
+
+    p = np.asarray(per_second, np.float64)
+    k = int(np.argmax(p))
+    mass = float(p[max(0, k - int(CONF_RADIUS_S)):k + int(CONF_RADIUS_S) + 1].sum())
+    sup = segment_support(probs, kind, k + 0.5)
+    n = int(SUPPORT_S)
+    theme = np.asarray(probs, np.float64)[OPENING if kind == "start" else ENDING]
+    beyond = theme[k + 1:k + 1 + n] if kind == "start" else theme[max(0, k - n):k]
+    if mass < min_share or sup < min_share or beyond.size < n or float(beyond.mean()) > 1.0 - min_share:
+        return None
+    seconds, conf = decode_dense(torch.from_numpy(np.log(np.clip(p, 1e-12, 1.0))).float())
+    return float(seconds), float(conf) * sup
+
+
 def decode_spans(probs: np.ndarray, kind: str, boundary: float, min_share: float = 0.5) -> dict:
     """Spans from a clip's per-second segment probabilities ``probs`` (K, S) (softmax of the
     segment head) around its boundary (clip seconds): for a ``start`` clip the OP start (the

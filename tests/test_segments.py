@@ -504,3 +504,29 @@ def test_rare_segments_weigh_more():
     both = float(dense_loss(out, torch.tensor([0.5]), seg)["segment"])
     plain = float(torch.nn.functional.cross_entropy(logits, seg))
     assert both > plain
+
+
+def test_a_boundary_the_state_head_missed_is_recovered_only_where_both_other_heads_see_it():
+    """models.dense.recover_boundary: a 53-s opening from the window's first second (the state head
+    said "not inside"): the heatmap's peak at 52-53 s and the segment head's opening before it and
+    story after give the answer back, with mass x support as its raw confidence; no answer where
+    the segment head sees no opening before the peak, where the opening runs on past the window's
+    end, or where the heatmap is spread out."""
+    from datatools.segments import OPENING
+    from models.dense import recover_boundary
+
+    S, K = 200, 5
+    probs = np.full((K, S), 0.02)
+    probs[OPENING, :53] = 0.97
+    heat = np.full(S, 0.02 / S)
+    heat[52], heat[53] = 0.6, 0.38
+    got = recover_boundary(heat / heat.sum(), probs, "start")
+    assert got is not None and 52.0 <= got[0] <= 54.0 and 0.8 < got[1] < 1.0
+    no_theme = probs.copy()
+    no_theme[OPENING] = 0.02
+    assert recover_boundary(heat / heat.sum(), no_theme, "start") is None
+    runs_on = probs.copy()
+    runs_on[OPENING, :] = 0.97                      # theme after the peak too
+    assert recover_boundary(heat / heat.sum(), runs_on, "start") is None
+    flat = np.full(S, 1.0 / S)
+    assert recover_boundary(flat, probs, "start") is None
