@@ -232,9 +232,8 @@ def clip_answers(model, data: Path, S: int) -> list[dict]:
     """The model on every clip a dataset's spans.json lists (labelled clips and start windows without
     an OP end): clip, series, flags, truth (None: no OP end in the window), answer, raw confidence and
     the segment head's support for the answer."""
-    from models.dense import segment_support
+    from models.dense import recover_missed, segment_support
     from models.inputs import predict_seconds
-    from skips.inference import recover_missed
 
     spans = json.loads((data / "spans.json").read_text(encoding="utf-8"))
     feat = data / "processed"

@@ -30,6 +30,7 @@ on start windows whose OP ends after them: a late opening after a long cold open
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -341,6 +342,22 @@ def recover_boundary(per_second: np.ndarray, probs: np.ndarray, kind: str,
         return None
     seconds, conf = decode_dense(torch.from_numpy(np.log(np.clip(p, 1e-12, 1.0))).float())
     return float(seconds), float(conf) * sup
+
+
+def recover_missed(answers: dict, kinds: Sequence[str]) -> None:
+    """In place, for a batch of a dense model's answers (``seconds``, ``confidence``, ``present``,
+    ``per_second``, ``segments`` as class probabilities; lists or arrays in batch order, clip types
+    ``kinds``): where the state head put the boundary outside the window but recover_boundary finds
+    it, take that answer and its raw confidence; ``recovered`` says which clips.  Only for a segment
+    head that learned (models.checkpoint.segment_head_trained)."""
+    answers["recovered"] = [False] * len(kinds)
+    for i, kind in enumerate(kinds):
+        if answers["present"][i] >= 0.5:
+            continue
+        got = recover_boundary(answers["per_second"][i], answers["segments"][i], kind)
+        if got is not None:
+            answers["seconds"][i], answers["confidence"][i] = got
+            answers["recovered"][i] = True
 
 
 def decode_spans(probs: np.ndarray, kind: str, boundary: float, min_share: float = 0.5) -> dict:

@@ -44,7 +44,14 @@ from datatools.dataset import (
 from datatools.fileio import atomic_write_json, atomic_write_text
 from datatools.labels import write_submission
 from datatools.metric import summary as metric_summary
-from models.checkpoint import check_compatible, load_weights, read_checkpoint, save_checkpoint, unwrap
+from models.checkpoint import (
+    check_compatible,
+    load_weights,
+    read_checkpoint,
+    save_checkpoint,
+    segment_head_trained,
+    unwrap,
+)
 from models.config import PRESETS, ModelConfig, get_config
 from models.distributed import (
     DistInfo,
@@ -285,10 +292,15 @@ def train_one_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.optim
 
 @torch.no_grad()
 def predict(model: nn.Module, loader: DataLoader, args: argparse.Namespace, normalization: str,
-            device: torch.device, with_confidence: bool = False, with_posterior: bool = False):
+            device: torch.device, with_confidence: bool = False, with_posterior: bool = False,
+            recover: bool = False):
     """Predicted seconds for every clip of ``loader`` in dataset order (and, with
     ``with_confidence``, the model's confidence per clip, or None for kinds without one; with
-    ``with_posterior`` also the per-second boundary posterior (N, S) of kinds that give one, else None)."""
+    ``with_posterior`` also the per-second boundary posterior (N, S) of kinds that give one, else None).
+    ``recover``: a dense model whose segment head learned takes back the boundaries its state head
+    missed (models.dense.recover_missed), as predict.py does."""
+    from models.dense import recover_missed
+
     model.eval()
     out_s, conf, post = [], [], []
     for batch in loader:
@@ -298,6 +310,11 @@ def predict(model: nn.Module, loader: DataLoader, args: argparse.Namespace, norm
         if "confidence" in out:
             conf.append(out["confidence"].float().cpu().numpy())
             post.append(out["per_second"].float().cpu().numpy())
+            if recover and "segments" in out:
+                recover_missed({"seconds": out_s[-1], "confidence": conf[-1], "per_second": post[-1],
+                                "present": out["present"].float().cpu().numpy(),
+                                "segments": torch.softmax(out["segments"].float(), 1).cpu().numpy()},
+                               ["end" if e >= 0.5 else "start" for e in batch["is_end"].tolist()])
     pred = np.concatenate(out_s) if out_s else np.zeros(0)
     if not with_confidence:
         return pred
@@ -423,7 +440,8 @@ def run_test(args: argparse.Namespace, info: DistInfo, run_dir: Path) -> dict[st
     LOG.info("testing %s (%s, epoch %s) on %d clips of %s", args.weights, ckpt["kind"],
              ckpt.get("epoch"), len(records), folder)
     pred, conf, post = predict(
-        model, loader, args, norm, info.device, with_confidence=True, with_posterior=True
+        model, loader, args, norm, info.device, with_confidence=True, with_posterior=True,
+        recover=segment_head_trained(ckpt),
     )
     out = run_dir / "submission.csv"
     write_submission(out, [(r.name, float(p)) for r, p in zip(records, pred)])

@@ -94,6 +94,7 @@ def run_batch(models: Sequence[LoadedModel], features: Sequence[dict[str, np.nda
     Per model: ``seconds``, ``per_second`` (and ``confidence``, ``present`` and ``segments``, the
     per-second segment probabilities (K, S), for kinds that give them), each a list in batch order."""
     from models.checkpoint import segment_head_trained
+    from models.dense import recover_missed
     from models.inputs import predict_seconds
 
     batch = {k: np.stack([f[k] for f in features]) for k in ("mfcc", "frames", "roi")}
@@ -108,24 +109,9 @@ def run_batch(models: Sequence[LoadedModel], features: Sequence[dict[str, np.nda
                 out[-1][key] = [float(x) for x in r[key]]
         if "segments" in r and segment_head_trained(m.meta):   # an untrained head says nothing
             out[-1]["segments"] = list(r["segments"])
-            recover_missed(out[-1], kinds)
+            recover_missed(out[-1], kinds)   # models.dense: a boundary the state head missed
     return out
 
-
-def recover_missed(answers: dict[str, list], kinds: Sequence[str]) -> None:
-    """Where a dense model's state head put its boundary outside the window but the heatmap and
-    the segment head agree on one inside it (models.dense.recover_boundary), take that answer and
-    its confidence; ``recovered`` lists which clips of the batch."""
-    from models.dense import recover_boundary
-
-    answers["recovered"] = [False] * len(kinds)
-    for i, kind in enumerate(kinds):
-        if answers["present"][i] >= 0.5:
-            continue
-        got = recover_boundary(answers["per_second"][i], answers["segments"][i], kind)
-        if got is not None:
-            answers["seconds"][i], answers["confidence"][i] = got
-            answers["recovered"][i] = True
 
 
 def run_models(models: Sequence[LoadedModel], prepared: Prepared, clip_seconds: int,
