@@ -184,7 +184,9 @@ def card_text() -> str:
             "## Zero-shot accuracy on unseen series",
             "",
             f"{zs['n_clips']} labelled clips of {zs['n_series']} test series made from the test split "
-            "(sources no training or calibration saw); the challenge score is mean(max(|error| - 1 s, 0)):",
+            "(sources no training or calibration saw)"
+            + (f", evaluated with the code of commit `{zs['commit'][:7]}`" if zs.get("commit") else "")
+            + "; the challenge score is mean(max(|error| - 1 s, 0)):",
             "",
             score_table(zs["scores"]),
             "",

@@ -422,7 +422,8 @@ def stage_evaluate(out: Path, r: Recipe) -> dict:
               for g, idx in groups.items() if idx}
     windows = [i for i, x in enumerate(rows) if x["truth"] is None]
     sure = conf >= 0.9
-    res = {"n_clips": len(labelled), "n_series": len({rows[i]["series"] for i in labelled}),
+    res = {"commit": git_commit(), "n_clips": len(labelled),
+           "n_series": len({rows[i]["series"] for i in labelled}),
            "scores": scores, "reliability": reliability(conf[labelled], err[labelled]),
            "at_0.9": {"answered": round(float(sure[labelled].mean()), 4),
                       "within_2s": round(float((err[labelled][sure[labelled]] <= 2.0).mean()), 4)

@@ -313,48 +313,38 @@ def segment_support(probs: np.ndarray, kind: str, boundary: float, seconds: floa
     return float(row[lo:hi].mean()) if hi > lo else 0.0
 
 
-HEADS_AGREE = 0.9   # recover_boundary: peak mass and segment support both at least this
-
-
 def recover_boundary(per_second: np.ndarray, probs: np.ndarray, kind: str,
-                     min_share: float = HEADS_AGREE) -> tuple[float, float] | None:
-    """A boundary the before/after state head missed but the two other heads see (clip seconds,
-    raw confidence), or None.  The state head decides whether the boundary lies inside the window
-    at all (``present``); it says "not inside" for a short opening that starts at the window's first
-    second (it reads the story after it as a cold open before a later one), while the heatmap puts
-    nearly all its mass on one second and the segment head sees the theme before it and story after.
-    When the heatmap's mass within 2 s of its peak and the segment head's support for the peak
-    (segment_support) are both at least ``min_share``, and the segment head sees no theme in the
-    SUPPORT_S seconds on the other side (so the theme does not run on past the window's edge), the
-    answer is the heatmap's soft-argmax and its raw confidence that mass times the support (the
-    support in place of the state head's ``present``).  ``per_second`` (S,) is the heatmap softmax,
-    ``probs`` (K, S) the segment probabilities."""
-    from datatools.segments import ENDING, OPENING
-
+                     answer: float) -> tuple[float, float] | None:
+    """The segment head arbitrating between the decoded ``answer`` (clip seconds; the heatmap
+    constrained by the before/after state head) and the heatmap's own answer: (clip seconds, raw
+    confidence) of the heatmap's answer, or None to keep ``answer``.  The state head can place the
+    boundary wrongly: it says "not inside the window" for a short opening that starts at the window's
+    first second (reading the story after it as a cold open before a later one), or pulls the answer
+    tens of seconds away from a heatmap peak.  When the segment head does not support the decoded
+    answer (segment_support < 0.5: no theme before an OP end, none after an ED start) but supports
+    the heatmap's soft-argmax (>= 0.5, and more), more than 2 s away, that is the answer, with its
+    heatmap mass within 2 s times that support as raw confidence (calibrated like any other).
+    ``per_second`` (S,) is the heatmap softmax, ``probs`` (K, S) the segment probabilities."""
     p = np.asarray(per_second, np.float64)
-    k = int(np.argmax(p))
-    mass = float(p[max(0, k - int(CONF_RADIUS_S)):k + int(CONF_RADIUS_S) + 1].sum())
-    sup = segment_support(probs, kind, k + 0.5)
-    n = int(SUPPORT_S)
-    theme = np.asarray(probs, np.float64)[OPENING if kind == "start" else ENDING]
-    beyond = theme[k + 1:k + 1 + n] if kind == "start" else theme[max(0, k - n):k]
-    if mass < min_share or sup < min_share or beyond.size < n or float(beyond.mean()) > 1.0 - min_share:
+    if segment_support(probs, kind, answer) >= 0.5:
         return None
-    seconds, conf = decode_dense(torch.from_numpy(np.log(np.clip(p, 1e-12, 1.0))).float())
-    return float(seconds), float(conf) * sup
+    seconds, mass = (float(x) for x in decode_dense(torch.from_numpy(np.log(np.clip(p, 1e-12, 1.0))).float()))
+    sup = segment_support(probs, kind, seconds)
+    if abs(seconds - float(answer)) <= 2.0 or sup < 0.5 or sup <= segment_support(probs, kind, answer):
+        return None
+    return seconds, mass * sup
 
 
 def recover_missed(answers: dict, kinds: Sequence[str]) -> None:
-    """In place, for a batch of a dense model's answers (``seconds``, ``confidence``, ``present``,
+    """In place, for a batch of a dense model's answers (``seconds``, ``confidence``,
     ``per_second``, ``segments`` as class probabilities; lists or arrays in batch order, clip types
-    ``kinds``): where the state head put the boundary outside the window but recover_boundary finds
-    it, take that answer and its raw confidence; ``recovered`` says which clips.  Only for a segment
-    head that learned (models.checkpoint.segment_head_trained)."""
+    ``kinds``): where recover_boundary prefers the heatmap's own answer, take it and its raw
+    confidence; ``recovered`` says which clips.  Only for a segment head that learned
+    (models.checkpoint.segment_head_trained)."""
     answers["recovered"] = [False] * len(kinds)
     for i, kind in enumerate(kinds):
-        if answers["present"][i] >= 0.5:
-            continue
-        got = recover_boundary(answers["per_second"][i], answers["segments"][i], kind)
+        got = recover_boundary(answers["per_second"][i], answers["segments"][i], kind,
+                               float(answers["seconds"][i]))
         if got is not None:
             answers["seconds"][i], answers["confidence"][i] = got
             answers["recovered"][i] = True

@@ -506,12 +506,13 @@ def test_rare_segments_weigh_more():
     assert both > plain
 
 
-def test_a_boundary_the_state_head_missed_is_recovered_only_where_both_other_heads_see_it():
-    """models.dense.recover_boundary: a 53-s opening from the window's first second (the state head
-    said "not inside"): the heatmap's peak at 52-53 s and the segment head's opening before it and
-    story after give the answer back, with mass x support as its raw confidence; no answer where
-    the segment head sees no opening before the peak, where the opening runs on past the window's
-    end, or where the heatmap is spread out."""
+def test_the_segment_head_arbitrates_between_the_decoded_answer_and_the_heatmap():
+    """models.dense.recover_boundary: a 53-s opening from the window's first second that the state
+    head placed outside the window (answer 199.5 s): the heatmap's peak at 52-53 s, which the segment
+    head supports (opening before it) while it does not support 199.5 s, is the answer, with mass x
+    support as its raw confidence.  The decoded answer stays where the segment head supports it (the
+    opening runs on to the window's end), where it does not support the heatmap's answer either, and
+    where the two answers lie within 2 s."""
     from datatools.segments import OPENING
     from models.dense import recover_boundary
 
@@ -520,13 +521,21 @@ def test_a_boundary_the_state_head_missed_is_recovered_only_where_both_other_hea
     probs[OPENING, :53] = 0.97
     heat = np.full(S, 0.02 / S)
     heat[52], heat[53] = 0.6, 0.38
-    got = recover_boundary(heat / heat.sum(), probs, "start")
+    heat /= heat.sum()
+    got = recover_boundary(heat, probs, "start", 199.5)
     assert got is not None and 52.0 <= got[0] <= 54.0 and 0.8 < got[1] < 1.0
     no_theme = probs.copy()
     no_theme[OPENING] = 0.02
-    assert recover_boundary(heat / heat.sum(), no_theme, "start") is None
+    assert recover_boundary(heat, no_theme, "start", 199.5) is None
     runs_on = probs.copy()
-    runs_on[OPENING, :] = 0.97                      # theme after the peak too
-    assert recover_boundary(heat / heat.sum(), runs_on, "start") is None
-    flat = np.full(S, 1.0 / S)
-    assert recover_boundary(flat, probs, "start") is None
+    runs_on[OPENING, :] = 0.97                      # theme up to 199.5 s too: the answer is supported
+    assert recover_boundary(heat, runs_on, "start", 199.5) is None
+    assert recover_boundary(heat, probs, "start", 51.5) is None       # the same place
+    ed = np.full((K, S), 0.02)
+    from datatools.segments import ENDING
+    ed[ENDING, 120:] = 0.97                         # an ED start: ending after it
+    heat_e = np.full(S, 0.02 / S)
+    heat_e[120] = 0.98
+    heat_e /= heat_e.sum()
+    got = recover_boundary(heat_e, ed, "end", 60.0)
+    assert got is not None and abs(got[0] - 120.5) < 1.0
