@@ -115,12 +115,12 @@ def overlap(ranges: Sequence[tuple[float, float]], spans: Sequence[tuple[float, 
 
 
 def answers_at(e: dict, threshold: float, margin: float | None = None,
-               edge_margin: float | None = None) -> tuple[dict, list[tuple[float, float]]]:
+               edge_margin: float = DEFAULT_EDGE_MARGIN_S) -> tuple[dict, list[tuple[float, float]]]:
     """(boundary -> predicted seconds or None, skip ranges) of one predictions.json episode as
     ``--min_confidence threshold`` would leave them.  The boundaries are the measured spans (the
     JSON's ``spans``; ``op``/``ed``/``preview`` where it has none), the skip ranges what the skip
     files wrote, or, with ``margin``, the measured spans narrowed as ``--skip_margin margin
-    --edge_margin edge_margin`` would (``edge_margin`` None: predict.py's default)."""
+    --edge_margin edge_margin`` would."""
 
     conf = e.get("confidence", {})
     ok = {
@@ -138,14 +138,13 @@ def answers_at(e: dict, threshold: float, margin: float | None = None,
         skip = [e.get("op") if ok["op_end"] else None, e.get("ed") if ok["ed_start"] else None,
                 e.get("preview") if ok["preview"] else None]
     else:
-        edge = DEFAULT_EDGE_MARGIN_S if edge_margin is None else edge_margin
-        skip = list(skip_ranges_from_spans(op, ed, pv, margin, edge, float(e["duration"])))
+        skip = list(skip_ranges_from_spans(op, ed, pv, margin, edge_margin, float(e["duration"])))
     ranges = [tuple(x) for x in skip if x]
     return got, ranges
 
 
 def score_run(doc: dict, spans: dict, threshold: float = 0.0, margin: float | None = None,
-              edge_margin: float | None = None) -> dict:
+              edge_margin: float = DEFAULT_EDGE_MARGIN_S) -> dict:
     """Per boundary: n (episodes whose truth has it), answered, and the error summary of the
     answered ones; the story eaten and the theme (OP, ED, preview) left unskipped per episode; the
     answered share over all boundaries.  ``margin`` / ``edge_margin``: skip ranges as --skip_margin /
@@ -195,8 +194,7 @@ def score_run(doc: dict, spans: dict, threshold: float = 0.0, margin: float | No
             "story_eaten_s": [round(float(x), 3) for x in eaten],
             "story_safe_share": float((eaten_a <= STORY_TOLERANCE_S).mean()) if eaten_a.size else None,
             "theme_left_s": [round(float(x), 3) for x in left], "margin": margin,
-            "edge_margin": (None if margin is None else DEFAULT_EDGE_MARGIN_S if edge_margin is None
-                            else edge_margin),
+            "edge_margin": None if margin is None else edge_margin,
             "false_skips": int(false_skips), "episodes": int(eaten_a.size)}
 
 

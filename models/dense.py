@@ -326,11 +326,12 @@ def recover_boundary(per_second: np.ndarray, probs: np.ndarray, kind: str,
     heatmap mass within 2 s times that support as raw confidence (calibrated like any other).
     ``per_second`` (S,) is the heatmap softmax, ``probs`` (K, S) the segment probabilities."""
     p = np.asarray(per_second, np.float64)
-    if segment_support(probs, kind, answer) >= 0.5:
+    kept = segment_support(probs, kind, answer)
+    if kept >= 0.5:
         return None
     seconds, mass = (float(x) for x in decode_dense(torch.from_numpy(np.log(np.clip(p, 1e-12, 1.0))).float()))
     sup = segment_support(probs, kind, seconds)
-    if abs(seconds - float(answer)) <= 2.0 or sup < 0.5 or sup <= segment_support(probs, kind, answer):
+    if abs(seconds - float(answer)) <= 2.0 or sup < 0.5 or sup <= kept:
         return None
     return seconds, mass * sup
 

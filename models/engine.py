@@ -312,7 +312,6 @@ def predict(model: nn.Module, loader: DataLoader, args: argparse.Namespace, norm
             post.append(out["per_second"].float().cpu().numpy())
             if recover and "segments" in out:
                 recover_missed({"seconds": out_s[-1], "confidence": conf[-1], "per_second": post[-1],
-                                "present": out["present"].float().cpu().numpy(),
                                 "segments": torch.softmax(out["segments"].float(), 1).cpu().numpy()},
                                ["end" if e >= 0.5 else "start" for e in batch["is_end"].tolist()])
     pred = np.concatenate(out_s) if out_s else np.zeros(0)

@@ -113,7 +113,6 @@ def run_batch(models: Sequence[LoadedModel], features: Sequence[dict[str, np.nda
     return out
 
 
-
 def run_models(models: Sequence[LoadedModel], prepared: Prepared, clip_seconds: int,
                device: Any) -> list[dict[str, Any]]:
     """Each model on the episode's two clips (one batch of 2).  Per model: clip-time seconds

@@ -513,7 +513,7 @@ def test_the_segment_head_arbitrates_between_the_decoded_answer_and_the_heatmap(
     support as its raw confidence.  The decoded answer stays where the segment head supports it (the
     opening runs on to the window's end), where it does not support the heatmap's answer either, and
     where the two answers lie within 2 s."""
-    from datatools.segments import OPENING
+    from datatools.segments import ENDING, OPENING
     from models.dense import recover_boundary
 
     S, K = 200, 5
@@ -532,7 +532,6 @@ def test_the_segment_head_arbitrates_between_the_decoded_answer_and_the_heatmap(
     assert recover_boundary(heat, runs_on, "start", 199.5) is None
     assert recover_boundary(heat, probs, "start", 51.5) is None       # the same place
     ed = np.full((K, S), 0.02)
-    from datatools.segments import ENDING
     ed[ENDING, 120:] = 0.97                         # an ED start: ending after it
     heat_e = np.full(S, 0.02 / S)
     heat_e[120] = 0.98
