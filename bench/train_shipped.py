@@ -49,6 +49,7 @@ WEIGHTS = SHIPPED / "avt_dense_general.pth"
 RESULTS = SHIPPED / "results"
 CARD = SHIPPED / "MODEL_CARD.md"
 SEASON_RULE = SHIPPED / "season_rule.json"   # predict.py --season's rule with the shipped model
+WEIGHTS_NAME = WEIGHTS.name
 MAX_BYTES = 5 * 1024 * 1024
 BINS = (0.0, 0.5, 0.7, 0.8, 0.9, 0.95, 1.0001)   # reliability table: confidence bins
 
@@ -331,7 +332,9 @@ def stage_calibrate(out: Path, r: Recipe) -> dict:
     return res
 
 
-def stage_export(out: Path, r: Recipe, material: Path, timings: dict) -> None:
+def stage_export(out: Path, r: Recipe, material: Path, timings: dict, dest: Path = SHIPPED) -> None:
+    """The ensemble, its calibration and season rule and build.json into the model folder ``dest``
+    (models/shipped by default; another folder holds a candidate to compare before shipping it)."""
     import torch
 
     from datatools.synth.material import read_index
@@ -353,15 +356,16 @@ def stage_export(out: Path, r: Recipe, material: Path, timings: dict) -> None:
             "calibrated_on": "calib split (other sources, other series)",
         },
     }
-    SHIPPED.mkdir(parents=True, exist_ok=True)
-    save_checkpoint(WEIGHTS, state)
+    weights = dest / WEIGHTS_NAME
+    dest.mkdir(parents=True, exist_ok=True)
+    save_checkpoint(weights, state)
     import shutil
-    shutil.copyfile(out / "season_rule.json", SEASON_RULE)
-    size = WEIGHTS.stat().st_size
+    shutil.copyfile(out / "season_rule.json", dest / SEASON_RULE.name)
+    size = weights.stat().st_size
     if size > MAX_BYTES:
-        raise SystemExit(f"{WEIGHTS}: {size / 1e6:.1f} MB, over the 5 MB the repository ships")
+        raise SystemExit(f"{weights}: {size / 1e6:.1f} MB, over the 5 MB the repository ships")
     n_params = sum(p.numel() for p in model.parameters())
-    print(f"wrote {WEIGHTS} ({size / 1e6:.2f} MB, {n_params} parameters)")
+    print(f"wrote {weights} ({size / 1e6:.2f} MB, {n_params} parameters)")
     index = read_index(material)
     dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
                                 capture_output=True, text=True).stdout.strip())
@@ -381,8 +385,9 @@ def stage_export(out: Path, r: Recipe, material: Path, timings: dict) -> None:
         if (out / "commands.json").is_file()
         else [],
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(RESULTS / "build.json", build, indent=1)
+    results = dest / RESULTS.name
+    results.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(results / "build.json", build, indent=1)
     del torch
 
 
@@ -403,12 +408,13 @@ def data_counts(out: Path) -> dict:
     return res
 
 
-def stage_evaluate(out: Path, r: Recipe) -> dict:
-    """Zero-shot on the test split, through the exported file (what predict.py loads)."""
+def stage_evaluate(out: Path, r: Recipe, dest: Path = SHIPPED) -> dict:
+    """Zero-shot on the test split, through the exported file in ``dest`` (what predict.py loads);
+    for a candidate folder, printed beside the shipped model's committed figures."""
     from datatools.metric import summary
     from models.checkpoint import load_checkpoint_model
 
-    model, meta = load_checkpoint_model(WEIGHTS, "cpu")
+    model, meta = load_checkpoint_model(dest / WEIGHTS_NAME, "cpu")
     rows = clip_answers(model, out / "test", r.clip_seconds)
     err = errors(rows, r.clip_seconds)
     conf = final_confidence(rows, meta.get("calibration"))
@@ -431,11 +437,25 @@ def stage_evaluate(out: Path, r: Recipe) -> dict:
            "windows_without_op_end": {"n": len(windows), "claimed_at_0.9": int(sure[windows].sum()),
                                       "claimed_at_0.5": int((conf[windows] >= 0.5).sum())},
            "rows": [{**x, "confidence": round(float(c), 4)} for x, c in zip(rows, conf)]}
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(RESULTS / "zero_shot_test.json", res, indent=1)
+    results = dest / RESULTS.name
+    results.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(results / "zero_shot_test.json", res, indent=1)
     cal = json.loads((out / "calibration.json").read_text(encoding="utf-8"))
-    atomic_write_json(RESULTS / "calibration.json", {k: v for k, v in cal.items() if k != "rows"}, indent=1)
+    atomic_write_json(results / "calibration.json", {k: v for k, v in cal.items() if k != "rows"}, indent=1)
+    print(zero_shot_line(str(dest), res))
+    shipped = RESULTS / "zero_shot_test.json"
+    if dest.resolve() != SHIPPED.resolve() and shipped.is_file():
+        print(zero_shot_line("shipped", json.loads(shipped.read_text(encoding="utf-8"))))
     return res
+
+
+def zero_shot_line(name: str, res: dict) -> str:
+    """One line of a zero-shot result: score, median, within 2 s, and what confidence >= 0.9 keeps."""
+    a, sure = res["scores"]["all"], res["at_0.9"]
+    kept = "-" if sure["within_2s"] is None else f"{sure['within_2s']:.0%}"
+    return (f"{name}: {res['n_clips']} clips of {res['n_series']} unseen series: score {a['score']:.2f} s, "
+            f"median {a['median']:.2f} s, within 2 s {a['within_2s']:.0%}; at confidence >= 0.9 "
+            f"{sure['answered']:.0%} answered, {kept} of them within 2 s")
 
 
 def get_args_parser() -> argparse.ArgumentParser:
@@ -449,6 +469,10 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--stages", default="data,preprocess,train,calibrate,export,evaluate,card",
                    help="comma-separated stages to run, in order")
     p.add_argument("--threads", type=int, default=1, help="torch threads per training process")
+    p.add_argument("--ship_to", default=str(SHIPPED),
+                   help="model folder the export and evaluate stages write (weights, season rule, results); "
+                        "another folder keeps a candidate beside the shipped model to compare first "
+                        f"(predict.py --weights DIR/{WEIGHTS.name} uses its season rule too)")
     g = p.add_argument_group("recipe (the shipped model's values by default)")
     for f in fields(Recipe):
         g.add_argument(f"--{f.name}", type=type(f.default), default=f.default)
@@ -459,6 +483,7 @@ def main(argv: list[str] | None = None) -> int:
     args = get_args_parser().parse_args(argv)
     r = Recipe(**{f.name: getattr(args, f.name) for f in fields(Recipe)})
     out, material = Path(args.out).resolve(), Path(args.material).resolve()
+    ship_to = Path(args.ship_to).resolve()
     out.mkdir(parents=True, exist_ok=True)
     RUN_OUT[0] = out
     rec = out / "recipe.json"
@@ -493,10 +518,12 @@ def main(argv: list[str] | None = None) -> int:
         elif stage == "calibrate":
             stage_calibrate(out, r)
         elif stage == "export":
-            stage_export(out, r, material, timings)
+            stage_export(out, r, material, timings, ship_to)
         elif stage == "evaluate":
-            stage_evaluate(out, r)
+            stage_evaluate(out, r, ship_to)
         elif stage == "card":
+            if ship_to != SHIPPED.resolve():
+                raise SystemExit("the card stage writes models/shipped/MODEL_CARD.md; drop --ship_to to ship")
             from bench.shipped_card import write_card
             build = json.loads((RESULTS / "build.json").read_text(encoding="utf-8"))
             build["timings"] = {k: v for k, v in timings.items() if not k.endswith("_last")}

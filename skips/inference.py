@@ -39,18 +39,26 @@ def resolve_weights(given: Sequence[str] | None) -> list[str]:
     return found
 
 
-def shipped_season_rule() -> Path:
-    """The season rule fitted with the shipped model, on its held-out series (may be missing)."""
-    return SHIPPED_DIR / "season_rule.json"
-
-
-def is_shipped_model(given: Sequence[str] | None) -> bool:
-    """Whether these --weights are the shipped model: none given, or exactly its checkpoints named
-    by path (so that its season rule goes with it however it was named)."""
+def model_dir(given: Sequence[str] | None) -> Path | None:
+    """The model folder these --weights are, or None: none given means the shipped model's
+    (SHIPPED_DIR); otherwise the one folder whose ``*.pth`` are exactly the given checkpoints, by any
+    path (a folder ``python -m bench.train_shipped --ship_to DIR`` wrote, the shipped one included)."""
     if given is None:
-        return True
-    shipped = {p.resolve() for p in SHIPPED_DIR.glob("*.pth")}
-    return bool(shipped) and {Path(g).resolve() for g in given} == shipped
+        return SHIPPED_DIR
+    paths = {Path(g).resolve() for g in given}
+    folders = {p.parent for p in paths}
+    if len(folders) != 1 or [g.lower() for g in given] == ["none"]:
+        return None
+    folder = folders.pop()
+    return folder if {p.resolve() for p in folder.glob("*.pth")} == paths else None
+
+
+def model_season_rule(given: Sequence[str] | None) -> Path | None:
+    """The season rule fitted with these weights on their held-out series (``season_rule.json`` in
+    their model folder), or None: a rule is fitted against one model's confidence and goes with it."""
+    folder = model_dir(given)
+    rule = folder / "season_rule.json" if folder is not None else None
+    return rule if rule is not None and rule.is_file() else None
 
 
 def model_notes(models: Sequence[LoadedModel]) -> list[str]:

@@ -19,12 +19,11 @@ from datatools.spec import clip_path
 from skips.decide import apply_skip_margin, decide_episode, resolve_min_confidence, withhold_unsure
 from skips.inference import (
     LoadedModel,
-    is_shipped_model,
     load_models,
     model_notes,
+    model_season_rule,
     resolve_weights,
     run_models,
-    shipped_season_rule,
 )
 from skips.library import Library, LibraryError, content_key, iter_groups, model_set_key, season_group
 from skips.options import Log, PredictOptions, to_stderr
@@ -144,10 +143,10 @@ def _load(weights: Sequence[str], options: PredictOptions, log: Log) -> tuple[li
 
 def _season_rule(options: PredictOptions, season: bool, log: Log) -> str | None:
     rule = options.season_rule
-    shipped_rule = shipped_season_rule()
-    if season and rule is None and is_shipped_model(options.weights) and shipped_rule.is_file():
-        rule = str(shipped_rule)   # fitted with the shipped model, on its held-out series
-        log(f"[predict] --season_rule {shipped_rule} (the shipped model's, fitted on held-out series)")
+    fitted = model_season_rule(options.weights) if season and rule is None else None
+    if fitted is not None:
+        rule = str(fitted)   # fitted with these weights, on their held-out series
+        log(f"[predict] --season_rule {fitted} (fitted with these weights, on held-out series)")
     return rule
 
 

@@ -95,18 +95,71 @@ def test_train_shipped_refuses_another_recipe_in_its_folder(tmp_path, capsys):
         main(["--out", str(tmp_path), "--stages", "", "--epochs", "3"])
 
 
-def test_the_shipped_season_rule_goes_with_the_shipped_weights_however_named(tmp_path):
-    """--season uses the rule fitted with the shipped model when the weights are the shipped model:
-    none given, or its checkpoint named by any path; never for another checkpoint (it was fitted
-    against the shipped model's confidence)."""
+def test_a_season_rule_goes_with_the_weights_it_was_fitted_with_however_named(tmp_path):
+    """--season uses the rule in the weights' model folder (season_rule.json beside them): the shipped
+    model's when no weights are given or its checkpoint is named by any path, a candidate's that
+    bench.train_shipped --ship_to wrote; never for a checkpoint without one, a mix of folders, or no
+    model (a rule is fitted against one model's confidence)."""
     import os
     import shutil
 
-    from skips.inference import is_shipped_model
+    from skips.inference import SHIPPED_DIR, model_season_rule
 
+    shipped_rule = (SHIPPED_DIR / "season_rule.json").resolve()
     rel = os.path.relpath(WEIGHTS)
-    assert is_shipped_model(None) and is_shipped_model([str(WEIGHTS)]) and is_shipped_model([rel])
+    assert model_season_rule(None).resolve() == shipped_rule
+    assert model_season_rule([str(WEIGHTS)]).resolve() == shipped_rule
+    assert model_season_rule([rel]).resolve() == shipped_rule
     other = tmp_path / "other.pth"
     shutil.copyfile(WEIGHTS, other)
-    assert not is_shipped_model([str(other)]) and not is_shipped_model([str(WEIGHTS), str(other)])
-    assert not is_shipped_model(["none"])
+    assert model_season_rule([str(other)]) is None                  # no rule beside it
+    assert model_season_rule([str(WEIGHTS), str(other)]) is None
+    assert model_season_rule(["none"]) is None
+    (tmp_path / "season_rule.json").write_text("{}", encoding="utf-8")
+    assert model_season_rule([str(other)]) == tmp_path / "season_rule.json"
+    shutil.copyfile(WEIGHTS, tmp_path / "second.pth")                # a folder of two: both, or none
+    assert model_season_rule([str(other)]) is None
+    assert model_season_rule([str(other), str(tmp_path / "second.pth")]) == tmp_path / "season_rule.json"
+
+
+def test_a_candidate_exports_beside_the_shipped_model_without_touching_it(tmp_path):
+    """--ship_to DIR: the export stage writes the ensemble, its calibration, season rule and build.json
+    to DIR and leaves models/shipped alone; the card stage refuses a folder other than models/shipped.
+    The members here are the shipped model's own two, split apart, so the export must rebuild it."""
+    import shutil
+
+    import torch
+
+    from bench.train_shipped import RESULTS, SEASON_RULE, main
+    from datatools.synth.material import INDEX_VERSION, MATERIAL_FILE
+    from models.checkpoint import read_checkpoint, save_checkpoint
+
+    shipped = read_checkpoint(WEIGHTS)
+    before = WEIGHTS.read_bytes()
+    out, dest, mat = tmp_path / "build", tmp_path / "candidate", tmp_path / "material"
+    for i in range(len(shipped["members"])):
+        pre = f"members.{i}."
+        member = {k[len(pre):]: v for k, v in shipped["model"].items() if k.startswith(pre)}
+        d = out / "runs" / f"dense_seed{10 + i}"
+        d.mkdir(parents=True)
+        save_checkpoint(d / "avnet_bestmodel.pth", {
+            "kind": "dense", "preset": shipped["preset"], "config": shipped["config"], "model": member,
+            "clip_seconds": shipped["clip_seconds"], "normalization": shipped["normalization"],
+            "segment_clips": shipped["segment_clips"], "epoch": 7 + i, "validation": None})
+    (out / "calibration.json").write_text(json.dumps({"calibration": shipped["calibration"]}),
+                                          encoding="utf-8")
+    shutil.copyfile(SEASON_RULE, out / "season_rule.json")
+    mat.mkdir()
+    index = {"version": INDEX_VERSION, "content_hash": "x", "sources": {}}
+    (mat / MATERIAL_FILE).write_text(json.dumps(index), encoding="utf-8")
+    args = ["--out", str(out), "--material", str(mat), "--ship_to", str(dest)]
+    assert main([*args, "--stages", "export"]) == 0
+    assert WEIGHTS.read_bytes() == before
+    got = read_checkpoint(dest / WEIGHTS.name)
+    assert got["model"].keys() == shipped["model"].keys()
+    assert all(torch.equal(got["model"][k], shipped["model"][k]) for k in got["model"])
+    assert got["calibration"] == shipped["calibration"] and [m["epoch"] for m in got["members"]] == [7, 8]
+    assert (dest / SEASON_RULE.name).read_bytes() == SEASON_RULE.read_bytes()
+    assert json.loads((dest / RESULTS.name / "build.json").read_text(encoding="utf-8"))["bytes"] > 0
+    with pytest.raises(SystemExit, match="card stage"):
+        main([*args, "--stages", "card"])
