@@ -146,8 +146,10 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
         metavar="OFFSETS_JSON",
         default=None,
         help="with --season: the rule fitted on training labels (fuse/season.py "
-        "--fit_labels --save_offsets); default: with the shipped model its own "
-        "(models/shipped/season_rule.json, fitted on held-out series), else the built-in parameters",
+        "--fit_labels --save_offsets); default: the season_rule.json of the weights' own folder when "
+        "the given checkpoints are exactly its *.pth (the shipped model's, models/shipped/season_rule.json, "
+        "fitted on held-out series; or a candidate's from bench.train_shipped --ship_to), else the built-in "
+        "parameters",
     )
     g.add_argument("--min_confidence", type=parse_confidence, default=None, metavar="P|auto",
                    help="withhold every boundary whose confidence (P(within 2 s): the dense kind's "

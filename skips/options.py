@@ -61,7 +61,7 @@ class PredictOptions:
     # models
     fusion: str = "kmeans"
     season: bool = False
-    season_rule: str | None = None               # None: the shipped model's with it, else built in
+    season_rule: str | None = None               # None: the weights' folder's (inference.model_season_rule)
     min_confidence: float | None = None          # None: auto (resolve_min_confidence)
     clip_seconds: int = DEFAULT_CLIP_SECONDS     # S with --weights none
     device: str = "auto"
