@@ -140,7 +140,8 @@ def card_text() -> str:
         "",
         f"Member seeds {', '.join(map(str, build['seeds']))}; the best epoch of each (chosen on its own "
         "validation split) joins the ensemble: "
-        + "; ".join(f"{m['run']} epoch {m['epoch']}" for m in build["members"])
+        + "; ".join(f"{m['run']} epoch {m['epoch']}" + (f" ({m['origin']})" if m.get("origin") else "")
+                    for m in build["members"])
         + ".",
         "",
         "## Data: real material, split by source",

@@ -222,7 +222,8 @@ def ensemble(out: Path, r: Recipe, which: str = "avnet_bestmodel.pth"):
         "normalization": ckpts[0]["normalization"],
         "segment_clips": min(int(c.get("segment_clips") or 0) for c in ckpts),
         "members": [
-            {"run": str(d.relative_to(out)), "epoch": int(c["epoch"]), "validation": c.get("validation")}
+            {"run": str(d.relative_to(out)), "epoch": int(c["epoch"]), "validation": c.get("validation"),
+             **({"origin": c["origin"]} if c.get("origin") else {})}   # a member taken from an earlier build
             for d, c in zip(member_dirs(out, r), ckpts)
         ],
     }

@@ -125,7 +125,8 @@ def test_a_season_rule_goes_with_the_weights_it_was_fitted_with_however_named(tm
 def test_a_candidate_exports_beside_the_shipped_model_without_touching_it(tmp_path):
     """--ship_to DIR: the export stage writes the ensemble, its calibration, season rule and build.json
     to DIR and leaves models/shipped alone; the card stage refuses a folder other than models/shipped.
-    The members here are the shipped model's own two, split apart, so the export must rebuild it."""
+    The members here are the shipped model's own two, split apart, so the export must rebuild it; a
+    member's recorded origin (one taken from an earlier build) goes into build.json."""
     import shutil
 
     import torch
@@ -145,7 +146,8 @@ def test_a_candidate_exports_beside_the_shipped_model_without_touching_it(tmp_pa
         save_checkpoint(d / "avnet_bestmodel.pth", {
             "kind": "dense", "preset": shipped["preset"], "config": shipped["config"], "model": member,
             "clip_seconds": shipped["clip_seconds"], "normalization": shipped["normalization"],
-            "segment_clips": shipped["segment_clips"], "epoch": 7 + i, "validation": None})
+            "segment_clips": shipped["segment_clips"], "epoch": 7 + i, "validation": None,
+            **({"origin": "taken from an earlier build"} if i == 0 else {})})
     (out / "calibration.json").write_text(json.dumps({"calibration": shipped["calibration"]}),
                                           encoding="utf-8")
     shutil.copyfile(SEASON_RULE, out / "season_rule.json")
@@ -160,6 +162,8 @@ def test_a_candidate_exports_beside_the_shipped_model_without_touching_it(tmp_pa
     assert all(torch.equal(got["model"][k], shipped["model"][k]) for k in got["model"])
     assert got["calibration"] == shipped["calibration"] and [m["epoch"] for m in got["members"]] == [7, 8]
     assert (dest / SEASON_RULE.name).read_bytes() == SEASON_RULE.read_bytes()
-    assert json.loads((dest / RESULTS.name / "build.json").read_text(encoding="utf-8"))["bytes"] > 0
+    build = json.loads((dest / RESULTS.name / "build.json").read_text(encoding="utf-8"))
+    assert build["bytes"] > 0 and build["members"][0]["origin"] == "taken from an earlier build"
+    assert "origin" not in build["members"][1]                        # said only where it is so
     with pytest.raises(SystemExit, match="card stage"):
         main([*args, "--stages", "card"])
