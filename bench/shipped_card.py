@@ -123,7 +123,11 @@ def card_text() -> str:
         "python -m bench.train_shipped",
         "```",
         "",
-        "Stages and their first-run wall times on this machine:",
+        "Stages and their first-run wall times on this machine"
+        + (" (in its build folder; a member taken from an earlier build, marked below, was trained there by "
+           "the same recipe and data, and its training time is not in this table)"
+           if any(m.get("origin") for m in build["members"]) else "")
+        + ":",
         "",
         _table(
             ["stage", "wall time"],

@@ -72,7 +72,7 @@ class Recipe:
     test_seed: int = 401
     render_fps: float = 5.0
     preset: str = "full"
-    members: int = 2
+    members: int = 4
     epochs: int = 24
     batch_size: int = 8
     lr: float = 2e-3
