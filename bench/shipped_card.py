@@ -124,8 +124,9 @@ def card_text() -> str:
         "```",
         "",
         "Stages and their first-run wall times on this machine"
-        + (" (in its build folder; a member taken from an earlier build, marked below, was trained there by "
-           "the same recipe and data, and its training time is not in this table)"
+        + (" (those run in its build folder: work it took over from another folder, such as data generated "
+           "or clips preprocessed there by the same commands, or a member trained by an earlier build with "
+           "the same recipe and data, marked below, is not counted)"
            if any(m.get("origin") for m in build["members"]) else "")
         + ":",
         "",

@@ -368,7 +368,8 @@ def stage_export(out: Path, r: Recipe, material: Path, timings: dict, dest: Path
     n_params = sum(p.numel() for p in model.parameters())
     print(f"wrote {weights} ({size / 1e6:.2f} MB, {n_params} parameters)")
     index = read_index(material)
-    dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+    dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
+                                 f":!{SHIPPED.relative_to(ROOT)}"], cwd=ROOT,   # not what export writes
                                 capture_output=True, text=True).stdout.strip())
     build = {
         "recipe": asdict(r),
