@@ -49,7 +49,6 @@ WEIGHTS = SHIPPED / "avt_dense_general.pth"
 RESULTS = SHIPPED / "results"
 CARD = SHIPPED / "MODEL_CARD.md"
 SEASON_RULE = SHIPPED / "season_rule.json"   # predict.py --season's rule with the shipped model
-WEIGHTS_NAME = WEIGHTS.name
 MAX_BYTES = 5 * 1024 * 1024
 BINS = (0.0, 0.5, 0.7, 0.8, 0.9, 0.95, 1.0001)   # reliability table: confidence bins
 
@@ -357,7 +356,7 @@ def stage_export(out: Path, r: Recipe, material: Path, timings: dict, dest: Path
             "calibrated_on": "calib split (other sources, other series)",
         },
     }
-    weights = dest / WEIGHTS_NAME
+    weights = dest / WEIGHTS.name
     dest.mkdir(parents=True, exist_ok=True)
     save_checkpoint(weights, state)
     import shutil
@@ -416,7 +415,7 @@ def stage_evaluate(out: Path, r: Recipe, dest: Path = SHIPPED) -> dict:
     from datatools.metric import summary
     from models.checkpoint import load_checkpoint_model
 
-    model, meta = load_checkpoint_model(dest / WEIGHTS_NAME, "cpu")
+    model, meta = load_checkpoint_model(dest / WEIGHTS.name, "cpu")
     rows = clip_answers(model, out / "test", r.clip_seconds)
     err = errors(rows, r.clip_seconds)
     conf = final_confidence(rows, meta.get("calibration"))

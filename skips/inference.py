@@ -45,9 +45,9 @@ def model_dir(given: Sequence[str] | None) -> Path | None:
     path (a folder ``python -m bench.train_shipped --ship_to DIR`` wrote, the shipped one included)."""
     if given is None:
         return SHIPPED_DIR
-    paths = {Path(g).resolve() for g in given}
+    paths = {Path(g).resolve() for g in given}      # ["none"] names no checkpoint of any folder
     folders = {p.parent for p in paths}
-    if len(folders) != 1 or [g.lower() for g in given] == ["none"]:
+    if len(folders) != 1:
         return None
     folder = folders.pop()
     return folder if {p.resolve() for p in folder.glob("*.pth")} == paths else None
