@@ -93,6 +93,8 @@ def source_rows(sources: dict) -> list[list]:
 
 
 def card_text() -> str:
+    from models.dense import SUPPORT_VETO
+
     build, cal, zs = _load("build.json"), _load("calibration.json"), _load("zero_shot_test.json")
     ep, speed = _load("episode_test.json"), _load("predict_speed.json")
     out = ["# Model card: the shipped OP/ED model (`avt_dense_general.pth`)", "",
@@ -176,11 +178,12 @@ def card_text() -> str:
             "## Confidence",
             "",
             "The raw confidence (posterior mass within 2 s of the answer, times the probability that the "
-            "boundary lies in the window at all) is mapped to P(within 2 s) by an isotonic fit on the "
-            f"{cal['n_clips']} clips of {cal['n_series']} held-out calibration series (grouped by series: "
-            "none "
-            "of them trained the model), blended with the raw value as a prior worth 10 clips; `predict.py` "
-            "then caps it by the segment head's support. Calibration series, after the map:",
+            f"boundary lies in the window at all) is mapped to P(within 2 s) by {calibration_words(cal)} on "
+            f"the {cal['n_clips']} clips of {cal['n_series']} held-out calibration series (grouped by "
+            "series: none of them trained the model); `predict.py` then lets the segment head veto it "
+            f"where the head contradicts the answer (support < {SUPPORT_VETO:g}: the confidence falls to the "
+            "support). "
+            "Calibration series, after the map:",
             "",
             reliability_table(cal["reliability_calibrated"]),
             "",
@@ -257,6 +260,14 @@ def episode_summary(bench: dict, method: str) -> dict:
         "wall_s": bench["wall_s"][method],
         "text": text,
     }
+
+
+def calibration_words(cal: dict) -> str:
+    """How the card names the calibration map of calibration.json's ``calibration``."""
+    c = cal.get("calibration") or {}
+    if c.get("method") == "platt":
+        return f"a logistic (Platt) curve, sigmoid({c['a']:.3f} logit(raw) {c['b']:+.3f}),"
+    return "an isotonic fit, blended with the raw value as a prior worth 10 clips,"
 
 
 def write_card(out_dir: Path | None = None) -> str:

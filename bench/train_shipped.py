@@ -14,8 +14,8 @@ Stages (each skipped when its output is complete):
                per-second kind with its segment head and windows without a boundary;
 4. calibrate:  episodes of *other series* made from the *calib* split (sources neither trained on nor
                tested on): the members as one ensemble (models.dense.DenseEnsemble) on their clips,
-               and the isotonic map raw confidence -> P(within 2 s) fitted there (grouped by series:
-               no series of these is a training series);
+               and the map raw confidence -> P(within 2 s) fitted there (CALIBRATION: a Platt
+               logistic curve; grouped by series: no series of these is a training series);
 5. export:     ``models/shipped/avt_dense_general.pth``: the ensemble's weights, the calibration, the
                recipe, the commit and the material's content hash (no optimiser state);
 6. evaluate:   zero-shot on episodes made from the *test* split (unseen sources and series): score,
@@ -51,6 +51,7 @@ CARD = SHIPPED / "MODEL_CARD.md"
 SEASON_RULE = SHIPPED / "season_rule.json"   # predict.py --season's rule with the shipped model
 MAX_BYTES = 5 * 1024 * 1024
 BINS = (0.0, 0.5, 0.7, 0.8, 0.9, 0.95, 1.0001)   # reliability table: confidence bins
+CALIBRATION = "platt"   # models.calibration's map on the ~120 calibration clips (see fit_calibration)
 
 
 @dataclass(frozen=True)
@@ -286,10 +287,12 @@ def errors(rows: list[dict], S: int) -> np.ndarray:
 
 
 def final_confidence(rows: list[dict], cal: dict | None) -> np.ndarray:
-    """What predict.py reports: the calibrated confidence, capped by the segment head's support."""
+    """What predict.py reports: the calibrated confidence, vetoed where the segment head contradicts
+    the answer (models.dense.supported_confidence)."""
     from models.calibration import apply_calibration
-    raw = np.array([r["raw"] for r in rows])
-    return np.minimum(np.asarray(apply_calibration(raw, cal), dtype=np.float64), [r["support"] for r in rows])
+    from models.dense import supported_confidence
+    conf = np.asarray(apply_calibration(np.array([r["raw"] for r in rows]), cal), dtype=np.float64)
+    return np.array([supported_confidence(c, r["support"]) for c, r in zip(conf, rows)])
 
 
 def reliability(conf: np.ndarray, err: np.ndarray) -> list[dict]:
@@ -308,7 +311,7 @@ def stage_calibrate(out: Path, r: Recipe) -> dict:
     model, meta = ensemble(out, r)
     rows = clip_answers(model, out / "calib", r.clip_seconds)
     err = errors(rows, r.clip_seconds)
-    cal = fit_calibration([x["raw"] for x in rows], err)
+    cal = fit_calibration([x["raw"] for x in rows], err, CALIBRATION)
     res = {"n_clips": len(rows), "n_series": len({x["series"] for x in rows}), "calibration": cal,
            "reliability_raw": reliability(np.array([x["raw"] for x in rows]), err),
            "reliability_calibrated": reliability(final_confidence(rows, cal), err), "rows": rows}

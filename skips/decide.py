@@ -39,14 +39,15 @@ def segment_probs(raw: Sequence[dict[str, Any]], key: Any) -> np.ndarray | None:
 
 
 def cap_by_support(res: EpisodeResult, name: str, probs: np.ndarray, kind: str, clip_boundary: float) -> None:
-    """Cap a boundary's confidence by the segment head's support for it (models.dense.segment_support:
-    an OP end with no opening before it, an ED start with no ending after it, cannot be right)."""
-    from models.dense import segment_support
+    """Record the segment head's support for a boundary (models.dense.segment_support) and let it
+    veto the confidence where it contradicts the answer (models.dense.supported_confidence: an OP
+    end with no opening before it, an ED start with no ending after it, cannot be right)."""
+    from models.dense import segment_support, supported_confidence
 
     sup = segment_support(probs, kind, clip_boundary)
     res.support[name] = sup
     if name in res.confidence:
-        res.confidence[name] = min(res.confidence[name], sup)
+        res.confidence[name] = supported_confidence(res.confidence[name], sup)
 
 
 def measure_spans(res: EpisodeResult, raw: Sequence[dict[str, Any]], clip_seconds: int,

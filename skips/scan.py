@@ -70,10 +70,10 @@ def scan_late_opening(res: EpisodeResult, models: Sequence[LoadedModel], clip_se
         answer, conf = fuse_window(models, raw, i, t, options.fusion)
         p = segment_probs(raw, i)
         sup = None
-        if p is not None:   # the segment head's word on this window's answer caps it too
-            from models.dense import segment_support
+        if p is not None:   # the segment head's word on this window's answer, as in the first window
+            from models.dense import segment_support, supported_confidence
             sup = segment_support(p, "start", answer - t)
-            conf = min(conf, sup)
+            conf = supported_confidence(conf, sup)
         tried.append({"start": t, "op_end": round(answer, 3), "confidence": round(conf, 4)})
         if sup is not None:
             tried[-1]["support"] = round(sup, 4)

@@ -520,6 +520,27 @@ def test_calibration_is_monotone_and_optional():
     assert apply_calibration(0.6, all_right) == pytest.approx((3 + 6) / 13)
 
 
+def test_platt_calibration_recovers_a_logistic_curve_and_falls_back_when_it_cannot():
+    """fit_calibration(..., "platt") on clips whose chance of being within 2 s is sigmoid(2 logit(raw)
+    - 1) finds that curve; all-right clips (nothing to separate) get the isotonic map; an unknown
+    method is refused."""
+    from models.calibration import apply_calibration, fit_calibration
+    rng = np.random.default_rng(0)
+    raw = rng.uniform(0.01, 0.99, 4000)
+    p_hit = 1 / (1 + np.exp(-(2 * np.log(raw / (1 - raw)) - 1)))
+    err = np.where(rng.uniform(size=raw.size) < p_hit, 0.5, 10.0)
+    cal = fit_calibration(raw, err, "platt")
+    assert cal["method"] == "platt" and cal["n"] == 4000
+    assert cal["a"] == pytest.approx(2.0, abs=0.15) and cal["b"] == pytest.approx(-1.0, abs=0.15)
+    q = np.array([0.1, 0.5, 0.9, 0.99])
+    want = 1 / (1 + np.exp(-(2 * np.log(q / (1 - q)) - 1)))
+    assert apply_calibration(q, cal) == pytest.approx(want, abs=0.03)
+    assert isinstance(apply_calibration(0.9, cal), float)
+    assert "method" not in fit_calibration([0.6, 0.7, 0.8], [0.1, 0.2, 0.3], "platt")
+    with pytest.raises(ValueError, match="calibration method"):
+        fit_calibration(raw, err, "beta")
+
+
 def test_unsure_boundary_is_withheld_everywhere():
     r = _result((10.0, 100.0), (1300.0, 1390.0), 1420.0)
     r.models, r.spread, r.source, r.fusion = (

@@ -246,13 +246,14 @@ def test_predict_measures_spans_and_writes_part_b_and_preview():
     assert "preview" not in r3.confidence
 
 
-def test_the_segment_head_caps_a_boundary_it_does_not_support():
+def test_the_segment_head_vetoes_a_boundary_it_contradicts():
     """An OP end with no opening before it (here the head sees the opening 40-110 s, the answer is
     170 s: the 30 s before it are story) cannot be right: its confidence falls to the support; one
-    the head agrees with keeps its confidence.  The same after an ED start."""
+    the head agrees with keeps its calibrated confidence, even above the support (the ED start: 0.95
+    with support 0.9).  Only a support below 0.5 vetoes."""
     import argparse
 
-    from models.dense import segment_support
+    from models.dense import segment_support, supported_confidence
     from skips.decide import measure_spans
     from skips.result import EpisodeResult
 
@@ -270,9 +271,11 @@ def test_the_segment_head_caps_a_boundary_it_does_not_support():
                           confidence={"op_end": 0.8, "ed_start": 0.95})
         measure_spans(r, raw, 200, args)
         assert r.confidence["op_end"] == pytest.approx(want) and r.confidence["ed_start"] == pytest.approx(
-            0.9
+            0.95
         )
         assert r.to_dict()["support"]["op_end"] == pytest.approx(0.9 if op_end == 110.0 else 0.025)
+    assert supported_confidence(0.8, 0.6) == 0.8 and supported_confidence(0.8, 0.3) == pytest.approx(0.3)
+    assert supported_confidence(0.2, 0.3) == pytest.approx(0.2)
 
 
 def test_an_unsure_preview_is_withheld_alone():
