@@ -188,6 +188,18 @@ def card_text() -> str:
             reliability_table(cal["reliability_calibrated"]),
             "",
         ]
+        if cal.get("preview_calibration"):
+            pc = cal["preview_calibration"]
+            out += [
+                "A preview the segment head measures after the ending has a confidence of its own, P(its "
+                "start within 2 s): its mean preview probability (share) mapped by "
+                f"{calibration_words({'calibration': pc}, 'share')} fitted on the {pc['n']} previews "
+                "measured on the same calibration series (a measured preview where the episode has none "
+                "counts as wrong). Those previews, after the map:",
+                "",
+                reliability_table(cal["preview_reliability"]),
+                "",
+            ]
     if zs:
         out += [
             "## Zero-shot accuracy on unseen series",
@@ -262,11 +274,11 @@ def episode_summary(bench: dict, method: str) -> dict:
     }
 
 
-def calibration_words(cal: dict) -> str:
-    """How the card names the calibration map of calibration.json's ``calibration``."""
+def calibration_words(cal: dict, x: str = "raw") -> str:
+    """How the card names the calibration map of calibration.json's ``calibration`` (of ``x``)."""
     c = cal.get("calibration") or {}
     if c.get("method") == "platt":
-        return f"a logistic (Platt) curve, sigmoid({c['a']:.3f} logit(raw) {c['b']:+.3f}),"
+        return f"a logistic (Platt) curve, sigmoid({c['a']:.3f} logit({x}) {c['b']:+.3f}),"
     return "an isotonic fit, blended with the raw value as a prior worth 10 clips,"
 
 

@@ -233,8 +233,11 @@ def ensemble(out: Path, r: Recipe, which: str = "avnet_bestmodel.pth"):
 def clip_answers(model, data: Path, S: int) -> list[dict]:
     """The model on every clip a dataset's spans.json lists (labelled clips and start windows without
     an OP end): clip, series, flags, truth (None: no OP end in the window), answer, raw confidence and
-    the segment head's support for the answer."""
-    from models.dense import recover_missed, segment_support
+    the segment head's support for the answer; for an end clip also the preview the segment head
+    measures (``preview``, clip seconds, with its mean preview probability ``preview_share``; None
+    when it sees none, as predict.py decodes it) and the true preview start (``preview_truth``, None:
+    no preview in the clip)."""
+    from models.dense import decode_spans, recover_missed, segment_support
     from models.inputs import predict_seconds
 
     spans = json.loads((data / "spans.json").read_text(encoding="utf-8"))
@@ -263,6 +266,11 @@ def clip_answers(model, data: Path, S: int) -> list[dict]:
                     "support": round(sup, 5),
                 }
             )
+            if m["kind"] == "end" and "segments" in res:
+                got = decode_spans(res["segments"][i], "end", float(res["seconds"][i]))
+                pv, share = got["preview"], got["preview_share"]
+                rows[-1]["preview"] = None if pv is None else [round(float(x), 3) for x in pv]
+                rows[-1]["preview_share"] = None if share is None else round(share, 5)
         batch.clear()
         batch_meta.clear()
 
@@ -275,6 +283,10 @@ def clip_answers(model, data: Path, S: int) -> list[dict]:
             batch.append({k: np.load(feat / f"{stem}_{k}.npy") for k in ("mfcc", "frames", "roi")})
             batch_meta.append({"clip": stem, "kind": kind, "series": ep["series"], "truth": c["label"],
                                "flags": c.get("flags", [])})
+            if kind == "end":
+                pv = (ep.get("preview") or [None])[0]
+                inside = pv is not None and 0.0 <= pv - c["offset"] < S
+                batch_meta[-1]["preview_truth"] = round(pv - c["offset"], 3) if inside else None
             if len(batch) == 16:
                 flush()
     flush()
@@ -284,6 +296,16 @@ def clip_answers(model, data: Path, S: int) -> list[dict]:
 def errors(rows: list[dict], S: int) -> np.ndarray:
     """|answer - truth|, and S for a window without an OP end (any answer there is wrong)."""
     return np.array([abs(r["answer"] - r["truth"]) if r["truth"] is not None else float(S) for r in rows])
+
+
+def preview_errors(rows: list[dict], S: int) -> tuple[np.ndarray, np.ndarray]:
+    """(preview_share, |measured - true preview start|) of the end clips where the segment head
+    measured a preview; S where the clip has no preview (the measured one is wrong)."""
+    got = [r for r in rows if r.get("preview")]
+    share = np.array([r["preview_share"] for r in got], dtype=np.float64)
+    err = np.array([abs(r["preview"][0] - r["preview_truth"]) if r["preview_truth"] is not None else float(S)
+                    for r in got], dtype=np.float64)
+    return share, err
 
 
 def final_confidence(rows: list[dict], cal: dict | None) -> np.ndarray:
@@ -306,15 +328,21 @@ def reliability(conf: np.ndarray, err: np.ndarray) -> list[dict]:
 
 
 def stage_calibrate(out: Path, r: Recipe) -> dict:
-    from models.calibration import fit_calibration
+    from models.calibration import apply_calibration, fit_calibration
 
     model, meta = ensemble(out, r)
     rows = clip_answers(model, out / "calib", r.clip_seconds)
     err = errors(rows, r.clip_seconds)
     cal = fit_calibration([x["raw"] for x in rows], err, CALIBRATION)
+    share, pv_err = preview_errors(rows, r.clip_seconds)
+    pv_cal = fit_calibration(share, pv_err, CALIBRATION)
+    pv_conf = np.asarray(apply_calibration(share, pv_cal), np.float64)
     res = {"n_clips": len(rows), "n_series": len({x["series"] for x in rows}), "calibration": cal,
            "reliability_raw": reliability(np.array([x["raw"] for x in rows]), err),
-           "reliability_calibrated": reliability(final_confidence(rows, cal), err), "rows": rows}
+           "reliability_calibrated": reliability(final_confidence(rows, cal), err),
+           "preview_calibration": pv_cal,
+           "preview_reliability": reliability(pv_conf, pv_err) if share.size else [],
+           "rows": rows}
     atomic_write_json(out / "calibration.json", res, indent=1)
     # the season rule (offsets, evidence-bin reliabilities, song-length bounds) on the same held-out series
     run(
@@ -344,11 +372,12 @@ def stage_export(out: Path, r: Recipe, material: Path, timings: dict, dest: Path
     from models.checkpoint import save_checkpoint
 
     model, meta = ensemble(out, r)
-    cal = json.loads((out / "calibration.json").read_text(encoding="utf-8"))["calibration"]
+    calib = json.loads((out / "calibration.json").read_text(encoding="utf-8"))
     state = {
         **meta,
         "model": model.state_dict(),
-        "calibration": cal,
+        "calibration": calib["calibration"],
+        "preview_calibration": calib.get("preview_calibration"),
         "epoch": None,
         "best_score": None,
         "shipped": {

@@ -66,8 +66,11 @@ def checkpoint_meta(ckpt: dict) -> dict[str, Any]:
     # (kinds with a confidence).  Both are absent from checkpoints of earlier versions.
     # segment_clips: training clips that taught the dense kind's segment head (absent before it was
     # recorded: the head then counts as untrained, see segment_head_trained).
+    # preview_calibration: the map of a measured preview's mean preview probability -> P(its start
+    # within 2 s) (the shipped model; absent elsewhere: skips.decide falls back).
     return {k: ckpt.get(k) for k in ("kind", "preset", "config", "clip_seconds", "normalization",
-                                     "epoch", "best_score", "validation", "calibration", "segment_clips")}
+                                     "epoch", "best_score", "validation", "calibration", "segment_clips",
+                                     "preview_calibration")}
 
 
 def segment_head_trained(meta: dict[str, Any]) -> bool:

@@ -50,11 +50,21 @@ def cap_by_support(res: EpisodeResult, name: str, probs: np.ndarray, kind: str, 
         res.confidence[name] = supported_confidence(res.confidence[name], sup)
 
 
+def preview_calibration(models: Sequence[LoadedModel]) -> dict | None:
+    """The preview confidence map of the run's one model that carries one (the shipped model:
+    bench.train_shipped fits it on its calibration series), else None."""
+    got = [m.meta["preview_calibration"] for m in models if m.meta.get("preview_calibration")]
+    return got[0] if len(got) == 1 and len(models) == 1 else None
+
+
 def measure_spans(res: EpisodeResult, raw: Sequence[dict[str, Any]], clip_seconds: int,
-                  options: PredictOptions) -> None:
+                  options: PredictOptions, preview_cal: dict | None = None) -> None:
     """OP start, ED end and the preview from the segment head (models.dense.decode_spans) where a
     model has one and sees the span; else the assumed lengths (``options.op_length`` / ``ed_length``).
-    ``res.span_source`` says which, per span."""
+    ``res.span_source`` says which, per span.  A measured preview has a confidence of its own: its
+    mean preview probability through ``preview_cal`` (P(its start within 2 s), fitted on held-out
+    series) where the model brings that map, else ED start's confidence times that probability."""
+    from models.calibration import apply_calibration
     from models.dense import decode_spans
 
     D, S = res.duration, clip_seconds
@@ -77,7 +87,9 @@ def measure_spans(res: EpisodeResult, raw: Sequence[dict[str, Any]], clip_second
             res.ed, res.span_source["ed_end"] = (res.ed_start, off + got["ed_end"]), "segments"
         res.preview = None if got["preview"] is None else (off + got["preview"][0], off + got["preview"][1])
         res.span_source["preview"] = "segments" if got["preview"] else "segments (none seen)"
-        if got["preview"]:   # its own confidence: P(ED start right) x the mean preview probability
+        if got["preview"] and preview_cal:
+            res.confidence["preview"] = float(apply_calibration(got["preview_share"], preview_cal))
+        elif got["preview"]:
             res.confidence["preview"] = float(res.confidence.get("ed_start", 1.0) * got["preview_share"])
 
 
@@ -153,7 +165,7 @@ def decide_episode(rel: str, prepared: Prepared, models: Sequence[LoadedModel],
         res.fusion[name] = {"method": options.fusion, "kept": f.kept, "rejected": f.rejected,
                             "gap": round(f.gap, 3)}
         res.source[name], res.confidence[name] = source, conf
-    measure_spans(res, raw, S, options)
+    measure_spans(res, raw, S, options, preview_calibration(models))
     return res
 
 

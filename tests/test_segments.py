@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+import types
 from pathlib import Path
 
 import numpy as np
@@ -279,11 +280,13 @@ def test_the_segment_head_vetoes_a_boundary_it_contradicts():
 
 
 def test_an_unsure_preview_is_withheld_alone():
-    """The preview's own confidence (ED start's x the mean preview probability): below
-    --min_confidence it is left out, the ending stays; Part B then runs to the end."""
+    """The preview's own confidence (ED start's x the mean preview probability; with a model's
+    preview map, that probability through the map): below --min_confidence it is left out, the
+    ending stays; Part B then runs to the end."""
     import argparse
 
-    from skips.decide import measure_spans, withhold_unsure
+    from models.calibration import apply_calibration
+    from skips.decide import measure_spans, preview_calibration, withhold_unsure
     from skips.formats import chapter_list
     from skips.result import EpisodeResult, preview_range
 
@@ -296,9 +299,20 @@ def test_an_unsure_preview_is_withheld_alone():
                       confidence={"op_end": 0.9, "ed_start": 0.9})
     measure_spans(r, raw, 200, args)
     assert preview_range(r) is not None and 0.4 < r.confidence["preview"] < 0.9 * 0.6 + 1e-6
+    share = r.confidence["preview"] / 0.9
     withhold_unsure([r], 0.7)
     assert set(r.withheld) == {"preview"} and preview_range(r) is None
     assert chapter_list(r)[-2:] == [("Ending", 850.0, 930.0), ("Part B", 930.0, 1000.0)]
+    # a preview map (here sigmoid(2 logit(share) + 1)) replaces the product, whatever the ED's confidence
+    cal = {"method": "platt", "a": 2.0, "b": 1.0, "n": 30, "tolerance_s": 2.0}
+    r2 = EpisodeResult("x.mkv", "x.mkv", True, duration=1000.0, op_end=110.0, ed_start=850.0,
+                       confidence={"op_end": 0.9, "ed_start": 0.5})
+    measure_spans(r2, raw, 200, args, cal)
+    assert r2.confidence["preview"] == pytest.approx(apply_calibration(share, cal))
+    assert r2.confidence["preview"] > 0.7
+    one = types.SimpleNamespace(meta={"preview_calibration": cal})
+    assert preview_calibration([one]) == cal and preview_calibration([one, one]) is None
+    assert preview_calibration([types.SimpleNamespace(meta={})]) is None
 
 
 def test_decode_spans_refines_edges_below_a_second():

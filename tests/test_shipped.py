@@ -41,6 +41,7 @@ def test_shipped_weights_load_and_match_the_code():
     model, meta = load_checkpoint_model(WEIGHTS, "cpu")
     assert isinstance(model, DenseEnsemble) and segment_head_trained(meta)
     assert meta["calibration"]["n"] >= 50          # fitted on the held-out calibration series
+    assert meta["preview_calibration"]["n"] >= 20  # the measured previews of those series
     assert "optimizer" not in ckpt                 # weights only
 
 
