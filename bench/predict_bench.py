@@ -441,26 +441,30 @@ def methods_of(args: argparse.Namespace) -> dict[str, list[str]]:
 def run_method(
     name: str, ckpts: list[str], files: list[str], out: Path, args: argparse.Namespace
 ) -> tuple[dict, float]:
-    """predict.py on every episode (or the earlier run of the same checkpoints and episodes)."""
+    """predict.py on every episode (or the earlier run of the same checkpoints, by content, the same
+    deciding options and the same episodes)."""
+    from skips.library import model_set_key
+
     folder = out / name
     pred = folder / "predictions.json"
     timing = folder / "bench_timing.json"
-    if pred.is_file() and timing.is_file():
-        doc = json.loads(pred.read_text(encoding="utf-8"))
-        same = [w["path"] for w in doc["weights"]] == ckpts and sorted(
-            e["file"] for e in doc["episodes"]
-        ) == sorted(files)
-        if same and doc.get("season") == bool(args.season):
-            print(
-                f"{name}: predicted earlier with the same checkpoints and episodes, reusing it",
-                file=sys.stderr,
-            )
-            return doc, json.loads(timing.read_text())["wall_s"]
     # predict.py FILES --weights CKPTS --out FOLDER --format json,csv --min_confidence 0 --workers W
     # --device D [--season]
     options = PredictOptions(weights=tuple(ckpts), out=str(folder), formats=("json", "csv"),
                              min_confidence=0.0, workers=args.workers, device=args.device,
                              season=args.season)
+    key = model_set_key(ckpts, options)
+    if pred.is_file() and timing.is_file():
+        doc, earlier = json.loads(pred.read_text(encoding="utf-8")), json.loads(timing.read_text())
+        same = [w["path"] for w in doc["weights"]] == ckpts and sorted(
+            e["file"] for e in doc["episodes"]
+        ) == sorted(files)
+        if same and doc.get("season") == bool(args.season) and earlier.get("model_set") == key:
+            print(
+                f"{name}: predicted earlier with the same checkpoints and episodes, reusing it",
+                file=sys.stderr,
+            )
+            return doc, earlier["wall_s"]
     t0 = time.perf_counter()
     with contextlib.redirect_stdout(sys.stderr):
         try:
@@ -476,7 +480,7 @@ def run_method(
     wall = time.perf_counter() - t0
     if not pred.is_file():
         raise SystemExit(f"error: {name}: predict.py wrote no {pred} (exit {rc})")
-    atomic_write_json(timing, {"wall_s": wall, "episodes": len(files), "exit": rc})
+    atomic_write_json(timing, {"wall_s": wall, "episodes": len(files), "exit": rc, "model_set": key})
     return json.loads(pred.read_text(encoding="utf-8")), wall
 
 

@@ -124,3 +124,45 @@ def test_failures_name_the_range_that_ate_the_story():
     # withheld ranges eat nothing; exact answers are no failure
     assert failures(doc, spans, 0.95) == []
     assert failures(_pred((30.0, 120.0), (850.0, 930.0), (960.0, 1000.0)), spans) == []
+
+
+def test_an_earlier_run_is_reused_only_for_the_same_checkpoint_contents(tmp_path, monkeypatch):
+    """run_method reuses a finished run of the same checkpoints and episodes; a checkpoint replaced
+    under the same path (a re-exported model) runs predict.py again instead of scoring stale answers."""
+    import argparse
+    import json
+
+    import bench.predict_bench as pb
+
+    ckpt = tmp_path / "m.pth"
+    ckpt.write_bytes(b"first weights")
+    files = [str(tmp_path / "a.mp4")]
+    args = argparse.Namespace(workers=1, device="cpu", season=False)
+    calls = []
+
+    class Run:
+        n_failed = 0
+        started = 0.0
+
+        def summary(self, *a):
+            return []
+
+    def fake_predict(fs, options):
+        calls.append(fs)
+        return Run()
+
+    def fake_write(run, options):
+        doc = {"weights": [{"path": str(ckpt)}], "episodes": [{"file": files[0]}], "season": False,
+               "n": len(calls)}
+        (tmp_path / "out" / "m").mkdir(parents=True, exist_ok=True)
+        (tmp_path / "out" / "m" / "predictions.json").write_text(json.dumps(doc))
+
+    monkeypatch.setattr(pb, "predict_episodes", fake_predict)
+    monkeypatch.setattr(pb, "write_outputs", fake_write)
+    doc, _ = pb.run_method("m", [str(ckpt)], files, tmp_path / "out", args)
+    assert doc["n"] == 1 and len(calls) == 1
+    doc, _ = pb.run_method("m", [str(ckpt)], files, tmp_path / "out", args)      # same contents: reused
+    assert doc["n"] == 1 and len(calls) == 1
+    ckpt.write_bytes(b"re-exported weights")                                       # same path, new contents
+    doc, _ = pb.run_method("m", [str(ckpt)], files, tmp_path / "out", args)
+    assert doc["n"] == 2 and len(calls) == 2
