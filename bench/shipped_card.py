@@ -278,7 +278,8 @@ def calibration_words(cal: dict, x: str = "raw") -> str:
     """How the card names the calibration map of calibration.json's ``calibration`` (of ``x``)."""
     c = cal.get("calibration") or {}
     if c.get("method") == "platt":
-        return f"a logistic (Platt) curve, sigmoid({c['a']:.3f} logit({x}) {c['b']:+.3f}),"
+        sign = "-" if c["b"] < 0 else "+"
+        return f"a logistic (Platt) curve, sigmoid({c['a']:.3f} logit({x}) {sign} {abs(c['b']):.3f}),"
     return "an isotonic fit, blended with the raw value as a prior worth 10 clips,"
 
 
