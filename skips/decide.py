@@ -51,10 +51,9 @@ def cap_by_support(res: EpisodeResult, name: str, probs: np.ndarray, kind: str, 
 
 
 def preview_calibration(models: Sequence[LoadedModel]) -> dict | None:
-    """The preview confidence map of the run's one model that carries one (the shipped model:
-    bench.train_shipped fits it on its calibration series), else None."""
-    got = [m.meta["preview_calibration"] for m in models if m.meta.get("preview_calibration")]
-    return got[0] if len(got) == 1 and len(models) == 1 else None
+    """The preview confidence map of the run's model when it is the only one (the shipped model:
+    bench.train_shipped fits it on its calibration series); None when it has none or others run too."""
+    return models[0].meta.get("preview_calibration") if len(models) == 1 else None
 
 
 def measure_spans(res: EpisodeResult, raw: Sequence[dict[str, Any]], clip_seconds: int,
