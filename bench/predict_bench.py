@@ -115,12 +115,14 @@ def overlap(ranges: Sequence[tuple[float, float]], spans: Sequence[tuple[float, 
 
 
 def answers_at(e: dict, threshold: float, margin: float | None = None,
-               edge_margin: float = DEFAULT_EDGE_MARGIN_S) -> tuple[dict, list[tuple[float, float]]]:
+               edge_margin: float = DEFAULT_EDGE_MARGIN_S,
+               safe_edges: bool = True) -> tuple[dict, list[tuple[float, float]]]:
     """(boundary -> predicted seconds or None, skip ranges) of one predictions.json episode as
     ``--min_confidence threshold`` would leave them.  The boundaries are the measured spans (the
     JSON's ``spans``; ``op``/``ed``/``preview`` where it has none), the skip ranges what the skip
     files wrote, or, with ``margin``, the measured spans narrowed as ``--skip_margin margin
-    --edge_margin edge_margin`` would."""
+    --edge_margin edge_margin`` would (stopping at the segment head's innermost plausible outer edges,
+    the JSON's ``safe_edges``, unless ``safe_edges`` is False: the fixed margins alone, as before)."""
 
     conf = e.get("confidence", {})
     ok = {
@@ -138,17 +140,19 @@ def answers_at(e: dict, threshold: float, margin: float | None = None,
         skip = [e.get("op") if ok["op_end"] else None, e.get("ed") if ok["ed_start"] else None,
                 e.get("preview") if ok["preview"] else None]
     else:
-        skip = list(skip_ranges_from_spans(op, ed, pv, margin, edge_margin, float(e["duration"])))
+        skip = list(skip_ranges_from_spans(op, ed, pv, margin, edge_margin, float(e["duration"]),
+                                           e.get("safe_edges") if safe_edges else None))
     ranges = [tuple(x) for x in skip if x]
     return got, ranges
 
 
 def score_run(doc: dict, spans: dict, threshold: float = 0.0, margin: float | None = None,
-              edge_margin: float = DEFAULT_EDGE_MARGIN_S) -> dict:
+              edge_margin: float = DEFAULT_EDGE_MARGIN_S, safe_edges: bool = True) -> dict:
     """Per boundary: n (episodes whose truth has it), answered, and the error summary of the
     answered ones; the story eaten and the theme (OP, ED, preview) left unskipped per episode; the
     answered share over all boundaries.  ``margin`` / ``edge_margin``: skip ranges as --skip_margin /
-    --edge_margin would narrow them (answers_at)."""
+    --edge_margin would narrow them (answers_at; ``safe_edges`` False: without the innermost plausible
+    outer edges)."""
     from datatools.metric import summary
 
     truth = {f"{k}.mp4": truth_of(v) for k, v in spans["episodes"].items()}
@@ -164,7 +168,7 @@ def score_run(doc: dict, spans: dict, threshold: float = 0.0, margin: float | No
             eaten.append(0.0)
             left.append(sum(b - a for a, b in t["theme"]))
             continue
-        got, ranges = answers_at(e, threshold, margin, edge_margin)
+        got, ranges = answers_at(e, threshold, margin, edge_margin, safe_edges)
         for b in BOUNDARIES:
             if t[b] is None:
                 false_skips += got[b] is not None and b in ("op_end", "preview_start")
@@ -195,6 +199,7 @@ def score_run(doc: dict, spans: dict, threshold: float = 0.0, margin: float | No
             "story_safe_share": float((eaten_a <= STORY_TOLERANCE_S).mean()) if eaten_a.size else None,
             "theme_left_s": [round(float(x), 3) for x in left], "margin": margin,
             "edge_margin": None if margin is None else edge_margin,
+            "safe_edges": None if margin is None else safe_edges,
             "false_skips": int(false_skips), "episodes": int(eaten_a.size)}
 
 
@@ -316,17 +321,21 @@ def summary_table(runs: Sequence[tuple[str, dict, str]]) -> str:
 
 
 # (--skip_margin, --edge_margin) pairs the margin table recomputes from the measured spans
-MARGINS = ((0.0, 0.0), (0.5, 0.5), (1.0, 1.0), (1.0, 2.0), (1.0, 3.0), (1.0, 4.0), (1.0, 5.0), (2.0, 2.0))
+MARGIN_GRID = ((0.0, 0.0), (0.5, 0.5), (1.0, 1.0), (1.0, 2.0), (1.0, 3.0), (1.0, 4.0), (1.0, 5.0), (2.0, 2.0))
+# (--skip_margin, --edge_margin, stop at the segment head's innermost plausible outer edges): the grid,
+# and the fixed margins alone at 1 s and at the former default of 3 s
+MARGINS = tuple((m, em, True) for m, em in MARGIN_GRID) + ((1.0, 1.0, False), (1.0, 3.0, False))
 
 
 def margin_table(margins: dict[str, list[dict]]) -> str:
     rows = [[name, f"{r['threshold']:g}", f"{r['margin']:g}", f"{r['edge_margin']:g}",
+             "yes" if r.get("safe_edges") else "no",
              _f(r["story_safe_share"], "{:.0%}"),
              f"{np.median(r['story_eaten_s']):.1f} / {max(r['story_eaten_s']):.1f}",
              f"{np.median(r['theme_left_s']):.1f}"] for name, rr in margins.items() for r in rr]
     return _table(["method", "--min_confidence", "--skip_margin", "--edge_margin",
-                   "episodes with <= 1 s of story skipped", "story skipped, median / max s",
-                   "theme left unskipped, median s"], rows)
+                   "stops at the innermost plausible edge", "episodes with <= 1 s of story skipped",
+                   "story skipped, median / max s", "theme left unskipped, median s"], rows)
 
 
 def plot_coverage(curves: dict[str, list[dict]], path: Path) -> None:
@@ -456,10 +465,16 @@ def run_method(
     key = model_set_key(ckpts, options)
     if pred.is_file() and timing.is_file():
         doc, earlier = json.loads(pred.read_text(encoding="utf-8")), json.loads(timing.read_text())
+        # predict.py records the episodes by absolute path; --data may be relative
         same = [w["path"] for w in doc["weights"]] == ckpts and sorted(
-            e["file"] for e in doc["episodes"]
-        ) == sorted(files)
-        if same and doc.get("season") == bool(args.season) and earlier.get("model_set") == key:
+            str(Path(e["file"]).resolve()) for e in doc["episodes"]
+        ) == sorted(str(Path(f).resolve()) for f in files)
+        # the skip ranges it wrote follow the margins of its day (not part of the key: they are not
+        # deciding options, a library run applies them afresh)
+        margins = all(e.get("skip_margin", options.skip_margin) == options.skip_margin
+                      and e.get("edge_margin", options.edge_margin) == options.edge_margin
+                      for e in doc["episodes"])
+        if same and margins and doc.get("season") == bool(args.season) and earlier.get("model_set") == key:
             print(
                 f"{name}: predicted earlier with the same checkpoints and episodes, reusing it",
                 file=sys.stderr,
@@ -511,7 +526,8 @@ def main(argv: list[str] | None = None) -> int:
         results[name] = score_run(doc, spans, 0.0)
         curves[name] = [score_run(doc, spans, t) for t in THRESHOLDS]
         thr = auto_min_confidence([w["kind"] for w in doc["weights"]])
-        margins[name] = [score_run(doc, spans, t, m, em) for t in sorted({0.0, thr}) for m, em in MARGINS]
+        margins[name] = [score_run(doc, spans, t, m, em, safe) for t in sorted({0.0, thr})
+                         for m, em, safe in MARGINS]
         late[name] = late_rows(doc, spans)
         fails[name] = failures(doc, spans)
         at_default[name] = score_run(doc, spans, thr)
@@ -559,8 +575,10 @@ def main(argv: list[str] | None = None) -> int:
         coverage_table(curves),
         "",
         "Skip ranges narrowed by --skip_margin at the answered edges (OP end, ED start) and --edge_margin at "
-        "the measured or assumed ones (OP start, ED end, preview), recomputed from the measured spans at "
-        "--min_confidence 0 and at the default threshold (the skip files above used predict.py's defaults):",
+        "the measured or assumed ones (OP start, ED end, preview), stopping at the segment head's innermost "
+        "plausible OP start and ED end (or not: the fixed margins alone), recomputed from the measured spans "
+        "at --min_confidence 0 and at the default threshold (the skip files above used predict.py's "
+        "defaults):",
         "",
         margin_table(margins),
         "",

@@ -242,6 +242,77 @@ def episodes_edge_margin(files: list[Path]) -> str:
     return "\n".join(parts)
 
 
+def episodes_safe_edges(files: list[Path]) -> str:
+    """The outer edges of the skip ranges with and without the segment head's innermost plausible OP
+    start and ED end, per whole-episode run: the former default (fixed 3-s edge margin) against the
+    present one (1 s, stopping at those edges), at predict.py's default threshold and with every
+    answer kept (the margin grids of bench/predict_bench.py)."""
+    import numpy as np
+
+    from bench.predict_bench import _table
+    rows = []
+    for f in files:
+        doc = _load(f)
+        at = {m: v["threshold"] for m, v in doc["at_default"].items()}
+        for m, grid in doc["margins"].items():
+            for t in sorted({0.0, at[m]}, reverse=True):
+                got = {(r["edge_margin"], bool(r.get("safe_edges"))): r for r in grid
+                       if r["threshold"] == t and r["margin"] == 1.0}
+                cells = [f"`{f.stem}`", m, f"{t:g}"]
+                for key in ((3.0, False), (1.0, True)):
+                    r = got[key]
+                    n = len(r["story_eaten_s"])
+                    cells += [f"{r['story_safe_share']:.0%} ({round(r['story_safe_share'] * n)}/{n})",
+                              f"{max(r['story_eaten_s']):.1f}", f"{np.median(r['theme_left_s']):.1f}"]
+                rows.append(cells)
+    return "\n".join([
+        _source_line(files), "",
+        _table(["run", "method", "--min_confidence",
+                "fixed 3 s: story-safe episodes", "most story (s)", "theme left, median s",
+                "plausible edge + 1 s: story-safe episodes", "most story (s)", "theme left, median s"], rows),
+    ])
+
+
+def edge_doubt_calib(files: list[Path]) -> str:
+    """bench/edge_doubt.py: outer edges in story against the doubt threshold, at edge margins 1 and 3 s."""
+    from bench.edge_doubt import table
+    doc = _load(files[0])
+    rows = [r for r in doc["rows"] if r["edge_margin"] in (1.0, 3.0)]
+    head = f"{doc['clips']} clips of `{doc['data']}`, `{doc['command']}`:"
+    return "\n".join([_source_line(files), "", head, "", table(rows)])
+
+
+EPISODE_SETS = ("val", "test", "test2", "test3")
+CANDIDATE_48 = RESULTS / "candidate_48epoch"
+
+
+def _build_files(zero_shot: Path, episodes: Path, prefix: str) -> list[Path]:
+    return [zero_shot, *[episodes / f"{prefix}{x}.json" for x in EPISODE_SETS]]
+
+
+def shipped_vs_candidates(files: list[Path]) -> str:
+    """The shipped model beside builds that were candidates and not shipped: lone unseen clips (the
+    evaluate stage of bench/train_shipped.py) and whole episodes at predict.py's default threshold
+    (bench/predict_bench.py), from groups of 1 + len(EPISODE_SETS) files."""
+    from bench.predict_bench import _table
+    k = 1 + len(EPISODE_SETS)
+    rows = []
+    for name, group in zip(("shipped (24 epochs)", "candidate (48 epochs)"), (files[:k], files[k:2 * k])):
+        z = _load(group[0])
+        a, sure = z["scores"]["all"], z["at_0.9"]
+        cells = [name, f"{a['score']:.2f}", f"{a['median']:.2f}", f"{a['within_2s']:.0%}",
+                 f"{sure['answered']:.0%} / {sure['within_2s']:.0%}"]
+        for f in group[1:]:
+            (at,) = _load(f)["at_default"].values()
+            cells.append(f"{at['answered_share']:.0%} / {at['story_safe_share']:.0%}")
+        rows.append(cells)
+    return "\n".join([
+        _source_line(files), "",
+        _table(["model", "clips: score (s)", "median (s)", "within 2 s", "at 0.9: answered / within 2 s",
+                *[f"episodes {x}: answered / story-safe" for x in EPISODE_SETS]], rows),
+    ])
+
+
 def preprocess_speed(files: list[Path]) -> str:
     doc = _load(files[0])
     S, n = doc["clip_seconds"], doc["clips"]
@@ -457,8 +528,18 @@ TABLES: dict[str, tuple[Callable[[], list[Path]], Callable[[list[Path]], str]]] 
     ),
     "episodes_material": (
         lambda: [RESULTS / f"episode_material_{x}.json"
-                 for x in ("val", "test", "val_season", "test_season")],
+                 for x in ("val", "test", "test2", "test3", "val_season", "test_season")],
         episodes_material,
+    ),
+    "edge_doubt_calib": (lambda: [RESULTS / "edge_doubt_calib.json"], edge_doubt_calib),
+    "shipped_vs_candidates": (
+        lambda: [*_build_files(SHIPPED_RESULTS / "zero_shot_test.json", RESULTS, "episode_material_"),
+                 *_build_files(CANDIDATE_48 / "zero_shot_test.json", CANDIDATE_48, "episode_material_")],
+        shipped_vs_candidates,
+    ),
+    "episodes_safe_edges": (
+        lambda: [RESULTS / f"episode_material_{x}.json" for x in ("val", "test", "test2", "test3")],
+        episodes_safe_edges,
     ),
     "episodes_edge_margin": (
         lambda: [RESULTS / f"episode_material_{x}.json" for x in ("val", "test")],

@@ -230,13 +230,15 @@ def ensemble(out: Path, r: Recipe, which: str = "avnet_bestmodel.pth"):
     return model.eval().to(torch.device("cpu")), meta
 
 
-def clip_answers(model, data: Path, S: int) -> list[dict]:
+def clip_answers(model, data: Path, S: int, keep_segments: bool = False) -> list[dict]:
     """The model on every clip a dataset's spans.json lists (labelled clips and start windows without
     an OP end): clip, series, flags, truth (None: no OP end in the window), answer, raw confidence and
     the segment head's support for the answer; for an end clip also the preview the segment head
     measures (``preview``, clip seconds, with its mean preview probability ``preview_share``; None
     when it sees none, as predict.py decodes it) and the true preview start (``preview_truth``, None:
-    no preview in the clip)."""
+    no preview in the clip).  ``keep_segments``: also the segment probabilities (``segments``, K x S)
+    and the true outer edge in clip seconds (``outer_truth``: OP start / ED end, None when the
+    episode has none)."""
     from models.dense import decode_spans, recover_missed, segment_support
     from models.inputs import predict_seconds
 
@@ -271,6 +273,8 @@ def clip_answers(model, data: Path, S: int) -> list[dict]:
                 pv, share = got["preview"], got["preview_share"]
                 rows[-1]["preview"] = None if pv is None else [round(float(x), 3) for x in pv]
                 rows[-1]["preview_share"] = None if share is None else round(share, 5)
+            if keep_segments and "segments" in res:
+                rows[-1]["segments"] = np.asarray(res["segments"][i])
         batch.clear()
         batch_meta.clear()
 
@@ -283,6 +287,9 @@ def clip_answers(model, data: Path, S: int) -> list[dict]:
             batch.append({k: np.load(feat / f"{stem}_{k}.npy") for k in ("mfcc", "frames", "roi")})
             batch_meta.append({"clip": stem, "kind": kind, "series": ep["series"], "truth": c["label"],
                                "flags": c.get("flags", [])})
+            if keep_segments:
+                edge = ep.get("op_start" if kind == "start" else "ed_end")
+                batch_meta[-1]["outer_truth"] = None if edge is None else round(edge - c["offset"], 3)
             if kind == "end":
                 pv = (ep.get("preview") or [None])[0]
                 inside = pv is not None and 0.0 <= pv - c["offset"] < S

@@ -296,6 +296,12 @@ def _interval_score(logp: np.ndarray, lognp: np.ndarray) -> tuple[np.ndarray, np
 
 SUPPORT_S = 30.0   # seconds of theme before an OP end / after an ED start that segment_support reads
 SUPPORT_VETO = 0.5  # below this support the segment head contradicts an answer (no theme beside it)
+# An outer edge (OP start, ED end) is doubtful where other change points explain the segment head's
+# probabilities almost as well: every one within this many nats of the best is plausible, and a skip
+# range stops at the innermost of them (decode_spans' "op_start_latest" / "ed_end_earliest").  5 nats:
+# the smallest that left none of the shipped model's 34 calibration-series OP starts and 60 ED ends
+# inside the story (with --skip_margin 1 s); 1-3 nats left one OP start 3-5 s early.
+EDGE_DOUBT_NATS = 5.0
 
 
 def segment_support(probs: np.ndarray, kind: str, boundary: float, seconds: float = SUPPORT_S) -> float:
@@ -363,7 +369,8 @@ def recover_missed(answers: dict, kinds: Sequence[str]) -> None:
             answers["recovered"][i] = True
 
 
-def decode_spans(probs: np.ndarray, kind: str, boundary: float, min_share: float = 0.5) -> dict:
+def decode_spans(probs: np.ndarray, kind: str, boundary: float, min_share: float = 0.5,
+                 doubt_nats: float = EDGE_DOUBT_NATS) -> dict:
     """Spans from a clip's per-second segment probabilities ``probs`` (K, S) (softmax of the
     segment head) around its boundary (clip seconds): for a ``start`` clip the OP start (the
     change point a <= boundary that best splits "not opening" before a from "opening" in
@@ -371,8 +378,10 @@ def decode_spans(probs: np.ndarray, kind: str, boundary: float, min_share: float
     [c, d) after b (the best interval of "preview" seconds, or none).  Edges are refined below a
     second from the probabilities of the two bins beside them.  A span whose mean class
     probability is below ``min_share`` is not reported (the caller falls back).  Returns clip
-    seconds: {"op_start"} or {"ed_end", "preview", "preview_share"} (None where not found;
-    ``preview_share`` is the mean preview probability over the reported preview)."""
+    seconds: {"op_start", "op_start_latest"} or {"ed_end", "ed_end_earliest", "preview",
+    "preview_share"} (None where not found; ``preview_share`` is the mean preview probability over
+    the reported preview; ``op_start_latest`` / ``ed_end_earliest`` the innermost change point whose
+    log-likelihood is within ``doubt_nats`` of the best, where a skip range may safely begin / end)."""
     from datatools.segments import ENDING, OPENING, PREVIEW
 
     p = np.clip(np.asarray(probs, np.float64), 1e-6, 1 - 1e-6)
@@ -384,13 +393,18 @@ def decode_spans(probs: np.ndarray, kind: str, boundary: float, min_share: float
         score = ln[a] + (lp[e] - lp[a])                      # before a: not opening; [a, e): opening
         best = int(a[np.argmax(score)])
         share = float(p[OPENING, best:e].mean()) if e > best else 0.0
-        return {"op_start": _refine_start(p[OPENING], best) if share >= min_share else None}
+        if share < min_share:
+            return {"op_start": None, "op_start_latest": None}
+        latest = float(a[score >= score.max() - doubt_nats].max())
+        start = _refine_start(p[OPENING], best)
+        return {"op_start": start, "op_start_latest": max(latest, start)}
     lp, ln = _interval_score(np.log(p[ENDING]), np.log(1 - p[ENDING]))
     b = np.arange(e, S + 1)
     score = (lp[b] - lp[e]) + (ln[S] - ln[b])                # [e, b): ending; [b, S): not ending
     end = int(b[np.argmax(score)])
     share = float(p[ENDING, e:end].mean()) if end > e else 0.0
     ed_end = _refine_end(p[ENDING], end) if share >= min_share else None
+    earliest = None if ed_end is None else min(float(b[score >= score.max() - doubt_nats].min()), ed_end)
     q0 = end if ed_end is not None else e
     lp, ln = _interval_score(np.log(p[PREVIEW]), np.log(1 - p[PREVIEW]))
     best, best_score, share = None, ln[S] - ln[q0], None      # no preview: every second "not preview"
@@ -403,4 +417,4 @@ def decode_spans(probs: np.ndarray, kind: str, boundary: float, min_share: float
         if sc[i, j] > best_score and float(p[PREVIEW, q0 + i:q0 + j].mean()) >= min_share:
             best = [_refine_start(p[PREVIEW], q0 + i), _refine_end(p[PREVIEW], q0 + j)]
             share = float(p[PREVIEW, q0 + i:q0 + j].mean())
-    return {"ed_end": ed_end, "preview": best, "preview_share": share}
+    return {"ed_end": ed_end, "ed_end_earliest": earliest, "preview": best, "preview_share": share}

@@ -74,9 +74,11 @@ def measure_spans(res: EpisodeResult, raw: Sequence[dict[str, Any]], clip_second
     p = segment_probs(raw, "start")
     if p is not None:
         cap_by_support(res, "op_end", p, "start", res.op_end - clip_offset("start", D, S))
-        got = decode_spans(p, "start", res.op_end - clip_offset("start", D, S))["op_start"]
-        if got is not None:
-            res.op, res.span_source["op_start"] = (episode_time("start", got, D, S), res.op_end), "segments"
+        got = decode_spans(p, "start", res.op_end - clip_offset("start", D, S))
+        if got["op_start"] is not None:
+            res.op = (episode_time("start", got["op_start"], D, S), res.op_end)
+            res.span_source["op_start"] = "segments"
+            res.safe_edges["op_start"] = episode_time("start", got["op_start_latest"], D, S)
     p = segment_probs(raw, "end")
     if p is not None:
         off = clip_offset("end", D, S)
@@ -84,6 +86,7 @@ def measure_spans(res: EpisodeResult, raw: Sequence[dict[str, Any]], clip_second
         got = decode_spans(p, "end", res.ed_start - off)
         if got["ed_end"] is not None:
             res.ed, res.span_source["ed_end"] = (res.ed_start, off + got["ed_end"]), "segments"
+            res.safe_edges["ed_end"] = off + got["ed_end_earliest"]
         res.preview = None if got["preview"] is None else (off + got["preview"][0], off + got["preview"][1])
         res.span_source["preview"] = "segments" if got["preview"] else "segments (none seen)"
         if got["preview"] and preview_cal:
@@ -209,26 +212,42 @@ def withhold_unsure(results: Sequence[EpisodeResult], min_confidence: float) -> 
 
 
 def narrow_span(span: tuple[float, float] | None, start_margin: float, end_margin: float,
-                duration: float = math.inf) -> tuple[float, float] | None:
+                duration: float = math.inf, start_floor: float | None = None,
+                end_ceiling: float | None = None) -> tuple[float, float] | None:
     """``[a + start_margin, b - end_margin]``: a skip range that stops short of the story on both
     sides, except at the file's own edges (0 and ``duration``: no story lies beyond them); a span no
-    longer than the two margins + 1 s is kept as it is (nothing sensible would be left)."""
+    longer than the two margins + 1 s is kept as it is (nothing sensible would be left).  A doubtful
+    edge begins no earlier than ``start_floor`` / ends no later than ``end_ceiling`` (where given,
+    and if the range keeps at least 1 s)."""
     if span is None or (start_margin <= 0 and end_margin <= 0):
         return span
     a, b = float(span[0]), float(span[1])
     if b - a <= start_margin + end_margin + 1.0:
         return (a, b)
-    return (a if a <= 1e-3 else a + start_margin, b if b >= duration - 1e-3 else b - end_margin)
+    lo = a if a <= 1e-3 else a + start_margin
+    hi = b if b >= duration - 1e-3 else b - end_margin
+    if start_floor is not None and a > 1e-3 and start_floor > lo and hi - start_floor >= 1.0:
+        lo = float(start_floor)
+    if end_ceiling is not None and b < duration - 1e-3 and end_ceiling < hi and end_ceiling - lo >= 1.0:
+        hi = float(end_ceiling)
+    return (lo, hi)
 
 
 def skip_ranges_from_spans(op: tuple[float, float] | None, ed: tuple[float, float] | None,
                            preview: tuple[float, float] | None, margin: float, edge_margin: float,
-                           duration: float) -> tuple:
+                           duration: float, safe_edges: dict[str, float] | None = None) -> tuple:
     """The skip ranges (opening, ending, preview) from the measured spans: the edges a model answered
     (OP end, ED start) narrowed by ``margin`` (--skip_margin), the outer edges the segment head
     measured or the assumed lengths gave (OP start, ED end, both edges of the preview), which are
-    less exact, by ``edge_margin`` (--edge_margin)."""
-    return (narrow_span(op, edge_margin, margin, duration), narrow_span(ed, margin, edge_margin, duration),
+    less exact, by ``edge_margin`` (--edge_margin).  Where the segment head is unsure of an outer
+    edge, the range goes no further than the innermost plausible one (``safe_edges``: "op_start" /
+    "ed_end", models.dense.decode_spans' op_start_latest / ed_end_earliest in episode seconds)
+    narrowed by ``margin``."""
+    safe = safe_edges or {}
+    floor = safe["op_start"] + margin if "op_start" in safe else None
+    ceiling = safe["ed_end"] - margin if "ed_end" in safe else None
+    return (narrow_span(op, edge_margin, margin, duration, start_floor=floor),
+            narrow_span(ed, margin, edge_margin, duration, end_ceiling=ceiling),
             narrow_span(preview, edge_margin, edge_margin, duration))
 
 
@@ -243,5 +262,6 @@ def apply_skip_margin(results: Sequence[EpisodeResult], margin: float, edge_marg
         pv = preview_range(r)
         r.measured = {"opening": tuple(r.op), "ending": tuple(r.ed),
                       "preview": None if pv is None else tuple(pv)}
-        r.op, r.ed, r.preview = skip_ranges_from_spans(r.op, r.ed, pv, margin, edge_margin, r.duration)
+        r.op, r.ed, r.preview = skip_ranges_from_spans(r.op, r.ed, pv, margin, edge_margin, r.duration,
+                                                       r.safe_edges)
         r.skip_margin, r.edge_margin = float(margin), float(edge_margin)

@@ -47,6 +47,10 @@ SEASON_DIR = re.compile(r"^(season|series|staffel|saison|temporada)[ ._-]*\d+$|^
 DECIDING_OPTIONS = ("op_length", "ed_length", "scan_below", "scan_hop", "scan_limit", "fusion",
                     "clip_seconds", "ocr_backend", "ocr_size", "reuse_diff")
 
+# What a stored decided episode (the pickled EpisodeResult) holds: raised when deciding records more
+# (2: the segment head's safe outer edges), so that episodes decided by older code are decided again.
+DECISION_VERSION = 2
+
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE episodes (
@@ -99,8 +103,8 @@ def content_key(path: str | os.PathLike, size: int | None = None) -> str:
 
 
 def model_set_key(weights: Sequence[str], options: PredictOptions) -> str:
-    """What decided an episode: the checkpoints' contents and the deciding options."""
-    h = hashlib.sha1()
+    """What decided an episode: the checkpoints' contents, the deciding options and DECISION_VERSION."""
+    h = hashlib.sha1(f"decision {DECISION_VERSION}".encode())
     for w in weights:
         with open(w, "rb") as fh:
             h.update(hashlib.file_digest(fh, "sha1").digest())

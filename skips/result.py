@@ -39,6 +39,9 @@ class EpisodeResult:
     skip_margin: float | None = None
     edge_margin: float | None = None
     span_source: dict[str, str] = field(default_factory=dict)    # op_start / ed_end / preview: from what
+    # op_start / ed_end: the innermost plausible outer edge the segment head measured (episode seconds;
+    # models.dense.decode_spans): the skip range begins no earlier / ends no later
+    safe_edges: dict[str, float] = field(default_factory=dict)
     # op_end / ed_start: the segment head's mean theme probability beside the answer (it caps the confidence)
     support: dict[str, float] = field(default_factory=dict)
     # library mode (predict.py --db): its season group, whether it was decoded this run, siblings read
@@ -62,6 +65,7 @@ class EpisodeResult:
             ed=[r3(x) for x in self.ed] if ed_ok else None,
             preview=[r3(x) for x in preview_range(self)] if preview_range(self) else None,
             span_source=self.span_source,
+            safe_edges={k: r3(v) for k, v in self.safe_edges.items()},
             support={k: round(v, 4) for k, v in self.support.items()},
             confidence={k: round(v, 4) for k, v in self.confidence.items()},
             withheld=self.withheld,

@@ -95,8 +95,10 @@ def scan_late_opening(res: EpisodeResult, models: Sequence[LoadedModel], clip_se
         # the OP range only
         res.op = skip_ranges(best[0], res.ed_start, res.duration, options.op_length, 0.0)[0]
         res.span_source["op_start"] = f"assumed {options.op_length:g} s"
+        res.safe_edges.pop("op_start", None)
         res.source["op_end"] = f"models (window at {best[2]:g} s)"
         p = segment_probs(raw, best[3])
-        got = None if p is None else decode_spans(p, "start", best[0] - best[2])["op_start"]
-        if got is not None:
-            res.op, res.span_source["op_start"] = (best[2] + got, best[0]), "segments"
+        got = None if p is None else decode_spans(p, "start", best[0] - best[2])
+        if got is not None and got["op_start"] is not None:
+            res.op, res.span_source["op_start"] = (best[2] + got["op_start"], best[0]), "segments"
+            res.safe_edges["op_start"] = best[2] + got["op_start_latest"]

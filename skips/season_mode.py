@@ -71,7 +71,11 @@ def apply_season_mode(results: Sequence[EpisodeResult], clip_seconds: int,
                     measured = r.span_source.get("op_start") == "segments" and r.op[0] < r.op_end
                     r.op = (r.op[0] if measured else max(0.0, span[0]), r.op_end)
                     r.span_source["op_start"] = "segments" if measured else "season"
+                    if not measured:
+                        r.safe_edges.pop("op_start", None)
                 else:
                     measured = r.span_source.get("ed_end") == "segments" and r.ed[1] > r.ed_start
                     r.ed = (r.ed_start, r.ed[1] if measured else min(D, span[1]))
                     r.span_source["ed_end"] = "segments" if measured else "season"
+                    if not measured:
+                        r.safe_edges.pop("ed_end", None)

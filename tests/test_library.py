@@ -307,3 +307,16 @@ def test_outputs_that_cannot_be_written_are_one_line_and_the_answers_stay(tmp_pa
     assert str(out / "predictions.json") in lines[0] and "No space left on device" in lines[0]
     with contextlib.closing(sqlite3.connect(db)) as c:
         assert c.execute("SELECT count(*) FROM episodes WHERE answer IS NOT NULL").fetchone()[0] == 2
+
+
+def test_episodes_decided_by_older_code_are_decided_again(tmp_path, monkeypatch):
+    """The model-set key covers the checkpoints' contents, the deciding options and what a stored
+    decision records (DECISION_VERSION): raising it retires every stored decision."""
+    ckpt = tmp_path / "m.pth"
+    ckpt.write_bytes(b"weights")
+    opts = PredictOptions(weights=(str(ckpt),))
+    key = library_mod.model_set_key([str(ckpt)], opts)
+    assert library_mod.model_set_key([str(ckpt)], opts) == key
+    assert library_mod.model_set_key([str(ckpt)], replace(opts, op_length=80.0)) != key
+    monkeypatch.setattr(library_mod, "DECISION_VERSION", library_mod.DECISION_VERSION + 1)
+    assert library_mod.model_set_key([str(ckpt)], opts) != key

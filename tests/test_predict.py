@@ -182,7 +182,7 @@ def test_json_and_csv(world, run):
     assert set(rows) == {p.stem for p in world["good"]}
     for e in rows.values():
         sp, m, edge = e["spans"], e["skip_margin"], e["edge_margin"]
-        assert (m, edge) == (1.0, 3.0)                    # the defaults --skip_margin, --edge_margin
+        assert (m, edge) == (1.0, 1.0)                    # the defaults --skip_margin, --edge_margin
         assert sp["opening"] == pytest.approx([max(0.0, e["op_end"] - 90), e["op_end"]], abs=2e-3)
         assert sp["ending"] == pytest.approx(
             [e["ed_start"], min(e["duration"], e["ed_start"] + 90)], abs=2e-3

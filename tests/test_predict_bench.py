@@ -111,6 +111,23 @@ def test_the_margin_keeps_small_errors_out_of_the_story():
     )
 
 
+def test_the_margin_table_stops_at_the_innermost_plausible_edges():
+    """An OP start measured 5 s early (truth 30 s): a 1-s edge margin eats 4 s of the cold open; the
+    segment head's innermost plausible start (the JSON's safe_edges, 33 s) keeps the skip range out of
+    the story; without it (safe_edges=False) the fixed margins alone are scored."""
+    doc = _pred((25.0, 120.0), (850.0, 930.0), None)
+    e = doc["episodes"][0]
+    e["duration"], e["safe_edges"] = 1000.0, {"op_start": 33.0, "ed_end": 925.0}
+    with_edges = score_run(doc, _spans(), margin=1.0, edge_margin=1.0)
+    assert with_edges["story_eaten_s"] == [pytest.approx(0.0)] and with_edges["safe_edges"] is True
+    fixed = score_run(doc, _spans(), margin=1.0, edge_margin=1.0, safe_edges=False)
+    assert fixed["story_eaten_s"] == [pytest.approx(4.0)] and fixed["safe_edges"] is False
+    # the ED end stops at 925 - 1 s instead of 930 - 1 s: 5 s more of its theme left unskipped
+    assert with_edges["theme_left_s"][0] - fixed["theme_left_s"][0] == pytest.approx((34.0 - 30.0) + 5.0)
+    _, ranges = answers_at(e, 0.0, 1.0, 1.0)
+    assert ranges[0] == pytest.approx((34.0, 119.0)) and ranges[1] == pytest.approx((851.0, 924.0))
+
+
 def test_failures_name_the_range_that_ate_the_story():
     spans = _spans()
     spans["episodes"]["a"]["c_part"] = True
@@ -128,7 +145,8 @@ def test_failures_name_the_range_that_ate_the_story():
 
 def test_an_earlier_run_is_reused_only_for_the_same_checkpoint_contents(tmp_path, monkeypatch):
     """run_method reuses a finished run of the same checkpoints and episodes; a checkpoint replaced
-    under the same path (a re-exported model) runs predict.py again instead of scoring stale answers."""
+    under the same path (a re-exported model), or skip ranges written with other margins, run
+    predict.py again instead of scoring stale answers.  Episodes are compared by absolute path."""
     import argparse
     import json
 
@@ -152,8 +170,9 @@ def test_an_earlier_run_is_reused_only_for_the_same_checkpoint_contents(tmp_path
         return Run()
 
     def fake_write(run, options):
-        doc = {"weights": [{"path": str(ckpt)}], "episodes": [{"file": files[0]}], "season": False,
-               "n": len(calls)}
+        doc = {"weights": [{"path": str(ckpt)}], "season": False, "n": len(calls),
+               "episodes": [{"file": files[0], "skip_margin": options.skip_margin,
+                             "edge_margin": options.edge_margin}]}
         (tmp_path / "out" / "m").mkdir(parents=True, exist_ok=True)
         (tmp_path / "out" / "m" / "predictions.json").write_text(json.dumps(doc))
 
@@ -166,3 +185,14 @@ def test_an_earlier_run_is_reused_only_for_the_same_checkpoint_contents(tmp_path
     ckpt.write_bytes(b"re-exported weights")                                       # same path, new contents
     doc, _ = pb.run_method("m", [str(ckpt)], files, tmp_path / "out", args)
     assert doc["n"] == 2 and len(calls) == 2
+    # a run whose skip ranges were written with other margins (an earlier default) runs again
+    pred = tmp_path / "out" / "m" / "predictions.json"
+    old = json.loads(pred.read_text())
+    old["episodes"][0]["edge_margin"] += 2.0
+    pred.write_text(json.dumps(old))
+    doc, _ = pb.run_method("m", [str(ckpt)], files, tmp_path / "out", args)
+    assert doc["n"] == 3 and len(calls) == 3
+    # predict.py records absolute paths; the same episodes named relative to the working folder reuse it
+    monkeypatch.chdir(tmp_path)
+    doc, _ = pb.run_method("m", [str(ckpt)], ["a.mp4"], tmp_path / "out", args)
+    assert doc["n"] == 3 and len(calls) == 3

@@ -122,15 +122,62 @@ def _probs(spans, s=200, high=0.9):
 
 
 def test_decode_spans_on_hand_made_probabilities():
-    assert decode_spans(_probs([(OPENING, 30, 120)]), "start", 120.0) == {"op_start": 30.0}
-    assert decode_spans(_probs([(OPENING, 0, 95)]), "start", 95.0) == {"op_start": 0.0}
+    # at 0.9 a second costs 2.2 nats to move across: 2 s of doubt inside EDGE_DOUBT_NATS
+    assert decode_spans(_probs([(OPENING, 30, 120)]), "start", 120.0) == {"op_start": 30.0,
+                                                                        "op_start_latest": 32.0}
+    assert decode_spans(_probs([(OPENING, 0, 95)]), "start", 95.0) == {"op_start": 0.0,
+                                                                      "op_start_latest": 2.0}
     got = decode_spans(_probs([(ENDING, 50, 140), (PREVIEW, 160, 190), (OTHER, 190, 200)]), "end", 50.0)
-    assert got == {"ed_end": 140.0, "preview": [160.0, 190.0], "preview_share": pytest.approx(0.9)}
+    assert got == {"ed_end": 140.0, "ed_end_earliest": 138.0, "preview": [160.0, 190.0],
+                   "preview_share": pytest.approx(0.9)}
     got = decode_spans(_probs([(ENDING, 50, 200)]), "end", 50.0)
-    assert got == {"ed_end": 200.0, "preview": None, "preview_share": None}
+    assert got == {"ed_end": 200.0, "ed_end_earliest": 198.0, "preview": None, "preview_share": None}
     # a head that does not see an opening there reports none (the caller falls back)
-    assert decode_spans(_probs([]), "start", 120.0) == {"op_start": None}
-    assert decode_spans(_probs([]), "end", 50.0) == {"ed_end": None, "preview": None, "preview_share": None}
+    assert decode_spans(_probs([]), "start", 120.0) == {"op_start": None, "op_start_latest": None}
+    assert decode_spans(_probs([]), "end", 50.0) == {"ed_end": None, "ed_end_earliest": None, "preview": None,
+                                                    "preview_share": None}
+
+
+def test_a_doubtful_outer_edge_keeps_the_skip_range_out_of_the_story():
+    """Ten seconds the head gives only 0.6 "opening" (a song lead, a title over the story): the best
+    OP start is their first second, but their last is almost as likely (10 x 0.4 nats), so the skip
+    range begins after them, not at the best start plus --edge_margin.  Likewise an ending that fades
+    out over ten seconds.  A clear edge keeps the edge margin."""
+    from skips.decide import apply_skip_margin, measure_spans
+    from skips.options import PredictOptions
+    from skips.result import EpisodeResult
+
+    p = _probs([(OPENING, 40, 120)])
+    p[OPENING, 30:40], p[STORY, 30:40] = 0.6, 0.4 - 0.1 * 3 / 4
+    assert decode_spans(p, "start", 120.0) == {"op_start": 30.0, "op_start_latest": 40.0}
+    q = _probs([(ENDING, 50, 130)])
+    q[ENDING, 130:140], q[STORY, 130:140] = 0.6, 0.4 - 0.1 * 3 / 4
+    assert decode_spans(q, "end", 50.0)["ed_end"] == 140.0
+    assert decode_spans(q, "end", 50.0)["ed_end_earliest"] == 130.0
+    # the episode: 1000 s, start clip at 0, end clip at 800
+    r = EpisodeResult("a.mp4", "a.mp4", True, duration=1000.0, op_end=120.0, ed_start=850.0)
+    r.confidence = {"op_end": 0.99, "ed_start": 0.99}
+    raw = [{"segments": {"start": p, "end": q}}]
+    measure_spans(r, raw, 200, PredictOptions())
+    assert r.op == (30.0, 120.0) and r.ed == (850.0, 940.0)            # the measured spans stand
+    assert r.safe_edges == {"op_start": 40.0, "ed_end": 930.0}
+    apply_skip_margin([r], 1.0, 3.0)
+    assert r.op == (41.0, 119.0) and r.ed == (851.0, 929.0)            # not (33, 119) and (851, 937)
+    assert r.measured["opening"] == (30.0, 120.0)
+    assert r.to_dict()["safe_edges"] == {"op_start": 40.0, "ed_end": 930.0}
+    # clear edges: the edge margin is the wider one
+    c = EpisodeResult("b.mp4", "b.mp4", True, duration=1000.0, op_end=120.0, ed_start=850.0)
+    c.confidence = {"op_end": 0.99, "ed_start": 0.99}
+    measure_spans(c, [{"segments": {"start": _probs([(OPENING, 30, 120)]),
+                                    "end": _probs([(ENDING, 50, 140)])}}], 200, PredictOptions())
+    apply_skip_margin([c], 1.0, 3.0)
+    assert c.op == (33.0, 119.0) and c.ed == (851.0, 937.0)
+    # no margins: the measured spans as they are
+    z = EpisodeResult("a.mp4", "a.mp4", True, duration=1000.0, op_end=120.0, ed_start=850.0)
+    z.confidence = {"op_end": 0.99, "ed_start": 0.99}
+    measure_spans(z, raw, 200, PredictOptions())
+    apply_skip_margin([z], 0.0, 0.0)
+    assert z.op == (30.0, 120.0) and z.ed == (850.0, 940.0)
 
 
 def test_segment_loss_only_where_truth_is_known():
@@ -555,3 +602,21 @@ def test_the_segment_head_arbitrates_between_the_decoded_answer_and_the_heatmap(
     heat_e /= heat_e.sum()
     got = recover_boundary(heat_e, ed, "end", 60.0)
     assert got is not None and abs(got[0] - 120.5) < 1.0
+
+
+def test_the_edge_doubt_bench_counts_edges_in_story():
+    """bench/edge_doubt.py on two hand-made clips: an OP start the head places 10 s early (a stretch it
+    gives 0.6 "opening" before the true start at 40 s) is in story with fixed margins and not once
+    the range stops at the innermost plausible start; a clear ED end is never in story."""
+    from bench.edge_doubt import evaluate
+
+    p = _probs([(OPENING, 40, 120)])
+    p[OPENING, 30:40], p[STORY, 30:40] = 0.6, 0.4 - 0.1 * 3 / 4
+    rows = [{"kind": "start", "answer": 120.0, "outer_truth": 40.0, "segments": p},
+            {"kind": "end", "answer": 50.0, "outer_truth": 140.0, "segments": _probs([(ENDING, 50, 140)])}]
+    res = {(r["kind"], r["doubt_nats"], r["edge_margin"]): r for r in evaluate(rows, 200)}
+    assert res[("start", None, 3.0)]["in_story"] == 1 and res[("start", None, 3.0)]["story_max_s"] == 7.0
+    assert res[("start", 5.0, 1.0)]["in_story"] == 0 and res[("start", 5.0, 1.0)]["theme_lost_mean_s"] == 1.0
+    assert all(r["in_story"] == 0 and r["n"] == 1 for k, r in res.items() if k[0] == "end")
+    assert res[("end", None, 1.0)]["theme_lost_mean_s"] == 1.0
+    assert res[("end", 5.0, 1.0)]["theme_lost_mean_s"] == 3.0      # 2 s of doubt at 0.9, + 1 s
