@@ -84,7 +84,10 @@ def evaluate(rows: list[dict], S: int) -> list[dict]:
 
 def table(res: list[dict]) -> str:
     from bench.predict_bench import _table
-    rows = [[r["kind"], "fixed margins" if r["doubt_nats"] is None else f"{r['doubt_nats']:g}",
+    def fixed(nats):   # None (or NaN, as bench.tables reads a JSON null): the fixed margins alone
+        return nats is None or math.isnan(nats)
+
+    rows = [[r["kind"], "fixed margins" if fixed(r["doubt_nats"]) else f"{r['doubt_nats']:g}",
              f"{r['edge_margin']:g}", f"{r['in_story']}/{r['n']}", f"{r['story_max_s']:.1f}",
              f"{r['theme_lost_mean_s']:.2f}"] for r in res]
     return _table(["edge", "doubt (nats)", "--edge_margin", "in story (> 1 s)", "most story (s)",

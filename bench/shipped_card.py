@@ -242,9 +242,10 @@ def card_text() -> str:
     return "\n".join(out)
 
 
-def episode_summary(bench: dict, method: str) -> dict:
+def episode_summary(bench: dict, method: str, further: list[dict] | None = None) -> dict:
     """The whole-episode benchmark's figures of one method (bench/predict_bench.py's bench.json),
-    with a sentence made from them."""
+    with a sentence made from them; ``further``: the bench.json of further episode sets, one line
+    each (answered and story-safe at the default threshold)."""
     at = bench["at_default"][method]
     zero = bench["results"][method]
     late = bench["late_op"][method]
@@ -264,12 +265,25 @@ def episode_summary(bench: dict, method: str) -> dict:
         "boundary (episode seconds):\n\n"
         + _table(["boundary", "answered", "median (s)", "p90 (s)", "within 2 s"], rows)
     )
+    more = []
+    for b in further or []:
+        a = b["at_default"][method]
+        more.append({"data": b["data"], "episodes": a["episodes"], "answered": a["all"]["answered"],
+                     "n": a["all"]["n"], "answered_share": a["answered_share"],
+                     "story_safe_share": a["story_safe_share"]})
+    if more:
+        text += "\n\nFurther episode sets of unseen series (the same split, other generator seeds), at the " \
+                "default threshold: " + "; ".join(
+                    f"`{m['data']}` ({m['episodes']} episodes): {m['answered_share']:.0%} of the boundaries "
+                    f"answered ({m['answered']}/{m['n']}), {_pct(m['story_safe_share'])} of the episodes "
+                    "story-safe" for m in more) + "."
     return {
         "method": method,
         "at_default": at,
         "threshold_0": {k: zero[k] for k in ("answered_share", "story_safe_share")},
         "late_op": late,
         "wall_s": bench["wall_s"][method],
+        "further": more,
         "text": text,
     }
 
@@ -293,15 +307,17 @@ def write_card(out_dir: Path | None = None) -> str:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--check", action="store_true", help="only compare the committed card with the files")
-    p.add_argument("--episode_bench", metavar="BENCH_JSON", default=None,
+    p.add_argument("--episode_bench", metavar="BENCH_JSON", nargs="+", default=None,
                    help="first take the whole-episode figures of bench/predict_bench.py's bench.json into "
-                        "results/episode_test.json (with --method)")
+                        "results/episode_test.json (with --method); further files: one line each on "
+                        "further episode sets")
     p.add_argument("--method", default="shipped", help="the method of --episode_bench to take")
     p.add_argument("--speed", metavar="SPEED_JSON", default=None,
                    help="first take bench/predict_speed.py's JSON into results/predict_speed.json")
     args = p.parse_args(argv)
     if args.episode_bench:
-        res = episode_summary(json.loads(Path(args.episode_bench).read_text(encoding="utf-8")), args.method)
+        main_set, *more = (json.loads(Path(f).read_text(encoding="utf-8")) for f in args.episode_bench)
+        res = episode_summary(main_set, args.method, more)
         (RESULTS / "episode_test.json").write_text(json.dumps(res, indent=1) + "\n", encoding="utf-8")
     if args.speed:
         (RESULTS / "predict_speed.json").write_text(

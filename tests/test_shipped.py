@@ -55,6 +55,20 @@ def test_model_card_matches_its_result_files():
     assert build["bytes"] == WEIGHTS.stat().st_size
 
 
+def test_the_card_takes_the_further_episode_sets_from_their_files():
+    """results/episode_test.json is episode_summary of the committed whole-episode runs: the test set's
+    figures, and one line per further set (bench/results/episode_material_test2/3.json)."""
+    from bench.shipped_card import RESULTS, episode_summary
+    runs = [json.loads((ROOT / "bench" / "results" / f"episode_material_{x}.json").read_text())
+            for x in ("test", "test2", "test3")]
+    got = episode_summary(runs[0], "shipped", runs[1:])
+    assert got == json.loads((RESULTS / "episode_test.json").read_text())
+    assert [m["data"] for m in got["further"]] == [r["data"] for r in runs[1:]]
+    for m, r in zip(got["further"], runs[1:]):
+        assert m["story_safe_share"] == r["at_default"]["shipped"]["story_safe_share"]
+        assert f"({m['answered']}/{m['n']})" in got["text"]
+
+
 def test_shipped_model_finds_both_boundaries_on_generated_episodes(tmp_path):
     """Two realistic episodes (the generator's own sounds and pictures, seed fixed before the model
     was seen on them), S = 200: every labelled boundary within 5 s and at least three in four within
