@@ -299,8 +299,9 @@ SUPPORT_VETO = 0.5  # below this support the segment head contradicts an answer 
 # An outer edge (OP start, ED end) is doubtful where other change points explain the segment head's
 # probabilities almost as well: every one within this many nats of the best is plausible, and a skip
 # range stops at the innermost of them (decode_spans' "op_start_latest" / "ed_end_earliest").  5 nats:
-# the smallest that left none of the shipped model's 34 calibration-series OP starts and 60 ED ends
-# inside the story (with --skip_margin 1 s); 1-3 nats left one OP start 3-5 s early.
+# the smallest that left none of the shipped model's 36 calibration-series OP starts and 60 ED ends
+# more than 1 s inside the story (--skip_margin 1 s; bench/edge_doubt.py, bench/results/
+# edge_doubt_calib.json); 1-3 nats left one OP start 1.8-2.8 s inside it.
 EDGE_DOUBT_NATS = 5.0
 
 
