@@ -538,7 +538,7 @@ TABLES: dict[str, tuple[Callable[[], list[Path]], Callable[[list[Path]], str]]] 
         shipped_vs_candidates,
     ),
     "episodes_safe_edges": (
-        lambda: [RESULTS / f"episode_material_{x}.json" for x in ("val", "test", "test2", "test3")],
+        lambda: [RESULTS / f"episode_material_{x}.json" for x in EPISODE_SETS],
         episodes_safe_edges,
     ),
     "episodes_edge_margin": (
