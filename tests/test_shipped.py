@@ -110,6 +110,52 @@ def test_train_shipped_refuses_another_recipe_in_its_folder(tmp_path, capsys):
         main(["--out", str(tmp_path), "--stages", "", "--epochs", "3"])
 
 
+
+def test_train_shipped_trains_no_more_members_at_once_than_the_memory_holds(tmp_path, monkeypatch):
+    """Each member caches its features in RAM, so side by side they can exhaust the memory (four
+    members on 5.4 GiB of features each were killed by the kernel's out-of-memory killer): the stage
+    runs at most as many as fit, and a member killed by SIGKILL is named with the likely cause."""
+    import subprocess
+    import sys
+    import time
+
+    import bench.train_shipped as ts
+
+    r = ts.Recipe(members=4)
+    feats = tmp_path / "data" / "processed"
+    feats.mkdir(parents=True)
+    (feats / "x.npy").write_bytes(b"\0" * (1 << 20))
+    total = 0.9 * 8 * 2 ** 30
+    monkeypatch.setattr(ts.os, "sysconf", lambda k: {"SC_PAGE_SIZE": 4096}.get(k, int(8 * 2 ** 30 / 4096)))
+    per = ts.member_memory(tmp_path)
+    assert ts.members_at_once(tmp_path, r, 0) == 4            # small features: all four
+    monkeypatch.setattr(ts, "member_memory", lambda out: int(total / 2.5))
+    assert ts.members_at_once(tmp_path, r, 0) == 2
+    monkeypatch.setattr(ts, "member_memory", lambda out: int(total * 3))
+    assert ts.members_at_once(tmp_path, r, 0) == 1            # never none
+    assert ts.members_at_once(tmp_path, r, 3) == 3            # --parallel wins
+    assert per > 1 << 20
+
+    live, peak, logs = [], [0], []
+
+    def fake_start(out, rec, threads, i, d):
+        d.mkdir(parents=True, exist_ok=True)
+        code = "import os, time; time.sleep(0.3)" + ("; os.kill(os.getpid(), 9)" if i == 2 else "")
+        p = subprocess.Popen([sys.executable, "-c", code])
+        live.append(p)
+        peak[0] = max(peak[0], sum(q.poll() is None for q in live))
+        log = open(d / "console.log", "ab")
+        logs.append(log)
+        return p, log, d
+
+    monkeypatch.setattr(ts, "start_member", fake_start)
+    monkeypatch.setattr(ts, "member_memory", lambda out: int(total / 2.5))
+    t0 = time.perf_counter()
+    with pytest.raises(SystemExit, match=r"dense_seed12: killed by SIGKILL, most often the kernel's out-of"):
+        ts.stage_train(tmp_path, r, 1)
+    assert len(live) == 4 and peak[0] == 2, (len(live), peak)
+    assert all(log.closed for log in logs)
+    assert time.perf_counter() - t0 < 30
 def test_a_season_rule_goes_with_the_weights_it_was_fitted_with_however_named(tmp_path):
     """--season uses the rule in the weights' model folder (season_rule.json beside them): the shipped
     model's when no weights are given or its checkpoint is named by any path, a candidate's that
