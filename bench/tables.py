@@ -283,7 +283,8 @@ def edge_doubt_calib(files: list[Path]) -> str:
 
 
 EPISODE_SETS = ("val", "test", "test2", "test3")
-CANDIDATE_48 = RESULTS / "candidate_48epoch"
+# builds that were candidates and not shipped: (row name, folder with their result files)
+CANDIDATES = (("candidate (48 epochs)", RESULTS / "candidate_48epoch"),)
 
 
 def _build_files(zero_shot: Path, episodes: Path, prefix: str) -> list[Path]:
@@ -297,7 +298,8 @@ def shipped_vs_candidates(files: list[Path]) -> str:
     from bench.predict_bench import _table
     k = 1 + len(EPISODE_SETS)
     rows = []
-    for name, group in zip(("shipped (24 epochs)", "candidate (48 epochs)"), (files[:k], files[k:2 * k])):
+    names = ["shipped (24 epochs)", *[name for name, _ in CANDIDATES]]
+    for name, group in zip(names, [files[i:i + k] for i in range(0, len(files), k)]):
         z = _load(group[0])
         a, sure = z["scores"]["all"], z["at_0.9"]
         cells = [name, f"{a['score']:.2f}", f"{a['median']:.2f}", f"{a['within_2s']:.0%}",
@@ -534,7 +536,8 @@ TABLES: dict[str, tuple[Callable[[], list[Path]], Callable[[list[Path]], str]]] 
     "edge_doubt_calib": (lambda: [RESULTS / "edge_doubt_calib.json"], edge_doubt_calib),
     "shipped_vs_candidates": (
         lambda: [*_build_files(SHIPPED_RESULTS / "zero_shot_test.json", RESULTS, "episode_material_"),
-                 *_build_files(CANDIDATE_48 / "zero_shot_test.json", CANDIDATE_48, "episode_material_")],
+                 *[f for _, d in CANDIDATES
+                   for f in _build_files(d / "zero_shot_test.json", d, "episode_material_")]],
         shipped_vs_candidates,
     ),
     "episodes_safe_edges": (
