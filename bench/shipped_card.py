@@ -28,12 +28,17 @@ def _load(name: str) -> dict | None:
     return json.loads(p.read_text(encoding="utf-8")) if p.is_file() else None
 
 
+def _empty(x) -> bool:
+    """An empty group: JSON null here, NaN once bench/tables.py has loaded the file."""
+    return x is None or x != x
+
+
 def _pct(x) -> str:
-    return "-" if x is None else f"{x:.0%}"
+    return "-" if _empty(x) else f"{x:.0%}"
 
 
 def _num(x, fmt="{:.2f}") -> str:
-    return "-" if x is None else fmt.format(x)
+    return "-" if _empty(x) else fmt.format(x)
 
 
 def _table(head, rows) -> str:
@@ -125,7 +130,8 @@ def card_text() -> str:
         "python -m bench.train_shipped",
         "```",
         "",
-        "Stages and their first-run wall times on this machine"
+        "Stages and the wall times of the runs that completed them on this machine (a stage stopped and "
+        "resumed counts only its last run)"
         + (" (those run in its build folder: work it took over from another folder, such as data generated "
            "or clips preprocessed there by the same commands, or a member trained by an earlier build with "
            "the same recipe and data, marked below, is not counted)"
@@ -136,6 +142,14 @@ def card_text() -> str:
             ["stage", "wall time"],
             [[k, f"{v / 60:.1f} min"] for k, v in build["timings"].items() if not k.endswith("_last")],
         ),
+        *([
+            "",
+            "Training time per member, the sum of its epoch times from its `metrics.csv` (across stops and "
+            "resumes; members train side by side, as many at once as the memory holds): "
+            + "; ".join(f"{m['run']} {m['epochs_run']} epochs, {m['train_s'] / 60:.1f} min"
+                        for m in build["members"])
+            + ".",
+        ] if all("train_s" in m for m in build["members"]) else []),
         "",
         "The commands it ran (`bench/train_shipped.py`):",
         "",

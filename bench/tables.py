@@ -283,8 +283,11 @@ def edge_doubt_calib(files: list[Path]) -> str:
 
 
 EPISODE_SETS = ("val", "test", "test2", "test3")
-# builds that were candidates and not shipped: (row name, folder with their result files)
-CANDIDATES = (("candidate (48 epochs)", RESULTS / "candidate_48epoch"),)
+# the shipped model's row name, and the builds not shipped now (an earlier shipped model, candidates
+# that failed what they had to do): (row name, folder with their result files)
+SHIPPED_ROW = "shipped (300 series)"
+CANDIDATES = (("earlier shipped (150 series)", RESULTS / "shipped_150series"),
+              ("candidate (150 series, 48 epochs)", RESULTS / "candidate_48epoch"))
 
 
 def _build_files(zero_shot: Path, episodes: Path, prefix: str) -> list[Path]:
@@ -292,13 +295,13 @@ def _build_files(zero_shot: Path, episodes: Path, prefix: str) -> list[Path]:
 
 
 def shipped_vs_candidates(files: list[Path]) -> str:
-    """The shipped model beside builds that were candidates and not shipped: lone unseen clips (the
+    """The shipped model beside earlier builds that are not shipped now: lone unseen clips (the
     evaluate stage of bench/train_shipped.py) and whole episodes at predict.py's default threshold
     (bench/predict_bench.py), from groups of 1 + len(EPISODE_SETS) files."""
     from bench.predict_bench import _table
     k = 1 + len(EPISODE_SETS)
     rows = []
-    names = ["shipped (24 epochs)", *[name for name, _ in CANDIDATES]]
+    names = [SHIPPED_ROW, *[name for name, _ in CANDIDATES]]
     for name, group in zip(names, [files[i:i + k] for i in range(0, len(files), k)]):
         z = _load(group[0])
         a, sure = z["scores"]["all"], z["at_0.9"]

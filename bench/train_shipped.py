@@ -57,12 +57,12 @@ CALIBRATION = "platt"   # models.calibration's map on the ~120 calibration clips
 @dataclass(frozen=True)
 class Recipe:
     clip_seconds: int = 200
-    material_series: int = 150      # data_A/train: series of 2 episodes from the train split
+    material_series: int = 300      # data_A/train: series of 2 episodes from the train split
     material_episodes: int = 2
     synth_series: int = 25          # data_B: the generator's own sounds and pictures
     synth_episodes: int = 2
     late_op_prob: float = 0.25
-    seed: int = 101
+    seed: int = 102
     calib_series: int = 30
     calib_episodes: int = 2
     calib_seed: int = 301
@@ -188,6 +188,18 @@ def stage_train(out: Path, r: Recipe, threads: int, parallel: int = 0) -> None:
                 print(f"train_shipped: {failed[-1]}", file=sys.stderr, flush=True)
     if failed:
         raise SystemExit("train_shipped: training failed: " + "; ".join(failed))
+
+
+def member_train_time(run: Path) -> dict:
+    """A member's epochs and the sum of their times (training + validation) from its metrics.csv, which
+    carries over a stop and resume, where a stage's wall time counts only the run that completed it."""
+    import csv
+    f = run / "metrics.csv"
+    if not f.is_file():
+        return {}
+    with f.open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    return {"epochs_run": len(rows), "train_s": round(sum(float(x["time_s"]) for x in rows), 1)}
 
 
 def start_member(out: Path, r: Recipe, threads: int, i: int, d: Path):
@@ -605,6 +617,8 @@ def main(argv: list[str] | None = None) -> int:
             from bench.shipped_card import write_card
             build = json.loads((RESULTS / "build.json").read_text(encoding="utf-8"))
             build["timings"] = {k: v for k, v in timings.items() if not k.endswith("_last")}
+            for m in build["members"]:
+                m.update(member_train_time(out / m["run"]))
             atomic_write_json(RESULTS / "build.json", build, indent=1)
             write_card(out)
         else:
