@@ -38,7 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
-from datatools.fileio import atomic_write_json, atomic_write_text
+from datatools.fileio import atomic_write_json, atomic_write_text, read_metrics
 from workflow.stages import banner
 from workflow.stages import run as run_step  # one runner for every pipeline script
 
@@ -193,12 +193,9 @@ def stage_train(out: Path, r: Recipe, threads: int, parallel: int = 0) -> None:
 def member_train_time(run: Path) -> dict:
     """A member's epochs and the sum of their times (training + validation) from its metrics.csv, which
     carries over a stop and resume, where a stage's wall time counts only the run that completed it."""
-    import csv
-    f = run / "metrics.csv"
-    if not f.is_file():
+    rows = read_metrics(run / "metrics.csv")
+    if not rows:
         return {}
-    with f.open(newline="", encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh))
     return {"epochs_run": len(rows), "train_s": round(sum(float(x["time_s"]) for x in rows), 1)}
 
 

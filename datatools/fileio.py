@@ -47,6 +47,17 @@ def atomic_save_npy(path: str | os.PathLike, array: np.ndarray) -> None:
     atomic_write_bytes(path, buf.getvalue())
 
 
+def read_metrics(path: str | os.PathLike) -> list[dict[str, str]]:
+    """The rows of a training run's metrics.csv (models.engine appends one per epoch, across resumes);
+    [] when the run has none yet."""
+    import csv
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            return list(csv.DictReader(fh))
+    except FileNotFoundError:
+        return []
+
+
 def no_nan(obj):
     """``obj`` with every float NaN (an empty group's figure) as None, so it can be written as JSON."""
     if isinstance(obj, dict):

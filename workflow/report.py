@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from datatools.fileio import atomic_write_text
+from datatools.fileio import atomic_write_text, read_metrics
 from datatools.labels import read_submission
 from datatools.metric import score
 
@@ -236,8 +236,7 @@ def describe_data(out: Path) -> dict:
     meta = data / "processed" / "meta.json"
     epochs = {}
     for m in sorted((out / "runs").glob("*/metrics.csv")):
-        with open(m, encoding="utf-8") as fh:
-            epochs[m.parent.name] = max(sum(1 for _ in fh) - 1, 0)
+        epochs[m.parent.name] = len(read_metrics(m))
     return {
         "train": {k: sum(t[k] for t in train) for k in ("series", "episodes", "clips")},
         "test": test,

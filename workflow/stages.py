@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from datatools.fileio import atomic_write_text
+from datatools.fileio import atomic_write_text, read_metrics
 from datatools.labels import read_labels, write_submission
 
 ROOT = Path(__file__).resolve().parent.parent   # the repository: the scripts run from here
@@ -200,11 +200,7 @@ def _feat_flag(feats: Path | None) -> list:
 
 
 def _epochs_done(metrics_csv: Path) -> int:
-    try:
-        with open(metrics_csv, encoding="utf-8") as fh:
-            return max(0, sum(1 for _ in fh) - 1)
-    except FileNotFoundError:
-        return 0
+    return len(read_metrics(metrics_csv))
 
 
 def stage_test(out: Path, size: DemoSize, fuse_dir: Path, data: Path | None = None,
