@@ -10,8 +10,10 @@ times are mapped back to episode time (start clip: t; end clip: duration - S + t
 Reported per episode: ``op_end``, ``ed_start``, skip ranges ``op = [max(0, op_end - op_length),
 op_end]`` and ``ed = [ed_start, min(duration, ed_start + ed_length)]``, each model's raw
 prediction and the spread (max - min) between models as a confidence signal, and per boundary a
-confidence, P(within 2 s); ``--min_confidence auto`` (the default) withholds answers below 0.9 when a
-dense checkpoint gives a calibrated confidence (skips.decide.resolve_min_confidence).
+confidence, P(within 2 s).  With a dense checkpoint (the shipped model), ``--min_confidence auto``
+withholds answers below 0.7, and ``--sure_confidence auto`` hedges those below 0.9: their skip range
+stops where every plausible reading of the boundary posterior is still theme
+(skips.decide.resolve_min_confidence, resolve_sure_confidence).
 
     .venv/bin/python predict.py episodes/ --weights work_dir/avt/avnet_bestmodel.pth
     .venv/bin/python predict.py ep01.mkv ep02.mkv --weights a.pth b.pth c.pth --out skips \\
@@ -57,6 +59,7 @@ from skips.options import (
     DEFAULT_MIN_CONFIDENCE,
     DEFAULT_SCAN_LIMIT_S,
     DEFAULT_SKIP_MARGIN_S,
+    DEFAULT_SURE_CONFIDENCE,
     DEFAULT_THEME_LENGTH_S,
     FORMATS,
 )
@@ -74,7 +77,7 @@ def parse_formats(text: str) -> tuple[str, ...]:
 
 
 def parse_confidence(text: str) -> float | None:
-    """``--min_confidence``: a number in [0, 1] or ``auto`` (None)."""
+    """``--min_confidence`` / ``--sure_confidence``: a number in [0, 1] or ``auto`` (None)."""
     if text.strip().lower() == "auto":
         return None
     try:
@@ -158,8 +161,15 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
                         "calibrated confidence, else the models' agreement times their validation "
                         "accuracy, or the season rule's p_season) is below P: written as null with the "
                         "reason and left out of every skip file; 0 answers everything; auto (default): "
-                        f"{DEFAULT_MIN_CONFIDENCE:g} with a dense checkpoint (chosen on validation "
-                        "episodes), else 0")
+                        f"{DEFAULT_MIN_CONFIDENCE:g} with a dense checkpoint (chosen on the shipped model's "
+                        "calibration series), else 0")
+    g.add_argument("--sure_confidence", type=parse_confidence, default=None, metavar="P|auto",
+                   help="an OP end or ED start kept below P is hedged: its skip range stops at the "
+                        "innermost place its boundary posterior finds plausible (within 5 nats of the "
+                        "peak), so that a wrong answer skips theme, not story; one with no posterior "
+                        "to hedge by (no dense model answered it) and a preview are withheld below P "
+                        f"instead; auto (default): {DEFAULT_SURE_CONFIDENCE:g} with a dense checkpoint, "
+                        "else 0; set it to --min_confidence to hedge nothing")
     g.add_argument("--clip_seconds", type=int, default=DEFAULT_CLIP_SECONDS, metavar="S",
                    help="with --weights none: the window length S season mode matches (the checkpoints' S "
                         "otherwise)")
@@ -205,6 +215,7 @@ def options_from_args(args: argparse.Namespace) -> PredictOptions:
         season=args.season or (args.db is not None and args.group_by != "none"),
         season_rule=args.season_rule,
         min_confidence=args.min_confidence,
+        sure_confidence=args.sure_confidence,
         clip_seconds=args.clip_seconds,
         device=args.device,
         workers=args.workers,

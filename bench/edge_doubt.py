@@ -2,7 +2,10 @@
 the calibration series' clips (``python -m bench.train_shipped`` builds them in ``<out>/calib``), each
 outer edge as predict.py would skip it, for a grid of doubt thresholds (models.dense.EDGE_DOUBT_NATS:
 change points whose log-likelihood is within that many nats of the best are plausible, and the skip
-range stops at the innermost of them) and fixed edge margins (``--edge_margin``).
+range stops at the innermost of them) and fixed edge margins (``--edge_margin``); and the answered
+inner edges (OP end, ED start) kept at a grid of ``--min_confidence`` thresholds, those below
+``--sure_confidence`` (0.9) hedged at a grid of doubt thresholds on their boundary posterior
+(models.dense.inner_edge), or not hedged.
 
     python bench/edge_doubt.py --data work_dir/shipped_4/calib --out bench/results/edge_doubt_calib.json
 
@@ -29,6 +32,8 @@ from workflow.provenance import provenance
 ROOT = Path(__file__).resolve().parent.parent
 NATS = (None, 1.0, 2.0, 3.0, 5.0, 8.0)       # None: fixed margins alone
 EDGE_MARGINS = (1.0, 2.0, 3.0)
+MIN_CONFIDENCES = (0.3, 0.5, 0.7, 0.8, 0.9)   # --min_confidence for the inner edges' grid
+INNER_NATS = (None, 3.0, 5.0, 8.0)            # None: answers below --sure_confidence not hedged
 TOLERANCE_S = 1.0
 
 
@@ -82,6 +87,62 @@ def evaluate(rows: list[dict], S: int) -> list[dict]:
     return out
 
 
+def inner_skip_edge(row: dict, confidence: float, nats: float | None, sure: float) -> float:
+    """The clip-seconds end (``start`` clip: OP end) or start (``end`` clip: ED start) of the skip range
+    predict.py would write for this clip's answer: the answer narrowed by --skip_margin, and for an
+    answer below ``sure`` (--sure_confidence) no further than its innermost plausible place
+    (models.dense.inner_edge within ``nats``; None: not hedged)."""
+    from models.dense import inner_edge
+
+    edge = float(row["answer"])
+    if nats is not None and confidence < sure:
+        edge = inner_edge(row["posterior"], row["kind"], edge, nats)
+    return edge - DEFAULT_SKIP_MARGIN_S if row["kind"] == "start" else edge + DEFAULT_SKIP_MARGIN_S
+
+
+def inner_evaluate(rows: list[dict], calibration: dict | None, S: int) -> list[dict]:
+    """One row per (--min_confidence, inner doubt threshold), OP ends and ED starts together: answers
+    kept (confidence, calibrated and capped as predict.py caps it, at least the threshold), how many of
+    them hedged (below --sure_confidence), their skip ranges' inner edges more than 1 s in the story
+    (a kept answer in a window with no boundary at all counts as in story), and the theme lost."""
+    from models.calibration import apply_calibration
+    from models.dense import supported_confidence
+    from skips.options import DEFAULT_SURE_CONFIDENCE as sure
+
+    out = []
+    mine = [r for r in rows if "posterior" in r]
+    conf = [supported_confidence(float(apply_calibration(r["raw"], calibration)), r["support"]) for r in mine]
+    for t in MIN_CONFIDENCES:
+        for nats in INNER_NATS:
+            kept = [(r, c) for r, c in zip(mine, conf) if c >= t]
+            story, lost = [], []
+            for r, c in kept:
+                e = inner_skip_edge(r, c, nats, sure)
+                if r["truth"] is None:
+                    story.append(float(S))
+                    continue
+                s = e - r["truth"] if r["kind"] == "start" else r["truth"] - e
+                story.append(max(0.0, s))
+                lost.append(max(0.0, -s))
+            story_a = np.asarray(story)
+            out.append({"min_confidence": t, "doubt_nats": nats, "n": len(mine), "kept": len(kept),
+                        "hedged": sum(c < sure for _, c in kept) if nats is not None else 0,
+                        "in_story": int((story_a > TOLERANCE_S).sum()),
+                        "theme_lost_mean_s": round(float(np.mean(lost)), 2) if lost else None})
+    return out
+
+
+def inner_table(res: list[dict]) -> str:
+    from bench.predict_bench import _table
+
+    rows = [[f"{r['min_confidence']:g}", "not hedged" if r["doubt_nats"] is None or
+             (isinstance(r["doubt_nats"], float) and math.isnan(r["doubt_nats"])) else f"{r['doubt_nats']:g}",
+             f"{r['kept']}/{r['n']}", str(r["hedged"]), str(r["in_story"]), f"{r['theme_lost_mean_s']:.2f}"]
+            for r in res]
+    return _table(["--min_confidence", "hedge below 0.9: doubt (nats)", "answers kept", "hedged",
+                   "in story (> 1 s)", "theme lost, mean s"], rows)
+
+
 def table(res: list[dict]) -> str:
     from bench.predict_bench import _table
     def fixed(nats):   # None (or NaN, as bench.tables reads a JSON null): the fixed margins alone
@@ -115,12 +176,15 @@ def main(argv: list[str] | None = None) -> int:
     S = int(meta["clip_seconds"])
     rows = clip_answers(model, data, S, keep_segments=True)
     res = evaluate(rows, S)
+    inner = inner_evaluate(rows, meta.get("calibration"), S)
     where = data.resolve()
     doc = {**provenance(["bench/edge_doubt.py", *(argv if argv is not None else sys.argv[1:])]),
            "data": str(where.relative_to(ROOT)) if where.is_relative_to(ROOT) else str(data),
            "weights": args.weights, "clips": len(rows), "skip_margin": DEFAULT_SKIP_MARGIN_S,
-           "tolerance_s": TOLERANCE_S, "rows": res}
+           "tolerance_s": TOLERANCE_S, "rows": res, "inner_rows": inner}
     print(table(res))
+    print()
+    print(inner_table(inner))
     if args.out:
         atomic_write_json(Path(args.out), doc, indent=1)
         print(f"wrote {args.out}")

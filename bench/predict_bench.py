@@ -125,12 +125,13 @@ def answers_at(e: dict, threshold: float, margin: float | None = None,
     the JSON's ``safe_edges``, unless ``safe_edges`` is False: the fixed margins alone, as before)."""
 
     conf = e.get("confidence", {})
+    withheld = e.get("withheld", {})   # at any threshold: hedging found no safe skip (--sure_confidence)
     ok = {
         name: e.get(name) is not None and conf.get(name, 0.0) >= threshold for name in ("op_end", "ed_start")
     }
     sp = e.get("spans") or {"opening": e.get("op"), "ending": e.get("ed"), "preview": e.get("preview")}
     # a measured preview also has a confidence of its own
-    ok["preview"] = ok["ed_start"] and conf.get("preview", 1.0) >= threshold
+    ok["preview"] = ok["ed_start"] and conf.get("preview", 1.0) >= threshold and "preview" not in withheld
     op, ed, pv = sp["opening"] if ok["op_end"] else None, sp["ending"] if ok["ed_start"] else None, \
         sp["preview"] if ok["preview"] else None
     got = {"op_start": op[0] if op else None, "op_end": e["op_end"] if op else None,
@@ -141,7 +142,10 @@ def answers_at(e: dict, threshold: float, margin: float | None = None,
                 e.get("preview") if ok["preview"] else None]
     else:
         skip = list(skip_ranges_from_spans(op, ed, pv, margin, edge_margin, float(e["duration"]),
-                                           e.get("safe_edges") if safe_edges else None))
+                                           e.get("safe_edges") if safe_edges else None, e.get("hedged", ())))
+        for i, names in ((0, ("op_start", "op_end")), (1, ("ed_start", "ed_end"))):
+            if skip[i] is None:   # a hedged answer with no safe skip at these margins: withheld
+                got.update(dict.fromkeys(names))
     ranges = [tuple(x) for x in skip if x]
     return got, ranges
 
@@ -158,7 +162,7 @@ def score_run(doc: dict, spans: dict, threshold: float = 0.0, margin: float | No
     truth = {f"{k}.mp4": truth_of(v) for k, v in spans["episodes"].items()}
     errs: dict[str, list[float]] = {b: [] for b in BOUNDARIES}
     n = dict.fromkeys(BOUNDARIES, 0)
-    eaten, left, false_skips = [], [], 0
+    eaten, left, false_skips, hedged = [], [], 0, 0
     for e in doc["episodes"]:
         t = truth.get(Path(e["file"]).name)
         if t is None:
@@ -169,6 +173,7 @@ def score_run(doc: dict, spans: dict, threshold: float = 0.0, margin: float | No
             left.append(sum(b - a for a, b in t["theme"]))
             continue
         got, ranges = answers_at(e, threshold, margin, edge_margin, safe_edges)
+        hedged += sum(b in e.get("hedged", ()) and got[b] is not None for b in ("op_end", "ed_start"))
         for b in BOUNDARIES:
             if t[b] is None:
                 false_skips += got[b] is not None and b in ("op_end", "preview_start")
@@ -200,7 +205,8 @@ def score_run(doc: dict, spans: dict, threshold: float = 0.0, margin: float | No
             "theme_left_s": [round(float(x), 3) for x in left], "margin": margin,
             "edge_margin": None if margin is None else edge_margin,
             "safe_edges": None if margin is None else safe_edges,
-            "false_skips": int(false_skips), "episodes": int(eaten_a.size)}
+            "false_skips": int(false_skips), "episodes": int(eaten_a.size),
+            "hedged": int(hedged)}
 
 
 def failures(doc: dict, spans: dict, threshold: float = 0.0) -> list[dict]:
@@ -565,7 +571,9 @@ def main(argv: list[str] | None = None) -> int:
         f"{DEFAULT_MIN_CONFIDENCE:g} with a dense checkpoint, else 0): "
         + "; ".join(
             f"{k} (threshold {v['threshold']:g}) {v['answered_share']:.0%} of the boundaries answered "
-            f"({v['all']['answered']}/{v['all']['n']}), {_f(v['story_safe_share'], '{:.0%}')} of episodes "
+            f"({v['all']['answered']}/{v['all']['n']}; {v.get('hedged', 0)} OP ends / ED starts of them "
+            f"hedged below --sure_confidence, their skips stopping at the innermost plausible place), "
+            f"{_f(v['story_safe_share'], '{:.0%}')} of episodes "
             f"with at most {STORY_TOLERANCE_S:g} s of story skipped"
             for k, v in at_default.items()
         ),

@@ -282,6 +282,16 @@ def edge_doubt_calib(files: list[Path]) -> str:
     return "\n".join([_source_line(files), "", head, "", table(rows)])
 
 
+def inner_doubt_calib(files: list[Path]) -> str:
+    """bench/edge_doubt.py: answered OP ends / ED starts in story against --min_confidence, hedged below
+    --sure_confidence at each doubt threshold on the boundary posterior, or not."""
+    from bench.edge_doubt import inner_table
+    doc = _load(files[0])
+    head = (f"{doc['clips']} clips of `{doc['data']}`, `{doc['command']}`; OP ends and ED starts together, "
+            f"--skip_margin {doc['skip_margin']:g} s:")
+    return "\n".join([_source_line(files), "", head, "", inner_table(doc["inner_rows"])])
+
+
 EPISODE_SETS = ("val", "test", "test2", "test3")
 # the shipped model's row name, and the builds not shipped now (an earlier shipped model, candidates
 # that failed what they had to do): (row name, folder with their result files)
@@ -537,6 +547,7 @@ TABLES: dict[str, tuple[Callable[[], list[Path]], Callable[[list[Path]], str]]] 
         episodes_material,
     ),
     "edge_doubt_calib": (lambda: [RESULTS / "edge_doubt_calib.json"], edge_doubt_calib),
+    "inner_doubt_calib": (lambda: [RESULTS / "edge_doubt_calib.json"], inner_doubt_calib),
     "shipped_vs_candidates": (
         lambda: [*_build_files(SHIPPED_RESULTS / "zero_shot_test.json", RESULTS, "episode_material_"),
                  *[f for _, d in CANDIDATES

@@ -280,9 +280,9 @@ def clip_answers(model, data: Path, S: int, keep_segments: bool = False) -> list
     the segment head's support for the answer; for an end clip also the preview the segment head
     measures (``preview``, clip seconds, with its mean preview probability ``preview_share``; None
     when it sees none, as predict.py decodes it) and the true preview start (``preview_truth``, None:
-    no preview in the clip).  ``keep_segments``: also the segment probabilities (``segments``, K x S)
-    and the true outer edge in clip seconds (``outer_truth``: OP start / ED end, None when the
-    episode has none)."""
+    no preview in the clip).  ``keep_segments``: also the segment probabilities (``segments``, K x S),
+    the boundary posterior (``posterior``, S) and the true outer edge in clip seconds (``outer_truth``:
+    OP start / ED end, None when the episode has none)."""
     from models.dense import decode_spans, recover_missed, segment_support
     from models.inputs import predict_seconds
 
@@ -319,6 +319,8 @@ def clip_answers(model, data: Path, S: int, keep_segments: bool = False) -> list
                 rows[-1]["preview_share"] = None if share is None else round(share, 5)
             if keep_segments and "segments" in res:
                 rows[-1]["segments"] = np.asarray(res["segments"][i])
+            if keep_segments and "posterior" in res:
+                rows[-1]["posterior"] = np.asarray(res["posterior"][i])
         batch.clear()
         batch_meta.clear()
 

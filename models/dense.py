@@ -121,7 +121,8 @@ class DenseNet(nn.Module):
             seconds, conf = decode_dense(heat.detach(), state.detach())
             present = window_presence(state.detach(), end[:, 0, 0])
             out = {"pred": seconds / s, "confidence": conf * present, "present": present, "heat": heat,
-                   "state": state, "per_second": torch.softmax(heat.detach(), 1)}
+                   "state": state, "per_second": torch.softmax(heat.detach(), 1),
+                   "posterior": boundary_posterior(heat.detach(), state.detach())}
             if self.segment is not None:
                 k = self.n_segments
                 out["segments"] = self.segment(h).view(b, 2, k, s)[idx, pick]       # (B, K, S) logits
@@ -155,7 +156,8 @@ class DenseEnsemble(nn.Module):
         seconds, conf = decode_dense(heat, state)
         present = window_presence(state, end)
         out = {"pred": seconds / self.clip_seconds, "confidence": conf * present, "present": present,
-               "heat": heat, "state": state, "per_second": torch.softmax(heat, 1)}
+               "heat": heat, "state": state, "per_second": torch.softmax(heat, 1),
+               "posterior": boundary_posterior(heat, state)}
         if "segments" in outs[0]:
             out["segments"] = torch.logsumexp(torch.stack([torch.log_softmax(o["segments"].float(), 1)
                                                            for o in outs]), 0) - n
@@ -190,6 +192,18 @@ def window_presence(state_logits: torch.Tensor, is_end: torch.Tensor) -> torch.T
     return torch.sigmoid(inside - never)
 
 
+def boundary_posterior(heat_logits: torch.Tensor, state_logits: torch.Tensor | None = None,
+                       log_prior: torch.Tensor | None = None) -> torch.Tensor:
+    """(B, S) posterior over the bin holding the boundary: softmax(heatmap) times the change-point
+    likelihood of the before/after state [times a prior], normalised."""
+    score = torch.log_softmax(heat_logits.float(), 1)
+    if state_logits is not None:
+        score = score + torch.log_softmax(changepoint_loglik(state_logits.float()), 1)
+    if log_prior is not None:
+        score = score + log_prior
+    return torch.softmax(score, 1)
+
+
 def decode_dense(heat_logits: torch.Tensor, state_logits: torch.Tensor | None = None,
                  log_prior: torch.Tensor | None = None, radius: float = REFINE_RADIUS_S,
                  conf_radius: float = CONF_RADIUS_S) -> tuple[torch.Tensor, torch.Tensor]:
@@ -202,12 +216,7 @@ def decode_dense(heat_logits: torch.Tensor, state_logits: torch.Tensor | None = 
         s1, c1 = decode_dense(heat_logits[None], None if state_logits is None else state_logits[None],
                               None if log_prior is None else log_prior.reshape(1, -1), radius, conf_radius)
         return s1[0], c1[0]
-    score = torch.log_softmax(heat_logits, 1)
-    if state_logits is not None:
-        score = score + torch.log_softmax(changepoint_loglik(state_logits.float()), 1)
-    if log_prior is not None:
-        score = score + log_prior
-    post = torch.softmax(score, 1)                                          # (B, S)
+    post = boundary_posterior(heat_logits, state_logits, log_prior)         # (B, S)
     pos = bin_centres(post.shape[1], post.device)
     peak = pos[post.argmax(1)]                                              # (B,)
     win = ((pos[None] - peak[:, None]).abs() <= radius).float() * post
@@ -305,6 +314,20 @@ SUPPORT_VETO = 0.5  # below this support the segment head contradicts an answer 
 EDGE_DOUBT_NATS = 5.0
 
 
+def inner_edge(posterior: np.ndarray, kind: str, answer: float, doubt_nats: float = EDGE_DOUBT_NATS) -> float:
+    """The innermost plausible place of an answered boundary (clip seconds): for an OP end (``start``
+    clip) the start of the earliest bin whose boundary posterior (boundary_posterior, (S,)) is within
+    ``doubt_nats`` of its peak, for an ED start (``end`` clip) the end of the latest such bin; never
+    beyond ``answer`` itself.  Up to there every plausible reading of the posterior calls the
+    seconds theme: a skip range that stops there skips no story unless the posterior was wrong
+    everywhere (skips.decide.skip_ranges_from_spans, for answers below --sure_confidence)."""
+    lp = np.log(np.clip(np.asarray(posterior, np.float64), 1e-300, None))
+    ok = np.flatnonzero(lp >= lp.max() - doubt_nats)
+    if kind == "start":
+        return float(min(ok.min(), answer))
+    return float(max(ok.max() + 1, answer))
+
+
 def segment_support(probs: np.ndarray, kind: str, boundary: float, seconds: float = SUPPORT_S) -> float:
     """What the segment head thinks of a boundary answer (clip seconds): the mean probability of
     "opening" over the ``seconds`` before it (``start`` clip) or of "ending" over those after it
@@ -359,7 +382,8 @@ def recover_missed(answers: dict, kinds: Sequence[str]) -> None:
     """In place, for a batch of a dense model's answers (``seconds``, ``confidence``,
     ``per_second``, ``segments`` as class probabilities; lists or arrays in batch order, clip types
     ``kinds``): where recover_boundary prefers the heatmap's own answer, take it and its raw
-    confidence; ``recovered`` says which clips.  Only for a segment head that learned
+    confidence (and, where given, its ``posterior`` becomes the heatmap's); ``recovered`` says which
+    clips.  Only for a segment head that learned
     (models.checkpoint.segment_head_trained)."""
     answers["recovered"] = [False] * len(kinds)
     for i, kind in enumerate(kinds):
@@ -368,6 +392,8 @@ def recover_missed(answers: dict, kinds: Sequence[str]) -> None:
         if got is not None:
             answers["seconds"][i], answers["confidence"][i] = got
             answers["recovered"][i] = True
+            if "posterior" in answers:   # the heatmap answered alone: its posterior is the heatmap's
+                answers["posterior"][i] = answers["per_second"][i]
 
 
 def decode_spans(probs: np.ndarray, kind: str, boundary: float, min_share: float = 0.5,

@@ -44,9 +44,9 @@ def to_model_inputs(batch: Mapping, normalization: str,
 def predict_seconds(model: torch.nn.Module, batch: Mapping, normalization: str,
                     clip_seconds: float, device: torch.device | str = "cpu") -> dict[str, np.ndarray]:
     """Run the model (in eval mode) on a batch of feature arrays.  Returns numpy "seconds" (B,) and
-    "per_second" (B, S) scores for plotting, and "confidence" (B,) and "present" (B,) for kinds
-    that give them (the dense kind, which also needs ``batch["is_end"]``: 1 for an _end clip, 0 for a
-    _start clip)."""
+    "per_second" (B, S) scores for plotting, and "confidence" (B,), "present" (B,) and "posterior"
+    (B, S) for kinds that give them (the dense kind, which also needs ``batch["is_end"]``: 1 for an
+    _end clip, 0 for a _start clip)."""
     model.eval()
     inputs = to_model_inputs(batch, normalization, device)
     if getattr(model, "takes_clip_type", False):
@@ -56,7 +56,8 @@ def predict_seconds(model: torch.nn.Module, batch: Mapping, normalization: str,
     out = model(*inputs)
     res = {"seconds": to_seconds(out["pred"], clip_seconds).cpu().numpy(),
            "per_second": out["per_second"].float().cpu().numpy()}
-    for key in ("confidence", "present"):   # present: P(the boundary lies inside the window)
+    # present: P(the boundary lies inside the window); posterior: (B, S) over the boundary's bin
+    for key in ("confidence", "present", "posterior"):
         if key in out:
             res[key] = out[key].float().cpu().numpy()
     if "segments" in out:   # the dense kind's segment head: (B, K, S) class probabilities

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from skips.inference import LoadedModel
-from skips.options import DEFAULT_MIN_CONFIDENCE, PredictOptions
+from skips.options import DEFAULT_MIN_CONFIDENCE, DEFAULT_SURE_CONFIDENCE, PredictOptions
 from skips.prepare import KINDS, Prepared, clip_offset, episode_time
 from skips.result import EpisodeResult, preview_range
 
@@ -167,8 +167,30 @@ def decide_episode(rel: str, prepared: Prepared, models: Sequence[LoadedModel],
         res.fusion[name] = {"method": options.fusion, "kept": f.kept, "rejected": f.rejected,
                             "gap": round(f.gap, 3)}
         res.source[name], res.confidence[name] = source, conf
+        inner = inner_edge_of(raw, per_model, name, answer, D, S)
+        if inner is not None:
+            res.safe_edges[name] = inner
     measure_spans(res, raw, S, options, preview_calibration(models))
     return res
+
+
+def inner_edge_of(raw: Sequence[dict[str, Any]], per_model: Sequence[dict], name: str, answer: float,
+                  duration: float, clip_seconds: int, key: Any = None,
+                  offset: float | None = None) -> float | None:
+    """The innermost plausible place of a boundary answer (episode seconds; models.dense.inner_edge)
+    from the boundary posteriors of the models that give one and answered within 0.5 s of it (the
+    dense kind), the innermost over them; None where none did (nothing to hedge the answer by).
+    ``key``: the clip in ``raw`` (default: "start" / "end" by ``name``); ``offset``: its start in the
+    episode (default: clip_offset)."""
+    from models.dense import inner_edge
+
+    kind = "start" if name == "op_end" else "end"
+    off = clip_offset(kind, duration, clip_seconds) if offset is None else offset
+    got = [inner_edge(r["posterior"][kind if key is None else key], kind, answer - off)
+           for r, p in zip(raw, per_model) if "posterior" in r and abs(p[name] - answer) <= 0.5]
+    if not got:
+        return None
+    return off + (min(got) if kind == "start" else max(got))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -191,12 +213,28 @@ def auto_min_confidence(kinds: Sequence[str | None]) -> float:
     return DEFAULT_MIN_CONFIDENCE if "dense" in kinds else 0.0
 
 
-def withhold_unsure(results: Sequence[EpisodeResult], min_confidence: float) -> None:
+def resolve_sure_confidence(value: float | None, models: Sequence[LoadedModel]) -> tuple[float, str]:
+    """The threshold ``--sure_confidence`` means, and why: a number as given; ``None`` (auto)
+    DEFAULT_SURE_CONFIDENCE when a model gives a calibrated confidence and a boundary posterior (the
+    dense kind), else 0 (nothing to hedge an answer by: every answer kept is kept whole)."""
+    if value is not None:
+        return float(value), "given"
+    if "dense" in [m.meta.get("kind") for m in models]:
+        return DEFAULT_SURE_CONFIDENCE, "auto: a dense model gives a boundary posterior to hedge by"
+    return 0.0, "auto: no dense checkpoint, no answer is hedged"
+
+
+def withhold_unsure(results: Sequence[EpisodeResult], min_confidence: float,
+                    sure_confidence: float = 0.0) -> None:
     """Mark every boundary whose confidence is below ``min_confidence`` as withheld (no answer
-    rather than a wrong one): the JSON writes null with the reason, skip files leave it out."""
+    rather than a wrong one): the JSON writes null with the reason, skip files leave it out.  An OP
+    end or ED start below ``sure_confidence`` is kept *hedged* (``hedged``: its skip range stops at
+    its innermost plausible place, skip_ranges_from_spans) where its models gave a boundary posterior
+    (``safe_edges``), else withheld too; a preview below it is withheld (it has nothing to hedge by)."""
     for r in results:
         if not r.ok:
             continue
+        hedged = []
         for name in ("op_end", "ed_start", "preview"):
             if name == "preview" and name not in r.confidence:   # no measured preview: nothing to withhold
                 continue
@@ -209,6 +247,12 @@ def withhold_unsure(results: Sequence[EpisodeResult], min_confidence: float) -> 
             c = r.confidence.get(name, float("nan"))
             if not c >= min_confidence:
                 r.withheld[name] = f"confidence {c:.2f} < --min_confidence {min_confidence:g}"
+            elif c < sure_confidence and (name == "preview" or name not in r.safe_edges):
+                r.withheld[name] = (f"confidence {c:.2f} < --sure_confidence {sure_confidence:g} and no "
+                                    "boundary posterior to hedge the skip by")
+            elif c < sure_confidence:
+                hedged.append(name)
+        r.hedged = tuple(hedged)
 
 
 def narrow_span(span: tuple[float, float] | None, start_margin: float, end_margin: float,
@@ -235,20 +279,36 @@ def narrow_span(span: tuple[float, float] | None, start_margin: float, end_margi
 
 def skip_ranges_from_spans(op: tuple[float, float] | None, ed: tuple[float, float] | None,
                            preview: tuple[float, float] | None, margin: float, edge_margin: float,
-                           duration: float, safe_edges: dict[str, float] | None = None) -> tuple:
+                           duration: float, safe_edges: dict[str, float] | None = None,
+                           hedged: Sequence[str] = ()) -> tuple:
     """The skip ranges (opening, ending, preview) from the measured spans: the edges a model answered
     (OP end, ED start) narrowed by ``margin`` (--skip_margin), the outer edges the segment head
     measured or the assumed lengths gave (OP start, ED end, both edges of the preview), which are
     less exact, by ``edge_margin`` (--edge_margin).  Where the segment head is unsure of an outer
     edge, the range goes no further than the innermost plausible one (``safe_edges``: "op_start" /
     "ed_end", models.dense.decode_spans' op_start_latest / ed_end_earliest in episode seconds)
-    narrowed by ``margin``."""
+    narrowed by ``margin``.  A ``hedged`` answer ("op_end" / "ed_start", below --sure_confidence)
+    likewise stops at its innermost plausible place (``safe_edges``' "op_end" / "ed_start",
+    models.dense.inner_edge) narrowed by ``margin``; where that leaves less than a second its range
+    is None (no skip is safe)."""
     safe = safe_edges or {}
     floor = safe["op_start"] + margin if "op_start" in safe else None
     ceiling = safe["ed_end"] - margin if "ed_end" in safe else None
-    return (narrow_span(op, edge_margin, margin, duration, start_floor=floor),
-            narrow_span(ed, margin, edge_margin, duration, end_ceiling=ceiling),
-            narrow_span(preview, edge_margin, edge_margin, duration))
+    out_op = narrow_span(op, edge_margin, margin, duration, start_floor=floor)
+    out_ed = narrow_span(ed, margin, edge_margin, duration, end_ceiling=ceiling)
+    if "op_end" in hedged and out_op is not None:
+        out_op = _hedge(out_op, end=safe["op_end"] - margin)
+    if "ed_start" in hedged and out_ed is not None:
+        out_ed = _hedge(out_ed, start=safe["ed_start"] + margin)
+    return out_op, out_ed, narrow_span(preview, edge_margin, edge_margin, duration)
+
+
+def _hedge(span: tuple[float, float], start: float | None = None,
+           end: float | None = None) -> tuple[float, float] | None:
+    """``span`` begun no earlier than ``start`` / ended no later than ``end``; None under a second."""
+    a = max(span[0], start) if start is not None else span[0]
+    b = min(span[1], end) if end is not None else span[1]
+    return (a, b) if b - a >= 1.0 else None
 
 
 def apply_skip_margin(results: Sequence[EpisodeResult], margin: float, edge_margin: float) -> None:
@@ -262,6 +322,12 @@ def apply_skip_margin(results: Sequence[EpisodeResult], margin: float, edge_marg
         pv = preview_range(r)
         r.measured = {"opening": tuple(r.op), "ending": tuple(r.ed),
                       "preview": None if pv is None else tuple(pv)}
-        r.op, r.ed, r.preview = skip_ranges_from_spans(r.op, r.ed, pv, margin, edge_margin, r.duration,
-                                                       r.safe_edges)
+        op, ed, r.preview = skip_ranges_from_spans(r.op, r.ed, pv, margin, edge_margin, r.duration,
+                                                   r.safe_edges, r.hedged)
+        for name, got in (("op_end", op), ("ed_start", ed)):
+            if got is None and name in r.hedged:
+                r.withheld[name] = "hedged, and less than a second is surely theme: no skip is safe"
+        r.op = op if op is not None else r.op
+        r.ed = ed if ed is not None else r.ed
+        r.hedged = tuple(h for h in r.hedged if h not in r.withheld)
         r.skip_margin, r.edge_margin = float(margin), float(edge_margin)

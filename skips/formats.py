@@ -208,7 +208,7 @@ def run_document(run: PredictionRun, options: PredictOptions) -> dict[str, Any]:
     """predictions.json: the run's settings, its models and every episode."""
     return {"version": 1, "clip_seconds": run.clip_seconds, "op_length": options.op_length,
             "ed_length": options.ed_length, "fusion": options.fusion, "season": bool(options.season),
-            "min_confidence": run.min_confidence,
+            "min_confidence": run.min_confidence, "sure_confidence": run.sure_confidence,
             "weights": [{"path": m.path, "kind": m.meta["kind"], "preset": m.meta["preset"],
                          "epoch": m.meta.get("epoch")} for m in run.models],
             "episodes": [_with_segments(r) for r in run.results]}

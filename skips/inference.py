@@ -99,8 +99,9 @@ def load_models(weights: Sequence[str], device: Any) -> tuple[list[LoadedModel],
 def run_batch(models: Sequence[LoadedModel], features: Sequence[dict[str, np.ndarray]],
               kinds: Sequence[str], clip_seconds: int, device: Any) -> list[dict[str, Any]]:
     """Each model on a batch of clips (``features[i]`` of clip type ``kinds[i]``, "start"/"end").
-    Per model: ``seconds``, ``per_second`` (and ``confidence``, ``present`` and ``segments``, the
-    per-second segment probabilities (K, S), for kinds that give them), each a list in batch order."""
+    Per model: ``seconds``, ``per_second`` (and ``confidence``, ``present``, ``posterior``, the
+    boundary's (S,), and ``segments``, the per-second segment probabilities (K, S), for kinds that
+    give them), each a list in batch order."""
     from models.checkpoint import segment_head_trained
     from models.dense import recover_missed
     from models.inputs import predict_seconds
@@ -115,6 +116,8 @@ def run_batch(models: Sequence[LoadedModel], features: Sequence[dict[str, np.nda
         for key in ("confidence", "present"):
             if key in r:
                 out[-1][key] = [float(x) for x in r[key]]
+        if "posterior" in r:
+            out[-1]["posterior"] = list(r["posterior"])
         if "segments" in r and segment_head_trained(m.meta):   # an untrained head says nothing
             out[-1]["segments"] = list(r["segments"])
             recover_missed(out[-1], kinds)   # models.dense: a boundary the state head missed

@@ -25,11 +25,16 @@ DEFAULT_SKIP_MARGIN_S = 1.0    # the metric's own tolerance: a second of theme k
 # ranges that keep the story": as safe or safer on four episode sets, with less theme left).
 DEFAULT_EDGE_MARGIN_S = 1.0
 DEFAULT_SCAN_LIMIT_S = 600.0    # the late-opening scan looks no further into an episode
-# --min_confidence auto: the threshold for models that state a calibrated confidence (the dense kind).
-# Chosen on validation episodes (bench/predict_bench.py --seed 4321, 18 episodes of 6 series that are
-# neither trained on nor benchmarked): the lowest threshold at which at most 1 s of story is skipped
-# in at least 95 % of them (0.9: 100 %, 86 % of the boundaries answered; 0.8: 94 %).
-DEFAULT_MIN_CONFIDENCE = 0.9
+# --sure_confidence auto: with a dense checkpoint, an OP end or ED start answered below it is hedged:
+# its skip range stops at the innermost plausible place of its boundary posterior
+# (models.dense.inner_edge).  0.9 was --min_confidence auto until hedging came: the lowest threshold
+# at which at most 1 s of story was skipped in at least 95 % of the validation episodes
+# (bench/predict_bench.py --seed 4321: 0.9: 100 %, 86 % of the boundaries answered; 0.8: 94 %).
+DEFAULT_SURE_CONFIDENCE = 0.9
+# --min_confidence auto with a dense checkpoint: below it an answer is withheld, between it and
+# --sure_confidence it is hedged.  Chosen on the shipped model's calibration series only
+# (bench/edge_doubt.py, README "Hedged answers"), before any episode set was run with it.
+DEFAULT_MIN_CONFIDENCE = 0.7
 
 Log = Callable[[str], None]
 
@@ -65,6 +70,7 @@ class PredictOptions:
     season: bool = False
     season_rule: str | None = None               # None: the weights' folder's (inference.model_season_rule)
     min_confidence: float | None = None          # None: auto (resolve_min_confidence)
+    sure_confidence: float | None = None         # None: auto (resolve_sure_confidence)
     clip_seconds: int = DEFAULT_CLIP_SECONDS     # S with --weights none
     device: str = "auto"
     # run

@@ -16,7 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from datatools.spec import clip_path
-from skips.decide import apply_skip_margin, decide_episode, resolve_min_confidence, withhold_unsure
+from skips.decide import (
+    apply_skip_margin,
+    decide_episode,
+    resolve_min_confidence,
+    resolve_sure_confidence,
+    withhold_unsure,
+)
 from skips.inference import (
     LoadedModel,
     load_models,
@@ -111,9 +117,9 @@ def predict_episodes(paths: Sequence[str], options: PredictOptions, log: Log = t
     results = [by_path[p] for p in rel]   # input order, not completion order
     if options.season:
         apply_season_mode(results, S, rule)
-    min_confidence, why = _threshold(results, models, options, log)
-    return PredictionRun(results, models, S, min_confidence, why, season_rule=rule, started=t_start,
-                         seconds=time.perf_counter() - t_start)
+    min_confidence, why, sure, sure_why = _threshold(results, models, options, log)
+    return PredictionRun(results, models, S, min_confidence, why, sure, sure_why, season_rule=rule,
+                         started=t_start, seconds=time.perf_counter() - t_start)
 
 
 def _weights(options: PredictOptions, season: bool) -> list[str]:
@@ -175,13 +181,15 @@ def _decide(rel: dict[str, str], models: Sequence[LoadedModel], S: int, device: 
 
 
 def _threshold(results: Sequence[EpisodeResult], models: Sequence[LoadedModel], options: PredictOptions,
-               log: Log) -> tuple[float, str]:
-    """The confidence threshold and the skip margin, applied to every result."""
+               log: Log) -> tuple[float, str, float, str]:
+    """The confidence thresholds (withheld below --min_confidence, hedged below --sure_confidence)
+    and the skip margin, applied to every result."""
     min_confidence, why = resolve_min_confidence(options.min_confidence, models)
-    log(f"[predict] --min_confidence {min_confidence:g} ({why})")
-    withhold_unsure(results, min_confidence)
+    sure, sure_why = resolve_sure_confidence(options.sure_confidence, models)
+    log(f"[predict] --min_confidence {min_confidence:g} ({why}), --sure_confidence {sure:g} ({sure_why})")
+    withhold_unsure(results, min_confidence, sure)
     apply_skip_margin(results, options.skip_margin, options.edge_margin)
-    return min_confidence, why
+    return min_confidence, why, sure, sure_why
 
 
 # ----------------------------------------------------------------------------------------------
@@ -289,10 +297,10 @@ def _library_run(lib: Library, rel: dict[str, str], groups: dict[str, str | None
                          "decoded_this_run": r.file in decoded,
                          "siblings_from_database": sum(m is not r and m.file not in decoded for m in members)}
         r.plot.pop("chroma", None)
-    min_confidence, why = _threshold(results, models, options, log)
+    min_confidence, why, sure, sure_why = _threshold(results, models, options, log)
     lib.save_answers(results)
     gone = lib.forget_missing(roots, set(rel))
     if gone:
         log(f"[library] forgot {len(gone)} episode(s) no longer on disk under the folders given")
-    return PredictionRun(results, models, S, min_confidence, why, season_rule=rule, started=t_start,
-                         seconds=time.perf_counter() - t_start)
+    return PredictionRun(results, models, S, min_confidence, why, sure, sure_why, season_rule=rule,
+                         started=t_start, seconds=time.perf_counter() - t_start)

@@ -41,7 +41,12 @@ class EpisodeResult:
     span_source: dict[str, str] = field(default_factory=dict)    # op_start / ed_end / preview: from what
     # op_start / ed_end: the innermost plausible outer edge the segment head measured (episode seconds;
     # models.dense.decode_spans): the skip range begins no earlier / ends no later
+    # op_end / ed_start: the innermost plausible place of the answer from its boundary posterior
+    # (models.dense.inner_edge), where a hedged answer's skip range stops
     safe_edges: dict[str, float] = field(default_factory=dict)
+    # the boundaries answered below --sure_confidence: their skip ranges stop at safe_edges' inner edges
+    # (a plain default, not a factory: results pickled by an older version load without it)
+    hedged: tuple[str, ...] = ()
     # op_end / ed_start: the segment head's mean theme probability beside the answer (it caps the confidence)
     support: dict[str, float] = field(default_factory=dict)
     # library mode (predict.py --db): its season group, whether it was decoded this run, siblings read
@@ -69,6 +74,7 @@ class EpisodeResult:
             support={k: round(v, 4) for k, v in self.support.items()},
             confidence={k: round(v, 4) for k, v in self.confidence.items()},
             withheld=self.withheld,
+            hedged=list(self.hedged),
             models=self.models,
             spread={k: r3(v) if math.isfinite(v) else None for k, v in self.spread.items()},
             fusion=self.fusion,
@@ -109,6 +115,8 @@ class PredictionRun:
     clip_seconds: int                        # S: the checkpoints', else PredictOptions.clip_seconds
     min_confidence: float                    # the threshold applied (auto resolved)
     min_confidence_reason: str               # "given", or why auto chose it
+    sure_confidence: float = 0.0             # below it an answer is hedged (auto resolved)
+    sure_confidence_reason: str = ""
     season_rule: str | None = None           # the rule file season mode used (None: built in)
     started: float = 0.0                     # time.perf_counter() when the episodes began
     seconds: float = 0.0                     # wall time of predict_episodes from ``started``
@@ -133,6 +141,11 @@ class PredictionRun:
         if n_held:
             lines.append(f"[predict] {n_held} of {self.n_given} answers withheld "
                          f"(confidence < --min_confidence {self.min_confidence:g}); see predictions.json")
+        n_hedged = sum(len(r.hedged) for r in self.results if r.ok)
+        if n_hedged:
+            lines.append(f"[predict] {n_hedged} of {self.n_given} answers hedged (confidence < "
+                         f"--sure_confidence {self.sure_confidence:g}: the skip stops where every plausible "
+                         "reading is theme)")
         lines.append(f"[predict] {n - n_bad} episodes done, {n_bad} failed, {wall_s:.1f} s "
                      f"({wall_s / max(n, 1):.1f} s per episode); outputs in {out}")
         return lines

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
-from skips.decide import fuse_boundary, segment_probs, skip_ranges
+from skips.decide import fuse_boundary, inner_edge_of, segment_probs, skip_ranges
 from skips.inference import LoadedModel, run_batch
 from skips.options import PredictOptions
 from skips.prepare import window_features
@@ -90,6 +90,11 @@ def scan_late_opening(res: EpisodeResult, models: Sequence[LoadedModel], clip_se
         from models.dense import decode_spans
 
         res.op_end, res.confidence["op_end"] = best[0], best[1]
+        res.safe_edges.pop("op_end", None)   # the first window's posterior no longer speaks for it
+        per_model = [{"op_end": best[2] + r["seconds"][best[3]]} for r in raw]
+        inner = inner_edge_of(raw, per_model, "op_end", best[0], res.duration, S, key=best[3], offset=best[2])
+        if inner is not None:
+            res.safe_edges["op_end"] = inner
         if "support" in tried[best[3] + 1]:
             res.support["op_end"] = tried[best[3] + 1]["support"]
         # the OP range only

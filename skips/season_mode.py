@@ -65,6 +65,7 @@ def apply_season_mode(results: Sequence[EpisodeResult], clip_seconds: int,
                 r.confidence[name] = d.confidence
                 setattr(r, name, episode_time(kind, row.seconds, D, S))
                 r.source[name] = "season"
+                r.safe_edges.pop(name, None)   # the models' posterior does not hedge the matched time
                 # the span's other end is the song's, which may lead in before the OP pictures: a
                 # span the segment head measured keeps its measured end
                 if kind == "start":

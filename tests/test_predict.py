@@ -573,6 +573,11 @@ def test_min_confidence_auto_depends_on_the_models():
     thr, why = decide.resolve_min_confidence(None, [avt])
     assert thr == 0.0 and "no dense" in why
     assert decide.resolve_min_confidence(0.3, [dense]) == (0.3, "given")
+    # hedging needs a dense model's boundary posterior; without one every kept answer is kept whole
+    assert decide.resolve_sure_confidence(None, [avt, dense])[0] == decide.DEFAULT_SURE_CONFIDENCE
+    assert decide.resolve_sure_confidence(None, [avt])[0] == 0.0
+    assert decide.resolve_sure_confidence(0.8, [avt]) == (0.8, "given")
+    assert decide.DEFAULT_MIN_CONFIDENCE < decide.DEFAULT_SURE_CONFIDENCE
     assert predict.parse_confidence("AUTO") is None and predict.parse_confidence("0.7") == 0.7
     with pytest.raises(argparse.ArgumentTypeError, match="neither a number nor auto"):
         predict.parse_confidence("high")

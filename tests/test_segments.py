@@ -620,3 +620,70 @@ def test_the_edge_doubt_bench_counts_edges_in_story():
     assert all(r["in_story"] == 0 and r["n"] == 1 for k, r in res.items() if k[0] == "end")
     assert res[("end", None, 1.0)]["theme_lost_mean_s"] == 1.0
     assert res[("end", 5.0, 1.0)]["theme_lost_mean_s"] == 3.0      # 2 s of doubt at 0.9, + 1 s
+
+
+def test_inner_edge_is_the_innermost_plausible_bin_and_never_beyond_the_answer():
+    from models.dense import inner_edge
+
+    post = np.full(200, 1e-9)
+    post[100], post[92] = 0.8, 0.8 * np.exp(-4.0)      # a second mode 4 nats below the peak, 8 s earlier
+    post /= post.sum()
+    assert inner_edge(post, "start", 100.5) == 92.0      # OP end: the start of the earliest plausible bin
+    assert inner_edge(post, "start", 100.5, doubt_nats=3.0) == 100.0
+    assert inner_edge(post, "start", 91.0) == 91.0       # never later than the answer itself
+    post2 = post[::-1].copy()                            # ED start: the end of the latest plausible bin
+    assert inner_edge(post2, "end", 99.5) == 108.0
+    assert inner_edge(post2, "end", 120.0) == 120.0
+
+
+def test_an_answer_below_sure_confidence_is_hedged_or_withheld():
+    """An OP end kept between --min_confidence and --sure_confidence skips only up to its innermost
+    plausible place; one with nothing to hedge by, and a preview, are withheld instead; a hedge that
+    leaves less than a second withholds the answer after all."""
+    from skips.decide import apply_skip_margin, skip_ranges_from_spans, withhold_unsure
+    from skips.result import EpisodeResult
+
+    r = EpisodeResult("a.mp4", "a.mp4", True, duration=1000.0, op_end=120.0, ed_start=850.0,
+                      op=(30.0, 120.0), ed=(850.0, 940.0))
+    r.confidence = {"op_end": 0.8, "ed_start": 0.8, "preview": 0.8}
+    r.safe_edges = {"op_end": 110.0}
+    r.preview = (945.0, 960.0)
+    withhold_unsure([r], 0.7, 0.9)
+    assert r.hedged == ("op_end",)
+    assert "no boundary posterior" in r.withheld["ed_start"] and "preview" in r.withheld
+    apply_skip_margin([r], 1.0, 1.0)
+    assert r.op == (31.0, 109.0) and r.to_dict()["hedged"] == ["op_end"]
+    # at or above --sure_confidence nothing is hedged; below --min_confidence withheld as before
+    s = EpisodeResult("b.mp4", "b.mp4", True, duration=1000.0, op_end=120.0, ed_start=850.0,
+                      op=(30.0, 120.0), ed=(850.0, 940.0))
+    s.confidence, s.safe_edges = {"op_end": 0.95, "ed_start": 0.6}, {"op_end": 110.0, "ed_start": 860.0}
+    withhold_unsure([s], 0.7, 0.9)
+    assert s.hedged == () and list(s.withheld) == ["ed_start"]
+    apply_skip_margin([s], 1.0, 1.0)
+    assert s.op == (31.0, 119.0)
+    # the hedge would leave under a second: no skip is safe
+    op, ed, _ = skip_ranges_from_spans((30.0, 120.0), (850.0, 940.0), None, 1.0, 1.0, 1000.0,
+                                       {"op_end": 31.5, "ed_start": 900.0}, ("op_end", "ed_start"))
+    assert op is None and ed == (901.0, 939.0)
+    t = EpisodeResult("c.mp4", "c.mp4", True, duration=1000.0, op_end=120.0, ed_start=850.0,
+                      op=(30.0, 120.0), ed=(850.0, 940.0))
+    t.confidence, t.safe_edges = {"op_end": 0.8, "ed_start": 0.95}, {"op_end": 31.5}
+    withhold_unsure([t], 0.7, 0.9)
+    apply_skip_margin([t], 1.0, 1.0)
+    assert "less than a second" in t.withheld["op_end"] and t.hedged == () and t.to_dict()["op"] is None
+
+
+def test_predict_bench_scores_hedged_answers_as_the_skip_files_hold_them():
+    from bench.predict_bench import answers_at
+
+    e = {"duration": 1000.0, "op_end": 120.0, "ed_start": 850.0, "op": [31.0, 109.0], "ed": [851.0, 939.0],
+         "preview": None, "confidence": {"op_end": 0.8, "ed_start": 0.95},
+         "spans": {"opening": [30.0, 120.0], "ending": [850.0, 940.0], "preview": None},
+         "safe_edges": {"op_end": 110.0}, "hedged": ["op_end"], "withheld": {}}
+    got, ranges = answers_at(e, 0.7, 1.0, 1.0)
+    assert got["op_end"] == 120.0 and ranges == [(31.0, 109.0), (851.0, 939.0)]
+    got, ranges = answers_at(e, 0.9, 1.0, 1.0)      # above the hedged answer's confidence: withheld
+    assert got["op_end"] is None and ranges == [(851.0, 939.0)]
+    e["safe_edges"]["op_end"] = 31.0                # at these margins the hedge leaves nothing
+    got, ranges = answers_at(e, 0.7, 1.0, 1.0)
+    assert got["op_end"] is None and got["op_start"] is None and ranges == [(851.0, 939.0)]
