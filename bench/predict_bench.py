@@ -142,7 +142,8 @@ def answers_at(e: dict, threshold: float, margin: float | None = None,
                 e.get("preview") if ok["preview"] else None]
     else:
         skip = list(skip_ranges_from_spans(op, ed, pv, margin, edge_margin, float(e["duration"]),
-                                           e.get("safe_edges") if safe_edges else None, e.get("hedged", ())))
+                                           e.get("safe_edges") if safe_edges else None,
+                                           e.get("hedged", ()) if safe_edges else ()))
         for i, names in ((0, ("op_start", "op_end")), (1, ("ed_start", "ed_end"))):
             if skip[i] is None:   # a hedged answer with no safe skip at these margins: withheld
                 got.update(dict.fromkeys(names))

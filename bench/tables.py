@@ -206,7 +206,8 @@ def episodes_coverage(files: list[Path]) -> str:
 
 def episodes_material(files: list[Path]) -> str:
     """Whole episodes made from real material, one row per run and method: what predict.py's default
-    threshold answers and how much story its skips eat, beside every answer kept."""
+    threshold answers (how many OP ends / ED starts of them hedged below --sure_confidence; "-": a run
+    from before hedging) and how much story its skips eat, beside every answer kept."""
     from bench.predict_bench import _table
     rows = []
     for f in files:
@@ -217,13 +218,14 @@ def episodes_material(files: list[Path]) -> str:
             rows.append([
                 f"`{f.stem}`", f"{m}{season}", doc["data"],
                 f"{at['answered_share']:.0%} ({at['all']['answered']}/{at['all']['n']})",
+                str(at["hedged"]) if "hedged" in at else "-",
                 "-" if at["all"]["within_2s"] is None else f"{at['all']['within_2s']:.0%}",
                 f"{at['story_safe_share']:.0%}", f"{max(eaten):.1f}",
                 f"{zero['story_safe_share']:.0%}",
             ])
     return "\n".join([
         _source_line(files), "",
-        _table(["run", "method", "episodes", "answered at the default threshold",
+        _table(["run", "method", "episodes", "answered at the default threshold", "of them hedged",
                 "answered within 2 s", "episodes with <= 1 s of story skipped", "most story skipped (s)",
                 "story-safe with every answer kept"], rows),
     ])
@@ -293,10 +295,13 @@ def inner_doubt_calib(files: list[Path]) -> str:
 
 
 EPISODE_SETS = ("val", "test", "test2", "test3")
-# the shipped model's row name, and the builds not shipped now (an earlier shipped model, candidates
-# that failed what they had to do): (row name, folder with their result files)
+# the shipped model's row name, and the rows beside it: its own runs under the default before hedging,
+# the builds not shipped now (an earlier shipped model, candidates that failed what they had to do):
+# (row name, folder with their result files)
 SHIPPED_ROW = "shipped (300 series)"
-CANDIDATES = (("earlier shipped (150 series)", RESULTS / "shipped_150series"),
+CANDIDATES = (("shipped (300 series), before hedging: --min_confidence 0.9",
+               RESULTS / "shipped_300series_unhedged"),
+              ("earlier shipped (150 series)", RESULTS / "shipped_150series"),
               ("candidate (150 series, 48 epochs)", RESULTS / "candidate_48epoch"))
 
 

@@ -296,9 +296,9 @@ def skip_ranges_from_spans(op: tuple[float, float] | None, ed: tuple[float, floa
     ceiling = safe["ed_end"] - margin if "ed_end" in safe else None
     out_op = narrow_span(op, edge_margin, margin, duration, start_floor=floor)
     out_ed = narrow_span(ed, margin, edge_margin, duration, end_ceiling=ceiling)
-    if "op_end" in hedged and out_op is not None:
+    if "op_end" in hedged and "op_end" in safe and out_op is not None:
         out_op = _hedge(out_op, end=safe["op_end"] - margin)
-    if "ed_start" in hedged and out_ed is not None:
+    if "ed_start" in hedged and "ed_start" in safe and out_ed is not None:
         out_ed = _hedge(out_ed, start=safe["ed_start"] + margin)
     return out_op, out_ed, narrow_span(preview, edge_margin, edge_margin, duration)
 

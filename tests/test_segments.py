@@ -682,6 +682,8 @@ def test_predict_bench_scores_hedged_answers_as_the_skip_files_hold_them():
          "safe_edges": {"op_end": 110.0}, "hedged": ["op_end"], "withheld": {}}
     got, ranges = answers_at(e, 0.7, 1.0, 1.0)
     assert got["op_end"] == 120.0 and ranges == [(31.0, 109.0), (851.0, 939.0)]
+    got, ranges = answers_at(e, 0.7, 1.0, 1.0, safe_edges=False)   # fixed margins alone: no hedge either
+    assert got["op_end"] == 120.0 and ranges == [(31.0, 119.0), (851.0, 939.0)]
     got, ranges = answers_at(e, 0.9, 1.0, 1.0)      # above the hedged answer's confidence: withheld
     assert got["op_end"] is None and ranges == [(851.0, 939.0)]
     e["safe_edges"]["op_end"] = 31.0                # at these margins the hedge leaves nothing
