@@ -230,7 +230,8 @@ def card_text() -> str:
             "",
             reliability_table(zs["reliability"]),
             "",
-            f"At confidence >= 0.9 (`predict.py`'s default threshold): {_pct(zs['at_0.9']['answered'])} of "
+            f"At confidence >= 0.9 (`predict.py`'s default --sure_confidence: answered whole; answers "
+            f"from 0.7 to 0.9 are hedged, their skips stopping short): {_pct(zs['at_0.9']['answered'])} of "
             "the "
             f"clips answered, {_pct(zs['at_0.9']['within_2s'])} of those within 2 s. Start windows without "
             "an "
@@ -270,7 +271,10 @@ def episode_summary(bench: dict, method: str, further: list[dict] | None = None)
         "from the test split (sources no training saw), a quarter with late openings: at `predict.py`'s "
         "default "
         f"threshold ({at['threshold']:g}) **{at['answered_share']:.0%}** of the boundaries are answered "
-        f"({at['all']['answered']}/{at['all']['n']}) and **{_pct(at['story_safe_share'])}** of the episodes "
+        f"({at['all']['answered']}/{at['all']['n']}"
+        + (f"; {at['hedged']} OP ends / ED starts of them hedged below --sure_confidence, their skips "
+           "stopping at the innermost plausible place" if at.get("hedged") else "")
+        + f") and **{_pct(at['story_safe_share'])}** of the episodes "
         "have "
         f"at most 1 s of story inside their skip ranges. With every answer kept (threshold 0): "
         f"{_pct(zero['story_safe_share'])} of episodes story-safe; late openings: OP end answered "

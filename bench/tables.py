@@ -294,6 +294,31 @@ def inner_doubt_calib(files: list[Path]) -> str:
     return "\n".join([_source_line(files), "", head, "", inner_table(doc["inner_rows"])])
 
 
+def hedging_before_after(files: list[Path]) -> str:
+    """The shipped model's whole-episode runs at predict.py's default before hedging (the first half of
+    ``files``) and with it (the second half, the same sets in the same order): what the criteria of
+    "Hedged answers" read."""
+    import numpy as np
+
+    from bench.predict_bench import _table
+    half = len(files) // 2
+    rows = []
+    for old_f, new_f in zip(files[:half], files[half:]):
+        old, new = (next(iter(_load(f)["at_default"].values())) for f in (old_f, new_f))
+        rows.append([f"`{new_f.stem}`"] + [
+            f"{old['answered_share']:.0%} -> {new['answered_share']:.0%} ({new.get('hedged', 0)} hedged)",
+            f"{old['story_safe_share']:.0%} -> {new['story_safe_share']:.0%}",
+            f"{max(old['story_eaten_s']):.1f} -> {max(new['story_eaten_s']):.1f}",
+            f"{np.median(old['theme_left_s']):.1f} -> {np.median(new['theme_left_s']):.1f}",
+            f"{old['all']['within_2s']:.0%} -> {new['all']['within_2s']:.0%}",
+        ])
+    return "\n".join([
+        _source_line(files), "",
+        _table(["run", "boundaries answered", "episodes with <= 1 s of story skipped",
+                "most story skipped (s)", "theme left unskipped, median s", "answers within 2 s"], rows),
+    ])
+
+
 EPISODE_SETS = ("val", "test", "test2", "test3")
 # the shipped model's row name, and the rows beside it: its own runs under the default before hedging,
 # the builds not shipped now (an earlier shipped model, candidates that failed what they had to do):
@@ -553,6 +578,11 @@ TABLES: dict[str, tuple[Callable[[], list[Path]], Callable[[list[Path]], str]]] 
     ),
     "edge_doubt_calib": (lambda: [RESULTS / "edge_doubt_calib.json"], edge_doubt_calib),
     "inner_doubt_calib": (lambda: [RESULTS / "edge_doubt_calib.json"], inner_doubt_calib),
+    "hedging_before_after": (
+        lambda: [d / f"episode_material_{x}.json" for d in (RESULTS / "shipped_300series_unhedged", RESULTS)
+                 for x in (*EPISODE_SETS, "val_season", "test_season")],
+        hedging_before_after,
+    ),
     "shipped_vs_candidates": (
         lambda: [*_build_files(SHIPPED_RESULTS / "zero_shot_test.json", RESULTS, "episode_material_"),
                  *[f for _, d in CANDIDATES
