@@ -341,7 +341,8 @@ def margin_table(margins: dict[str, list[dict]]) -> str:
              f"{np.median(r['story_eaten_s']):.1f} / {max(r['story_eaten_s']):.1f}",
              f"{np.median(r['theme_left_s']):.1f}"] for name, rr in margins.items() for r in rr]
     return _table(["method", "--min_confidence", "--skip_margin", "--edge_margin",
-                   "stops at the innermost plausible edge", "episodes with <= 1 s of story skipped",
+                   "stops at the innermost plausible places (outer edges, hedged answers)",
+                   "episodes with <= 1 s of story skipped",
                    "story skipped, median / max s", "theme left unskipped, median s"], rows)
 
 

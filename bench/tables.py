@@ -190,7 +190,7 @@ def episodes_coverage(files: list[Path]) -> str:
         if doc.get("at_default"):
             parts += [
                 "",
-                "At predict.py's default threshold: "
+                "At predict.py's default threshold when it ran: "
                 + "; ".join(
                     f"{k} (threshold {v['threshold']:g}) {v['answered_share']:.0%} of the boundaries "
                     "answered "
@@ -245,10 +245,11 @@ def episodes_edge_margin(files: list[Path]) -> str:
 
 
 def episodes_safe_edges(files: list[Path]) -> str:
-    """The outer edges of the skip ranges with and without the segment head's innermost plausible OP
-    start and ED end, per whole-episode run: the former default (fixed 3-s edge margin) against the
-    present one (1 s, stopping at those edges), at predict.py's default threshold and with every
-    answer kept (the margin grids of bench/predict_bench.py)."""
+    """The skip ranges with and without the innermost plausible places (the segment head's OP start
+    and ED end; the boundary posterior's OP end and ED start of a hedged answer), per whole-episode
+    run: fixed margins (a 3-s edge margin, nothing hedged) against the present default (1 s, stopping
+    at those places), at predict.py's default threshold and with every answer kept (the margin grids
+    of bench/predict_bench.py)."""
     import numpy as np
 
     from bench.predict_bench import _table
@@ -270,8 +271,9 @@ def episodes_safe_edges(files: list[Path]) -> str:
     return "\n".join([
         _source_line(files), "",
         _table(["run", "method", "--min_confidence",
-                "fixed 3 s: story-safe episodes", "most story (s)", "theme left, median s",
-                "plausible edge + 1 s: story-safe episodes", "most story (s)", "theme left, median s"], rows),
+                "fixed 3 s, nothing hedged: story-safe episodes", "most story (s)", "theme left, median s",
+                "plausible places + 1 s: story-safe episodes", "most story (s)", "theme left, median s"],
+               rows),
     ])
 
 
@@ -323,7 +325,7 @@ EPISODE_SETS = ("val", "test", "test2", "test3")
 # the shipped model's row name, and the rows beside it: its own runs under the default before hedging,
 # the builds not shipped now (an earlier shipped model, candidates that failed what they had to do):
 # (row name, folder with their result files)
-SHIPPED_ROW = "shipped (300 series)"
+SHIPPED_ROW = "shipped (300 series): --min_confidence 0.7, hedged below 0.9"
 CANDIDATES = (("shipped (300 series), before hedging: --min_confidence 0.9",
                RESULTS / "shipped_300series_unhedged"),
               ("earlier shipped (150 series)", RESULTS / "shipped_150series"),
