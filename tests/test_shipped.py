@@ -98,10 +98,18 @@ def test_shipped_model_finds_both_boundaries_on_generated_episodes(tmp_path):
             kinds.append(kind)
             truth.append(clip["label"])
     assert len(truth) >= 3
-    got = np.array(run_batch(models, feats, kinds, S, "cpu")[0]["seconds"])
+    out = run_batch(models, feats, kinds, S, "cpu")[0]
+    got = np.array(out["seconds"])
     err = np.abs(got - np.array(truth))
     detail = list(zip(kinds, truth, got.round(2)))
     assert (err <= 5.0).all() and (err <= 2.0).sum() >= 0.75 * len(err), detail
+    # a hedged skip would stop at the innermost plausible place: never beyond the answer, and here
+    # never more than the 1-s skip margin into the story
+    from models.dense import inner_edge
+    for kind, post, g, t in zip(kinds, out["posterior"], got, truth):
+        e = inner_edge(post, kind, float(g))
+        assert (e <= g and e - 1.0 <= t + 1.0) if kind == "start" else (e >= g and e + 1.0 >= t - 1.0), \
+            (kind, t, g, e)
 
 
 def test_train_shipped_refuses_another_recipe_in_its_folder(tmp_path, capsys):
