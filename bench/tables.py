@@ -575,7 +575,7 @@ TABLES: dict[str, tuple[Callable[[], list[Path]], Callable[[list[Path]], str]]] 
     ),
     "episodes_material": (
         lambda: [RESULTS / f"episode_material_{x}.json"
-                 for x in ("val", "test", "test2", "test3", "val_season", "test_season")],
+                 for x in ("val", "test", "test2", "test3", "test4", "val_season", "test_season")],
         episodes_material,
     ),
     "edge_doubt_calib": (lambda: [RESULTS / "edge_doubt_calib.json"], edge_doubt_calib),
