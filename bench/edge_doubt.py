@@ -132,11 +132,16 @@ def inner_evaluate(rows: list[dict], calibration: dict | None, S: int) -> list[d
     return out
 
 
+def _no_doubt(nats: float | None) -> bool:
+    """A grid row without a doubt threshold: None, or NaN as bench.tables reads a JSON null."""
+    return nats is None or math.isnan(nats)
+
+
 def inner_table(res: list[dict]) -> str:
     from bench.predict_bench import _table
 
-    rows = [[f"{r['min_confidence']:g}", "not hedged" if r["doubt_nats"] is None or
-             (isinstance(r["doubt_nats"], float) and math.isnan(r["doubt_nats"])) else f"{r['doubt_nats']:g}",
+    rows = [[f"{r['min_confidence']:g}",
+             "not hedged" if _no_doubt(r["doubt_nats"]) else f"{r['doubt_nats']:g}",
              f"{r['kept']}/{r['n']}", str(r["hedged"]), str(r["in_story"]), f"{r['theme_lost_mean_s']:.2f}"]
             for r in res]
     return _table(["--min_confidence", "hedge below 0.9: doubt (nats)", "answers kept", "hedged",
@@ -145,10 +150,7 @@ def inner_table(res: list[dict]) -> str:
 
 def table(res: list[dict]) -> str:
     from bench.predict_bench import _table
-    def fixed(nats):   # None (or NaN, as bench.tables reads a JSON null): the fixed margins alone
-        return nats is None or math.isnan(nats)
-
-    rows = [[r["kind"], "fixed margins" if fixed(r["doubt_nats"]) else f"{r['doubt_nats']:g}",
+    rows = [[r["kind"], "fixed margins" if _no_doubt(r["doubt_nats"]) else f"{r['doubt_nats']:g}",
              f"{r['edge_margin']:g}", f"{r['in_story']}/{r['n']}", f"{r['story_max_s']:.1f}",
              f"{r['theme_lost_mean_s']:.2f}"] for r in res]
     return _table(["edge", "doubt (nats)", "--edge_margin", "in story (> 1 s)", "most story (s)",
