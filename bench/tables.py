@@ -278,10 +278,11 @@ def episodes_safe_edges(files: list[Path]) -> str:
 
 
 def edge_doubt_calib(files: list[Path]) -> str:
-    """bench/edge_doubt.py: outer edges in story against the doubt threshold, at edge margins 1 and 3 s."""
+    """bench/edge_doubt.py: outer edges in story against the doubt threshold, at the default edge margin."""
     from bench.edge_doubt import table
+    from skips.options import DEFAULT_EDGE_MARGIN_S
     doc = _load(files[0])
-    rows = [r for r in doc["rows"] if r["edge_margin"] in (1.0, 3.0)]
+    rows = [r for r in doc["rows"] if r["edge_margin"] == DEFAULT_EDGE_MARGIN_S]
     head = f"{doc['clips']} clips of `{doc['data']}`, `{doc['command']}`:"
     return "\n".join([_source_line(files), "", head, "", table(rows)])
 
@@ -296,10 +297,10 @@ def inner_doubt_calib(files: list[Path]) -> str:
     return "\n".join([_source_line(files), "", head, "", inner_table(doc["inner_rows"])])
 
 
-def hedging_before_after(files: list[Path]) -> str:
-    """The shipped model's whole-episode runs at predict.py's default before hedging (the first half of
-    ``files``) and with it (the second half, the same sets in the same order): what the criteria of
-    "Hedged answers" read."""
+def before_after(files: list[Path]) -> str:
+    """The shipped model's whole-episode runs at predict.py's default before a change (the first half of
+    ``files``) and with it (the second half, the same sets in the same order): what the criteria fixed
+    for the change read ("Hedged answers", "The OP start's doubt, reconsidered")."""
     import numpy as np
 
     from bench.predict_bench import _table
@@ -325,8 +326,10 @@ EPISODE_SETS = ("val", "test", "test2", "test3")
 # the shipped model's row name, and the rows beside it: its own runs under the default before hedging,
 # the builds not shipped now (an earlier shipped model, candidates that failed what they had to do):
 # (row name, folder with their result files)
-SHIPPED_ROW = "shipped (300 series): --min_confidence 0.7, hedged below 0.9"
-CANDIDATES = (("shipped (300 series), before hedging: --min_confidence 0.9",
+SHIPPED_ROW = "shipped (300 series): --min_confidence 0.7, hedged below 0.9, OP-start doubt"
+BEFORE_OP_START_DOUBT = RESULTS / "before_op_start_doubt"
+CANDIDATES = (("shipped (300 series), before the OP-start doubt rule", BEFORE_OP_START_DOUBT),
+              ("shipped (300 series), before hedging: --min_confidence 0.9",
                RESULTS / "shipped_300series_unhedged"),
               ("earlier shipped (150 series)", RESULTS / "shipped_150series"),
               ("candidate (150 series, 48 epochs)", RESULTS / "candidate_48epoch"))
@@ -575,15 +578,21 @@ TABLES: dict[str, tuple[Callable[[], list[Path]], Callable[[list[Path]], str]]] 
     ),
     "episodes_material": (
         lambda: [RESULTS / f"episode_material_{x}.json"
-                 for x in ("val", "test", "test2", "test3", "test4", "val_season", "test_season")],
+                 for x in ("val", "test", "test2", "test3", "test4", "test5", "val_season", "test_season")],
         episodes_material,
     ),
     "edge_doubt_calib": (lambda: [RESULTS / "edge_doubt_calib.json"], edge_doubt_calib),
     "inner_doubt_calib": (lambda: [RESULTS / "edge_doubt_calib.json"], inner_doubt_calib),
     "hedging_before_after": (
-        lambda: [d / f"episode_material_{x}.json" for d in (RESULTS / "shipped_300series_unhedged", RESULTS)
+        lambda: [d / f"episode_material_{x}.json"
+                 for d in (RESULTS / "shipped_300series_unhedged", BEFORE_OP_START_DOUBT)
                  for x in (*EPISODE_SETS, "val_season", "test_season")],
-        hedging_before_after,
+        before_after,
+    ),
+    "op_start_doubt_before_after": (
+        lambda: [d / f"episode_material_{x}.json" for d in (BEFORE_OP_START_DOUBT, RESULTS)
+                 for x in (*EPISODE_SETS, "test4", "test5", "val_season", "test_season")],
+        before_after,
     ),
     "shipped_vs_candidates": (
         lambda: [*_build_files(SHIPPED_RESULTS / "zero_shot_test.json", RESULTS, "episode_material_"),

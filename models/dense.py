@@ -307,14 +307,23 @@ SUPPORT_S = 30.0   # seconds of theme before an OP end / after an ED start that 
 SUPPORT_VETO = 0.5  # below this support the segment head contradicts an answer (no theme beside it)
 # An outer edge (OP start, ED end) is doubtful where other change points explain the segment head's
 # probabilities almost as well: every one within this many nats of the best is plausible, and a skip
-# range stops at the innermost of them (decode_spans' "op_start_latest" / "ed_end_earliest").  5 nats:
-# the smallest that left none of the shipped model's 36 calibration-series OP starts and 60 ED ends
-# more than 1 s inside the story (--skip_margin 1 s; bench/edge_doubt.py, bench/results/
-# edge_doubt_calib.json); 1-3 nats left one OP start 1.8-2.8 s inside it.
-EDGE_DOUBT_NATS = 5.0
+# range stops at the innermost of them (decode_spans' "op_start_latest" / "ed_end_earliest"), at the
+# file's own edges too.  Each is the smallest of 5, 8, 12, 16 and 24 nats that left none of the
+# shipped model's OP starts (128) or ED ends (180) on two calibration sets (work_dir/shipped_more/calib,
+# seed 301, and work_dir/calib2, seed 302) more than 1 s inside the story (--skip_margin and
+# --edge_margin 1 s; bench/edge_doubt.py, bench/results/edge_doubt_two_calib.json, README "The OP
+# start's doubt, reconsidered").  At 5 nats, the single threshold before, 3 OP starts and 2 ED ends
+# lay up to 3.0 and 12.3 s inside it.
+OP_START_DOUBT_NATS = 12.0
+ED_END_DOUBT_NATS = 24.0
+# A hedged answer (OP end / ED start below --sure_confidence) stops at the innermost bin of its boundary
+# posterior within this many nats of the peak (inner_edge; chosen on the first calibration set,
+# bench/results/edge_doubt_calib.json's inner rows).
+INNER_DOUBT_NATS = 5.0
 
 
-def inner_edge(posterior: np.ndarray, kind: str, answer: float, doubt_nats: float = EDGE_DOUBT_NATS) -> float:
+def inner_edge(posterior: np.ndarray, kind: str, answer: float,
+               doubt_nats: float = INNER_DOUBT_NATS) -> float:
     """The innermost plausible place of an answered boundary (clip seconds): for an OP end (``start``
     clip) the start of the earliest bin whose boundary posterior (boundary_posterior, (S,)) is within
     ``doubt_nats`` of its peak, for an ED start (``end`` clip) the end of the latest such bin; never
@@ -397,7 +406,7 @@ def recover_missed(answers: dict, kinds: Sequence[str]) -> None:
 
 
 def decode_spans(probs: np.ndarray, kind: str, boundary: float, min_share: float = 0.5,
-                 doubt_nats: float = EDGE_DOUBT_NATS) -> dict:
+                 doubt_nats: float | None = None) -> dict:
     """Spans from a clip's per-second segment probabilities ``probs`` (K, S) (softmax of the
     segment head) around its boundary (clip seconds): for a ``start`` clip the OP start (the
     change point a <= boundary that best splits "not opening" before a from "opening" in
@@ -408,8 +417,12 @@ def decode_spans(probs: np.ndarray, kind: str, boundary: float, min_share: float
     seconds: {"op_start", "op_start_latest"} or {"ed_end", "ed_end_earliest", "preview",
     "preview_share"} (None where not found; ``preview_share`` is the mean preview probability over
     the reported preview; ``op_start_latest`` / ``ed_end_earliest`` the innermost change point whose
-    log-likelihood is within ``doubt_nats`` of the best, where a skip range may safely begin / end)."""
+    log-likelihood is within ``doubt_nats`` of the best, where a skip range may safely begin / end;
+    None: OP_START_DOUBT_NATS for an OP start, ED_END_DOUBT_NATS for an ED end)."""
     from datatools.segments import ENDING, OPENING, PREVIEW
+
+    if doubt_nats is None:
+        doubt_nats = OP_START_DOUBT_NATS if kind == "start" else ED_END_DOUBT_NATS
 
     p = np.clip(np.asarray(probs, np.float64), 1e-6, 1 - 1e-6)
     S = p.shape[1]

@@ -261,19 +261,23 @@ def narrow_span(span: tuple[float, float] | None, start_margin: float, end_margi
     """``[a + start_margin, b - end_margin]``: a skip range that stops short of the story on both
     sides, except at the file's own edges (0 and ``duration``: no story lies beyond them); a span no
     longer than the two margins + 1 s is kept as it is (nothing sensible would be left).  A doubtful
-    edge begins no earlier than ``start_floor`` / ends no later than ``end_ceiling`` (where given,
-    and if the range keeps at least 1 s)."""
+    edge begins no earlier than ``start_floor`` / ends no later than ``end_ceiling`` (where given),
+    at the file's own edges too: a best OP start at the file's first second may still follow a cold
+    open.  Where the floor or ceiling leaves less than a second, None: no skip is safe."""
     if span is None or (start_margin <= 0 and end_margin <= 0):
         return span
     a, b = float(span[0]), float(span[1])
-    if b - a <= start_margin + end_margin + 1.0:
-        return (a, b)
-    lo = a if a <= 1e-3 else a + start_margin
-    hi = b if b >= duration - 1e-3 else b - end_margin
-    if start_floor is not None and a > 1e-3 and start_floor > lo and hi - start_floor >= 1.0:
-        lo = float(start_floor)
-    if end_ceiling is not None and b < duration - 1e-3 and end_ceiling < hi and end_ceiling - lo >= 1.0:
-        hi = float(end_ceiling)
+    lo, hi = a, b
+    if b - a > start_margin + end_margin + 1.0:
+        lo = a if a <= 1e-3 else a + start_margin
+        hi = b if b >= duration - 1e-3 else b - end_margin
+    doubt = False
+    if start_floor is not None and start_floor > lo:
+        lo, doubt = float(start_floor), True
+    if end_ceiling is not None and end_ceiling < hi:
+        hi, doubt = float(end_ceiling), True
+    if doubt and hi - lo < 1.0:
+        return None
     return (lo, hi)
 
 
@@ -324,9 +328,15 @@ def apply_skip_margin(results: Sequence[EpisodeResult], margin: float, edge_marg
                       "preview": None if pv is None else tuple(pv)}
         op, ed, r.preview = skip_ranges_from_spans(r.op, r.ed, pv, margin, edge_margin, r.duration,
                                                    r.safe_edges, r.hedged)
-        for name, got in (("op_end", op), ("ed_start", ed)):
-            if got is None and name in r.hedged:
+        for name, got, had in (("op_end", op, r.op), ("ed_start", ed, r.ed)):
+            if got is not None or had is None:
+                continue
+            if name in r.hedged:
                 r.withheld[name] = "hedged, and less than a second is surely theme: no skip is safe"
+            else:
+                edge = "OP start" if name == "op_end" else "ED end"
+                r.withheld[name] = (f"the {edge} is doubtful, and less than a second is surely theme: "
+                                    "no skip is safe")
         r.op = op if op is not None else r.op
         r.ed = ed if ed is not None else r.ed
         r.hedged = tuple(h for h in r.hedged if h not in r.withheld)

@@ -122,15 +122,18 @@ def _probs(spans, s=200, high=0.9):
 
 
 def test_decode_spans_on_hand_made_probabilities():
-    # at 0.9 a second costs 2.2 nats to move across: 2 s of doubt inside EDGE_DOUBT_NATS
+    # at 0.9 a second costs 2.2 nats to move across: 5 s of doubt inside OP_START_DOUBT_NATS (12),
+    # 10 s inside ED_END_DOUBT_NATS (24), 2 s inside 5 nats
     assert decode_spans(_probs([(OPENING, 30, 120)]), "start", 120.0) == {"op_start": 30.0,
-                                                                        "op_start_latest": 32.0}
+                                                                        "op_start_latest": 35.0}
+    assert decode_spans(_probs([(OPENING, 30, 120)]), "start", 120.0, doubt_nats=5.0) == {
+        "op_start": 30.0, "op_start_latest": 32.0}
     assert decode_spans(_probs([(OPENING, 0, 95)]), "start", 95.0) == {"op_start": 0.0,
-                                                                      "op_start_latest": 2.0}
+                                                                      "op_start_latest": 5.0}
     got = decode_spans(_probs([(ENDING, 50, 140), (PREVIEW, 160, 190), (OTHER, 190, 200)]), "end", 50.0)
-    assert got == {"ed_end": 140.0, "ed_end_earliest": 138.0, "preview": [160.0, 190.0],
+    assert got == {"ed_end": 140.0, "ed_end_earliest": 130.0, "preview": [160.0, 190.0],
                    "preview_share": pytest.approx(0.9)}
-    got = decode_spans(_probs([(ENDING, 50, 200)]), "end", 50.0)
+    got = decode_spans(_probs([(ENDING, 50, 200)]), "end", 50.0, doubt_nats=5.0)
     assert got == {"ed_end": 200.0, "ed_end_earliest": 198.0, "preview": None, "preview_share": None}
     # a head that does not see an opening there reports none (the caller falls back)
     assert decode_spans(_probs([]), "start", 120.0) == {"op_start": None, "op_start_latest": None}
@@ -149,29 +152,32 @@ def test_a_doubtful_outer_edge_keeps_the_skip_range_out_of_the_story():
 
     p = _probs([(OPENING, 40, 120)])
     p[OPENING, 30:40], p[STORY, 30:40] = 0.6, 0.4 - 0.1 * 3 / 4
-    assert decode_spans(p, "start", 120.0) == {"op_start": 30.0, "op_start_latest": 40.0}
+    assert decode_spans(p, "start", 120.0, doubt_nats=5.0) == {"op_start": 30.0, "op_start_latest": 40.0}
+    assert decode_spans(p, "start", 120.0) == {"op_start": 30.0, "op_start_latest": 43.0}   # 12 nats
     q = _probs([(ENDING, 50, 130)])
     q[ENDING, 130:140], q[STORY, 130:140] = 0.6, 0.4 - 0.1 * 3 / 4
     assert decode_spans(q, "end", 50.0)["ed_end"] == 140.0
-    assert decode_spans(q, "end", 50.0)["ed_end_earliest"] == 130.0
+    assert decode_spans(q, "end", 50.0, doubt_nats=5.0)["ed_end_earliest"] == 130.0
+    assert decode_spans(q, "end", 50.0)["ed_end_earliest"] == 121.0                           # 24 nats
     # the episode: 1000 s, start clip at 0, end clip at 800
     r = EpisodeResult("a.mp4", "a.mp4", True, duration=1000.0, op_end=120.0, ed_start=850.0)
     r.confidence = {"op_end": 0.99, "ed_start": 0.99}
     raw = [{"segments": {"start": p, "end": q}}]
     measure_spans(r, raw, 200, PredictOptions())
     assert r.op == (30.0, 120.0) and r.ed == (850.0, 940.0)            # the measured spans stand
-    assert r.safe_edges == {"op_start": 40.0, "ed_end": 930.0}
+    assert r.safe_edges == {"op_start": 43.0, "ed_end": 921.0}
     apply_skip_margin([r], 1.0, 3.0)
-    assert r.op == (41.0, 119.0) and r.ed == (851.0, 929.0)            # not (33, 119) and (851, 937)
+    assert r.op == (44.0, 119.0) and r.ed == (851.0, 920.0)            # not (33, 119) and (851, 937)
     assert r.measured["opening"] == (30.0, 120.0)
-    assert r.to_dict()["safe_edges"] == {"op_start": 40.0, "ed_end": 930.0}
-    # clear edges: the edge margin is the wider one
+    assert r.to_dict()["safe_edges"] == {"op_start": 43.0, "ed_end": 921.0}
+    # sharp edges (0.999 a second): the OP start's edge margin is the wider one; the ED end's doubt
+    # (3 s at 24 nats) still a little wider than its 3-s margin
     c = EpisodeResult("b.mp4", "b.mp4", True, duration=1000.0, op_end=120.0, ed_start=850.0)
     c.confidence = {"op_end": 0.99, "ed_start": 0.99}
-    measure_spans(c, [{"segments": {"start": _probs([(OPENING, 30, 120)]),
-                                    "end": _probs([(ENDING, 50, 140)])}}], 200, PredictOptions())
+    measure_spans(c, [{"segments": {"start": _probs([(OPENING, 30, 120)], high=0.999),
+                                    "end": _probs([(ENDING, 50, 140)], high=0.999)}}], 200, PredictOptions())
     apply_skip_margin([c], 1.0, 3.0)
-    assert c.op == (33.0, 119.0) and c.ed == (851.0, 937.0)
+    assert c.op == (33.0, 119.0) and c.ed == (851.0, 936.0)
     # no margins: the measured spans as they are
     z = EpisodeResult("a.mp4", "a.mp4", True, duration=1000.0, op_end=120.0, ed_start=850.0)
     z.confidence = {"op_end": 0.99, "ed_start": 0.99}
@@ -689,3 +695,26 @@ def test_predict_bench_scores_hedged_answers_as_the_skip_files_hold_them():
     e["safe_edges"]["op_end"] = 31.0                # at these margins the hedge leaves nothing
     got, ranges = answers_at(e, 0.7, 1.0, 1.0)
     assert got["op_end"] is None and got["op_start"] is None and ranges == [(851.0, 939.0)]
+
+
+def test_the_doubt_floor_applies_at_the_files_own_edges_and_withholds_what_it_leaves_too_short():
+    """A best OP start at the file's first second may follow a cold open: the latest plausible start
+    still bounds the skip range (likewise an ED end at the file's end), and where that leaves less than
+    a second the boundary is withheld instead of skipped unnarrowed."""
+    from skips.decide import apply_skip_margin, narrow_span, skip_ranges_from_spans
+    from skips.result import EpisodeResult
+
+    assert narrow_span((0.0, 90.0), 1.0, 1.0, 1400.0) == (0.0, 89.0)           # no doubt: from the start
+    assert narrow_span((0.0, 90.0), 1.0, 1.0, 1400.0, start_floor=6.0) == (6.0, 89.0)
+    assert narrow_span((1310.0, 1400.0), 1.0, 1.0, 1400.0, end_ceiling=1390.0) == (1311.0, 1390.0)
+    assert narrow_span((0.0, 90.0), 1.0, 1.0, 1400.0, start_floor=88.5) is None
+    op, ed, _ = skip_ranges_from_spans((0.0, 90.0), (1310.0, 1400.0), None, 1.0, 1.0, 1400.0,
+                                       {"op_start": 5.0, "ed_end": 1395.0})
+    assert op == (6.0, 89.0) and ed == (1311.0, 1394.0)
+    r = EpisodeResult("a.mp4", "a.mp4", True, duration=1400.0, op_end=90.0, ed_start=1310.0,
+                      op=(0.0, 90.0), ed=(1310.0, 1400.0))
+    r.confidence = {"op_end": 0.99, "ed_start": 0.99}
+    r.safe_edges = {"op_start": 88.5}
+    apply_skip_margin([r], 1.0, 1.0)
+    assert "OP start is doubtful" in r.withheld["op_end"] and r.to_dict()["op"] is None
+    assert r.ed == (1311.0, 1400.0) and "ed_start" not in r.withheld
