@@ -581,8 +581,9 @@ TABLES: dict[str, tuple[Callable[[], list[Path]], Callable[[list[Path]], str]]] 
                  for x in ("val", "test", "test2", "test3", "test4", "test5", "val_season", "test_season")],
         episodes_material,
     ),
-    "edge_doubt_calib": (lambda: [RESULTS / "edge_doubt_calib.json"], edge_doubt_calib),
+    "edge_doubt_calib": (lambda: [RESULTS / "edge_doubt_two_calib.json"], edge_doubt_calib),
     "inner_doubt_calib": (lambda: [RESULTS / "edge_doubt_calib.json"], inner_doubt_calib),
+    "inner_doubt_two_calib": (lambda: [RESULTS / "edge_doubt_two_calib.json"], inner_doubt_calib),
     "hedging_before_after": (
         lambda: [d / f"episode_material_{x}.json"
                  for d in (RESULTS / "shipped_300series_unhedged", BEFORE_OP_START_DOUBT)
