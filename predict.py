@@ -128,7 +128,8 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
                         "preview) by this much instead: the segment head or an assumed length gives them, "
                         "less exactly than the models give the OP end and ED start; where the segment "
                         "head is unsure of an OP start or ED end, the range also stops at the innermost "
-                        "one it finds plausible (narrowed by --skip_margin)")
+                        "one it finds plausible (narrowed by --skip_margin; withheld where less than a "
+                        "second would be left)")
     g.add_argument("--edl_action", type=int, default=DEFAULT_EDL_ACTION,
                    help="EDL action code (Kodi: 0 cut, 1 mute, 2 scene marker, 3 commercial break)")
     g = p.add_argument_group("late openings (an OP that ends after the first S seconds)")
