@@ -329,7 +329,7 @@ def apply_skip_margin(results: Sequence[EpisodeResult], margin: float, edge_marg
         op, ed, r.preview = skip_ranges_from_spans(r.op, r.ed, pv, margin, edge_margin, r.duration,
                                                    r.safe_edges, r.hedged)
         for name, got, had in (("op_end", op, r.op), ("ed_start", ed, r.ed)):
-            if got is not None or had is None:
+            if got is not None or had is None or name in r.withheld:
                 continue
             if name in r.hedged:
                 r.withheld[name] = "hedged, and less than a second is surely theme: no skip is safe"

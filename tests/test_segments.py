@@ -718,3 +718,9 @@ def test_the_doubt_floor_applies_at_the_files_own_edges_and_withholds_what_it_le
     apply_skip_margin([r], 1.0, 1.0)
     assert "OP start is doubtful" in r.withheld["op_end"] and r.to_dict()["op"] is None
     assert r.ed == (1311.0, 1400.0) and "ed_start" not in r.withheld
+    # a boundary withheld already keeps the reason it was withheld for
+    w = EpisodeResult("b.mp4", "b.mp4", True, duration=1400.0, op_end=90.0, ed_start=1310.0,
+                      op=(0.0, 90.0), ed=(1310.0, 1400.0))
+    w.safe_edges, w.withheld = {"op_start": 88.5}, {"op_end": "confidence 0.50 < --min_confidence 0.7"}
+    apply_skip_margin([w], 1.0, 1.0)
+    assert w.withheld["op_end"].startswith("confidence 0.50")
