@@ -271,13 +271,8 @@ def narrow_span(span: tuple[float, float] | None, start_margin: float, end_margi
     if b - a > start_margin + end_margin + 1.0:
         lo = a if a <= 1e-3 else a + start_margin
         hi = b if b >= duration - 1e-3 else b - end_margin
-    doubt = False
-    if start_floor is not None and start_floor > lo:
-        lo, doubt = float(start_floor), True
-    if end_ceiling is not None and end_ceiling < hi:
-        hi, doubt = float(end_ceiling), True
-    if doubt and hi - lo < 1.0:
-        return None
+    if (start_floor is not None and start_floor > lo) or (end_ceiling is not None and end_ceiling < hi):
+        return _hedge((lo, hi), start_floor, end_ceiling)
     return (lo, hi)
 
 
@@ -310,8 +305,8 @@ def skip_ranges_from_spans(op: tuple[float, float] | None, ed: tuple[float, floa
 def _hedge(span: tuple[float, float], start: float | None = None,
            end: float | None = None) -> tuple[float, float] | None:
     """``span`` begun no earlier than ``start`` / ended no later than ``end``; None under a second."""
-    a = max(span[0], start) if start is not None else span[0]
-    b = min(span[1], end) if end is not None else span[1]
+    a = max(span[0], float(start)) if start is not None else span[0]
+    b = min(span[1], float(end)) if end is not None else span[1]
     return (a, b) if b - a >= 1.0 else None
 
 
