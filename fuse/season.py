@@ -88,6 +88,8 @@ class SeasonRow:
     span_end: float = float("nan")
     group: int = -1                    # index of the connected group of clips sharing a song
     clip_seconds: float | None = None  # S of the clip set (the decision rule checks span edges)
+    # every sibling and the span it shares, in this clip's seconds: (name, start, end); not in the sidecar
+    partners: tuple[tuple[str, float, float], ...] = ()
 
 
 def _placeholder(kind: str, offsets: Mapping) -> float:
@@ -115,8 +117,10 @@ def season_rows(fps: Mapping[str, np.ndarray], kinds: Mapping[str, str] | None =
         if e is None:
             rows.append(SeasonRow(name, k, 0.0, "none"))
         else:
+            partners = tuple((other, round(sp.a_start, 3), round(sp.a_end, 3))
+                             for other, sp in sorted(sib.spans[name].items()))
             rows.append(SeasonRow(name, k, e.end if k == "s" else e.start, "season", e.siblings,
-                                  e.spread, e.start, e.end, group_of.get(name, -1)))
+                                  e.spread, e.start, e.end, group_of.get(name, -1), partners=partners))
     return apply_offsets(rows, offsets or {}, clip_seconds)
 
 

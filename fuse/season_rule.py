@@ -18,8 +18,13 @@ short reason (written to the ``*_sources.csv`` sidecar and to predict.py's JSON)
    the share of the fused inputs within 2 s of the fused answer times ``model_trust`` (their
    validation within-2-s share: the published kinds agree with each other more often than they
    are right).
-4. **Decision.**  When the two answers lie within ``agree_s`` of each other, the more reliable one
-   answers (they say the same place; one is more precise).  When they disagree, the more reliable
+4. **Decision.**  When the two answers lie within TOLERANCE (2 s) of each other they confirm each
+   other: the matched time answers, with the confidence of both (``agreement_confidence``: wrong
+   only where both are wrong), higher than either alone.  A match of several siblings that agree
+   within ``spread_cut`` (bin "several") answers wherever the models put the boundary: only evidence
+   measured on the episode (step 2) overrules it, not the models' confidence.  Otherwise, when the
+   two answers lie within ``agree_s`` of each other, the more reliable one answers (they say the
+   same place; one is more precise).  When they disagree, the more reliable
    one answers, and the match must beat the models by ``margin`` to overrule them.
 5. **With the model's own posterior** (the dense kind's per-second boundary probabilities, where
    given) and answers more than 2 x TOLERANCE apart, not one scalar but two places are weighed:
@@ -67,6 +72,8 @@ class SeasonRule:
     reliability: Mapping[str, float] = field(default_factory=lambda: {"one": 0.75, "several": 0.9,
                                                                        "several_spread": 0.6})
     model_trust: float = 0.5
+    # a match of several siblings that agree (bin "several") answers whatever the models' confidence
+    several_decides: bool = True
     n: Mapping[str, int] = field(default_factory=dict)   # training clips behind each figure
 
     def to_dict(self) -> dict:
@@ -136,6 +143,13 @@ def model_reliability(values: Sequence[float], answer: float, confidence: float 
     return share * rule.model_trust
 
 
+def agreement_confidence(p_season: float, p_models: float) -> float:
+    """P(within TOLERANCE) of a place that the match and the models both give (within TOLERANCE of
+    each other): wrong only where both are wrong, taken as independent measurements (one from the
+    sound shared with sibling episodes, one from this episode's own pictures, sound and text)."""
+    return float(1.0 - (1.0 - float(p_season)) * (1.0 - float(p_models)))
+
+
 def mass_near(posterior: Sequence[float] | np.ndarray, seconds: float, radius: float = TOLERANCE) -> float:
     """A per-second posterior's mass within ``radius`` of ``seconds`` (bin k is centred at k + 0.5):
     the model's own probability that ``seconds`` is right."""
@@ -178,6 +192,17 @@ def decide(
     gap = abs(season_seconds - model_seconds)
     facts = (f"{siblings} sibling{'s' if siblings != 1 else ''}, spread {spread_s:.1f} s, "
              f"p_season {p_season:.2f} vs p_models {p_models:.2f}, {gap:.1f} s apart")
+    if gap <= TOLERANCE:
+        # two independent measurements of one place: both wrong and yet within 2 s of each other is
+        # far rarer than either being wrong, so the agreement is surer than either alone
+        both = agreement_confidence(p_season, p_models)
+        return Decision(season_seconds, "season", f"agree; match and models confirm each other, "
+                        f"confidence {both:.2f} ({facts})", both)
+    if b == "several" and rule.several_decides:
+        # several siblings that agree on the span: only evidence measured on this episode (the span
+        # being no theme song, checked above) overrules them, never the models' confidence alone
+        return Decision(season_seconds, "season", f"disagree; {siblings} siblings agree on the match, "
+                        f"the models' confidence alone does not overrule it ({facts})", p_season)
     if q_match is not None and math.isfinite(q_match) and gap > 2 * TOLERANCE:
         # Two candidate places.  The match is right with p_season; if it is wrong it says nothing
         # about where the boundary is (uniform over the clip's K places of 2 x TOLERANCE).  The
@@ -228,8 +253,10 @@ def fit_reliability(rows: Sequence, labels: Mapping[str, float], clip_seconds: f
                 "max_song_s": round(max(rule.max_song_s, 1.25 * float(np.percentile(right, 95))), 2),
             }
         )
-    usable = [
-        r for r in labelled if implausible(r.kind, r.span_start, r.span_end, clip_seconds, rule) is None
+    usable = [  # a row's own window length where it has one (heads of whole episodes differ in length)
+        r for r in labelled if implausible(r.kind, r.span_start, r.span_end,
+                                           r.clip_seconds if r.clip_seconds is not None else clip_seconds,
+                                           rule) is None
     ]
     ok = {r.clip: abs(r.seconds - labels[r.clip]) <= TOLERANCE for r in usable}
     several = [r for r in usable if r.siblings >= 2]

@@ -48,8 +48,9 @@ DECIDING_OPTIONS = ("op_length", "ed_length", "scan_below", "scan_hop", "scan_li
                     "clip_seconds", "ocr_backend", "ocr_size", "reuse_diff")
 
 # What a stored decided episode (the pickled EpisodeResult) holds: raised when deciding records more
-# (2: the segment head's safe outer edges), so that episodes decided by older code are decided again.
-DECISION_VERSION = 2
+# (2: the segment head's safe outer edges; 3: the head's fingerprint reaches --scan_limit), so that
+# episodes decided by older code are decided again.
+DECISION_VERSION = 3
 
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -71,7 +72,7 @@ CREATE TABLE episodes (
 );
 CREATE TABLE fingerprints (
     path TEXT NOT NULL REFERENCES episodes(path) ON DELETE CASCADE,
-    window TEXT NOT NULL,           -- "start" / "end": the first and the last S seconds
+    window TEXT NOT NULL,           -- "start" / "end": the head (to --scan_limit) and the last S seconds
     points BLOB NOT NULL,           -- Chromaprint points (numpy .npy bytes)
     PRIMARY KEY (path, window)
 );

@@ -167,7 +167,7 @@ def _decide(rel: dict[str, str], models: Sequence[LoadedModel], S: int, device: 
     """Each episode decided by the models (late-opening scan included, season mode not yet), as the
     episodes finish; a file that cannot be used gives a failed result and a line in ``log``."""
     for path, prep, err in iter_prepared(list(rel), S, opts, options.workers, season,
-                                         options.progress, pool):
+                                         options.progress, pool, options.scan_limit):
         if prep is None:
             log(f"error: {path}: {err}")
             yield EpisodeResult(path, rel[path], False, error=err)

@@ -101,15 +101,43 @@ class PreparedClip:
     seconds: float
 
 
+def head_seconds(duration: float, clip_seconds: float, scan_limit: float) -> float:
+    """How much of an episode's head season mode fingerprints: as far as the late-opening scan looks
+    (``scan_limit``), at least the first window, never into the last window."""
+    return float(max(float(clip_seconds), min(float(scan_limit), float(duration) - float(clip_seconds))))
+
+
+def head_fingerprint(path: str, seconds: float, first: np.ndarray, threads: int = 0) -> np.ndarray:
+    """Chromaprint points of an episode's first ``seconds``: the first window's decoded audio
+    (``first``) and, where the head is longer, the rest decoded as audio alone in the same way
+    (utils.media.decode_clip, the same time origin), so that every head's first S seconds give the
+    same points as the window itself."""
+    from utils.fingerprint import fingerprint_samples
+
+    n = int(math.ceil(seconds))
+    have = first.size // SAMPLE_RATE
+    audio = first
+    if n > have:
+        try:
+            rest = decode_clip(path, n - have, start_s=float(have), want_frames=False, want_ocr=False,
+                               threads=threads).audio
+        except ClipDecodeError:
+            rest = np.zeros(0, np.float32)
+        audio = np.concatenate([first[:have * SAMPLE_RATE], rest])
+    return fingerprint_samples(audio[:int(round(seconds * SAMPLE_RATE))], SAMPLE_RATE)
+
+
 def prepare_clip(
-    path: str, kind: str, clip_seconds: int, opts: Options, season: bool = False
+    path: str, kind: str, clip_seconds: int, opts: Options, season: bool = False, scan_limit: float = 0.0
 ) -> PreparedClip:
     """Decode one window (``kind`` "start" or "end") of an episode once and compute its features in
-    memory.  Raises EpisodeError (one line) for an unreadable file, no audio track, or an episode
-    shorter than 2 S (the two windows would overlap and the end window's offsets would mean nothing)."""
+    memory.  With ``season``, its Chromaprint points too: of the last window itself, and of the head of
+    the episode as far as ``scan_limit`` (head_fingerprint).  Raises EpisodeError (one line) for an
+    unreadable file, no audio track, or an episode shorter than 2 S (the two windows would overlap and
+    the end window's offsets would mean nothing)."""
     t0 = time.perf_counter()
     S = int(clip_seconds)
-    names = ("mfcc", "frames", "ocr", "roi") + (("chroma",) if season else ())
+    names = ("mfcc", "frames", "ocr", "roi") + (("chroma",) if season and kind == "end" else ())
     kw = dict(ocr_size=opts.ocr_size, threads=opts.threads)
     too_short = (
         "episode is {:.1f} s long; needs at least 2 x S = " + f"{2 * S} s (S = {S} s from the checkpoints)"
@@ -136,6 +164,8 @@ def prepare_clip(
             raise EpisodeError("no audio stream (the models need the soundtrack)")
     f = features_from_decoded(dec, S, opts, names)
     f.pop("ocr")  # boxes are only needed for the ROI maps
+    if season and kind == "start":
+        f["chroma"] = head_fingerprint(path, head_seconds(duration, S, scan_limit), dec.audio, opts.threads)
     info = {k: dec.info.get(k) for k in ("width", "height", "fps")}
     return PreparedClip(
         kind,
@@ -162,18 +192,20 @@ def assemble(path: str, clips: Sequence[PreparedClip]) -> Prepared:
     )
 
 
-def prepare_episode(path: str, clip_seconds: int, opts: Options, season: bool = False) -> Prepared:
+def prepare_episode(path: str, clip_seconds: int, opts: Options, season: bool = False,
+                    scan_limit: float = 0.0) -> Prepared:
     """Both windows of an episode, one after the other (prepare_clip)."""
-    return assemble(path, [prepare_clip(path, k, clip_seconds, opts, season) for k in KINDS])
+    return assemble(path, [prepare_clip(path, k, clip_seconds, opts, season, scan_limit) for k in KINDS])
 
 
-def _prepare_job(path: str, kind: str | None, clip_seconds: int, opts: Options, season: bool):
+def _prepare_job(path: str, kind: str | None, clip_seconds: int, opts: Options, season: bool,
+                 scan_limit: float = 0.0):
     """Pool worker: never raises, so one bad file cannot end the run.  ``kind`` None: the whole
     episode (path, Prepared | None, error); else one window (path, PreparedClip | None, error)."""
     try:
         if kind is None:
-            return path, prepare_episode(path, clip_seconds, opts, season), None
-        return path, prepare_clip(path, kind, clip_seconds, opts, season), None
+            return path, prepare_episode(path, clip_seconds, opts, season, scan_limit), None
+        return path, prepare_clip(path, kind, clip_seconds, opts, season, scan_limit), None
     except EpisodeError as exc:
         return path, None, str(exc)
     except Exception as exc:  # any library error on a strange file stays that file's failure
@@ -201,8 +233,8 @@ def start_pool(workers: int, ocr_backend: str) -> ProcessPoolExecutor:
 
 
 def iter_prepared(paths: Sequence[str], clip_seconds: int, opts: Options, workers: int,
-                  season: bool = False, progress: bool = True, pool: ProcessPoolExecutor | None = None
-                  ) -> Iterator[tuple[str, Prepared | None, str | None]]:
+                  season: bool = False, progress: bool = True, pool: ProcessPoolExecutor | None = None,
+                  scan_limit: float = 0.0) -> Iterator[tuple[str, Prepared | None, str | None]]:
     """(path, Prepared or None, error or None) for every path, as they finish; a progress bar
     across files.  With ``workers > 1`` a process per core (decoder and detector single-threaded
     each) prepares the windows, the two windows of an episode as two jobs, so that even a single
@@ -214,7 +246,7 @@ def iter_prepared(paths: Sequence[str], clip_seconds: int, opts: Options, worker
     try:
         if workers <= 1:
             for p in paths:
-                yield _prepare_job(p, None, clip_seconds, opts, season)
+                yield _prepare_job(p, None, clip_seconds, opts, season, scan_limit)
                 bar.update(1)
             return
         with (nullcontext(pool) if pool is not None else
@@ -225,7 +257,8 @@ def iter_prepared(paths: Sequence[str], clip_seconds: int, opts: Options, worker
 
             def submit(n: int) -> None:
                 for path, kind in itertools.islice(jobs, n):
-                    futs[pool.submit(_prepare_job, path, kind, clip_seconds, opts, season)] = (path, kind)
+                    futs[pool.submit(_prepare_job, path, kind, clip_seconds, opts, season,
+                                     scan_limit)] = (path, kind)
 
             submit(2 * workers + 2 * len(KINDS))
             parts: dict[str, dict[str, tuple]] = {}

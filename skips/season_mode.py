@@ -1,28 +1,43 @@
 """Season mode (fuse/season.py): the theme songs of the episodes given together are matched by
 Chromaprint, and where fuse.season_rule lets a sibling match decide a boundary it replaces the model
-consensus.
+consensus and sets the skip range's edges from the matched song.
+
+The head window of an episode is fingerprinted as far as the late-opening scan looks
+(``--scan_limit``, skips.prepare.head_seconds), the tail window is the last S seconds: an opening
+that ends after a long cold open is matched wherever it sits in each sibling.
 """
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import math
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 
-from skips.prepare import clip_offset, episode_time
+from skips.prepare import KINDS, clip_offset
 from skips.result import EpisodeResult
+
+# A song may lead in under the cold open's last lines before the OP pictures (or ring on after the ED
+# pictures) for up to this long: an outer edge the segment head measured this far inside the matched
+# song is the pictures' edge and is kept; anything else outside or deeper in is the song's edge.
+LEAD_IN_MAX_S = 10.0
+
+EDGES = {"start": ("op_start", "op_end"), "end": ("ed_start", "ed_end")}   # (span start, span end)
 
 
 def apply_season_mode(results: Sequence[EpisodeResult], clip_seconds: int,
                       rule_path: str | None = None) -> None:
-    """Match the start/end clips of all good episodes by Chromaprint; where fuse.season's rule
+    """Match the head and tail windows of all good episodes by Chromaprint; where fuse.season's rule
     (``rule_path``, fitted offsets; None: the built-in parameters) lets the sibling match decide,
-    replace the model consensus and take the skip range's other end from the shared span itself
-    unless the segment head measured it (``span_source``).  ``source`` says per boundary which one
-    decided."""
+    replace the model consensus, and take the skip range's outer edge from the matched song too
+    (``span_source``).  Where the models keep a boundary that the match places within the rule's
+    ``agree_s``, the range still stops where the matched song does.  ``source`` says per boundary
+    which one decided; ``season[kind]["confirmed_by"]`` names, per edge, the siblings whose own
+    match put it within 2 s of the answer."""
     from fuse.season import load_rule, season_rows
-    from fuse.season_rule import decide, mass_near, model_reliability, widen_for_clip_set
+    from fuse.season_rule import widen_for_clip_set
+    from utils.fingerprint import fingerprint_seconds
 
     rule = load_rule(rule_path)
     offsets = json.loads(Path(rule_path).read_text(encoding="utf-8")) if rule_path else None
@@ -30,53 +45,100 @@ def apply_season_mode(results: Sequence[EpisodeResult], clip_seconds: int,
     good = [r for r in results if r.ok and "chroma" in r.plot]
     if len(good) < 2:
         return
-    fps, kinds = {}, {}
+    fps, kinds, owner = {}, {}, {}
     for i, r in enumerate(good):
-        for kind, k in (("start", "s"), ("end", "e")):
+        for kind in KINDS:
             fps[f"{i}_{kind}"] = r.plot["chroma"][kind]
-            kinds[f"{i}_{kind}"] = k
-    rows = {row.clip: row for row in season_rows(fps, kinds, offsets=offsets, clip_seconds=clip_seconds)}
+            kinds[f"{i}_{kind}"] = kind[0]
+            owner[f"{i}_{kind}"] = r.rel
+    # no clipping to S: the head windows are as long as each episode allows (up to --scan_limit)
+    rows = {row.clip: row for row in season_rows(fps, kinds, offsets=offsets)}
     rule = widen_for_clip_set(
         rule, [r.span_end - r.span_start for r in rows.values() if r.source == "season"]
     )
-    S = clip_seconds
     for i, r in enumerate(good):
-        D = r.duration
-        for kind, name in (("start", "op_end"), ("end", "ed_start")):
+        for kind in KINDS:
             row = rows[f"{i}_{kind}"]
-            if row.source != "season":
-                continue
-            span = [episode_time(kind, row.span_start, D, S), episode_time(kind, row.span_end, D, S)]
-            r.season[kind] = {"span": [round(x, 3) for x in span], "siblings": row.siblings,
-                              "spread": round(row.spread_s, 3)}
-            model_clip = getattr(r, name) - clip_offset(kind, D, S)
-            p_models = r.confidence.get(name)   # decide_episode's boundary_confidence
-            if p_models is None:
-                confs = [m["confidence"][name] for m in r.models if "confidence" in m]
-                p_models = model_reliability([m[name] for m in r.models], getattr(r, name),
-                                             max(confs) if confs else None, rule)
-            # the dense models' own probability of the matched time (their mean per-second posterior)
-            posts = [sc[kind] for sc, m in zip(r.plot.get("scores", []), r.models) if "confidence" in m]
-            q = mass_near(np.mean(posts, 0), row.seconds) if posts else None
-            d = decide(row.kind, model_clip, p_models, row.seconds, row.siblings, row.spread_s,
-                       row.span_start, row.span_end, S, rule, q)
-            r.season[kind]["reason"] = d.reason
-            if d.source == "season":
-                r.confidence[name] = d.confidence
-                setattr(r, name, episode_time(kind, row.seconds, D, S))
-                r.source[name] = "season"
-                r.safe_edges.pop(name, None)   # the models' posterior does not hedge the matched time
-                # the span's other end is the song's, which may lead in before the OP pictures: a
-                # span the segment head measured keeps its measured end
-                if kind == "start":
-                    measured = r.span_source.get("op_start") == "segments" and r.op[0] < r.op_end
-                    r.op = (r.op[0] if measured else max(0.0, span[0]), r.op_end)
-                    r.span_source["op_start"] = "segments" if measured else "season"
-                    if not measured:
-                        r.safe_edges.pop("op_start", None)
-                else:
-                    measured = r.span_source.get("ed_end") == "segments" and r.ed[1] > r.ed_start
-                    r.ed = (r.ed_start, r.ed[1] if measured else min(D, span[1]))
-                    r.span_source["ed_end"] = "segments" if measured else "season"
-                    if not measured:
-                        r.safe_edges.pop("ed_end", None)
+            if row.source == "season":
+                _decide_kind(r, kind, row, fingerprint_seconds(fps[row.clip]), clip_seconds, rule, owner)
+
+
+def confirmed_by(row, owner: Mapping[str, str], kind: str, tolerance: float) -> dict[str, list[str]]:
+    """Per edge of a matched span (OP start / OP end, ED start / ED end), the siblings (their
+    ``rel`` names) whose own shared span puts that edge within ``tolerance`` of the median."""
+    first, second = EDGES[kind]
+    return {
+        first: sorted(owner[n] for n, a, _ in row.partners if abs(a - row.span_start) <= tolerance),
+        second: sorted(owner[n] for n, _, b in row.partners if abs(b - row.span_end) <= tolerance),
+    }
+
+
+def _decide_kind(r: EpisodeResult, kind: str, row, window_s: float, clip_seconds: int, rule,
+                 owner: Mapping[str, str]) -> None:
+    from fuse.season_rule import TOLERANCE, decide, mass_near, model_reliability
+
+    D, S = r.duration, clip_seconds
+    name = "op_end" if kind == "start" else "ed_start"
+    off = clip_offset(kind, D, S)             # the head window starts at 0, the tail one at D - S
+    at = min(max(row.seconds, 0.0), window_s)
+    span = (off + row.span_start, off + row.span_end)
+    r.season[kind] = {"span": [round(x, 3) for x in span], "siblings": row.siblings,
+                      "spread": round(row.spread_s, 3),
+                      "window": [round(off, 3), round(off + window_s, 3)],
+                      "confirmed_by": confirmed_by(row, owner, kind, TOLERANCE)}
+    model_clip = getattr(r, name) - off
+    p_models = r.confidence.get(name)   # decide_episode's boundary_confidence
+    if p_models is None:
+        confs = [m["confidence"][name] for m in r.models if "confidence" in m]
+        p_models = model_reliability([m[name] for m in r.models], getattr(r, name),
+                                     max(confs) if confs else None, rule)
+    # the dense models' own probability of the matched time (their mean per-second posterior), where
+    # they looked there: the first S seconds of the head, and only if no later window answered
+    posts = [sc[kind] for sc, m in zip(r.plot.get("scores", []), r.models) if "confidence" in m]
+    looked = at <= S and r.source.get(name, "").startswith(("models", "dense")) \
+        and "window" not in r.source.get(name, "")
+    q = mass_near(np.mean(posts, 0), at) if posts and looked else None
+    d = decide(row.kind, model_clip, p_models, at, row.siblings, row.spread_s, row.span_start,
+               row.span_end, window_s, rule, q)
+    r.season[kind]["reason"] = d.reason
+    if d.source == "season":
+        r.confidence[name] = d.confidence
+        setattr(r, name, off + at)
+        r.source[name] = "season"
+        r.safe_edges.pop(name, None)   # the models' posterior does not hedge the matched time
+        _edges_from_match(r, kind, span)
+    elif math.isfinite(model_clip) and abs(model_clip - at) <= rule.agree_s:
+        _bound_by_song(r, kind, span)
+
+
+def _edges_from_match(r: EpisodeResult, kind: str, span: tuple[float, float]) -> None:
+    """The outer edge of a range whose boundary the match decided: the matched song's, unless the
+    segment head measured the pictures' edge a little inside the song (a lead-in under the cold open,
+    a ring-out after the ending: LEAD_IN_MAX_S), the innermost of the two."""
+    if kind == "start":
+        song = max(0.0, span[0])
+        seg = r.op[0] if r.span_source.get("op_start") == "segments" else math.nan
+        if song < seg <= song + LEAD_IN_MAX_S and seg < r.op_end:
+            r.op, r.span_source["op_start"] = (seg, r.op_end), "segments (inside the matched song)"
+        else:
+            r.op, r.span_source["op_start"] = (song, r.op_end), "season"
+        r.safe_edges.pop("op_start", None)
+    else:
+        song = min(r.duration, span[1])
+        seg = r.ed[1] if r.span_source.get("ed_end") == "segments" else math.nan
+        if song - LEAD_IN_MAX_S <= seg < song and seg > r.ed_start:
+            r.ed, r.span_source["ed_end"] = (r.ed_start, seg), "segments (inside the matched song)"
+        else:
+            r.ed, r.span_source["ed_end"] = (r.ed_start, song), "season"
+        r.safe_edges.pop("ed_end", None)
+
+
+def _bound_by_song(r: EpisodeResult, kind: str, span: tuple[float, float]) -> None:
+    """A range the models decided, of the song the match measured: it goes no further out than the
+    matched song (audio no sibling shares is not that theme)."""
+    if kind == "start" and math.isfinite(r.op[0]) and r.op[0] < span[0] < r.op[1]:
+        r.op = (span[0], r.op[1])
+        r.span_source["op_start"] = f"{r.span_source.get('op_start', '')}, bounded by the matched song"
+    elif kind == "end" and math.isfinite(r.ed[1]) and r.ed[0] < span[1] < r.ed[1]:
+        r.ed = (r.ed[0], span[1])
+        r.span_source["ed_end"] = f"{r.span_source.get('ed_end', '')}, bounded by the matched song"

@@ -56,8 +56,25 @@ def test_one_sibling_loses_to_a_confident_dense_model():
 def test_several_consistent_siblings_overrule_far_off_models():
     # the ED that leads in by a different amount each episode: spread 2.5 s, still one song
     d = _decide("e", 27.0, 0.2, _row("a_end", 55.0, 7, spread=2.5))
-    assert d.source == "season" and d.seconds == 55.0 and d.reason.startswith("disagree; match more reliable")
-    assert "7 siblings" in d.reason
+    assert d.source == "season" and d.seconds == 55.0
+    assert d.reason.startswith("disagree; 7 siblings agree on the match")
+
+
+def test_several_siblings_are_not_overruled_by_the_models_confidence_alone():
+    # a confident model (0.97) that rules the matched time out (its posterior 1e-6 there) far off
+    row = _row("a_end", 55.0, 3, spread=0.8)
+    d = decide("e", 27.0, 0.97, 55.0, 3, 0.8, row.span_start, row.span_end, S, RULE, 1e-6)
+    assert (d.source, d.seconds, d.confidence) == ("season", 55.0, 0.95)
+
+
+def test_agreement_within_two_seconds_is_surer_than_either():
+    from fuse.season_rule import agreement_confidence
+
+    d = _decide("s", 61.5, 0.8, _row("a_start", 60.0, 1))        # one sibling (0.7) and the models (0.8)
+    assert (d.source, d.seconds) == ("season", 60.0)
+    assert d.reason.startswith("agree; match and models confirm")
+    assert d.confidence == pytest.approx(agreement_confidence(0.7, 0.8)) == pytest.approx(0.94)
+    assert d.confidence > 0.8
 
 
 def _posterior(peaks):
@@ -70,22 +87,24 @@ def _posterior(peaks):
 
 def test_the_models_own_probability_of_the_match_decides_a_disagreement():
     from fuse.season_rule import mass_near
+    # the weighing of the two places, where several siblings do not decide on their own
+    rule = SeasonRule(**{**RULE.to_dict(), "several_decides": False})
     row = _row("a_end", 55.0, 7, spread=0.8)          # a tight match: p_season 0.95
     # a confident model (0.97 at 27 s) that still gives the matched time 5 %: the match wins
     q = mass_near(_posterior({27.0: 0.9, 55.0: 0.05}), 55.0)
     assert 0.05 < q < 0.07
-    d = decide("e", 27.0, 0.97, 55.0, 7, 0.8, row.span_start, row.span_end, S, RULE, q)
+    d = decide("e", 27.0, 0.97, 55.0, 7, 0.8, row.span_start, row.span_end, S, rule, q)
     assert (d.source, d.seconds) == ("season", 55.0) and d.reason.startswith("disagree; match more probable")
     assert "P(matched time) 0.0" in d.reason
     # the same model ruling the matched time out (1e-6 there): it keeps its answer, where one scalar
     # (0.97 against 0.95) would have decided the same only by a hair
-    d = decide("e", 27.0, 0.97, 55.0, 7, 0.8, row.span_start, row.span_end, S, RULE, 1e-6)
+    d = decide("e", 27.0, 0.97, 55.0, 7, 0.8, row.span_start, row.span_end, S, rule, 1e-6)
     assert (d.source, d.seconds) == ("models", 27.0) and d.reason.startswith("disagree; models more probable")
-    # an unsure model that rules it out, against a weak one-sibling match: still the models
+    # an unsure model that rules it out, against a weak one-sibling match: the models, by default too
     d = decide("e", 27.0, 0.3, 55.0, 1, 0.0, row.span_start, row.span_end, S, RULE, 1e-6)
     assert d.source == "models"
-    # within 2 x TOLERANCE the posterior is not used: the more reliable source answers as before
-    d = decide("e", 52.0, 0.97, 55.0, 7, 0.8, row.span_start, row.span_end, S, RULE, 1e-6)
+    # between 2 s and 2 x TOLERANCE apart the posterior is not used: the more reliable source answers
+    d = decide("e", 52.0, 0.97, 55.0, 7, 0.8, row.span_start, row.span_end, S, rule, 1e-6)
     assert d.source == "models" and d.reason.startswith("agree; models more reliable")
 
 
@@ -197,7 +216,7 @@ def test_fuse_cli_with_season_rule_writes_reasons(tmp_path):
     with open(tmp_path / "fused_sources.csv", newline="") as fh:
         src = {r["clip"].removesuffix(".mp4"): r for r in csv.DictReader(fh)}
     assert src["a_start"]["source"] == "season" and src["a_start"]["reason"].startswith(
-        "disagree; match more reliable"
+        "disagree; 5 siblings agree on the match"
     )
     assert src["b_start"]["reason"] == "no sibling"
     assert "models more reliable" in src["c_end"]["reason"]

@@ -278,11 +278,15 @@ def span_at(a: np.ndarray, b: np.ndarray, offset: int, params: MatchParams = Mat
     at_end = i1 == len(a) - 1 or j1 == len(b) - 1
     lead = 0.0 if at_start else params.start_shift_s
     tail = POINT_CONTEXT_S if at_end else params.end_shift_s
-    dur_a = (len(a) - 1) * POINT_SECONDS + POINT_CONTEXT_S
-    dur_b = (len(b) - 1) * POINT_SECONDS + POINT_CONTEXT_S
-    return Span(i0 * POINT_SECONDS + lead, min(i1 * POINT_SECONDS + tail, dur_a),
-                j0 * POINT_SECONDS + lead, min(j1 * POINT_SECONDS + tail, dur_b),
+    return Span(i0 * POINT_SECONDS + lead, min(i1 * POINT_SECONDS + tail, fingerprint_seconds(a)),
+                j0 * POINT_SECONDS + lead, min(j1 * POINT_SECONDS + tail, fingerprint_seconds(b)),
                 int(offset), n / (last - first + 1))
+
+
+def fingerprint_seconds(fp: np.ndarray) -> float:
+    """The length of audio a fingerprint covers, in seconds (its last point's context included)."""
+    n = int(np.asarray(fp).size)
+    return 0.0 if n == 0 else (n - 1) * POINT_SECONDS + POINT_CONTEXT_S
 
 
 def match_fingerprints(a: np.ndarray, b: np.ndarray, params: MatchParams = MatchParams(),

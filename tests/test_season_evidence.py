@@ -1,0 +1,104 @@
+"""Season evidence sets every edge it measured (skips/season_mode.py, issue 42), on small generated
+seasons: episodes whose audio is unique tonal content with the season's OP and ED songs pasted in
+sample-identically (bench.season_bench), fingerprinted as predict.py --season does (the head as far as
+--scan_limit, the last S seconds), with hand-set model answers.
+
+    .venv/bin/python -m pytest -q tests/test_season_evidence.py
+"""
+from __future__ import annotations
+
+import pytest
+
+from bench.season_bench import SYNTH_RATE, make_clip_audio, make_song
+from skips import season_mode
+from skips.result import EpisodeResult
+from utils.fingerprint import fingerprint_samples
+
+S = 120            # the models' window
+HEAD = 400.0       # the head fingerprinted (--scan_limit)
+SONG_S = 45.0
+OP, ED = make_song(101, SONG_S), make_song(202, SONG_S)
+
+
+def _episode(i: int, op_at: float, ed_at: float, duration: float, op_end: float, ed_start: float,
+             conf: float = 0.95, source: str = "dense", op=None, ed=None) -> EpisodeResult:
+    """Episode ``i``: its OP song at ``op_at`` in the head, its ED song at ``ed_at`` in the last window;
+    the models answered ``op_end`` / ``ed_start`` at ``conf``; ``op`` / ``ed``: the segment head's spans
+    (default: assumed 90 s lengths)."""
+    head = fingerprint_samples(make_clip_audio(100 + i, HEAD, OP, op_at), SYNTH_RATE)
+    tail = fingerprint_samples(make_clip_audio(200 + i, S, ED, ed_at), SYNTH_RATE)
+    r = EpisodeResult(f"ep{i}.mp4", f"Show/Season 01/ep{i}.mp4", True, duration=duration, op_end=op_end,
+                      ed_start=ed_start)
+    r.op = op or (max(0.0, op_end - 90.0), op_end)
+    r.ed = ed or (ed_start, min(duration, ed_start + 90.0))
+    r.span_source = {"op_start": "segments" if op else "assumed 90 s",
+                     "ed_end": "segments" if ed else "assumed 90 s"}
+    r.source = {"op_end": source, "ed_start": source}
+    r.confidence = {"op_end": conf, "ed_start": conf}
+    r.plot = {"chroma": {"start": head, "end": tail}}
+    return r
+
+
+def _season(layout, changes=None):
+    """The episodes of ``layout`` decided together; ``changes``: episode index -> _episode keywords."""
+    results = [_episode(i, *args, **(changes or {}).get(i, {})) for i, args in enumerate(layout)]
+    season_mode.apply_season_mode(results, S)
+    return results
+
+
+# (op_at, ed_at in the last window, duration, the models' op_end, the models' ed_start)
+D = 1400.0
+THREE = [(20.0, 30.0, D, 20.0 + SONG_S + 0.5, D - S + 30.0 - 0.5),
+         (35.0, 25.0, D, 35.0 + SONG_S + 0.5, D - S + 25.0 - 0.5),
+         (50.0, 40.0, D, 50.0 + SONG_S + 0.5, D - S + 40.0 - 0.5)]
+
+
+def test_a_match_sets_both_edges_of_the_opening_range():
+    # the segment head put the OP start 15 s into the cold open
+    r = _season(THREE, {0: {"op": (5.0, 20.0 + SONG_S + 0.5)}})[0]
+    assert r.op[0] == pytest.approx(20.0, abs=1.0) and r.span_source["op_start"] == "season"
+
+
+def test_a_match_stops_the_ending_range_at_the_songs_end():
+    # the segment head ran the ED 30 s past the song, through a C-part
+    r = _season(THREE, {1: {"ed": (D - S + 25.0 - 0.5, D - S + 25.0 + SONG_S + 30.0)}})[1]
+    assert r.ed[1] == pytest.approx(D - S + 25.0 + SONG_S, abs=1.5) and r.span_source["ed_end"] == "season"
+
+
+def test_agreement_raises_the_confidence_above_both():
+    r = _season(THREE, {2: {"conf": 0.8}})[2]
+    assert r.source["op_end"] == "season" and r.confidence["op_end"] > 0.9
+
+
+def test_each_edge_names_the_siblings_that_confirmed_it():
+    r = _season(THREE)[0]
+    assert r.season["start"]["confirmed_by"]["op_end"] == ["Show/Season 01/ep1.mp4", "Show/Season 01/ep2.mp4"]
+
+
+def test_a_late_opening_is_found_through_its_siblings_head():
+    # episode 0's OP ends at 330 s, after the models' 120-s window; the models' scan answered 36 s late
+    layout = [(285.0, 30.0, D, 285.0 + SONG_S + 36.0, D - S + 30.0), *THREE[1:]]
+    r = _season(layout, {0: {"conf": 0.91, "source": "models (window at 240 s)"}})[0]
+    assert r.op_end == pytest.approx(285.0 + SONG_S, abs=2.0)
+
+
+def test_a_false_opening_in_the_cold_open_is_replaced_by_the_seasons_match():
+    # the models claimed an OP ending at 100 s (inside a long cold open) at 0.8; the shared song is at 300 s
+    layout = [(300.0, 30.0, D, 100.0, D - S + 30.0), *THREE[1:]]
+    r = _season(layout, {0: {"conf": 0.8}})[0]
+    assert r.source["op_end"] == "season"
+    assert (r.op[0], r.op_end) == (pytest.approx(300.0, abs=1.0), pytest.approx(345.0, abs=1.0))
+
+
+def test_a_lone_episode_keeps_the_models():
+    r = _season(THREE[:1])[0]
+    assert r.source == {"op_end": "dense", "ed_start": "dense"} and not r.season
+
+
+def test_a_models_range_of_the_same_song_stops_where_the_song_does():
+    # one sibling only, models confident (0.97) and 4 s off: the models keep the boundary, but their
+    # ED range (segment head, 30 s into a C-part) stops at the matched song's end
+    layout = [THREE[0], (25.0, 45.0, D, 25.0 + SONG_S + 0.5, D - S + 45.0 - 4.0)]
+    r = _season(layout, {1: {"conf": 0.97, "ed": (D - S + 41.0, D - S + 45.0 + SONG_S + 30.0)}})[1]
+    assert (r.source["ed_start"], r.ed_start) == ("dense", D - S + 41.0)
+    assert r.ed[1] == pytest.approx(D - S + 45.0 + SONG_S, abs=1.5)
