@@ -208,9 +208,10 @@ def run_library(library: Path, db: Path, group_by: str, args: argparse.Namespace
 
     from skips import PredictOptions, predict_library
 
+    # as predict.py sets it: --db with a --group_by other than none is season mode
     options = PredictOptions(out=str(db.parent / f"out_{group_by}"), formats=("json",), workers=args.workers,
                              device="cpu", progress=not args.no_progress, scan_limit=args.scan_limit,
-                             season_rule=args.season_rule)
+                             season=group_by != "none", season_rule=args.season_rule)
     t0 = time.perf_counter()
     with contextlib.redirect_stdout(sys.stderr):
         run = predict_library([str(library)], options, db, group_by=group_by)

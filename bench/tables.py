@@ -546,6 +546,59 @@ def library_speed(files: list[Path]) -> str:
     return "\n".join(lines)
 
 
+def season_episodes(files: list[Path]) -> str:
+    """bench/season_episodes_bench.py: library mode with and without --season per group of episodes,
+    the bars fixed before the run, the library's own timings."""
+    doc = _load(files[0])
+    names = {"season": "in seasons of 2+", "lone": "lone shows", "late_op": "late openings",
+             "late_op_shared": "late openings whose OP a sibling shares", "cour_change": "cour-changed",
+             "c_part": "with a C-part", "all": "all"}
+
+    def edge(r: dict, b: str) -> str:
+        x = r["boundaries"][b]
+        if not x.get("answered"):
+            return f"- (0/{x['n']})"
+        return f"{x['within_2s']:.0%} ({x['answered']}/{x['n']})"
+
+    rows = []
+    for g, label in names.items():
+        for mode, key in (("--season", "with_season"), ("without", "without_season")):
+            r = doc[key].get(g)
+            if not r:
+                continue
+            late = r.get("late_op") or {}
+            rows.append(
+                f"| {label} | {mode} | {r['episodes']} | {r['story_safe_share']:.0%} | "
+                f"{r['story_eaten_max_s']:.1f} | "
+                f"{r['answered_share']:.0%} | " + " | ".join(edge(r, b) for b in (
+                    "op_start", "op_end", "ed_start", "ed_end", "preview_start"))
+                + f" | {'-' if not late.get('answered') else format(late['within_2s'], '.0%')} | "
+                f"{r['theme_left_median_s']:.1f} |")
+    bars = doc["bars"]
+    w = doc["wall_s"]
+    d = doc["data"]
+    return "\n".join([
+        _source_line(files) + _made(doc), "",
+        f"{d['episodes']} episodes ({d['material_split']} split, seed {d['seed']}, seasons "
+        f"{d['seasons']} as EPISODES:SEASONS, {d['lone']} lone shows, "
+        f"{d['minutes'][0]:g}-{d['minutes'][1]:g} min); "
+        f"season rule: {doc['season_rule']}.", "",
+        "| episodes | mode | n | story-safe (<= 1 s) | worst story s | boundaries answered | "
+        "OP start within 2 s | OP end | ED start | ED end | preview start | late OP end within 2 s | "
+        "theme left unskipped, median s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        *rows, "",
+        "Bars fixed before the run: "
+        + ", ".join(f"{k} **{'met' if v else 'NOT met'}**" for k, v in bars.items()) + ".", "",
+        f"Library timings (one process each): first run {w['first_run']:.0f} s "
+        f"({w['first_run'] / d['episodes']:.1f} s per episode), the unchanged rerun "
+        f"{w['unchanged_rerun']:.1f} s "
+        f"(**{100 * doc['rerun_share']:.1f} %** of the first; same answers: "
+        f"{'yes' if doc['rerun_same_answers'] else 'NO'}), without season mode from the same database "
+        f"{w['without_season_from_db']:.1f} s.",
+    ])
+
+
 def _material_runs() -> list[Path]:
     return sorted(
         RESULTS.glob("accuracy_material_seed*.json"), key=lambda p: int(re.sub(r"\D", "", p.stem) or 0)
@@ -614,9 +667,11 @@ TABLES: dict[str, tuple[Callable[[], list[Path]], Callable[[list[Path]], str]]] 
     "season_speed": (lambda: [RESULTS / "season_bench.json"], season_speed),
     "demo": (lambda: [RESULTS / "demo.json"], demo_run),
     "library_speed": (lambda: [RESULTS / "library_bench.json"], library_speed),
+    "season_episodes": (lambda: [RESULTS / "season_episodes.json"], season_episodes),
     "season_rule_fit": (
         lambda: [
             ROOT / "models" / "shipped" / "season_rule.json",
+            RESULTS / "season_rule_clips_before.json",
             *[f for f in _material_runs() if "season_rule" in _load(f)],
         ],
         season_rule_fit,

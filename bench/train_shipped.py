@@ -445,7 +445,11 @@ def stage_export(out: Path, r: Recipe, material: Path, timings: dict, dest: Path
     dest.mkdir(parents=True, exist_ok=True)
     save_checkpoint(weights, state)
     import shutil
-    shutil.copyfile(out / "season_rule.json", dest / SEASON_RULE.name)
+    # a rule fitted on whole calibration seasons (bench/season_episodes_bench.py --stage fit: the head
+    # windows predict.py --season matches) is kept; the clip set's fit only fills an empty folder
+    rule = dest / SEASON_RULE.name
+    if not (rule.is_file() and "fitted_on" in json.loads(rule.read_text(encoding="utf-8"))):
+        shutil.copyfile(out / "season_rule.json", rule)
     size = weights.stat().st_size
     if size > MAX_BYTES:
         raise SystemExit(f"{weights}: {size / 1e6:.1f} MB, over the 5 MB the repository ships")

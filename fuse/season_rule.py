@@ -18,9 +18,11 @@ short reason (written to the ``*_sources.csv`` sidecar and to predict.py's JSON)
    the share of the fused inputs within 2 s of the fused answer times ``model_trust`` (their
    validation within-2-s share: the published kinds agree with each other more often than they
    are right).
-4. **Decision.**  When the two answers lie within TOLERANCE (2 s) of each other they confirm each
-   other: the matched time answers, with the confidence of both (``agreement_confidence``: wrong
-   only where both are wrong), higher than either alone.  A match of several siblings that agree
+4. **Decision.**  When the two answers are consistent (``consistent``: within TOLERANCE, 2 s, of each
+   other, or the models' answer inside the matched song by at most ``lead_in_s``, where a song that
+   leads in before the ED pictures or rings on after the OP pictures puts them) they confirm each
+   other: the innermost of the two answers, with the confidence of both (``agreement_confidence``:
+   wrong only where both are wrong), higher than either alone.  A match of several siblings that agree
    within ``spread_cut`` (bin "several") answers wherever the models put the boundary: only evidence
    measured on the episode (step 2) overrules it, not the models' confidence.  Otherwise, when the
    two answers lie within ``agree_s`` of each other, the more reliable one answers (they say the
@@ -55,6 +57,7 @@ EDGE_S = 1.0             # a span edge this close to the clip's edge touches it
 SPREAD_CUTS = (0.5, 1.0, 2.0, 3.0, 5.0, 10.0)   # candidate spread thresholds tried by fit_rule
 PRIOR_CLIPS = 2.0         # the built-in reliability of a bin counts as this many training clips
 SONG_FIT_MIN = 5         # right training matches needed before the song-length bounds are widened
+LEAD_IN_S = 15.0         # see SeasonRule.lead_in_s
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,10 @@ class SeasonRule:
     model_trust: float = 0.5
     # a match of several siblings that agree (bin "several") answers whatever the models' confidence
     several_decides: bool = True
+    # how far a theme song may lead in before the ED pictures (or ring on after the OP pictures, lead in
+    # before them, run on after the ED's) under story: a boundary this far inside the matched song is
+    # the same boundary as the match's, placed at the pictures
+    lead_in_s: float = LEAD_IN_S
     n: Mapping[str, int] = field(default_factory=dict)   # training clips behind each figure
 
     def to_dict(self) -> dict:
@@ -96,6 +103,7 @@ class Decision:
     source: str      # "season" or "models"
     reason: str
     confidence: float = float("nan")   # the reliability of the source that answered (p_season or p_models)
+    confirmed: bool = False            # the match and the models say the same boundary (consistent)
 
 
 def evidence_bin(siblings: int, spread_s: float, spread_cut: float) -> str:
@@ -141,6 +149,22 @@ def model_reliability(values: Sequence[float], answer: float, confidence: float 
     w = np.ones(v.size) if weights is None else np.asarray(weights, dtype=np.float64)
     share = float(w[np.abs(v - answer) <= TOLERANCE].sum() / w.sum())
     return share * rule.model_trust
+
+
+def consistent(kind: str, model_seconds: float, season_seconds: float, lead_in_s: float = LEAD_IN_S) -> bool:
+    """Do the models and the match give the same boundary?  Within TOLERANCE of each other, or the
+    models' answer inside the matched song by at most ``lead_in_s`` (before its end for an OP end,
+    ``kind`` "s"; after its start for an ED start, "e"): the pictures' edge of a song that rings on or
+    leads in under story."""
+    d = float(model_seconds) - float(season_seconds)
+    inside = -d if kind == "s" else d
+    return abs(d) <= TOLERANCE or 0.0 <= inside <= lead_in_s
+
+
+def innermost(kind: str, a: float, b: float) -> float:
+    """Of two answers for one boundary, the one whose skip range covers less: the earlier OP end
+    (``kind`` "s"), the later ED start ("e")."""
+    return min(a, b) if kind == "s" else max(a, b)
 
 
 def agreement_confidence(p_season: float, p_models: float) -> float:
@@ -192,12 +216,18 @@ def decide(
     gap = abs(season_seconds - model_seconds)
     facts = (f"{siblings} sibling{'s' if siblings != 1 else ''}, spread {spread_s:.1f} s, "
              f"p_season {p_season:.2f} vs p_models {p_models:.2f}, {gap:.1f} s apart")
-    if gap <= TOLERANCE:
-        # two independent measurements of one place: both wrong and yet within 2 s of each other is
-        # far rarer than either being wrong, so the agreement is surer than either alone
+    if consistent(kind, model_seconds, season_seconds, rule.lead_in_s):
+        # two independent measurements of one boundary: both wrong and yet consistent is far rarer
+        # than either being wrong, so the agreement is surer than either alone.  The match measures
+        # the song, the models the pictures, which a song lead-in or ring-out leaves inside the song:
+        # the innermost of the two answers
         both = agreement_confidence(p_season, p_models)
-        return Decision(season_seconds, "season", f"agree; match and models confirm each other, "
-                        f"confidence {both:.2f} ({facts})", both)
+        at = innermost(kind, model_seconds, season_seconds)
+        where = "within 2 s" if gap <= TOLERANCE else \
+            f"the models {gap:.1f} s inside the matched song: a lead-in or ring-out"
+        return Decision(at, "season" if at == season_seconds else "models",
+                        f"agree; match and models confirm each other ({where}), confidence {both:.2f} "
+                        f"({facts})", both, confirmed=True)
     if b == "several" and rule.several_decides:
         # several siblings that agree on the span: only evidence measured on this episode (the span
         # being no theme song, checked above) overrules them, never the models' confidence alone

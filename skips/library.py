@@ -3,7 +3,7 @@ SQLite results database.
 
 Per episode file the database holds its path, size, modification time and a content key, the model
 set that decided it, its duration, the decided episode before season mode (every model answer,
-confidence and measured span), the Chromaprint fingerprints of the two windows it decoded, and the
+confidence and measured span), the Chromaprint fingerprints of its head and last window, and the
 answers of the latest run (per boundary: time, confidence, source, reason).  A later run decodes only
 files that are new, changed, or decided by another model set; season mode then matches each season
 (``season_group``) again from the stored fingerprints, which is cheap, so a newly added episode is

@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -257,19 +258,23 @@ def _library_run(lib: Library, rel: dict[str, str], groups: dict[str, str | None
     if todo or lib.get_meta(meta_key) is None:
         with _pool(options, len(todo)) as pool:
             models, S, device = _load(weights, options, log)
-            lib.set_meta(meta_key, {"clip_seconds": S, "models": [
+            lib.set_meta(meta_key, {"clip_seconds": S, "notes": model_notes(models), "models": [
                 {"path": m.path, "meta": {k: m.meta.get(k) for k in ("kind", "preset", "epoch")}}
                 for m in models]})
             opts = _preprocessing(options, S)
             todo_rel = {p: rel[p] for p in todo}
-            for res in _decide(todo_rel, models, S, device, opts, options, True, pool, log):
+            # fingerprints are always stored, so that a later run with season mode has them whatever
+            # this one's --group_by
+            for res in _decide(todo_rel, models, S, device, opts, replace(options, season=True), True, pool,
+                               log):
                 size, mtime_ns, ck = todo[res.file]
                 lib.put(res, size, mtime_ns, ck or content_key(res.file, size), key, groups[res.file])
     else:
         info = lib.get_meta(meta_key)
         S = info["clip_seconds"]
         models = [LoadedModel(m["path"], None, m["meta"]) for m in info["models"]]
-        for note in model_notes(models):
+        # what the checkpoints' notes said when they were loaded (the stored meta is only a part of theirs)
+        for note in info["notes"] if "notes" in info else model_notes(models):
             log(f"[predict] {note}")
     rule = _season_rule(options, season, log)
     # every answer is built from its stored form, decoded this run or not: a clean run and an

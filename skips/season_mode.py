@@ -18,11 +18,6 @@ import numpy as np
 from skips.prepare import KINDS, clip_offset
 from skips.result import EpisodeResult
 
-# A song may lead in under the cold open's last lines before the OP pictures (or ring on after the ED
-# pictures) for up to this long: an outer edge the segment head measured this far inside the matched
-# song is the pictures' edge and is kept; anything else outside or deeper in is the song's edge.
-LEAD_IN_MAX_S = 10.0
-
 EDGES = {"start": ("op_start", "op_end"), "end": ("ed_start", "ed_end")}   # (span start, span end)
 
 
@@ -106,19 +101,24 @@ def _decide_kind(r: EpisodeResult, kind: str, row, window_s: float, clip_seconds
         setattr(r, name, off + at)
         r.source[name] = "season"
         r.safe_edges.pop(name, None)   # the models' posterior does not hedge the matched time
-        _edges_from_match(r, kind, span)
+        _edges_from_match(r, kind, span, rule.lead_in_s)
+        return
+    if d.confirmed:   # the models' answer, inside the matched song: confirmed by it
+        r.confidence[name] = d.confidence
+        r.source[name] = f"{r.source.get(name, 'models')}, confirmed by the season's match"
+        _edges_from_match(r, kind, span, rule.lead_in_s)
     elif math.isfinite(model_clip) and abs(model_clip - at) <= rule.agree_s:
         _bound_by_song(r, kind, span)
 
 
-def _edges_from_match(r: EpisodeResult, kind: str, span: tuple[float, float]) -> None:
+def _edges_from_match(r: EpisodeResult, kind: str, span: tuple[float, float], lead_in_s: float) -> None:
     """The outer edge of a range whose boundary the match decided: the matched song's, unless the
     segment head measured the pictures' edge a little inside the song (a lead-in under the cold open,
-    a ring-out after the ending: LEAD_IN_MAX_S), the innermost of the two."""
+    a ring-out after the ending: at most ``lead_in_s``), the innermost of the two."""
     if kind == "start":
         song = max(0.0, span[0])
         seg = r.op[0] if r.span_source.get("op_start") == "segments" else math.nan
-        if song < seg <= song + LEAD_IN_MAX_S and seg < r.op_end:
+        if song < seg <= song + lead_in_s and seg < r.op_end:
             r.op, r.span_source["op_start"] = (seg, r.op_end), "segments (inside the matched song)"
         else:
             r.op, r.span_source["op_start"] = (song, r.op_end), "season"
@@ -126,7 +126,7 @@ def _edges_from_match(r: EpisodeResult, kind: str, span: tuple[float, float]) ->
     else:
         song = min(r.duration, span[1])
         seg = r.ed[1] if r.span_source.get("ed_end") == "segments" else math.nan
-        if song - LEAD_IN_MAX_S <= seg < song and seg > r.ed_start:
+        if song - lead_in_s <= seg < song and seg > r.ed_start:
             r.ed, r.span_source["ed_end"] = (r.ed_start, seg), "segments (inside the matched song)"
         else:
             r.ed, r.span_source["ed_end"] = (r.ed_start, song), "season"

@@ -23,6 +23,8 @@ from datatools.synth import generate_dataset
 from skips import PredictError, PredictOptions, predict_library
 from skips import library as library_mod
 from skips import pipeline as pipeline_mod
+from skips.prepare import head_seconds
+from utils.fingerprint import fingerprint_seconds
 
 S = 60
 SYNTH_KW = dict(difficulty="easy", clip_seconds=S, full_episodes=True, min_minutes=2.1, max_minutes=2.3,
@@ -122,6 +124,13 @@ def test_incremental_interrupted_and_clean_runs_agree(world, monkeypatch):
     clean, _ = _run(lib, root / "clean.sqlite", root / "out_clean")
     assert _answers(clean) == _answers(incremental)
     assert all(e["library"]["decoded_this_run"] for e in clean.values() if e["ok"])
+    # every stored head fingerprint reaches as far as --scan_limit allows (here the last window's start)
+    with contextlib.closing(sqlite3.connect(root / "clean.sqlite")) as c:
+        heads = c.execute("SELECT e.duration, f.points FROM episodes e JOIN fingerprints f "
+                          "ON f.path = e.path WHERE f.window = 'start'").fetchall()
+    covered = [fingerprint_seconds(library_mod._from_npy(b)) - head_seconds(d, S, OPTIONS.scan_limit)
+               for d, b in heads]
+    assert len(covered) == sum(e["ok"] for e in clean.values()) and max(abs(x) for x in covered) < 1.0
 
     # the season with two openings: every episode is matched to the sibling that shares its theme,
     # exactly as if each opening's episodes had a season folder of their own (the files are moved
@@ -268,6 +277,19 @@ def test_a_full_disk_loses_nothing_already_stored(tmp_path, world, monkeypatch):
         assert c.execute("SELECT count(*) FROM episodes").fetchone()[0] == 0
     _, log = _run(lib, db, tmp_path / "out")       # with room again, the run completes
     assert "2 to decode" in log
+
+
+def test_fingerprints_are_stored_whatever_the_season_flag(world, tmp_path):
+    """A library run decoded with the season flag off (predict.py --db --group_by none sets it so) still
+    stores every episode's fingerprints: a later season run matches them without decoding again."""
+    root, files, truth = world
+    lib, db = tmp_path / "lib", tmp_path / "lib.sqlite"
+    _place(lib, files, [r for r in files if r.startswith("Show A/Season 01/")])
+    predict_library([str(lib)], replace(OPTIONS, season=False, out=str(tmp_path / "o")), db,
+                    log=lambda line: None)
+    doc, log = _run(lib, db, tmp_path / "o")
+    assert "2 episodes, 0 to decode" in log
+    assert [e["source"]["op_end"] for e in doc.values()] == ["season", "season"]
 
 
 def test_season_groups_from_the_layout():
