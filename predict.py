@@ -154,8 +154,8 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
         help="with --season: the rule fitted on training labels (fuse/season.py "
         "--fit_labels --save_offsets); default: the season_rule.json of the weights' own folder when "
         "the given checkpoints are exactly its *.pth (the shipped model's, models/shipped/season_rule.json, "
-        "fitted on held-out series; or a candidate's from bench.train_shipped --ship_to), else the built-in "
-        "parameters",
+        "fitted on held-out calibration seasons by bench/season_episodes_bench.py --stage fit; or a "
+        "candidate's from bench.train_shipped --ship_to), else the built-in parameters",
     )
     g.add_argument("--min_confidence", type=parse_confidence, default=None, metavar="P|auto",
                    help="withhold every boundary whose confidence (P(within 2 s): the dense kind's "

@@ -263,6 +263,7 @@ def check(scores: dict[str, dict], plain: dict[str, dict]) -> dict[str, bool]:
 
 def run(args: argparse.Namespace, data: Path) -> dict:
     truth = json.loads((data / "truth.json").read_text(encoding="utf-8"))["episodes"]
+    made = json.loads((data / "made.json").read_text(encoding="utf-8"))
     library, db = data / "library", data / "library.sqlite"
     # the first run decodes every episode; the second finds them all unchanged; the third, without
     # season mode, reads the same decided episodes from the database
@@ -274,9 +275,11 @@ def run(args: argparse.Namespace, data: Path) -> dict:
                        for k, e in d.items()}
     doc = {
         **provenance(["bench/season_episodes_bench.py", *(args.argv or [])]),
-        "data": {"folder": str(data), "episodes": len(truth), "seed": args.seed, "seasons": args.seasons,
-                 "lone": args.lone, "material_split": args.material_split, "knobs": KNOBS,
-                 "minutes": [args.min_minutes, args.max_minutes], "clip_seconds": args.clip_seconds,
+        # what the generate stage recorded, whatever this command's own generator flags say
+        "data": {"folder": str(data), "episodes": len(truth), "seed": made["seed"],
+                 "seasons": made["seasons"], "lone": made["lone"], "material_split": made["material_split"],
+                 "knobs": KNOBS,
+                 "minutes": [made["min_minutes"], made["max_minutes"]], "clip_seconds": made["clip_seconds"],
                  "groups": {g: len(k) for g, k in groups_of(truth).items()}},
         "season_rule": args.season_rule or "the shipped model's (models/shipped/season_rule.json)",
         "scan_limit": args.scan_limit,

@@ -590,7 +590,8 @@ def season_episodes(files: list[Path]) -> str:
         *rows, "",
         "Bars fixed before the run: "
         + ", ".join(f"{k} **{'met' if v else 'NOT met'}**" for k, v in bars.items()) + ".", "",
-        f"Library timings (one process each): first run {w['first_run']:.0f} s "
+        "Library timings (the three runs one after another in one process): "
+        f"first run {w['first_run']:.0f} s "
         f"({w['first_run'] / d['episodes']:.1f} s per episode), the unchanged rerun "
         f"{w['unchanged_rerun']:.1f} s "
         f"(**{100 * doc['rerun_share']:.1f} %** of the first; same answers: "
@@ -668,6 +669,7 @@ TABLES: dict[str, tuple[Callable[[], list[Path]], Callable[[list[Path]], str]]] 
     "demo": (lambda: [RESULTS / "demo.json"], demo_run),
     "library_speed": (lambda: [RESULTS / "library_bench.json"], library_speed),
     "season_episodes": (lambda: [RESULTS / "season_episodes.json"], season_episodes),
+    "season_episodes_calib": (lambda: [RESULTS / "season_episodes_calib.json"], season_episodes),
     "season_rule_fit": (
         lambda: [
             ROOT / "models" / "shipped" / "season_rule.json",
