@@ -21,13 +21,15 @@ short reason (written to the ``*_sources.csv`` sidecar and to predict.py's JSON)
 4. **Decision.**  When the two answers are consistent (``consistent``: within TOLERANCE, 2 s, of each
    other, or the models' answer inside the matched song by at most ``lead_in_s``, where a song that
    leads in before the ED pictures or rings on after the OP pictures puts them) they confirm each
-   other: the innermost of the two answers, with the confidence of both (``agreement_confidence``:
-   wrong only where both are wrong), higher than either alone.  A match of several siblings that agree
-   within ``spread_cut`` (bin "several") answers wherever the models put the boundary: only evidence
-   measured on the episode (step 2) overrules it, not the models' confidence.  Otherwise, when the
-   two answers lie within ``agree_s`` of each other, the more reliable one answers (they say the
-   same place; one is more precise).  When they disagree, the more reliable
-   one answers, and the match must beat the models by ``margin`` to overrule them.
+   other: the innermost of the two answers; within TOLERANCE with the confidence of both
+   (``agreement_confidence``: wrong only where both are wrong), higher than either alone, further
+   inside the song with the models' own (the match confirms the song, not their place in it).  A
+   match of several siblings that agree within ``spread_cut`` (bin "several") answers where the
+   models put the boundary more than ``agree_s`` away (another place): only evidence measured on the
+   episode (step 2) overrules it, not the models' confidence.  Otherwise, when the two answers lie
+   within ``agree_s`` of each other, the more reliable one answers (they say the same place; one is
+   more precise).  When they disagree, the more reliable one answers, and the match must beat the
+   models by ``margin`` to overrule them.
 5. **With the model's own posterior** (the dense kind's per-second boundary probabilities, where
    given) and answers more than 2 x TOLERANCE apart, not one scalar but two places are weighed:
    the matched time is right with probability ``p_season`` times the model's own probability of
@@ -217,20 +219,24 @@ def decide(
     facts = (f"{siblings} sibling{'s' if siblings != 1 else ''}, spread {spread_s:.1f} s, "
              f"p_season {p_season:.2f} vs p_models {p_models:.2f}, {gap:.1f} s apart")
     if consistent(kind, model_seconds, season_seconds, rule.lead_in_s):
-        # two independent measurements of one boundary: both wrong and yet consistent is far rarer
-        # than either being wrong, so the agreement is surer than either alone.  The match measures
-        # the song, the models the pictures, which a song lead-in or ring-out leaves inside the song:
-        # the innermost of the two answers
-        both = agreement_confidence(p_season, p_models)
+        # The match measures the song, the models the pictures, which a song lead-in or ring-out
+        # leaves inside the song: the innermost of the two answers.  Within TOLERANCE they are two
+        # independent measurements of one place (both wrong and yet this close is far rarer than
+        # either being wrong): surer than either alone.  Further inside, the match confirms the song,
+        # not the models' place in it: their own confidence stands
         at = innermost(kind, model_seconds, season_seconds)
-        where = "within 2 s" if gap <= TOLERANCE else \
-            f"the models {gap:.1f} s inside the matched song: a lead-in or ring-out"
-        return Decision(at, "season" if at == season_seconds else "models",
-                        f"agree; match and models confirm each other ({where}), confidence {both:.2f} "
-                        f"({facts})", both, confirmed=True)
-    if b == "several" and rule.several_decides:
-        # several siblings that agree on the span: only evidence measured on this episode (the span
-        # being no theme song, checked above) overrules them, never the models' confidence alone
+        if gap <= TOLERANCE:
+            both = agreement_confidence(p_season, p_models)
+            return Decision(at, "season" if at == season_seconds else "models",
+                            f"agree; match and models confirm each other (within 2 s), confidence {both:.2f} "
+                            f"({facts})", both, confirmed=True)
+        return Decision(at, "models", f"agree; the models' answer lies {gap:.1f} s inside the matched song "
+                        f"(a lead-in or ring-out): theirs, with their own confidence ({facts})", p_models,
+                        confirmed=True)
+    if b == "several" and rule.several_decides and gap > rule.agree_s:
+        # several siblings that agree on a span more than agree_s from the models' answer (another
+        # place, not a less precise reading of the same song): only evidence measured on this episode
+        # (the span being no theme song, checked above) overrules them, never the models' confidence
         return Decision(season_seconds, "season", f"disagree; {siblings} siblings agree on the match, "
                         f"the models' confidence alone does not overrule it ({facts})", p_season)
     if q_match is not None and math.isfinite(q_match) and gap > 2 * TOLERANCE:

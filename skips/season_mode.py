@@ -103,9 +103,11 @@ def _decide_kind(r: EpisodeResult, kind: str, row, window_s: float, clip_seconds
         r.safe_edges.pop(name, None)   # the models' posterior does not hedge the matched time
         _edges_from_match(r, kind, span, rule.lead_in_s)
         return
-    if d.confirmed:   # the models' answer, inside the matched song: confirmed by it
+    if d.confirmed:   # the models' answer, within 2 s of the match (confirmed) or inside its song
         r.confidence[name] = d.confidence
-        r.source[name] = f"{r.source.get(name, 'models')}, confirmed by the season's match"
+        how = "confirmed by the season's match" if abs(model_clip - at) <= TOLERANCE else \
+            "inside the season's matched song"
+        r.source[name] = f"{r.source.get(name, 'models')}, {how}"
         _edges_from_match(r, kind, span, rule.lead_in_s)
     elif math.isfinite(model_clip) and abs(model_clip - at) <= rule.agree_s:
         _bound_by_song(r, kind, span)

@@ -67,6 +67,18 @@ def test_several_siblings_are_not_overruled_by_the_models_confidence_alone():
     assert (d.source, d.seconds, d.confidence) == ("season", 55.0, 0.95)
 
 
+def test_models_inside_the_matched_song_keep_their_own_answer_and_confidence():
+    # an ED song that leads in 6 s before the pictures the models found: theirs, not surer for it
+    d = _decide("e", 61.0, 0.75, _row("a_end", 55.0, 3, spread=0.5))
+    assert (d.source, d.seconds, d.confidence, d.confirmed) == ("models", 61.0, 0.75, True)
+
+
+def test_several_siblings_a_few_seconds_off_do_not_overrule_surer_models():
+    # 3.2 s outside the song: the same song read less precisely, not another place
+    d = _decide("e", 51.8, 0.99, _row("a_end", 55.0, 2, spread=3.0))
+    assert (d.source, d.seconds) == ("models", 51.8)
+
+
 def test_agreement_within_two_seconds_is_surer_than_either():
     from fuse.season_rule import agreement_confidence
 
