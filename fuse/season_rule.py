@@ -22,8 +22,9 @@ short reason (written to the ``*_sources.csv`` sidecar and to predict.py's JSON)
    other, or the models' answer inside the matched song by at most ``lead_in_s``, where a song that
    leads in before the ED pictures or rings on after the OP pictures puts them) they confirm each
    other: the innermost of the two answers; within TOLERANCE with the confidence of both
-   (``agreement_confidence``: wrong only where both are wrong), higher than either alone, further
-   inside the song with the models' own (the match confirms the song, not their place in it).  A
+   (``agreement_confidence``: wrong only where both are wrong), higher than either alone; further
+   inside the song the more reliable of the two, the models' with their own confidence (the match
+   confirms the song, not their place in it).  A
    match of several siblings that agree within ``spread_cut`` (bin "several") answers where the
    models put the boundary more than ``agree_s`` away (another place): only evidence measured on the
    episode (step 2) overrules it, not the models' confidence.  Otherwise, when the two answers lie
@@ -230,9 +231,12 @@ def decide(
             return Decision(at, "season" if at == season_seconds else "models",
                             f"agree; match and models confirm each other (within 2 s), confidence {both:.2f} "
                             f"({facts})", both, confirmed=True)
-        return Decision(at, "models", f"agree; the models' answer lies {gap:.1f} s inside the matched song "
-                        f"(a lead-in or ring-out): theirs, with their own confidence ({facts})", p_models,
-                        confirmed=True)
+        if p_models >= p_season:
+            return Decision(at, "models", f"agree; the models' answer lies {gap:.1f} s inside the matched "
+                            f"song (a lead-in or ring-out): theirs, with their own confidence ({facts})",
+                            p_models, confirmed=True)
+        return Decision(season_seconds, "season", f"agree; the models' answer lies {gap:.1f} s inside the "
+                        f"matched song, the match more reliable ({facts})", p_season)
     if b == "several" and rule.several_decides and gap > rule.agree_s:
         # several siblings that agree on a span more than agree_s from the models' answer (another
         # place, not a less precise reading of the same song): only evidence measured on this episode

@@ -69,8 +69,13 @@ def test_several_siblings_are_not_overruled_by_the_models_confidence_alone():
 
 def test_models_inside_the_matched_song_keep_their_own_answer_and_confidence():
     # an ED song that leads in 6 s before the pictures the models found: theirs, not surer for it
-    d = _decide("e", 61.0, 0.75, _row("a_end", 55.0, 3, spread=0.5))
-    assert (d.source, d.seconds, d.confidence, d.confirmed) == ("models", 61.0, 0.75, True)
+    d = _decide("e", 61.0, 0.97, _row("a_end", 55.0, 3, spread=0.5))
+    assert (d.source, d.seconds, d.confidence, d.confirmed) == ("models", 61.0, 0.97, True)
+
+
+def test_a_surer_match_answers_over_less_reliable_models_inside_its_song():
+    d = _decide("e", 61.0, 0.5, _row("a_end", 55.0, 3, spread=0.5))
+    assert (d.source, d.seconds, d.confidence) == ("season", 55.0, 0.95)
 
 
 def test_several_siblings_a_few_seconds_off_do_not_overrule_surer_models():
