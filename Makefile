@@ -35,9 +35,13 @@ clean-demo:
 MATERIAL_DIR ?= work_dir/material
 MATERIAL_PKGS := nexuiz-music ufoai-music singularity-music freedroidrpg-data flare-game megaglest-data \
 	supertux-data openclipart-png naev-data hyperrogue-music hedgewars-data drascula-music
+# Fonts the generator letters Japanese, Chinese and Latin text with, split by family between train /
+# calib / test (datatools/synth/lettering.py)
+FONT_PKGS := fonts-noto-cjk fonts-vlgothic fonts-wqy-zenhei fonts-ipafont-gothic fonts-ipafont-mincho \
+	fonts-takao-gothic fonts-takao-mincho fonts-dejavu-core
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 material: $(STAMP)
 	$(SUDO) apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $(MATERIAL_PKGS) espeak-ng flite
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $(MATERIAL_PKGS) $(FONT_PKGS) espeak-ng flite
 	$(VPY) -m datatools.synth.material debian --out $(MATERIAL_DIR) --packages $(MATERIAL_PKGS)

@@ -84,16 +84,45 @@ DEBIAN_PACKAGES = tuple(DEBIAN_SPLIT)
 # Curation of the Debian set, for images only: a source whose "backgrounds" are not scenery (clip-art
 # flags and screenshots; texture atlases of 3-D units) gives only the roles named / skips the paths.
 IMAGE_CURATION = {"openclipart-png": {"roles": ("sprite",)}, "megaglest-data": {"skip": ("/techs/",)}}
-# Dialogue voices of the speech bank: espeak-ng languages (read made-up romaji lines) and flite's
-# English voices, split like the other sources (by voice).
+# Dialogue voices of the speech bank, split like the other sources (by voice): espeak-ng languages
+# reading made-up romaji lines, flite's English voices, and Japanese (hiragana lines), Mandarin and
+# Cantonese (hanzi lines).  Japanese, the language of real anime, is in every split, split by espeak-ng's
+# voice variant: a voice named with its variant ("ja+m1") speaks with that one only, and so does a
+# language of SPLIT_BY_VARIANT named without one (its default voice), so no timbre crosses splits.
 SPEECH_VOICES = {
     "train": ("espeak-ng:en", "espeak-ng:en-us", "espeak-ng:de", "espeak-ng:es", "espeak-ng:nl",
               "espeak-ng:sv", "espeak-ng:pl", "espeak-ng:id", "espeak-ng:fi", "espeak-ng:cs",
-              "espeak-ng:hu", "espeak-ng:tr", "flite:kal16", "flite:awb", "flite:rms"),
-    "calib": ("espeak-ng:ro", "espeak-ng:da", "espeak-ng:sk", "flite:slt"),
-    "test": ("espeak-ng:fr", "espeak-ng:it", "espeak-ng:pt", "espeak-ng:ja", "espeak-ng:vi"),
+              "espeak-ng:hu", "espeak-ng:tr", "flite:kal16", "flite:awb", "flite:rms",
+              "espeak-ng:ja+m1", "espeak-ng:ja+f2", "espeak-ng:ja+m3", "espeak-ng:cmn", "espeak-ng:yue"),
+    "calib": ("espeak-ng:ro", "espeak-ng:da", "espeak-ng:sk", "flite:slt", "espeak-ng:ja+f1"),
+    "test": ("espeak-ng:fr", "espeak-ng:it", "espeak-ng:pt", "espeak-ng:ja", "espeak-ng:vi",
+             "espeak-ng:ja+f4"),
 }
 ESPEAK_VARIANTS = ("", "+m1", "+m3", "+f1", "+f2", "+f4")
+SPLIT_BY_VARIANT = ("ja",)
+
+
+def speech_line(rng: np.random.Generator, voice_name: str) -> str:
+    """A made-up dialogue line for an espeak-ng / flite voice: hiragana for Japanese (espeak-ng reads
+    kana, not kanji), hanzi for Mandarin and Cantonese, romaji for the others."""
+    from datatools.synth.text import HIRAGANA, Lexicon, sentence
+
+    lang = voice_name.split("+", 1)[0]
+    if lang == "ja":
+        words = ["".join(HIRAGANA[int(i)] for i in rng.integers(len(HIRAGANA), size=int(rng.integers(2, 5))))
+                 for _ in range(int(rng.integers(3, 8)))]
+        return "、".join(words) + "。"
+    if lang in ("cmn", "yue"):
+        return Lexicon("zh").sentence(rng)
+    return " ".join(sentence(rng) for _ in range(int(rng.integers(1, 3))))
+
+
+def espeak_variant(rng: np.random.Generator, voice_name: str) -> str:
+    """The voice variant a line is spoken with: none for a voice named with one or of a language split
+    by variant, else one of ESPEAK_VARIANTS at random."""
+    if "+" in voice_name or voice_name in SPLIT_BY_VARIANT:
+        return ""
+    return ESPEAK_VARIANTS[int(rng.integers(len(ESPEAK_VARIANTS)))]
 
 
 def SPLIT_RULE(source: str) -> str:
@@ -458,12 +487,11 @@ def link_debian(out: Path, packages: Sequence[str], progress: bool = True) -> li
 
 def render_speech_bank(out: Path, voices: Iterable[str], lines_per_voice: int = 40, seed: int = 0,
                        sr: int = 22050) -> int:
-    """Render dialogue lines (made-up romaji sentences, as the on-screen text) with espeak-ng
+    """Render dialogue lines (made-up sentences, speech_line: kana, hanzi or romaji) with espeak-ng
     (several voice variants, speeds and pitches) or flite into ``out/speech-<engine>-<voice>/``
     (FLAC, mono, ``sr`` Hz); a line already rendered is kept.  Returns the lines written."""
     import soundfile as sf
 
-    from datatools.synth.text import sentence
     written = 0
     for voice in voices:
         engine, name = voice.split(":", 1)
@@ -478,8 +506,8 @@ def render_speech_bank(out: Path, voices: Iterable[str], lines_per_voice: int = 
                                         f"{'GPL-3+' if engine == 'espeak-ng' else 'BSD-like (flite)'}.\n")
         rng = np.random.default_rng([seed, zlib.crc32(voice.encode())])
         for i in range(lines_per_voice):
-            text = " ".join(sentence(rng) for _ in range(int(rng.integers(1, 3))))
-            variant = ESPEAK_VARIANTS[int(rng.integers(len(ESPEAK_VARIANTS)))]
+            text = speech_line(rng, name)
+            variant = espeak_variant(rng, name)
             speed, pitch = int(rng.integers(130, 215)), int(rng.integers(25, 85))
             target = folder / f"{i:03d}.flac"
             if target.is_file():

@@ -34,9 +34,10 @@ def font_path(bold: bool = False) -> Path:
 
 
 @lru_cache(maxsize=64)
-def _font(size: int, bold: bool):
+def _font(size: int, bold: bool, path: str | None = None, index: int = 0):
+    """A font at ``size``: ``path`` (face ``index`` of a collection), else DejaVu Sans (bold)."""
     from PIL import ImageFont
-    return ImageFont.truetype(str(font_path(bold)), size)
+    return ImageFont.truetype(path or str(font_path(bold)), size, index=index)
 
 
 @dataclass
@@ -55,10 +56,11 @@ class Sprite:
 
 
 def text_sprite(lines: list[str], size: int, color: tuple[int, int, int], bold: bool = False,
-                align: str = "center", spacing: float = 1.5) -> Sprite:
-    """Render lines of text (with a dark outline, so it stays legible on any background)."""
+                align: str = "center", spacing: float = 1.5, font: tuple[str, int] | None = None) -> Sprite:
+    """Render lines of text (with a dark outline, so it stays legible on any background); ``font``:
+    (file, face index) of the series' lettering (datatools/synth/lettering.py), else DejaVu Sans."""
     from PIL import Image, ImageDraw
-    font = _font(max(6, int(size)), bold)
+    font = _font(max(6, int(size)), bold, *(font or (None, 0)))
     stroke = max(1, size // 14)
     widths = [int(font.getlength(s)) + 2 * stroke + 2 for s in lines]
     line_h = int(size * spacing)

@@ -51,10 +51,11 @@ from datatools.synth.audio import (
     tag,
 )
 from datatools.synth.episode import Episode
+from datatools.synth.lettering import Writer, choose_lettering
 from datatools.synth.material_media import ref_of, render_lines, song_excerpt, track_choice
-from datatools.synth.pictures import Overlay, Scene, text_sprite
+from datatools.synth.pictures import Overlay, Scene
 from datatools.synth.plan import FPS_CHOICES, EpisodePlan, SeriesPlan, SynthConfig, r3
-from datatools.synth.text import PLACES, ROLES, SIGNS, person, sentence, word
+from datatools.synth.text import Lexicon, word
 
 OP_LOOKS = ("fast", "mixed", "slow")
 OP_CREDITS = ("blocks", "corner", "none")
@@ -99,6 +100,11 @@ def plan_series_realistic(cfg: SynthConfig, index: int, episodes: int = 1) -> Se
                  lyrics=bool(rng.random() < cfg.lyrics_prob), lyrics_top=bool(rng.random() < 0.3),
                  bgm_seed=int(rng.integers(2 ** 31)))
     title = f"{word(rng)} {word(rng)}".title()
+    if cfg.material:   # real material: Japanese, Chinese or Latin lettering in a font of the split
+        style["lettering"] = choose_lettering(cfg.seed, index, cfg.material_split)
+        if style["lettering"]["script"] != "latin":
+            title = Lexicon(style["lettering"]["script"]).title(
+                np.random.default_rng(tag(cfg.seed, "lettering-title", index)))
     return SeriesPlan(index, int(rng.integers(2 ** 31)), fps, fps_str, w, h, ops[0]["song_len"],
                       ops[1]["song_len"], eds[0]["song_len"], r3(40 * r), r3(rng.uniform(30, 80) * r), title,
                       style)
@@ -564,9 +570,11 @@ SHOTS = {  # body style -> (shot length range s, Scene style)
     "montage": ((1.0, 3.0), "montage"), "still": ((5.0, 15.0), "still")}
 
 
-def _theme_visuals(theme: dict, length: float, H: int, title: str, lyrics: str | None):
+def _theme_visuals(theme: dict, length: float, H: int, title: str, lyrics: str | None,
+                   w: Writer | None = None):
     """Scenes, overlays and flashes of an OP/ED storyboard in song time [0, length): a function of
-    the theme alone, so identical in every episode that shows it."""
+    the theme alone (and its series' lettering ``w``), so identical in every episode that shows it."""
+    w = w or Writer()
     rng = np.random.default_rng(tag(theme["seed"], "storyboard"))
     look, kind = theme["look"], theme["kind"]
     (lo, hi), style, flash_p = {
@@ -592,20 +600,20 @@ def _theme_visuals(theme: dict, length: float, H: int, title: str, lyrics: str |
     t0 = min(3.0, 0.05 * length)
     if theme["logo"] and kind == "op":
         dur = min(4.0, 0.15 * length)
-        ov.append((t0, t0 + dur, lambda: text_sprite([title], max(12, H // 6), (255, 240, 120), bold=True),
+        ov.append((t0, t0 + dur, lambda: w.sprite([title], max(12, H // 6), (255, 240, 120), bold=True),
                    (0.5, 0.4), (0.5, 0.4), "text"))
         t0 += dur + 0.3
     credits = theme["credits"]
     if credits == "scroll":
         lines = []
         for _ in range(int(rng.integers(10, 18))):
-            lines += [str(rng.choice(ROLES)), person(rng), ""]
+            lines += [str(rng.choice(w.roles)), w.person(rng), ""]
         x = float(rng.choice([0.04, 0.5, 0.96]))
         ov.append(
             (
                 0.0,
                 length,
-                lambda: text_sprite(lines, max(9, H // 14), (240, 240, 255)),
+                lambda: w.sprite(lines, max(9, H // 14), (240, 240, 255)),
                 (x, 0.0),
                 (x, 1.0),
                 "scroll",
@@ -617,23 +625,24 @@ def _theme_visuals(theme: dict, length: float, H: int, title: str, lyrics: str |
             if credits == "blocks":
                 d, lines, size = (
                     float(rng.uniform(1.5, 3.0)),
-                    [str(rng.choice(ROLES)), person(rng)],
+                    [str(rng.choice(w.roles)), w.person(rng)],
                     max(9, H // 14),
                 )
                 pos = (float(rng.uniform(0.05, 0.95)), float(rng.uniform(0.1, 0.9)))
             elif credits == "cards":
                 d, size = float(rng.uniform(4.0, 8.0)), max(9, H // 16)
-                lines = [str(rng.choice(ROLES))] + [person(rng) for _ in range(int(rng.integers(2, 5)))]
+                lines = [str(rng.choice(w.roles))] + [w.person(rng) for _ in range(int(rng.integers(2, 5)))]
                 pos = (float(rng.choice([0.15, 0.5, 0.85])), 0.5)
             else:
-                d, lines, size = float(rng.uniform(2.0, 4.0)), [str(rng.choice(ROLES)), person(rng)], small
+                d = float(rng.uniform(2.0, 4.0))
+                lines, size = [str(rng.choice(w.roles)), w.person(rng)], small
                 pos = (float(rng.choice([0.03, 0.97])), float(rng.choice([0.05, 0.95])))
             d = min(d, length - 1.0 - t)
             ov.append(
                 (
                     t,
                     t + d,
-                    lambda lines=lines, size=size: text_sprite(lines, size, (255, 255, 255)),
+                    lambda lines=lines, size=size: w.sprite(lines, size, (255, 255, 255)),
                     pos,
                     pos,
                     "text",
@@ -645,12 +654,12 @@ def _theme_visuals(theme: dict, length: float, H: int, title: str, lyrics: str |
         t = float(rng.uniform(1.0, 4.0))
         while t < length - 2.0:
             d = float(rng.uniform(2.5, 4.5))
-            line = sentence(rng)
+            line = w.sentence(rng)
             ov.append(
                 (
                     t,
                     min(length, t + d),
-                    lambda line=line: text_sprite([line], max(9, H // 16), (255, 230, 250)),
+                    lambda line=line: w.sprite([line], max(9, H // 16), (255, 230, 250)),
                     (0.5, y),
                     (0.5, y),
                     "lyrics",
@@ -660,43 +669,46 @@ def _theme_visuals(theme: dict, length: float, H: int, title: str, lyrics: str |
     return scenes, ov, flashes
 
 
-def _body_text(rng: np.random.Generator, kind: str, a: float, b: float, H: int, title: str) -> list[Overlay]:
+def _body_text(rng: np.random.Generator, kind: str, a: float, b: float, H: int, title: str,
+               w: Writer | None = None) -> list[Overlay]:
+    w = w or Writer()
     d = b - a
     if kind == "caption":
-        text = f"{word(rng).title()} {str(rng.choice(PLACES))}"
+        text = w.place(rng)
         pos = (float(rng.choice([0.05, 0.95])), float(rng.choice([0.08, 0.9])))
-        return [Overlay(a + 0.3, a + min(d, float(rng.uniform(2, 4))), lambda: text_sprite(
+        return [Overlay(a + 0.3, a + min(d, float(rng.uniform(2, 4))), lambda: w.sprite(
             [text], max(9, H // 16), (255, 255, 255)), pos, pos, "caption")]
     if kind == "sign":
-        text = str(rng.choice(SIGNS))
+        text = str(rng.choice(w.signs))
         pos = (float(rng.uniform(0.1, 0.9)), float(rng.uniform(0.15, 0.6)))
         return [
             Overlay(
                 a,
                 a + min(d, 8.0),
-                lambda: text_sprite([text], max(10, H // 10), (250, 60, 60), bold=True),
+                lambda: w.sprite([text], max(10, H // 10), (250, 60, 60), bold=True),
                 pos,
                 pos,
                 "sign",
             )
         ]
     if kind == "letter":
-        lines = [sentence(rng) for _ in range(int(rng.integers(4, 9)))]
-        return [Overlay(a + 0.5, a + min(d, float(rng.uniform(6, 12))), lambda: text_sprite(
+        lines = [w.sentence(rng) for _ in range(int(rng.integers(4, 9)))]
+        return [Overlay(a + 0.5, a + min(d, float(rng.uniform(6, 12))), lambda: w.sprite(
             lines, max(8, H // 18), (30, 30, 30), align="left"), (0.5, 0.5), (0.5, 0.5), "letter")]
     if kind == "narration":
-        lines = [sentence(rng) for _ in range(int(rng.integers(6, 13)))]
+        lines = [w.sentence(rng) for _ in range(int(rng.integers(6, 13)))]
         x = float(rng.choice([0.1, 0.5, 0.9]))
-        return [Overlay(a, a + min(d, float(rng.uniform(10, 20))), lambda: text_sprite(
+        return [Overlay(a, a + min(d, float(rng.uniform(10, 20))), lambda: w.sprite(
             lines, max(9, H // 14), (255, 255, 220)), (x, 0.0), (x, 1.0), "scroll")]
-    text = "   ".join(sentence(rng) for _ in range(4))
-    return [Overlay(a, a + min(d, float(rng.uniform(8, 16))), lambda: text_sprite(
+    text = "   ".join(w.sentence(rng) for _ in range(4))
+    return [Overlay(a, a + min(d, float(rng.uniform(8, 16))), lambda: w.sprite(
         [text], max(9, H // 15), (255, 255, 255)), (0.0, 0.97), (0.0, 0.97), "crawl")]
 
 
 def build_episode_realistic(plan: EpisodePlan) -> Episode:
     """Scenes, overlays, effects and sound events of a realistic episode (rendered lazily)."""
     sp, H, lay = plan.series, plan.series.height, plan.layout
+    w = Writer.of(sp.style)
     mat = ref_of(plan.cfg)
     rng = np.random.default_rng(tag(plan.seed, "build-realistic"))
     scenes: list[Scene] = []
@@ -711,8 +723,8 @@ def build_episode_realistic(plan: EpisodePlan) -> Episode:
     def subtitles(events):
         if subs:
             for a, b in phrases(events):
-                text = sentence(rng)
-                overlays.append(Overlay(a, max(b, a + 1.0), lambda text=text: text_sprite(
+                text = w.sentence(rng)
+                overlays.append(Overlay(a, max(b, a + 1.0), lambda text=text: w.sprite(
                     [text], max(9, H // 15), (255, 255, 255)), (0.5, 0.94), (0.5, 0.94), "subtitle"))
 
     for s in sounds:
@@ -729,7 +741,7 @@ def build_episode_realistic(plan: EpisodePlan) -> Episode:
         elif kind in ("op", "ed"):
             theme = lay["op_theme" if kind == "op" else "ed_theme"]
             song0 = song_of[kind]["start"]
-            sc, ov, fl = _theme_visuals(theme, theme["song_len"], H, sp.title, lyrics)
+            sc, ov, fl = _theme_visuals(theme, theme["song_len"], H, sp.title, lyrics, w)
             for s0, s1, seed, style, zoom in sc:
                 s0, s1 = max(a, song0 + s0), min(b, song0 + s1)
                 if s1 > s0:
@@ -743,15 +755,15 @@ def build_episode_realistic(plan: EpisodePlan) -> Episode:
             scenes.append(Scene(a, b, int(rng.integers(2 ** 31)), "card" if kind != "end_card" else "still",
                                 material=mat))
             lines = {
-                "title_card": [f"Episode {plan.episode + 1}", sentence(rng)],
-                "sponsor": ["This programme is brought to you by"] + [word(rng).title() for _ in range(3)],
+                "title_card": [w.episode(plan.episode + 1), w.sentence(rng)],
+                "sponsor": [w.sponsor()] + [w.word(rng).title() for _ in range(3)],
                 "end_card": [sp.title],
             }[kind]
             overlays.append(
                 Overlay(
                     a,
                     b,
-                    lambda lines=lines, bold=(kind == "title_card"): text_sprite(
+                    lambda lines=lines, bold=(kind == "title_card"): w.sprite(
                         lines, max(10, H // 11), (255, 255, 255), bold=bold
                     ),
                     (0.5, 0.45),
@@ -766,8 +778,8 @@ def build_episode_realistic(plan: EpisodePlan) -> Episode:
         elif kind == "preview":
             card = min(3.0, 0.25 * (b - a))
             scenes.append(Scene(a, a + card, int(rng.integers(2 ** 31)), "card", material=mat))
-            lines = ["Next Episode", f"Episode {plan.episode + 2}: {sentence(rng)}"]
-            overlays.append(Overlay(a, a + card, lambda lines=lines: text_sprite(
+            lines = [w.next_episode(), f"{w.episode(plan.episode + 2)}: {w.sentence(rng)}"]
+            overlays.append(Overlay(a, a + card, lambda lines=lines: w.sprite(
                 lines, max(10, H // 10), (255, 255, 255), bold=True), (0.5, 0.45), (0.5, 0.45), "card"))
             t = a + card
             while t < b:
@@ -820,14 +832,14 @@ def build_episode_realistic(plan: EpisodePlan) -> Episode:
                 Overlay(
                     a + 0.3,
                     min(b, a + 3.0),
-                    lambda: text_sprite([f"Previously on {sp.title}"], max(9, H // 14), (255, 255, 255)),
+                    lambda: w.sprite([w.previously(sp.title)], max(9, H // 14), (255, 255, 255)),
                     (0.5, 0.85),
                     (0.5, 0.85),
                     "caption",
                 )
             )
         if sc["text"]:
-            overlays += _body_text(srng, sc["text"], a, b, H, sp.title)
+            overlays += _body_text(srng, sc["text"], a, b, H, sp.title, w)
         if srng.random() >= AMBIENCE_SILENT_P:
             sounds.append(Sound("noise", a, b, gain=float(srng.uniform(*AMBIENCE_GAIN)), seed=plan.seed + 1))
         music = sc["music"]
