@@ -8,7 +8,7 @@ from it instead of assuming lengths.
 
 ``spans.json`` needs, per episode, ``duration``, ``op_start``/``op_end``, ``ed_start``/``ed_end``
 (episode seconds; null when absent), optionally ``preview`` and ``gaps``/``title_card``/
-``sponsor``/``end_card`` spans, and ``clips.start|end.file`` and ``.offset`` (where the clip
+``sponsor``/``end_card``/``eyecatch`` spans, and ``clips.start|end.file`` and ``.offset`` (where the clip
 begins in the episode) -- what ``python -m datatools.synth`` writes.
 
     truth = segment_truth(records, "data", 200)   # one int64 (S,) array or None per record
@@ -46,7 +46,7 @@ def episode_seconds(ep: Mapping, duration: float) -> list[tuple[int, float, floa
     spans: list[tuple[int, float, float]] = []
     for key in ("gaps",):
         spans += [(OTHER, float(a), float(b)) for a, b in ep.get(key) or []]
-    for key in ("title_card", "sponsor", "end_card"):
+    for key in ("title_card", "sponsor", "end_card", "eyecatch"):
         if ep.get(key):
             spans.append((OTHER, float(ep[key][0]), float(ep[key][1])))
     if ep.get("op_start") is not None and ep.get("op_end") is not None:

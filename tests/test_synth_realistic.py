@@ -138,6 +138,15 @@ KNOB_CHECKS = {
             )
         ),
     ),
+    "eyecatch_prob": (
+        {},
+        lambda e: e["eyecatch"] is not None and 3.0 <= e["eyecatch"][1] - e["eyecatch"][0] <= 8.0,
+    ),
+    "black_break_prob": (
+        {},
+        lambda e: e["black_break"] is not None and 0.5 <= e["black_break"][1] - e["black_break"][0] <= 2.0
+        and list(e["black_break"]) in [list(g) for g in e["gaps"]],
+    ),
     "late_op_prob": (
         {},
         lambda e: (
@@ -161,6 +170,15 @@ def test_late_op_off_leaves_the_published_layouts_unchanged():
     zero = [e.spans for e in _plan(late_op_prob=0.0)]
     assert [(e["cold_open"], e["op_end"], e["ed_start"], e["duration"]) for e in base] == \
         [(e["cold_open"], e["op_end"], e["ed_start"], e["duration"]) for e in zero]
+
+
+def test_the_eyecatch_is_the_same_card_and_sting_in_every_episode():
+    eps = [e for e in _plan(**{**OFF, "eyecatch_prob": 1.0}) if e.series.index == 0]
+    built = [build_episode(e) for e in eps]
+    stings = [[(round(s.end - s.start, 3), s.key) for s in ep.sounds if s.kind == "song"
+               and any(k == "eyecatch" and a <= s.start < b for k, a, b in e.segments)]
+              for ep, e in zip(built, eps)]
+    assert len(eps) == 3 and len(stings[0]) == 1 and stings[0] == stings[1] == stings[2]
 
 
 def test_every_knob_has_a_check():

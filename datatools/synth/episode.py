@@ -28,7 +28,7 @@ from datatools.synth.text import ROLES, person, sentence
 
 # Kinds of on-screen segment, in the order of their code in --stamp_segments frames.
 SEGMENT_KINDS = ("body", "op", "ed", "gap", "cold_open", "recap", "title_card", "sponsor", "insert",
-                 "c_part", "preview", "end_card")
+                 "c_part", "preview", "end_card", "eyecatch")
 
 
 def _op_visuals(sp: SeriesPlan, which: str, length: float, H: int):

@@ -63,6 +63,16 @@ REALISTIC_KNOBS: dict[str, tuple[float, str]] = {
         "late opening: a cold open of 150-480 s (up to 8 min), so the OP ends after the "
         "_start clip, which then has no label (whole-episode tests; 0 keeps clip datasets as published)",
     ),
+    "eyecatch_prob": (
+        0.0,
+        "series shows a mid-body eyecatch: the same 3-8 s card and sting in every episode, between black "
+        "beats (0 keeps earlier datasets as they were)",
+    ),
+    "black_break_prob": (
+        0.0,
+        "a black, silent break of 0.5-2 s inside the body, as before a commercial (0 keeps earlier "
+        "datasets as they were)",
+    ),
 }
 DIFFICULTIES = ("easy", "realistic")
 
@@ -115,6 +125,8 @@ class SynthConfig:
     cour_change_prob: float = 0.3
     premiere_no_op_prob: float = 0.15
     late_op_prob: float = 0.0
+    eyecatch_prob: float = 0.0
+    black_break_prob: float = 0.0
     # real material (datatools/synth/material.py): a material folder and the split of it to draw from
     material: str | None = None
     material_split: str = "train"

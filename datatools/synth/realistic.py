@@ -100,6 +100,11 @@ def plan_series_realistic(cfg: SynthConfig, index: int, episodes: int = 1) -> Se
                  lyrics=bool(rng.random() < cfg.lyrics_prob), lyrics_top=bool(rng.random() < 0.3),
                  bgm_seed=int(rng.integers(2 ** 31)))
     title = f"{word(rng)} {word(rng)}".title()
+    erng = np.random.default_rng(tag(cfg.seed, "eyecatch", index))
+    if cfg.eyecatch_prob > 0 and erng.random() < cfg.eyecatch_prob:
+        # the same card and sting in every episode of the series
+        style["eyecatch"] = dict(seed=int(erng.integers(2 ** 31)), length=r3(erng.uniform(3.0, 8.0)),
+                                 beat=r3(erng.uniform(0.3, 1.0)))
     if cfg.material:   # real material: Japanese, Chinese or Latin lettering in a font of the split
         style["lettering"] = choose_lettering(cfg.seed, index, cfg.material_split)
         if style["lettering"]["script"] != "latin":
@@ -122,6 +127,37 @@ def _themes_of(sp: SeriesPlan, episode: int) -> tuple[dict | None, dict, bool, l
         # The premiere has no OP sequence; its OP song plays under the ED pictures.
         return None, dict(ed, song_seed=op["seed"], song_len=op["song_len"], song_style="op"), True, changed
     return op, ed, False, changed
+
+
+def _body_breaks(cfg: SynthConfig, sp: SeriesPlan, episode: int, attempt: int, a: float,
+                 b: float) -> tuple[list[tuple[str, float, float]], list[float] | None]:
+    """The body [a, b) as segments: the series' eyecatch near its middle (black beat, card and sting,
+    black beat) and a black break (a "gap") at a random place, each where drawn (``eyecatch_prob`` per
+    series, ``black_break_prob`` per episode, from streams of their own; otherwise the one body
+    segment), and the black break's span (None without one)."""
+    rng = np.random.default_rng(tag(cfg.seed, "body-breaks", sp.index, episode, attempt))
+    cuts: list[tuple[str, float, float]] = []
+    ec = sp.style.get("eyecatch")
+    if ec and b - a > 2 * (ec["length"] + 2 * ec["beat"]) + 30 * cfg.scale:
+        t = r3(a + (b - a) * float(rng.uniform(0.4, 0.6)))
+        t1, t2 = r3(t + ec["beat"]), r3(t + ec["beat"] + ec["length"])
+        cuts += [("gap", t, t1), ("eyecatch", t1, t2), ("gap", t2, r3(t2 + ec["beat"]))]
+    if cfg.black_break_prob > 0 and rng.random() < cfg.black_break_prob:
+        d = r3(rng.uniform(0.5, 2.0))
+        t = r3(a + (b - a) * float(rng.uniform(0.15, 0.85)))
+        if not all(t + d + 5 < c0 or t > c1 + 5 for _, c0, c1 in cuts):   # clear of the eyecatch
+            t = r3(a + 0.2 * (b - a)) if t > (a + b) / 2 else r3(b - 0.2 * (b - a) - d)
+        brk = [t, r3(t + d)]
+        cuts.append(("gap", t, brk[1]))
+    else:
+        brk = None
+    out, t = [], a
+    for kind, c0, c1 in sorted(cuts, key=lambda c: c[1]):
+        out.append(("body", t, c0))
+        out.append((kind, c0, c1))
+        t = c1
+    out.append(("body", t, b))
+    return out, brk
 
 
 def _song_key(theme: dict) -> tuple:
@@ -280,7 +316,8 @@ def plan_episode_realistic(cfg: SynthConfig, sp: SeriesPlan, episode: int, ep_id
               and (op_end is None or 45 * r <= op_end <= S - 3 * r or (late and op_end > S)))
         if not ok:
             continue
-        segs.append(("body", body0, body1))
+        body_segs, black_break = _body_breaks(cfg, sp, episode, attempt, body0, body1)
+        segs += body_segs
         if gap_ed:
             segs.append(("gap", body1, ed_start))
         segs.append(("ed", ed_start, ed_end))
@@ -389,6 +426,7 @@ def plan_episode_realistic(cfg: SynthConfig, sp: SeriesPlan, episode: int, ep_id
             ed_dialogue_over=bool(dialogue_over), tail=tail_kind, tail_seconds=tail_total,
             c_part=span_of("c_part"), preview=span_of("preview"), end_card=span_of("end_card"),
             after_op=[k for k, _ in after], title_card=span_of("title_card"), sponsor=span_of("sponsor"),
+            eyecatch=span_of("eyecatch"), black_break=black_break,
             gaps=[[a, b] for k, a, b in segs if k == "gap"], insert_songs=inserts, reprises=reprises,
             preview_op=bool(preview_op),
             loud_bgm=[[s["start"], s["end"]] for s in scenes if s["loud"]],
@@ -751,6 +789,13 @@ def build_episode_realistic(plan: EpisodePlan) -> Episode:
                 if s1 > a and s0 < b:
                     overlays.append(Overlay(s0, s1, o[2], o[3], o[4], o[5]))
             effects += [(song0 + f0, song0 + f1, "flash") for f0, f1 in fl if a <= song0 + f0 < b]
+        elif kind == "eyecatch":   # a function of the series alone: identical in every episode
+            ec = sp.style["eyecatch"]
+            scenes.append(Scene(a, b, ec["seed"], "card", material=mat))
+            overlays.append(Overlay(a, b, lambda: w.sprite([sp.title], max(12, H // 7), (255, 250, 235),
+                                                           bold=True), (0.5, 0.5), (0.5, 0.5), "card"))
+            sounds.append(Sound("song", a, b, key=(ec["seed"], r3(b - a), "op", THEME_FADE_S, 1.0, 0.0),
+                                gain=0.9, fade_in=0.05, fade_out=0.3))
         elif kind in ("title_card", "sponsor", "end_card"):
             scenes.append(Scene(a, b, int(rng.integers(2 ** 31)), "card" if kind != "end_card" else "still",
                                 material=mat))
