@@ -12,31 +12,35 @@ the same files would give.
 
 Writes are transactions, one per episode as it is decided: an interrupted run loses at most the
 episode in flight.  One run at a time per database (a lock file beside it; a second run refuses with a
-one-line message).  The schema version is checked on opening.
+one-line message).  The schema version is checked on opening: a database of schema 1 (which stored
+each decided episode as a serialised Python object, code that runs when it is loaded) is migrated by
+dropping those stored forms unread, so its episodes are decided again; any other version is
+refused.  What is stored is data only: a decided episode is a versioned JSON record
+(skips.result.to_record / from_record) and fingerprints are raw points; a record that does not parse
+is decided again, never run.
 """
 from __future__ import annotations
 
 import errno
 import hashlib
-import io
 import json
 import os
-import pickle
 import re
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from skips.options import PredictOptions
-from skips.result import EpisodeResult
+from skips.result import EpisodeResult, RecordError, from_record, to_record
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+MIGRATES_FROM = "1"      # its decided episodes are dropped unread and decided again
 KEY_BYTES = 1 << 20        # the content key reads this much from each end of a file
 GROUPINGS = ("folder", "show", "all", "none")
 SEASON_DIR = re.compile(r"^(season|series|staffel|saison|temporada)[ ._-]*\d+$|^s\d{1,3}$|^specials?$",
@@ -47,9 +51,9 @@ SEASON_DIR = re.compile(r"^(season|series|staffel|saison|temporada)[ ._-]*\d+$|^
 DECIDING_OPTIONS = ("op_length", "ed_length", "scan_below", "scan_hop", "scan_limit", "fusion",
                     "clip_seconds", "ocr_backend", "ocr_size", "reuse_diff")
 
-# What a stored decided episode (the pickled EpisodeResult) holds: raised when deciding records more
-# (2: the segment head's safe outer edges; 3: the head's fingerprint reaches --scan_limit), so that
-# episodes decided by older code are decided again.
+# What deciding an episode computes: raised when it records more or decides otherwise (2: the segment
+# head's safe outer edges; 3: the head's fingerprint reaches --scan_limit), so that episodes decided by
+# older code are decided again.
 DECISION_VERSION = 3
 
 _SCHEMA = """
@@ -64,7 +68,7 @@ CREATE TABLE episodes (
     error TEXT,
     duration REAL,
     season_group TEXT,
-    decided BLOB,                   -- the EpisodeResult before season mode (pickled, fingerprints apart)
+    decided TEXT,                   -- the episode before season mode: JSON (skips.result.to_record)
     op_end REAL,                    -- the latest run's answers (NULL: withheld or failed)
     ed_start REAL,
     answer TEXT,                    -- the latest run's JSON of the episode (predictions.json's entry)
@@ -73,7 +77,7 @@ CREATE TABLE episodes (
 CREATE TABLE fingerprints (
     path TEXT NOT NULL REFERENCES episodes(path) ON DELETE CASCADE,
     window TEXT NOT NULL,           -- "start" / "end": the head (to --scan_limit) and the last S seconds
-    points BLOB NOT NULL,           -- Chromaprint points (numpy .npy bytes)
+    points BLOB NOT NULL,           -- Chromaprint points, little-endian uint32
     PRIMARY KEY (path, window)
 );
 CREATE INDEX episodes_group ON episodes(season_group);
@@ -131,14 +135,15 @@ def season_group(path: str | os.PathLike, grouping: str) -> str | None:
 # The database
 
 
-def _npy(a: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    np.save(buf, np.asarray(a), allow_pickle=False)
-    return buf.getvalue()
+def points_bytes(a: np.ndarray) -> bytes:
+    """Chromaprint points as stored: little-endian uint32, nothing else."""
+    return np.asarray(a, dtype="<u4").tobytes()
 
 
-def _from_npy(b: bytes) -> np.ndarray:
-    return np.load(io.BytesIO(b), allow_pickle=False)
+def points_of(b: bytes) -> np.ndarray:
+    if len(b) % 4:
+        raise ValueError(f"{len(b)} bytes are not whole uint32 points")
+    return np.frombuffer(b, dtype="<u4").astype(np.uint32)
 
 
 @dataclass
@@ -157,6 +162,7 @@ class Library:
         self.path = Path(path)
         self._lock_fh = None
         self.conn: sqlite3.Connection | None = None
+        self.migrated = 0          # episodes of a schema-1 database whose stored form was dropped
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock()
         try:
@@ -203,10 +209,24 @@ class Library:
         row = self.conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() \
             if "meta" in tables else None
         version = row[0] if row else None
+        if version == MIGRATES_FROM:
+            self._migrate_from_1()
+            return
         if version != str(SCHEMA_VERSION):
             raise LibraryError(f"{self.path}: a results database of schema version {version}, this "
                                f"predict.py reads version {SCHEMA_VERSION}; pass another --db (or move "
                                "this one away to start afresh)")
+
+    def _migrate_from_1(self) -> None:
+        """Schema 1 stored each decided episode as a serialised Python object: loading one runs whatever
+        it says.  They are
+        dropped unread (the rows stay, with a model set no run has, so each is decided again), and so are
+        the fingerprints of that schema (npy files); then the schema is 2."""
+        with self.transaction() as c:
+            self.migrated = c.execute("SELECT count(*) FROM episodes").fetchone()[0]
+            c.execute("UPDATE episodes SET decided = NULL, model_set = 'schema 1', answer = NULL")
+            c.execute("DELETE FROM fingerprints")
+            c.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
 
     def close(self) -> None:
         if self.conn is not None:
@@ -273,8 +293,7 @@ class Library:
             group: str | None) -> None:
         """Store one decided episode (before season mode) and its fingerprints, in one transaction."""
         chroma = res.plot.get("chroma") or {}
-        plot = {k: v for k, v in res.plot.items() if k != "chroma"}
-        blob = pickle.dumps(replace(res, plot=plot), protocol=pickle.HIGHEST_PROTOCOL)
+        blob = json.dumps(to_record(res))
         with self.transaction() as c:
             c.execute("DELETE FROM episodes WHERE path = ?", (res.file,))
             c.execute("INSERT INTO episodes (path, size, mtime_ns, content_key, model_set, ok, error, "
@@ -282,7 +301,7 @@ class Library:
                       (res.file, size, mtime_ns, key, model_set, int(res.ok), res.error or None,
                        res.duration if res.ok else None, group, blob, time.time()))
             c.executemany("INSERT INTO fingerprints VALUES (?, ?, ?)",
-                          [(res.file, w, _npy(points)) for w, points in chroma.items()])
+                          [(res.file, w, points_bytes(points)) for w, points in chroma.items()])
 
     def copy(self, src: str, dst: str, size: int, mtime_ns: int, group: str | None) -> None:
         """A moved or touched file: the stored decision of ``src`` (same content) under ``dst``."""
@@ -305,13 +324,27 @@ class Library:
             c.executemany("UPDATE episodes SET season_group = ? WHERE path = ?",
                           [(g, p) for p, g in groups.items()])
 
+    def unreadable(self, path: str) -> str | None:
+        """Why the stored decided episode of ``path`` cannot be used (not a record of this version, not
+        JSON), or None when it can; nothing stored is ever run."""
+        row = self.conn.execute("SELECT decided FROM episodes WHERE path = ?", (path,)).fetchone()
+        try:
+            from_record(json.loads(row[0]) if row and isinstance(row[0], str) else None)
+        except (RecordError, ValueError) as exc:
+            return f"its stored decision is not a record this version reads ({exc})"
+        return None
+
     def load(self, path: str, rel: str) -> EpisodeResult:
-        """The stored decided episode (before season mode), fingerprints back in ``plot["chroma"]``."""
+        """The stored decided episode (before season mode), fingerprints back in ``plot["chroma"]``;
+        RecordError for a stored form that is not a record (see ``unreadable``)."""
         row = self.conn.execute("SELECT decided FROM episodes WHERE path = ?", (path,)).fetchone()
         if row is None:
             raise KeyError(path)
-        res: EpisodeResult = pickle.loads(row[0])
-        fps = {w: _from_npy(b) for w, b in
+        try:
+            res = from_record(json.loads(row[0]) if isinstance(row[0], str) else None)
+        except ValueError as exc:   # RecordError and JSON errors alike
+            raise RecordError(f"{path}: {exc}") from None
+        fps = {w: points_of(b) for w, b in
                self.conn.execute("SELECT window, points FROM fingerprints WHERE path = ?", (path,))}
         if fps:
             res.plot["chroma"] = fps

@@ -230,6 +230,9 @@ def _library_run(lib: Library, rel: dict[str, str], groups: dict[str, str | None
                  key: str, forced: list[Path], roots: list[Path], options: PredictOptions, season: bool,
                  log: Log) -> PredictionRun:
     t_start = time.perf_counter()
+    if lib.migrated:
+        log(f"[library] {lib.path}: migrated from schema 1 (its stored decisions were code, dropped "
+            f"unread): its {lib.migrated} episodes are decided again")
     stored = lib.stored(rel)
     todo: dict[str, tuple[int, int, str]] = {}
     failed: dict[str, EpisodeResult] = {}
@@ -241,13 +244,20 @@ def _library_run(lib: Library, rel: dict[str, str], groups: dict[str, str | None
                 todo[p] = (st.st_size, st.st_mtime_ns, "")
                 continue
             if s and s.model_set == key and s.size == st.st_size and s.mtime_ns == st.st_mtime_ns:
-                continue   # unchanged: nothing to read
+                why = lib.unreadable(p)
+                if why is None:
+                    continue   # unchanged: nothing to read
+                log(f"[library] {p}: {why}; deciding it again")
+                todo[p] = (st.st_size, st.st_mtime_ns, "")
+                continue
             ck = content_key(p, st.st_size)
         except OSError as exc:
             failed[p] = EpisodeResult(p, rel[p], False, error=f"cannot read the file ({exc.strerror})")
             log(f"error: {p}: {failed[p].error}")
             continue
         src = lib.find_content(ck, key)
+        if src is not None and lib.unreadable(src) is not None:
+            src = None   # a stored decision that does not parse is decided again, never used
         if src is not None and (src == p or not os.path.exists(src) or src in rel):
             lib.copy(src, p, st.st_size, st.st_mtime_ns, groups[p])   # touched, moved or copied
         else:

@@ -5,8 +5,10 @@ the whole run (every result, the models, the resolved settings) that skips/forma
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
+
+import numpy as np
 
 from skips.inference import LoadedModel
 
@@ -45,7 +47,6 @@ class EpisodeResult:
     # (models.dense.inner_edge), where a hedged answer's skip range stops
     safe_edges: dict[str, float] = field(default_factory=dict)
     # the boundaries answered below --sure_confidence: their skip ranges stop at safe_edges' inner edges
-    # (a plain default, not a factory: results pickled by an older version load without it)
     hedged: tuple[str, ...] = ()
     # op_end / ed_start: the segment head's mean theme probability beside the answer (it caps the confidence)
     support: dict[str, float] = field(default_factory=dict)
@@ -94,6 +95,78 @@ class EpisodeResult:
         if self.library:
             d["library"] = self.library
         return d
+
+
+# ----------------------------------------------------------------------------------------------
+# The stored form of a decided episode (the library database): plain JSON data, versioned
+
+
+RECORD_FORMAT = 1          # raised whenever the fields of the record change
+_PAIRS = ("op", "ed", "preview")
+
+
+class RecordError(ValueError):
+    """Stored data that is not a decided-episode record of RECORD_FORMAT; the message is one line."""
+
+
+def _plain(x: Any) -> Any:
+    """Numbers, strings, lists and dicts only: numpy arrays, scalars and tuples become lists and numbers."""
+    if isinstance(x, dict):
+        return {str(k): _plain(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_plain(v) for v in x]
+    if isinstance(x, np.ndarray):
+        return x.tolist()
+    if isinstance(x, np.generic):
+        return x.item()
+    return x
+
+
+def to_record(r: EpisodeResult) -> dict[str, Any]:
+    """Every field of a decided episode as plain JSON data (the per-second arrays of ``plot`` as lists;
+    the fingerprints apart, which the library stores as raw points): ``{"format", "episode"}``."""
+    d = {f.name: getattr(r, f.name) for f in fields(r)}
+    d["plot"] = {k: v for k, v in r.plot.items() if k != "chroma"}
+    return {"format": RECORD_FORMAT, "episode": _plain(d)}
+
+
+def _arrays(x: Any) -> Any:
+    """The per-second series of a stored ``plot`` back as float32 arrays."""
+    if isinstance(x, dict):
+        return {k: _arrays(v) for k, v in x.items()}
+    return np.asarray(x, np.float32)
+
+
+def from_record(doc: Any) -> EpisodeResult:
+    """The decided episode of a ``to_record`` document; RecordError for anything else (another format,
+    unknown or missing fields, wrong types): data is read, never run."""
+    if not isinstance(doc, dict) or doc.get("format") != RECORD_FORMAT \
+            or not isinstance(doc.get("episode"), dict):
+        raise RecordError(f"not a decided-episode record of format {RECORD_FORMAT}")
+    e = dict(doc["episode"])
+    names = {f.name for f in fields(EpisodeResult)}
+    unknown = sorted(set(e) - names)
+    if unknown:
+        raise RecordError(f"unknown fields {unknown}")
+    try:
+        if not (isinstance(e["file"], str) and isinstance(e["rel"], str) and isinstance(e["ok"], bool)):
+            raise RecordError("file, rel and ok have the wrong types")
+        for name in _PAIRS:
+            if e.get(name) is not None:
+                e[name] = tuple(float(v) for v in e[name])
+        e["hedged"] = tuple(str(h) for h in e.get("hedged", ()))
+        e["measured"] = {k: None if v is None else tuple(float(x) for x in v)
+                         for k, v in (e.get("measured") or {}).items()}
+        plot = dict(e.get("plot") or {})
+        for key in ("energy", "text"):
+            if key in plot:
+                plot[key] = _arrays(plot[key])
+        if "scores" in plot:
+            plot["scores"] = [_arrays(sc) for sc in plot["scores"]]
+        e["plot"] = plot
+        return EpisodeResult(**e)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise RecordError(f"a field does not parse ({type(exc).__name__}: {exc})") from None
 
 
 def preview_range(r: EpisodeResult) -> tuple[float, float] | None:

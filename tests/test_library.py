@@ -128,7 +128,7 @@ def test_incremental_interrupted_and_clean_runs_agree(world, monkeypatch):
     with contextlib.closing(sqlite3.connect(root / "clean.sqlite")) as c:
         heads = c.execute("SELECT e.duration, f.points FROM episodes e JOIN fingerprints f "
                           "ON f.path = e.path WHERE f.window = 'start'").fetchall()
-    covered = [fingerprint_seconds(library_mod._from_npy(b)) - head_seconds(d, S, OPTIONS.scan_limit)
+    covered = [fingerprint_seconds(library_mod.points_of(b)) - head_seconds(d, S, OPTIONS.scan_limit)
                for d, b in heads]
     assert len(covered) == sum(e["ok"] for e in clean.values()) and max(abs(x) for x in covered) < 1.0
 
@@ -241,7 +241,7 @@ def test_database_misuse_is_refused_in_one_line(tmp_path, world):
     with contextlib.closing(sqlite3.connect(db)) as c:
         c.execute("UPDATE meta SET value = '0' WHERE key = 'schema_version'")
         c.commit()
-    assert "schema version 0" in refused() and "version 1" in refused()
+    assert "schema version 0" in refused() and "version 2" in refused()
     # not a database at all
     db.unlink()
     db.write_bytes(b"this is not sqlite" * 100)
@@ -342,3 +342,71 @@ def test_episodes_decided_by_older_code_are_decided_again(tmp_path, monkeypatch)
     assert library_mod.model_set_key([str(ckpt)], replace(opts, op_length=80.0)) != key
     monkeypatch.setattr(library_mod, "DECISION_VERSION", library_mod.DECISION_VERSION + 1)
     assert library_mod.model_set_key([str(ckpt)], opts) != key
+
+
+# ----------------------------------------------------------------------------------------------
+# What is stored is data: a JSON record, never code
+
+
+class _Payload:
+    """What an attacker would store: unpickling it runs a command (here: touch a file)."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def _season_A(tmp_path, world):
+    root, files, _ = world
+    lib, db = tmp_path / "lib", tmp_path / "lib.sqlite"
+    _place(lib, files, [r for r in files if r.startswith("Show A/Season 01/")])
+    first, _ = _run(lib, db, tmp_path / "o")
+    return lib, db, first
+
+
+def test_a_stored_record_round_trips_to_the_same_episode(tmp_path, world):
+    from skips.result import from_record, to_record
+
+    lib, db, _ = _season_A(tmp_path, world)
+    with library_mod.Library(db) as L:
+        path = L.conn.execute("SELECT path FROM episodes LIMIT 1").fetchone()[0]
+        r = L.load(path, "x.mp4")
+    again = from_record(json.loads(json.dumps(to_record(r))))
+    # (NaN, the boundaries of season mode alone before it decides, compare equal as JSON text)
+    assert json.dumps(again.to_dict(), sort_keys=True) == json.dumps(r.to_dict(), sort_keys=True)
+    assert json.dumps(to_record(again), sort_keys=True) == json.dumps(to_record(r), sort_keys=True)
+
+
+def test_a_crafted_row_is_refused_in_one_line_and_nothing_runs(tmp_path, world):
+    import pickle
+
+    lib, db, first = _season_A(tmp_path, world)
+    marker = tmp_path / "ran"
+    with contextlib.closing(sqlite3.connect(db)) as c:
+        victim = c.execute("SELECT path FROM episodes ORDER BY path LIMIT 1").fetchone()[0]
+        c.execute("UPDATE episodes SET decided = ? WHERE path = ?", (pickle.dumps(_Payload(marker)), victim))
+        c.commit()
+    doc, log = _run(lib, db, tmp_path / "o")
+    lines = [line for line in log.splitlines() if victim in line]
+    assert len(lines) == 1 and "not a record this version reads" in lines[0] and "1 to decode" in log
+    assert not marker.exists()
+    assert _answers(doc) == _answers(first)
+
+
+def test_a_schema_1_database_is_migrated_unread(tmp_path, world):
+    import pickle
+
+    lib, db, first = _season_A(tmp_path, world)
+    marker = tmp_path / "ran"
+    with contextlib.closing(sqlite3.connect(db)) as c:
+        c.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+        c.execute("UPDATE episodes SET decided = ?", (pickle.dumps(_Payload(marker)),))
+        c.commit()
+    doc, log = _run(lib, db, tmp_path / "o")
+    assert "migrated from schema 1" in log and "2 episodes, 2 to decode" in log
+    assert not marker.exists()
+    assert _answers(doc) == _answers(first)
+    with contextlib.closing(sqlite3.connect(db)) as c:
+        assert c.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == "2"
