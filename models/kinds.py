@@ -60,6 +60,14 @@ class ModelKind:
     inputs: Callable[[Mapping, str, torch.device], tuple] = to_model_inputs
     extra_training_data: Callable[[argparse.Namespace, TrainingClips], TrainingClips] | None = None
     published: bool = False          # one of the three networks of the paper
+    # What its checkpoints offer a whole-episode run (skips/; ``offers``): a calibrated confidence per
+    # boundary, P(within 2 s); a per-second boundary posterior (hedged skips, the season rule's own
+    # probability of a matched time); a segment head (measured OP start / ED end / preview); an answer
+    # that anchors the fusion (it weighs as much as all the other checkpoints together).
+    calibrated_confidence: bool = False
+    boundary_posterior: bool = False
+    segment_head: bool = False
+    anchors_fusion: bool = False
 
 
 # ----------------------------------------------------------------------------------- the builders
@@ -160,10 +168,21 @@ KINDS: dict[str, ModelKind] = {k.name: k for k in (
     ModelKind("avt_normal", _build_avt_normal, _avt_loss, ("loss",), published=True),
     ModelKind("yolt", _build_yolt, _yolt_loss, ("loss", "coarse", "fine", "hit_rate"), published=True),
     ModelKind("dense", _build_dense, _dense_loss, ("loss", "heat", "state", "segment"),
-              inputs=_with_clip_type, extra_training_data=_dense_training_clips),
+              inputs=_with_clip_type, extra_training_data=_dense_training_clips, calibrated_confidence=True,
+              boundary_posterior=True, segment_head=True, anchors_fusion=True),
 )}
+CAPABILITIES = ("calibrated_confidence", "boundary_posterior", "segment_head", "anchors_fusion")
 PUBLISHED_KINDS = tuple(name for name, k in KINDS.items() if k.published)
 MODEL_KINDS = tuple(KINDS)
+
+
+def offers(kind: str | None, capability: str) -> bool:
+    """Does a checkpoint of model kind ``kind`` (its meta's "kind"; None or unknown: nothing) offer
+    ``capability`` (one of CAPABILITIES)?"""
+    if capability not in CAPABILITIES:
+        raise ValueError(f"unknown capability {capability!r}; one of {', '.join(CAPABILITIES)}")
+    k = KINDS.get(kind or "")
+    return bool(k is not None and getattr(k, capability))
 
 
 def get_kind(kind: str) -> ModelKind:

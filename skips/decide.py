@@ -12,7 +12,7 @@ import numpy as np
 
 from skips.inference import LoadedModel
 from skips.options import DEFAULT_MIN_CONFIDENCE, DEFAULT_SURE_CONFIDENCE, PredictOptions
-from skips.prepare import KINDS, Prepared, clip_offset, episode_time
+from skips.prepare import WINDOWS, Prepared, clip_offset, episode_time
 from skips.result import EpisodeResult, preview_range
 
 DEFAULT_MODEL_TRUST = 0.5   # P(within 2 s) of a checkpoint that states no validation figure
@@ -117,20 +117,24 @@ def boundary_confidence(models: Sequence[LoadedModel], per_model: Sequence[dict]
 
 def fuse_boundary(models: Sequence[LoadedModel], per_model: Sequence[dict], name: str, fusion: str):
     """One boundary from every model's answer (``per_model[i][name]``, episode time): the fused
-    answer, its source ("models" or "dense"), the fuse.fuse.ClipFusion and the confidence.
+    answer, its source ("models", or the kind of the one model that answered alone: "dense"), the
+    fuse.fuse.ClipFusion and the confidence.
 
     A dense model weighs as much as all the other models together: they refine its answer where they
     agree with it, never outvote it; where its confidence is at least fuse.fuse.TRUST_MIN it answers
     alone (the rule of demo.py's fusion+dense, fuse.py --weight/--trust)."""
     from fuse.fuse import TRUST_MIN, fuse_clip
+    from models.kinds import offers
 
-    others = sum(p["kind"] != "dense" for p in per_model)
-    weights = [float(max(1, others)) if p["kind"] == "dense" else 1.0 for p in per_model]
+    anchor = [offers(p["kind"], "anchors_fusion") for p in per_model]
+    others = sum(not a for a in anchor)
+    weights = [float(max(1, others)) if a else 1.0 for a in anchor]
     f = fuse_clip([p[name] for p in per_model], fusion, None if fusion == "median" else weights)
     answer, source = f.seconds, "models"
     trusted = [p for p in per_model if p.get("confidence", {}).get(name, 0.0) >= TRUST_MIN]
     if trusted:
-        answer, source = max(trusted, key=lambda p: p["confidence"][name])[name], "dense"
+        best = max(trusted, key=lambda p: p["confidence"][name])
+        answer, source = best[name], best["kind"]
     return answer, source, f, boundary_confidence(models, per_model, name, answer, weights)
 
 
@@ -143,7 +147,7 @@ def decide_episode(rel: str, prepared: Prepared, models: Sequence[LoadedModel],
     res.plot = {"energy": prepared.energy, "text": prepared.text,
                 "scores": [r["per_second"] for r in raw], "clip_seconds": S}
     if options.season:
-        res.plot["chroma"] = {k: prepared.features[k]["chroma"] for k in KINDS}
+        res.plot["chroma"] = {k: prepared.features[k]["chroma"] for k in WINDOWS}
     if not models:   # season mode alone (--weights none): no answer until a sibling's match gives one
         nan = float("nan")
         res.op, res.ed = (nan, nan), (nan, nan)
@@ -210,7 +214,9 @@ def resolve_min_confidence(value: float | None, models: Sequence[LoadedModel]) -
 
 def auto_min_confidence(kinds: Sequence[str | None]) -> float:
     """``--min_confidence auto`` for checkpoints of these model kinds (resolve_min_confidence)."""
-    return DEFAULT_MIN_CONFIDENCE if "dense" in kinds else 0.0
+    from models.kinds import offers
+
+    return DEFAULT_MIN_CONFIDENCE if any(offers(k, "calibrated_confidence") for k in kinds) else 0.0
 
 
 def resolve_sure_confidence(value: float | None, models: Sequence[LoadedModel]) -> tuple[float, str]:
@@ -219,7 +225,9 @@ def resolve_sure_confidence(value: float | None, models: Sequence[LoadedModel]) 
     dense kind), else 0 (nothing to hedge an answer by: every answer kept is kept whole)."""
     if value is not None:
         return float(value), "given"
-    if "dense" in [m.meta.get("kind") for m in models]:
+    from models.kinds import offers
+
+    if any(offers(m.meta.get("kind"), "boundary_posterior") for m in models):
         return DEFAULT_SURE_CONFIDENCE, "auto: a dense model gives a boundary posterior to hedge by"
     return 0.0, "auto: no dense checkpoint, no answer is hedged"
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from skips.prepare import KINDS, Prepared
+from skips.prepare import WINDOWS, Prepared
 
 
 @dataclass
@@ -64,13 +64,14 @@ def model_season_rule(given: Sequence[str] | None) -> Path | None:
 def model_notes(models: Sequence[LoadedModel]) -> list[str]:
     """What a user should know about the checkpoints before trusting the answers."""
     from models.checkpoint import segment_head_trained
+    from models.kinds import offers
 
     if not models:
         return ["no model (--weights none): season mode alone; a boundary is answered only where a sibling "
                 "episode's theme-song match decides it, and the JSON says so per boundary"]
     notes = []
     for m in models:
-        if m.meta.get("kind") == "dense" and not segment_head_trained(m.meta):
+        if offers(m.meta.get("kind"), "segment_head") and not segment_head_trained(m.meta):
             notes.append(
                 f"{m.path}: its segment head was never trained (no spans.json beside its label files, or "
                 "a checkpoint from before this was recorded): it neither caps confidences nor measures "
@@ -128,6 +129,6 @@ def run_models(models: Sequence[LoadedModel], prepared: Prepared, clip_seconds: 
                device: Any) -> list[dict[str, Any]]:
     """Each model on the episode's two clips (one batch of 2).  Per model: clip-time seconds
     and per-second scores for "start" and "end"."""
-    raw = run_batch(models, [prepared.features[c] for c in KINDS], KINDS, clip_seconds, device)
-    return [{k: dict(zip(KINDS, v)) for k, v in r.items()} for r in raw]
+    raw = run_batch(models, [prepared.features[c] for c in WINDOWS], WINDOWS, clip_seconds, device)
+    return [{k: dict(zip(WINDOWS, v)) for k, v in r.items()} for r in raw]
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import numpy as np
 
-from skips.prepare import KINDS, clip_offset
+from skips.prepare import WINDOWS, clip_offset
 from skips.result import EpisodeResult
 
 
@@ -18,7 +18,7 @@ def plot_episode(r: EpisodeResult, path: Path) -> None:
 
     S = r.plot["clip_seconds"]
     fig, axes = plt.subplots(2, 1, figsize=(11, 5.5), constrained_layout=True)
-    for ax, kind in zip(axes, KINDS):
+    for ax, kind in zip(axes, WINDOWS):
         t = clip_offset(kind, r.duration, S) + np.arange(S)
         scale = lambda v: (v - v.min()) / (np.ptp(v) or 1.0)  # noqa: E731
         ax.fill_between(t, 0, scale(r.plot["energy"][kind]), step="post", alpha=0.25, color="grey",

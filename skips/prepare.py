@@ -21,7 +21,7 @@ from datatools.spec import SAMPLE_RATE
 from utils.media import ClipDecodeError, decode_clip
 from utils.preprocess import Options, features_from_decoded
 
-KINDS = ("start", "end")        # the two clips of an episode
+WINDOWS = ("start", "end")        # the two clips of an episode
 
 
 class EpisodeError(RuntimeError):
@@ -195,7 +195,7 @@ def assemble(path: str, clips: Sequence[PreparedClip]) -> Prepared:
 def prepare_episode(path: str, clip_seconds: int, opts: Options, season: bool = False,
                     scan_limit: float = 0.0) -> Prepared:
     """Both windows of an episode, one after the other (prepare_clip)."""
-    return assemble(path, [prepare_clip(path, k, clip_seconds, opts, season, scan_limit) for k in KINDS])
+    return assemble(path, [prepare_clip(path, k, clip_seconds, opts, season, scan_limit) for k in WINDOWS])
 
 
 def _prepare_job(path: str, kind: str | None, clip_seconds: int, opts: Options, season: bool,
@@ -252,7 +252,7 @@ def iter_prepared(paths: Sequence[str], clip_seconds: int, opts: Options, worker
         with (nullcontext(pool) if pool is not None else
               ProcessPoolExecutor(max_workers=min(workers, 2 * len(paths)))) as pool:
             # a few episodes ahead of the workers, never the whole library: memory stays flat
-            jobs = iter([(p, k) for p in paths for k in KINDS])
+            jobs = iter([(p, k) for p in paths for k in WINDOWS])
             futs: dict = {}
 
             def submit(n: int) -> None:
@@ -260,7 +260,7 @@ def iter_prepared(paths: Sequence[str], clip_seconds: int, opts: Options, worker
                     futs[pool.submit(_prepare_job, path, kind, clip_seconds, opts, season,
                                      scan_limit)] = (path, kind)
 
-            submit(2 * workers + 2 * len(KINDS))
+            submit(2 * workers + 2 * len(WINDOWS))
             parts: dict[str, dict[str, tuple]] = {}
             while futs:
                 done, _ = wait(futs, return_when=FIRST_COMPLETED)
@@ -271,14 +271,14 @@ def iter_prepared(paths: Sequence[str], clip_seconds: int, opts: Options, worker
                     parts.setdefault(path, {})[kind] = fut.result()[1:]
                 except Exception as exc:  # the worker process died (e.g. out of memory)
                     parts.setdefault(path, {})[kind] = (None, f"worker crashed: {type(exc).__name__}: {exc}")
-                if len(parts[path]) < len(KINDS):
+                if len(parts[path]) < len(WINDOWS):
                     continue
                 got = parts.pop(path)
-                errors = [got[k][1] for k in KINDS if got[k][0] is None]
+                errors = [got[k][1] for k in WINDOWS if got[k][0] is None]
                 yield (
                     (path, None, errors[0])
                     if errors
-                    else (path, assemble(path, [got[k][0] for k in KINDS]), None)
+                    else (path, assemble(path, [got[k][0] for k in WINDOWS]), None)
                 )
                 bar.update(1)
     finally:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from skips.prepare import KINDS, clip_offset
+from skips.prepare import WINDOWS, clip_offset
 from skips.result import EpisodeResult
 
 EDGES = {"start": ("op_start", "op_end"), "end": ("ed_start", "ed_end")}   # (span start, span end)
@@ -42,7 +42,7 @@ def apply_season_mode(results: Sequence[EpisodeResult], clip_seconds: int,
         return
     fps, kinds, owner = {}, {}, {}
     for i, r in enumerate(good):
-        for kind in KINDS:
+        for kind in WINDOWS:
             fps[f"{i}_{kind}"] = r.plot["chroma"][kind]
             kinds[f"{i}_{kind}"] = kind[0]
             owner[f"{i}_{kind}"] = r.rel
@@ -52,7 +52,7 @@ def apply_season_mode(results: Sequence[EpisodeResult], clip_seconds: int,
         rule, [r.span_end - r.span_start for r in rows.values() if r.source == "season"]
     )
     for i, r in enumerate(good):
-        for kind in KINDS:
+        for kind in WINDOWS:
             row = rows[f"{i}_{kind}"]
             if row.source == "season":
                 _decide_kind(r, kind, row, fingerprint_seconds(fps[row.clip]), clip_seconds, rule, owner)
@@ -90,8 +90,8 @@ def _decide_kind(r: EpisodeResult, kind: str, row, window_s: float, clip_seconds
     # the dense models' own probability of the matched time (their mean per-second posterior), where
     # they looked there: the first S seconds of the head, and only if no later window answered
     posts = [sc[kind] for sc, m in zip(r.plot.get("scores", []), r.models) if "confidence" in m]
-    looked = at <= S and r.source.get(name, "").startswith(("models", "dense")) \
-        and "window" not in r.source.get(name, "")
+    source = r.source.get(name, "")
+    looked = at <= S and source not in ("", "none", "season") and "window" not in source
     q = mass_near(np.mean(posts, 0), at) if posts and looked else None
     d = decide(row.kind, model_clip, p_models, at, row.siblings, row.spread_s, row.span_start,
                row.span_end, window_s, rule, q)
