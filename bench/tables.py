@@ -674,7 +674,7 @@ TABLES: dict[str, tuple[Callable[[], list[Path]], Callable[[list[Path]], str]]] 
     "season_rule_fit": (
         lambda: [
             ROOT / "models" / "shipped" / "season_rule.json",
-            RESULTS / "season_rule_clips_before.json",
+            RESULTS / "historical" / "season_rule_clips_before.json",
             *[f for f in _material_runs() if "season_rule" in _load(f)],
         ],
         season_rule_fit,
