@@ -78,7 +78,8 @@ class SeasonRule:
     reliability: Mapping[str, float] = field(default_factory=lambda: {"one": 0.75, "several": 0.9,
                                                                        "several_spread": 0.6})
     model_trust: float = 0.5
-    # a match of several siblings that agree (bin "several") answers whatever the models' confidence
+    # a match of several siblings that agree (bin "several") answers, whatever the models' confidence,
+    # where the models' answer lies more than agree_s away (decide's step 4); False: weighed as the others
     several_decides: bool = True
     # how far a theme song may lead in before the ED pictures (or ring on after the OP pictures, lead in
     # before them, run on after the ED's) under story: a boundary this far inside the matched song is

@@ -163,6 +163,7 @@ class Library:
         self._lock_fh = None
         self.conn: sqlite3.Connection | None = None
         self.migrated = 0          # episodes of a schema-1 database whose stored form was dropped
+        self._parsed: dict[str, EpisodeResult] = {}   # records ``unreadable`` parsed, for ``load``
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock()
         try:
@@ -294,6 +295,7 @@ class Library:
         """Store one decided episode (before season mode) and its fingerprints, in one transaction."""
         chroma = res.plot.get("chroma") or {}
         blob = json.dumps(to_record(res))
+        self._parsed.pop(res.file, None)
         with self.transaction() as c:
             c.execute("DELETE FROM episodes WHERE path = ?", (res.file,))
             c.execute("INSERT INTO episodes (path, size, mtime_ns, content_key, model_set, ok, error, "
@@ -305,6 +307,7 @@ class Library:
 
     def copy(self, src: str, dst: str, size: int, mtime_ns: int, group: str | None) -> None:
         """A moved or touched file: the stored decision of ``src`` (same content) under ``dst``."""
+        self._parsed.pop(dst, None)
         with self.transaction() as c:
             if src != dst:
                 c.execute("DELETE FROM episodes WHERE path = ?", (dst,))
@@ -329,7 +332,7 @@ class Library:
         JSON), or None when it can; nothing stored is ever run."""
         row = self.conn.execute("SELECT decided FROM episodes WHERE path = ?", (path,)).fetchone()
         try:
-            from_record(json.loads(row[0]) if row and isinstance(row[0], str) else None)
+            self._parsed[path] = from_record(json.loads(row[0]) if row and isinstance(row[0], str) else None)
         except (RecordError, ValueError) as exc:
             return f"its stored decision is not a record this version reads ({exc})"
         return None
@@ -337,13 +340,15 @@ class Library:
     def load(self, path: str, rel: str) -> EpisodeResult:
         """The stored decided episode (before season mode), fingerprints back in ``plot["chroma"]``;
         RecordError for a stored form that is not a record (see ``unreadable``)."""
-        row = self.conn.execute("SELECT decided FROM episodes WHERE path = ?", (path,)).fetchone()
-        if row is None:
-            raise KeyError(path)
-        try:
-            res = from_record(json.loads(row[0]) if isinstance(row[0], str) else None)
-        except ValueError as exc:   # RecordError and JSON errors alike
-            raise RecordError(f"{path}: {exc}") from None
+        res = self._parsed.pop(path, None)   # parsed already by ``unreadable`` this run
+        if res is None:
+            row = self.conn.execute("SELECT decided FROM episodes WHERE path = ?", (path,)).fetchone()
+            if row is None:
+                raise KeyError(path)
+            try:
+                res = from_record(json.loads(row[0]) if isinstance(row[0], str) else None)
+            except ValueError as exc:   # RecordError and JSON errors alike
+                raise RecordError(f"{path}: {exc}") from None
         fps = {w: points_of(b) for w, b in
                self.conn.execute("SELECT window, points FROM fingerprints WHERE path = ?", (path,))}
         if fps:

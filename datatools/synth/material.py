@@ -105,13 +105,11 @@ SPLIT_BY_VARIANT = ("ja",)
 def speech_line(rng: np.random.Generator, voice_name: str) -> str:
     """A made-up dialogue line for an espeak-ng / flite voice: hiragana for Japanese (espeak-ng reads
     kana, not kanji), hanzi for Mandarin and Cantonese, romaji for the others."""
-    from datatools.synth.text import HIRAGANA, Lexicon, sentence
+    from datatools.synth.text import HIRAGANA, Lexicon, pick_letters, sentence
 
     lang = voice_name.split("+", 1)[0]
     if lang == "ja":
-        words = ["".join(HIRAGANA[int(i)] for i in rng.integers(len(HIRAGANA), size=int(rng.integers(2, 5))))
-                 for _ in range(int(rng.integers(3, 8)))]
-        return "、".join(words) + "。"
+        return "、".join(pick_letters(rng, HIRAGANA, 2, 4) for _ in range(int(rng.integers(3, 8)))) + "。"
     if lang in ("cmn", "yue"):
         return Lexicon("zh").sentence(rng)
     return " ".join(sentence(rng) for _ in range(int(rng.integers(1, 3))))

@@ -65,7 +65,8 @@ ZH_PLACES = ("车站", "学校", "港口", "神社", "图书馆", "医院", "公
 ZH_SIGNS = ("营业中", "出口", "禁止入内", "特卖", "公交车站", "闲人免进", "暂停营业", "售票处")
 
 
-def _pick(rng: np.random.Generator, items, lo: int, hi: int) -> str:
+def pick_letters(rng: np.random.Generator, items, lo: int, hi: int) -> str:
+    """``lo``-``hi`` letters of ``items`` drawn at random, as one string."""
     return "".join(items[int(i)] for i in rng.integers(len(items), size=int(rng.integers(lo, hi + 1))))
 
 
@@ -83,9 +84,9 @@ class Lexicon:
 
     def word(self, rng: np.random.Generator, lo: int = 2, hi: int = 4) -> str:
         if self.script == "ja":
-            return _pick(rng, KATAKANA, lo, hi)
+            return pick_letters(rng, KATAKANA, lo, hi)
         if self.script == "zh":
-            return _pick(rng, HANZI, 2, 3)
+            return pick_letters(rng, HANZI, 2, 3)
         return word(rng, lo, hi)
 
     def person(self, rng: np.random.Generator) -> str:
@@ -96,17 +97,17 @@ class Lexicon:
 
     def sentence(self, rng: np.random.Generator) -> str:
         if self.script == "ja":
-            parts = [_pick(rng, KANJI, 1, 2) + _pick(rng, HIRAGANA, 1, 3) for _ in range(int(rng.integers(2, 5)))]
+            parts = [pick_letters(rng, KANJI, 1, 2) + pick_letters(rng, HIRAGANA, 1, 3) for _ in range(int(rng.integers(2, 5)))]
             return "".join(parts) + ("。" if rng.random() < 0.7 else "！")
         if self.script == "zh":
-            return _pick(rng, HANZI, 6, 14) + "。"
+            return pick_letters(rng, HANZI, 6, 14) + "。"
         return sentence(rng)
 
     def title(self, rng: np.random.Generator) -> str:
         if self.script == "ja":
-            return f"{_pick(rng, KANJI, 2, 3)}の{_pick(rng, KATAKANA, 2, 4)}"
+            return f"{pick_letters(rng, KANJI, 2, 3)}の{pick_letters(rng, KATAKANA, 2, 4)}"
         if self.script == "zh":
-            return _pick(rng, HANZI, 2, 4)
+            return pick_letters(rng, HANZI, 2, 4)
         return f"{word(rng)} {word(rng)}".title()
 
     def place(self, rng: np.random.Generator) -> str:
