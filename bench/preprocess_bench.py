@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from datatools import spec
-from utils.text_roi import roi_from_boxes
+from preprocessing.text_roi import roi_from_boxes
 
 
 def make_data(root: Path, clips: int, S: int, seed: int) -> list[Path]:
@@ -75,8 +75,8 @@ def run_ours(videos: list[Path], out: Path, S: int, workers: int, backend: str, 
 def stage_shares(video: Path, S: int, backend: str, ocr_size: int, threads: int) -> dict[str, float]:
     """Seconds per stage on one clip, one process (the detector is loaded beforehand)."""
     from datatools.fileio import atomic_save_npy, atomic_write_json
-    from utils.media import decode_clip, mfcc_from_audio
-    from utils.ocr import detect_seconds, get_detector
+    from preprocessing.media import decode_clip, mfcc_from_audio
+    from preprocessing.ocr import detect_seconds, get_detector
 
     det = get_detector(backend, threads)
     tm: dict[str, float] = {}
@@ -111,7 +111,7 @@ def baseline_clip(video: Path, S: int) -> tuple[np.ndarray, float]:
     import imageio_ffmpeg
     import librosa
 
-    from utils.ocr import get_detector
+    from preprocessing.ocr import get_detector
 
     det = get_detector("easyocr")  # loaded before timing (as a long batch job would)
     t = time.perf_counter()
@@ -137,8 +137,8 @@ def baseline_clip(video: Path, S: int) -> tuple[np.ndarray, float]:
 
 
 def compare_backends(videos: list[Path], S: int, ocr_size: int, threads: int) -> dict:
-    from utils.media import decode_clip
-    from utils.ocr import detect_seconds, get_detector
+    from preprocessing.media import decode_clip
+    from preprocessing.ocr import detect_seconds, get_detector
 
     res: dict = {}
     decoded = [decode_clip(v, S, want_frames=False, want_audio=False, ocr_size=ocr_size)

@@ -3,7 +3,7 @@
 Two figures (not a test):
   1. fingerprinting: ``--fp_clips`` mp4 clips of S seconds (tiny video + AAC audio, written to a
      temporary folder with the imageio-ffmpeg binary) are fingerprinted with
-     ``utils.fingerprint.fingerprint``; prints seconds per clip.
+     ``preprocessing.fingerprint.fingerprint``; prints seconds per clip.
   2. discovery: ``--series`` synthetic series x ``--episodes`` episodes x {_start, _end} clips of
      S seconds.  Their audio is synthesised directly (tonal theme songs identical within a series,
      placed at random times in random tonal "episode" audio) and fingerprinted from memory
@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from utils.fingerprint import (
+from preprocessing.fingerprint import (
     DiscoveryParams,
     discover_siblings,
     estimate_spans,

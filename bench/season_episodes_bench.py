@@ -137,9 +137,9 @@ def groups_of(truth: dict[str, dict]) -> dict[str, list[str]]:
 
 def window_prints(path: str, duration: float, clip_seconds: int, scan_limit: float) -> dict[str, np.ndarray]:
     """The head and tail Chromaprint points of an episode exactly as predict.py --season computes them."""
+    from preprocessing.fingerprint import fingerprint_samples
+    from preprocessing.media import decode_clip
     from skips.prepare import clip_offset, head_fingerprint, head_seconds
-    from utils.fingerprint import fingerprint_samples
-    from utils.media import decode_clip
 
     S = int(clip_seconds)
     first = decode_clip(path, S, 0.0, want_frames=False, want_ocr=False).audio
@@ -154,8 +154,8 @@ def fit(args: argparse.Namespace) -> dict:
 
     from fuse.season import apply_offsets, fit_offsets, season_rows
     from fuse.season_rule import fit_reliability
+    from preprocessing.fingerprint import fingerprint_seconds
     from skips.prepare import clip_offset
-    from utils.fingerprint import fingerprint_seconds
 
     data = Path(args.fit_data)
     truth = json.loads((data / "truth.json").read_text(encoding="utf-8"))

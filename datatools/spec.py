@@ -1,4 +1,5 @@
-"""Fixed feature parameters of SPEC.md section 2 and the processed-data file names, in one place.
+"""Fixed feature parameters of SPEC.md section 2 (with its letterbox rule for frames and text boxes)
+and the processed-data file names, in one place.
 
 Both the preprocessing scripts (writers) and the datasets / predict.py (readers) import these, so
 a processed folder and the models always agree.
@@ -7,6 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import NamedTuple
 
 SAMPLE_RATE = 22050        # Hz, mono
 N_MFCC = 20
@@ -30,6 +32,30 @@ def mfcc_length(clip_seconds: int) -> int:
     SPEC.md writes the formula with a ceiling but gives 8616 for S = 200; the ceiling would give
     8617.  We keep the published figure (8616), so arrays match the published network's input."""
     return int(clip_seconds) * SAMPLE_RATE // HOP_LENGTH + 3
+
+
+class Letterbox(NamedTuple):
+    """Maps source pixel (x, y) to destination (x * sx + ox, y * sy + oy)."""
+    sx: float
+    sy: float
+    ox: int
+    oy: int
+    new_w: int   # size of the resized picture inside the destination canvas
+    new_h: int
+
+
+def letterbox_geometry(src_w: int, src_h: int, dst_w: int, dst_h: int) -> Letterbox:
+    """Fit (src_w, src_h) inside (dst_w, dst_h) keeping the aspect ratio, centred, black bars.
+
+    The scale factors are the *rounded* picture size over the source size, so a box mapped with
+    them lands exactly on the pixels the resized picture puts there."""
+    if src_w <= 0 or src_h <= 0:
+        raise ValueError(f"bad source size {src_w}x{src_h}")
+    scale = min(dst_w / src_w, dst_h / src_h)
+    new_w = min(dst_w, max(1, round(src_w * scale)))
+    new_h = min(dst_h, max(1, round(src_h * scale)))
+    return Letterbox(new_w / src_w, new_h / src_h, (dst_w - new_w) // 2, (dst_h - new_h) // 2,
+                     new_w, new_h)
 
 
 def clip_path(path: str | os.PathLike) -> Path:

@@ -2,7 +2,7 @@
 
 Takes the Chromaprint fingerprints of a clip set (``<stem>_chroma.npy`` from
 utils/extract_fingerprint.py, or computed here from the raw clips), finds without any metadata
-which clips share a theme-song span (utils.fingerprint.discover_siblings: _start clips among _start
+which clips share a theme-song span (preprocessing.fingerprint.discover_siblings: _start clips among _start
 clips, _end clips among _end clips), and writes
   * a submission CSV (SPEC.md section 1): for a ``_start`` clip the end of the shared span (OP end),
     for an ``_end`` clip its start (ED start), each the median over the clip's siblings;
@@ -60,7 +60,7 @@ from fuse.season_rule import (
     model_reliability,
     widen_for_clip_set,
 )
-from utils.fingerprint import (
+from preprocessing.fingerprint import (
     DiscoveryParams,
     FingerprintError,
     MatchParams,
@@ -294,7 +294,7 @@ def _load_fps(args: argparse.Namespace) -> tuple[dict[str, np.ndarray], list[str
         order.append(stem)
 
     if args.data_root:
-        from utils.jobs import discover_clips
+        from preprocessing.jobs import discover_clips
 
         if args.feat_root and len(args.feat_root) > 1:
             raise LabelError("with --data_root give one --feat_root (the processed folder that "

@@ -2,8 +2,8 @@
 timestamps for whole episode files, OP end / ED start in episode time, in player formats.
 
 For every episode the first and the last S seconds (S from the checkpoints) are decoded in memory
-(utils.media.decode_clip, no intermediate files) and turned into features by the same code as the
-preprocessing scripts (utils.preprocess.features_from_decoded); every checkpoint is run on both
+(preprocessing.media.decode_clip, no intermediate files) and turned into features by the same code as the
+preprocessing scripts (preprocessing.stages.features_from_decoded); every checkpoint is run on both
 clips (kind, preset and normalisation come from the checkpoint; models.inputs.predict_seconds),
 several checkpoints are fused per boundary with the K-means rule of fuse/fuse.py, and the clip
 times are mapped back to episode time (start clip: t; end clip: duration - S + t).
@@ -51,7 +51,8 @@ from collections.abc import Sequence
 
 from datatools.segments import CLAIM_CONFIDENCE
 from datatools.spec import DEFAULT_CLIP_SECONDS
-from skips import PredictError, PredictOptions, predict_episodes, predict_library, write_outputs
+from preprocessing.ocr import add_ocr_args
+from skips.formats import write_outputs
 from skips.inference import SHIPPED_DIR
 from skips.library import GROUPINGS
 from skips.options import (
@@ -63,8 +64,9 @@ from skips.options import (
     DEFAULT_SURE_CONFIDENCE,
     DEFAULT_THEME_LENGTH_S,
     FORMATS,
+    PredictOptions,
 )
-from utils.ocr import add_ocr_args
+from skips.pipeline import PredictError, predict_episodes, predict_library
 
 
 def parse_formats(text: str) -> tuple[str, ...]:

@@ -300,7 +300,7 @@ def apply_chapters(r: EpisodeResult) -> tuple[Path | None, str]:
                 last = (proc.stdout + proc.stderr).strip().splitlines()[-1:] or ["no message"]
                 return None, f"{src}: mkvpropedit failed: {last[0]}"
             return src, f"{src}: chapters written in place (mkvpropedit)"
-        from utils.fingerprint import ffmpeg_exe
+        from preprocessing.fingerprint import ffmpeg_exe
 
         meta = Path(tmp) / "chapters.txt"
         meta.write_text(chapters_text(r), encoding="utf-8")

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 
 from datatools.segments import CLAIM_CONFIDENCE
 from datatools.spec import DEFAULT_CLIP_SECONDS
-from utils.media import DEFAULT_OCR_SIZE
-from utils.ocr import DEFAULT_BACKEND, DEFAULT_REUSE_DIFF
+from preprocessing.media import DEFAULT_OCR_SIZE
+from preprocessing.ocr import DEFAULT_BACKEND, DEFAULT_REUSE_DIFF
 
 FORMATS = ("json", "csv", "edl", "chapters", "xml", "jellyfin", "mpv", "aniskip")
 DEFAULT_FORMATS = ("json", "csv")

@@ -17,6 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from datatools.spec import clip_path
+from preprocessing.jobs import VIDEO_EXTS, Clip, discover_clips
+from preprocessing.ocr import BackendUnavailable, check_backend
+from preprocessing.stages import Options
 from skips.decide import (
     apply_skip_margin,
     decide_episode,
@@ -38,9 +41,6 @@ from skips.prepare import iter_prepared, start_pool
 from skips.result import EpisodeResult, PredictionRun
 from skips.scan import scan_late_opening
 from skips.season_mode import apply_season_mode
-from utils.jobs import VIDEO_EXTS, Clip, discover_clips
-from utils.ocr import BackendUnavailable, check_backend
-from utils.preprocess import Options
 
 
 class PredictError(RuntimeError):

@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 
 from datatools.spec import SAMPLE_RATE
-from utils.media import ClipDecodeError, decode_clip
-from utils.preprocess import Options, features_from_decoded
+from preprocessing.media import ClipDecodeError, decode_clip
+from preprocessing.stages import Options, features_from_decoded
 
 WINDOWS = ("start", "end")        # the two clips of an episode
 
@@ -110,9 +110,9 @@ def head_seconds(duration: float, clip_seconds: float, scan_limit: float) -> flo
 def head_fingerprint(path: str, seconds: float, first: np.ndarray, threads: int = 0) -> np.ndarray:
     """Chromaprint points of an episode's first ``seconds``: the first window's decoded audio
     (``first``) and, where the head is longer, the rest decoded as audio alone in the same way
-    (utils.media.decode_clip, the same time origin), so that every head's first S seconds give the
+    (preprocessing.media.decode_clip, the same time origin), so that every head's first S seconds give the
     same points as the window itself."""
-    from utils.fingerprint import fingerprint_samples
+    from preprocessing.fingerprint import fingerprint_samples
 
     n = int(math.ceil(seconds))
     have = first.size // SAMPLE_RATE
@@ -218,7 +218,7 @@ def _warm_worker(ocr_backend: str) -> None:
     import av  # noqa: F401
     import librosa.feature  # noqa: F401
 
-    from utils.ocr import get_detector
+    from preprocessing.ocr import get_detector
     get_detector(ocr_backend, threads=1)
 
 
@@ -304,8 +304,8 @@ def window_features(path: str, starts: Sequence[float], clip_seconds: int, opts:
     boxes and its own MFCC (as the preprocessing computes them for a clip).  Windows that do not
     start on a whole second are decoded one by one.  Stops at the first window that cannot be decoded.
     ``starts`` must be ascending (ValueError otherwise: the covered span is read from its ends)."""
-    from utils.media import mfcc_from_audio
-    from utils.text_roi import roi_from_boxes
+    from preprocessing.media import mfcc_from_audio
+    from preprocessing.text_roi import roi_from_boxes
 
     if any(b < a for a, b in zip(starts, starts[1:])):
         raise ValueError(f"window starts must be ascending, got {list(starts)}")

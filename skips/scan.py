@@ -9,12 +9,12 @@ from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
+from preprocessing.stages import Options
 from skips.decide import fuse_boundary, inner_edge_of, segment_probs, skip_ranges
 from skips.inference import LoadedModel, run_batch
 from skips.options import PredictOptions
 from skips.prepare import window_features
 from skips.result import EpisodeResult
-from utils.preprocess import Options
 
 
 def scan_windows(duration: float, clip_seconds: int, hop: float, limit: float) -> list[float]:

@@ -32,7 +32,7 @@ def apply_season_mode(results: Sequence[EpisodeResult], clip_seconds: int,
     match put it within 2 s of the answer."""
     from fuse.season import load_rule, season_rows
     from fuse.season_rule import widen_for_clip_set
-    from utils.fingerprint import fingerprint_seconds
+    from preprocessing.fingerprint import fingerprint_seconds
 
     rule = load_rule(rule_path)
     offsets = json.loads(Path(rule_path).read_text(encoding="utf-8")) if rule_path else None

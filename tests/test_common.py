@@ -10,7 +10,7 @@ import pytest
 from datatools import fileio as uio
 from datatools import labels, metric
 from datatools.spec import mfcc_length
-from utils import jobs
+from preprocessing import jobs
 
 
 def test_read_labels_and_kinds(tmp_path):

@@ -135,7 +135,7 @@ def test_cli_defaults_are_relative_to_the_script(tmp_path):
     """`python fuse/fuse.py` with no flags in a copy of the repo, run from the repo root and from
     elsewhere, reads fuse/submission_B_3/*.csv and writes fuse/submission_B_3/submission.csv."""
     repo = tmp_path / "repo"
-    for pkg in ("fuse", "datatools", "utils"):
+    for pkg in ("fuse", "datatools", "preprocessing"):
         shutil.copytree(ROOT / pkg, repo / pkg, ignore=shutil.ignore_patterns("__pycache__", "submission_*"))
     d = repo / "fuse" / "submission_B_3"
     for i, vals in enumerate(TABLE):

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("datatools", "utils", "models", "fuse", "skips", "workflow", "bench")
+PACKAGES = ("datatools", "preprocessing", "utils", "models", "fuse", "skips", "workflow", "bench")
 SCRIPTS = {p.stem for p in ROOT.glob("*.py")}
 
 

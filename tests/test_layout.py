@@ -19,7 +19,7 @@ import pytest
 from datatools.dataset import DatasetError, find_test_clips, labelled_clips
 from datatools.labels import LabelError, read_labels, read_submission
 from datatools.spec import MFCC_SUFFIX, clip_path, rel_to_root
-from utils.jobs import discover_clips
+from preprocessing.jobs import discover_clips
 
 ROOT = Path(__file__).resolve().parent.parent
 S = 20

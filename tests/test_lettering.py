@@ -26,7 +26,7 @@ def _cjk_font():
 
 
 def test_cjk_lettering_is_drawn_and_found_by_the_text_detector():
-    from utils.ocr import get_detector
+    from preprocessing.ocr import get_detector
 
     f = _cjk_font()
     w = Writer("ja", f.path, f.index)

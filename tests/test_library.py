@@ -20,11 +20,11 @@ import pytest
 
 import predict
 from datatools.synth import generate_dataset
+from preprocessing.fingerprint import fingerprint_seconds
 from skips import PredictError, PredictOptions, predict_library
 from skips import library as library_mod
 from skips import pipeline as pipeline_mod
 from skips.prepare import head_seconds
-from utils.fingerprint import fingerprint_seconds
 
 S = 60
 SYNTH_KW = dict(difficulty="easy", clip_seconds=S, full_episodes=True, min_minutes=2.1, max_minutes=2.3,

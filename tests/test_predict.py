@@ -20,10 +20,10 @@ import pytest
 
 import predict
 from datatools.synth import decode_stamp, generate_dataset
+from preprocessing.media import decode_clip
+from preprocessing.stages import Options
 from skips import decide, formats, inference, prepare, result, scan, season_mode
 from skips.options import PredictOptions
-from utils.media import decode_clip
-from utils.preprocess import Options
 
 S = 20
 SYNTH_KW = dict(difficulty="easy", clip_seconds=S, full_episodes=True, min_minutes=0.7, max_minutes=0.9,
@@ -299,7 +299,7 @@ def test_season_mode_uses_shared_theme_spans_in_episode_time():
     season mode replaces the model consensus by the shared span, mapped to episode time (the
     end clip at duration - S), and says so; the OP/ED skip ranges come from the span."""
     from bench.season_bench import SYNTH_RATE, make_clip_audio, make_song
-    from utils.fingerprint import fingerprint_samples
+    from preprocessing.fingerprint import fingerprint_samples
 
     S, song_s = 120, 40.0
     op, ed = make_song(101, song_s), make_song(202, song_s)

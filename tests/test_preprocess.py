@@ -17,8 +17,9 @@ import numpy as np
 import pytest
 
 from datatools import spec
-from utils.media import decode_clip, letterbox_geometry, mfcc_from_audio
-from utils.text_roi import roi_from_boxes
+from datatools.spec import letterbox_geometry
+from preprocessing.media import decode_clip, mfcc_from_audio
+from preprocessing.text_roi import roi_from_boxes
 
 ROOT = Path(__file__).resolve().parent.parent
 BITS = 4  # stamp grid is BITS x BITS cells -> frame indices up to 2**16 - 1
@@ -206,8 +207,8 @@ def _iou(a: np.ndarray, b: np.ndarray) -> float:
 def test_ocr_roi_overlaps_true_text(backend):
     import cv2
 
-    from utils.media import reduced_size
-    from utils.ocr import detect_seconds, get_detector
+    from preprocessing.media import reduced_size
+    from preprocessing.ocr import detect_seconds, get_detector
 
     W, H = 640, 360
     credits, truth = _text_frame(W, H, [("Director  Kenji Sato", 120, 110),
@@ -233,7 +234,7 @@ def test_rapidocr_drops_shape_blobs():
     dropped, the text line beside it is kept."""
     import cv2
 
-    from utils.ocr import drop_blobs, get_detector
+    from preprocessing.ocr import drop_blobs, get_detector
 
     img = np.full((270, 480, 3), (90, 180, 110), np.uint8)
     cv2.rectangle(img, (300, 20), (470, 180), (140, 80, 150), -1)
@@ -337,7 +338,7 @@ def test_resume_and_interrupted_write(tmp_path, capfd, monkeypatch):
 
 
 @pytest.mark.parametrize("script", ["utils/preprocess.py", "utils/extract_audio.py",
-                                    "utils/extract_video.py", "datatools/text_extract.py",
+                                    "utils/extract_video.py", "utils/text_extract.py",
                                     "utils/extract_textROI.py"])
 def test_scripts_run_as_file_and_module(script):
     for cmd in ([sys.executable, script, "--help"],
@@ -348,10 +349,10 @@ def test_scripts_run_as_file_and_module(script):
 
 
 def test_single_stage_scripts(tmp_path):
-    from datatools.text_extract import main as ocr_main
     from utils.extract_audio import main as audio_main
     from utils.extract_textROI import main as roi_main
     from utils.extract_video import main as video_main
+    from utils.text_extract import main as ocr_main
 
     data, out = tmp_path / "d", tmp_path / "o"
     data.mkdir()
@@ -401,7 +402,7 @@ def test_synth_stamped_frames(tmp_path_factory, fps, size):
 
 
 def test_synth_roi_vs_true_text(tmp_path_factory):
-    from utils.ocr import DEFAULT_BACKEND, detect_seconds, get_detector
+    from preprocessing.ocr import DEFAULT_BACKEND, detect_seconds, get_detector
 
     ious = []
     for video in _synth(tmp_path_factory, "text", "29.97", (320, 240), text_truth=True):

@@ -15,8 +15,8 @@ import pytest
 from bench.season_bench import SYNTH_RATE, make_clip_audio, make_song, write_clip
 from datatools.labels import read_submission, write_labels, write_submission
 from datatools.spec import CHROMA_SUFFIX
-from utils import fingerprint as chroma
-from utils.fingerprint import (
+from preprocessing import fingerprint as chroma
+from preprocessing.fingerprint import (
     POINT_SECONDS,
     discover_siblings,
     fingerprint,
@@ -249,12 +249,12 @@ def test_preprocess_driver_fingerprint_stage(season, tmp_path):
     fingerprint that ffmpeg computes from the file over the whole clip."""
     import shutil
 
-    from utils import preprocess
+    from preprocessing.cli import run_cli
 
     clip = sorted(season["clips"].glob("*_start.mp4"))[0]
     (tmp_path / "one").mkdir()
     shutil.copy(clip, tmp_path / "one" / clip.name)
-    assert preprocess.run_cli(["mfcc", "chroma"], "test", ["--data_root", str(tmp_path / "one"),
+    assert run_cli(["mfcc", "chroma"], "test", ["--data_root", str(tmp_path / "one"),
                               "--save_root", str(tmp_path / "out"), "--clip_seconds", str(CLIP_S),
                               "--workers", "1"]) == 0
     via_driver = np.load(tmp_path / "out" / f"{clip.stem}{CHROMA_SUFFIX}")

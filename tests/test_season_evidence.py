@@ -10,9 +10,9 @@ from __future__ import annotations
 import pytest
 
 from bench.season_bench import SYNTH_RATE, make_clip_audio, make_song
+from preprocessing.fingerprint import fingerprint_samples
 from skips import season_mode
 from skips.result import EpisodeResult
-from utils.fingerprint import fingerprint_samples
 
 S = 120            # the models' window
 HEAD = 400.0       # the head fingerprinted (--scan_limit)

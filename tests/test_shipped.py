@@ -77,9 +77,9 @@ def test_shipped_model_finds_both_boundaries_on_generated_episodes(tmp_path):
     2 s (the model's unseen-series rate is 90 % within 2 s, models/shipped/results/zero_shot_test.json;
     with this seed all four are within 0.6 s)."""
     from datatools.synth import generate_dataset
+    from preprocessing.media import decode_clip
+    from preprocessing.stages import Options, features_from_decoded
     from skips.inference import load_models, run_batch
-    from utils.media import decode_clip
-    from utils.preprocess import Options, features_from_decoded
 
     spans = generate_dataset(tmp_path, series=2, episodes=1, clip_seconds=200, seed=2026, workers=2,
                              progress=False, render_fps=5, min_minutes=7, max_minutes=8)["episodes"]

@@ -204,7 +204,8 @@ def test_statistics_change_at_the_labelled_boundary(dataset):
 def test_stamp_round_trip_pure_and_through_the_codec(stamped):
     from PIL import Image
 
-    from utils.media import letterbox_geometry, paste_letterbox
+    from datatools.spec import letterbox_geometry
+    from preprocessing.media import paste_letterbox
     for w, h in ((320, 180), (320, 240), (1280, 720), (128, 96)):
         geo = letterbox_geometry(w, h, 88, 66)
         for n in (0, 1, 599, 4321, 65535):

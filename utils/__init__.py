@@ -1,1 +1,1 @@
-"""Offline preprocessing scripts (features written once, read by training) and shared helpers."""
+"""The published preprocessing scripts, one command per output (the engine is the preprocessing package)."""

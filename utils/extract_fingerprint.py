@@ -22,8 +22,8 @@ import numpy as np
 
 from datatools.fileio import atomic_save_npy
 from datatools.spec import CHROMA_SUFFIX
-from utils.fingerprint import FingerprintError, NoAudioError, fingerprint
-from utils.jobs import Clip, ClipError, add_job_args, check_meta, clips_from_args, run_jobs
+from preprocessing.fingerprint import FingerprintError, NoAudioError, fingerprint
+from preprocessing.jobs import Clip, ClipError, add_job_args, check_meta, clips_from_args, run_jobs
 
 
 def outputs(clip: Clip, save_root: str) -> list[Path]:

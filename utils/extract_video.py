@@ -15,7 +15,7 @@ import sys
 
 
 def main(argv: list[str] | None = None) -> int:
-    from utils.preprocess import run_cli
+    from preprocessing.cli import run_cli
 
     return run_cli(["frames"], "1-fps letterboxed frames (<stem>_frames.npy) of each clip.", argv)
 

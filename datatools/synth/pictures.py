@@ -201,7 +201,7 @@ class Scene:
     def _build_material(self, W: int, H: int):
         """The same shot from real material (datatools/synth/material_media.py): a real background
         panned like the texture, real cut-outs moving like the shapes, sometimes letterbox bars."""
-        from datatools.synth import material_media as mm
+        import datatools.synth.material_media as mm
         rng = np.random.default_rng([self.seed, 7])
         margin = {"op": 0.5, "ed": 0.15, "closeup": 0.06, "action": 0.5, "montage": 0.3, "still": 0.0,
                   "card": 0.0}.get(self.style, 0.25)
@@ -277,7 +277,7 @@ def decode_stamp(img_rgb: np.ndarray, src_size: tuple[int, int] | None = None) -
     """Read the frame index from a stamped frame, full size or resized and letterboxed.
 
     ``src_size`` is the (width, height) of the source video; the picture area inside ``img_rgb``
-    is then found with the same letterbox geometry as preprocessing (utils.media), and each cell
+    is then found with the same letterbox geometry as preprocessing (datatools.spec), and each cell
     is read from its central half, so a pixel of rounding or blur does not matter.  Without
     ``src_size`` the whole image is taken as the picture."""
     img = np.asarray(img_rgb)
@@ -285,7 +285,7 @@ def decode_stamp(img_rgb: np.ndarray, src_size: tuple[int, int] | None = None) -
     if src_size is None:
         ox, oy, pw, ph = 0, 0, w, h
     else:
-        from utils.media import letterbox_geometry
+        from datatools.spec import letterbox_geometry
         geo = letterbox_geometry(int(src_size[0]), int(src_size[1]), w, h)
         ox, oy, pw, ph = geo.ox, geo.oy, geo.new_w, geo.new_h
     grey = img.astype(np.float32).mean(axis=2) if img.ndim == 3 else img.astype(np.float32)

@@ -1,8 +1,8 @@
 """Text boxes per second (<stem>_ocr.json) with an OCR detector: the published script name for the
-preprocessing driver's ``ocr`` stage (the detectors live in utils/ocr.py).
+preprocessing driver's ``ocr`` stage (the detectors live in preprocessing/ocr.py).
 
-    python -m datatools.text_extract --data_root data/data_A/train --save_root work_dir/processed
-    python datatools/text_extract.py --data_root clips/ --save_root out/ --ocr_backend easyocr
+    python -m utils.text_extract --data_root data/data_A/train --save_root work_dir/processed
+    python utils/text_extract.py --data_root clips/ --save_root out/ --ocr_backend easyocr
 
 Flags as for every preprocessing script (utils/preprocess.py), plus the OCR ones (--ocr_backend,
 --ocr_size, --reuse_diff).
@@ -13,7 +13,7 @@ import sys
 
 
 def main(argv: list[str] | None = None) -> int:
-    from utils.preprocess import run_cli
+    from preprocessing.cli import run_cli
 
     return run_cli(["ocr"], "Text boxes per second (<stem>_ocr.json) with an OCR detector.", argv)
 

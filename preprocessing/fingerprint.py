@@ -14,7 +14,7 @@ an OP (or ED) share a long run of near-identical Chromaprint points.  This modul
 No CLI here: ``fuse/season.py`` (submission for a clip set), ``utils/extract_fingerprint.py``
 (preprocessing) and ``predict.py --season`` call these functions.
 
-    from utils.fingerprint import fingerprint, match_fingerprints, discover_siblings
+    from preprocessing.fingerprint import fingerprint, match_fingerprints, discover_siblings
     a = fingerprint("ep1_start.mp4"); b = fingerprint("ep2_start.mp4")
     span = match_fingerprints(a, b)      # Span(a_start=…, a_end=…, b_start=…, b_end=…) or None
 """

@@ -10,8 +10,8 @@ detected at a reduced size (``--ocr_size``, long side), a second whose frame bar
 the last detected one reuses its boxes (``--reuse_diff``), and EasyOCR runs in batches.
 Boxes are stored in *source* pixels, so ROI maps can be redrawn at any size.
 
-Used by the preprocessing driver (utils/preprocess.py, whose ``ocr`` stage writes
-``<stem>_ocr.json``; datatools/text_extract.py is that stage's own script) and by predict.py.
+Used by the preprocessing stages (preprocessing/stages.py, whose ``ocr`` stage writes
+``<stem>_ocr.json``; utils/text_extract.py is that stage's own script) and by predict.py.
 ``<stem>_ocr.json``: {"frame_size": [w, h], "backend", "ocr_size", "seconds": [[quad, ...]
 per second]}, each quad four [x, y] points in source pixels.
 """

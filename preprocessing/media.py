@@ -3,14 +3,14 @@ mono 22 050 Hz audio, all in memory (no temp wav, no intermediate video).
 
 The frame kept for second k is the one *shown* at t = start_s + k: the last frame whose
 presentation time is <= that instant.  Seconds past the end of the video are black.  Also holds
-the letterbox geometry (one pure function, reused by the text-ROI mapping) and the MFCC.
+the MFCC; the letterbox geometry is the frame rule of datatools/spec.py (letterbox_geometry).
 
-    from utils.media import decode_clip, mfcc_from_audio
+    from preprocessing.media import decode_clip, mfcc_from_audio
     clip = decode_clip("ep01_start.mp4", clip_seconds=200)          # whole clip
     tail = decode_clip("episode.mkv", 200, start_s=duration - 200)   # last 200 s of an episode
     mfcc = mfcc_from_audio(clip.audio, 200)                          # float32 (20, 8616)
 
-No command of its own; used by utils/preprocess.py, utils/extract_*.py and predict.py.
+No command of its own; used by preprocessing/stages.py (the utils/ scripts) and predict.py.
 """
 from __future__ import annotations
 
@@ -18,11 +18,20 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple
 
 import numpy as np
 
-from datatools.spec import FRAME_H, FRAME_W, HOP_LENGTH, N_FFT, N_MFCC, SAMPLE_RATE, mfcc_length
+from datatools.spec import (
+    FRAME_H,
+    FRAME_W,
+    HOP_LENGTH,
+    N_FFT,
+    N_MFCC,
+    SAMPLE_RATE,
+    Letterbox,
+    letterbox_geometry,
+    mfcc_length,
+)
 
 # A frame whose timestamp lies this little after t = k still counts as shown at k: container time
 # bases (e.g. 1/1000 s in Matroska) round presentation times by up to half a tick.
@@ -32,30 +41,6 @@ DEFAULT_OCR_SIZE = 480  # long side of the frames handed to the text detector
 
 class ClipDecodeError(RuntimeError):
     """The file cannot be used: unreadable, no video stream, no decodable frame."""
-
-
-class Letterbox(NamedTuple):
-    """Maps source pixel (x, y) to destination (x * sx + ox, y * sy + oy)."""
-    sx: float
-    sy: float
-    ox: int
-    oy: int
-    new_w: int   # size of the resized picture inside the destination canvas
-    new_h: int
-
-
-def letterbox_geometry(src_w: int, src_h: int, dst_w: int, dst_h: int) -> Letterbox:
-    """Fit (src_w, src_h) inside (dst_w, dst_h) keeping the aspect ratio, centred, black bars.
-
-    The scale factors are the *rounded* picture size over the source size, so a box mapped with
-    them lands exactly on the pixels the resized picture puts there."""
-    if src_w <= 0 or src_h <= 0:
-        raise ValueError(f"bad source size {src_w}x{src_h}")
-    scale = min(dst_w / src_w, dst_h / src_h)
-    new_w = min(dst_w, max(1, round(src_w * scale)))
-    new_h = min(dst_h, max(1, round(src_h * scale)))
-    return Letterbox(new_w / src_w, new_h / src_h, (dst_w - new_w) // 2, (dst_h - new_h) // 2,
-                     new_w, new_h)
 
 
 def paste_letterbox(resized: np.ndarray, geo: Letterbox, dst_h: int, dst_w: int) -> np.ndarray:

@@ -1,10 +1,10 @@
 """Text-ROI maps from OCR boxes: each box (a quad in source pixels, possibly rotated or partly
 outside the frame) is mapped through the same letterbox transform as the 66 x 88 frames
-(utils.media.letterbox_geometry) onto the 27 x 36 grid and its axis-aligned bounding rectangle is
+(datatools.spec.letterbox_geometry) onto the 27 x 36 grid and its axis-aligned bounding rectangle is
 filled with 1 (every cell it touches); degenerate boxes are dropped, coordinates clipped to the grid.
 
 The pure functions behind ``utils/extract_textROI.py`` (the published stage script) and the
-preprocessing driver ``utils/preprocess.py``.
+preprocessing stages (``preprocessing/stages.py``).
 """
 from __future__ import annotations
 
@@ -13,8 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from datatools.spec import ROI_H, ROI_W
-from utils.media import letterbox_geometry
+from datatools.spec import ROI_H, ROI_W, letterbox_geometry
 
 
 def roi_from_boxes(seconds: Sequence[Sequence], frame_size: tuple[int, int], clip_seconds: int,
@@ -49,5 +48,5 @@ def roi_from_boxes(seconds: Sequence[Sequence], frame_size: tuple[int, int], cli
 
 
 def roi_from_record(rec: dict, clip_seconds: int) -> np.ndarray:
-    """ROI maps from a loaded ``_ocr.json`` record (utils.ocr.read_ocr)."""
+    """ROI maps from a loaded ``_ocr.json`` record (preprocessing.ocr.read_ocr)."""
     return roi_from_boxes(rec["seconds"], tuple(rec["frame_size"]), clip_seconds)

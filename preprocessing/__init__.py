@@ -1,0 +1,1 @@
+"""Preprocessing engine: clip decoding, features, OCR, text ROI, fingerprints, the stages and job runner."""
