@@ -68,6 +68,9 @@ class ModelKind:
     boundary_posterior: bool = False
     segment_head: bool = False
     anchors_fusion: bool = False
+    # Translation-equivariant: it learns a boundary at every position of a clip, so it trains with a
+    # temporal-shift augmentation of a third of the clip (the published heads are position-bound).
+    position_free: bool = False
 
 
 # ----------------------------------------------------------------------------------- the builders
@@ -169,7 +172,7 @@ KINDS: dict[str, ModelKind] = {k.name: k for k in (
     ModelKind("yolt", _build_yolt, _yolt_loss, ("loss", "coarse", "fine", "hit_rate"), published=True),
     ModelKind("dense", _build_dense, _dense_loss, ("loss", "heat", "state", "segment"),
               inputs=_with_clip_type, extra_training_data=_dense_training_clips, calibrated_confidence=True,
-              boundary_posterior=True, segment_head=True, anchors_fusion=True),
+              boundary_posterior=True, segment_head=True, anchors_fusion=True, position_free=True),
 )}
 CAPABILITIES = ("calibrated_confidence", "boundary_posterior", "segment_head", "anchors_fusion")
 PUBLISHED_KINDS = tuple(name for name, k in KINDS.items() if k.published)

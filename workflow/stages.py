@@ -18,6 +18,7 @@ from pathlib import Path
 
 from datatools.fileio import atomic_write_text, read_metrics
 from datatools.labels import read_labels, write_submission
+from models.kinds import get_kind
 
 ROOT = Path(__file__).resolve().parent.parent   # the repository: the scripts run from here
 
@@ -55,25 +56,30 @@ SIZES = {
                      lr=1e-3, shift_aug=10, render_fps=5),
 }
 
-# (csv name, run folder, checkpoint file) of the five published submissions; {E} = last epoch.
-RUNS = {"avt": ("avt_main.py", []), "avt_normal": ("avt_normal_main.py", []),
-        "yolt": ("avt_yolt_main.py", ["--data_seed", "2"]),
+# The training runs: run folder -> (script, extra flags, model kind of models/kinds.py).
+RUNS = {"avt": ("avt_main.py", [], "avt"), "avt_normal": ("avt_normal_main.py", [], "avt_normal"),
+        "yolt": ("avt_yolt_main.py", ["--data_seed", "2"], "yolt"),
         # the fourth kind (models/dense.py): not one of the published five, fused beside them
-        "dense": ("avt_dense_main.py", [])}
-DENSE_CKPT = "avnet_bestmodel.pth"
-# The dense kind counts as this many agreeing inputs in its fusion with the published five: as
-# many as all of them together, so they refine its answer where they agree with it but can never
-# outvote it (an even 5-5 split goes to the tighter cluster, and a lone input has no spread).
-DENSE_WEIGHT = 5.0
+        "dense": ("avt_dense_main.py", [], "dense")}
+# The run whose kind anchors the fusion (models.kinds: anchors_fusion): its submission stays out of
+# the published folder and is fused beside the five with ANCHOR_WEIGHT and its confidence.
+ANCHOR = next(name for name, (_, _, kind) in RUNS.items() if get_kind(kind).anchors_fusion)
+ANCHOR_CKPT = "avnet_bestmodel.pth"
+# The anchor counts as this many agreeing inputs in its fusion with the published five: as many as
+# all of them together, so they refine its answer where they agree with it but can never outvote it
+# (an even 5-5 split goes to the tighter cluster, and a lone input has no spread) ...
+ANCHOR_WEIGHT = 5.0
 # ... and where its confidence (posterior mass within 2 s) is at least fuse.fuse.TRUST_MIN, its
 # answer is taken as it is (`fuse.py --trust`): on realistic data the published kinds are far less
 # precise and would only pull it away.
 
 
-def dense_shift(size: DemoSize) -> int:
-    """Temporal-shift augmentation of the dense kind: a third of the clip (it is translation-
-    equivariant and learns from every position; the published heads are position-bound)."""
+def wide_shift(size: DemoSize) -> int:
+    """Temporal-shift augmentation of a position-free kind (models.kinds: position_free): a third of
+    the clip, or the demo size's own shift where that is wider."""
     return max(size.shift_aug, size.clip_seconds // 3)
+
+
 FIVE = [("avt_best", "avt", "avnet_bestmodel.pth"),
         ("avt_normal_best", "avt_normal", "avnet_bestmodel.pth"),
         ("avt_normal_last", "avt_normal", "avnet_epoch{E}.pth"),
@@ -131,7 +137,7 @@ def stage_train(out: Path, size: DemoSize, data: Path | None = None, feats: Path
     from tqdm import tqdm
 
     procs = {}
-    for name, (script, extra) in RUNS.items():
+    for name, (script, extra, kind) in RUNS.items():
         run_dir = out / "runs" / name
         if (run_dir / f"avnet_epoch{size.epochs}.pth").is_file():
             print(f"train {name}: finished earlier, skipping")
@@ -169,8 +175,8 @@ def stage_train(out: Path, size: DemoSize, data: Path | None = None, feats: Path
             "auto",
             *extra,
         ]
-        if name == "dense":
-            cmd += ["--shift_aug", dense_shift(size)]
+        if get_kind(kind).position_free:
+            cmd += ["--shift_aug", wide_shift(size)]
         print("$ " + " ".join(map(str, cmd)) + f"  > {run_dir / 'console.log'}", flush=True)
         log = open(run_dir / "console.log", "ab")
         env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONUNBUFFERED="1")
@@ -226,14 +232,14 @@ def stage_test(out: Path, size: DemoSize, fuse_dir: Path, data: Path | None = No
         dest = fuse_dir / f"{csv_name}.csv"
         shutil.copyfile(test_dir / "submission.csv", dest)
         csvs.append(dest)
-    # The dense kind's submission (and its confidence sidecar) stays out of the published folder,
-    # whose every CSV the published `python fuse/fuse.py` would fuse.
-    test_dir = out / "runs" / "testB_dense"
-    run([sys.executable, RUNS["dense"][0], "--testB", "--weights", out / "runs" / "dense" / DENSE_CKPT,
+    # The anchor's submission (and its confidence sidecar) stays out of the published folder, whose
+    # every CSV the published `python fuse/fuse.py` would fuse.
+    test_dir = out / "runs" / f"testB_{ANCHOR}"
+    run([sys.executable, RUNS[ANCHOR][0], "--testB", "--weights", out / "runs" / ANCHOR / ANCHOR_CKPT,
          "--data_root", data or out / "data", *_feat_flag(feats), "--preset", "tiny", "--clip_seconds",
          size.clip_seconds, "--num_workers", 0, "--device", "cpu", "--save_prefix", test_dir])
-    shutil.copyfile(test_dir / "submission.csv", out / "dense.csv")
-    shutil.copyfile(test_dir / "submission_confidence.csv", out / "dense_confidence.csv")
+    shutil.copyfile(test_dir / "submission.csv", out / f"{ANCHOR}.csv")
+    shutil.copyfile(test_dir / "submission_confidence.csv", out / f"{ANCHOR}_confidence.csv")
     return csvs
 
 
@@ -296,8 +302,10 @@ def stage_fuse_and_score(out: Path, csvs: list[Path], sidecar: Path, fuse_dir: P
     run([py, "fuse/fuse.py", "--inputs", *csvs, "--output", fused_season, "--season", sidecar,
          "--season_rule", rule, "--quiet"])
     fused_dense = out / "fused_dense_submission.csv"
-    dense_flags = ["--weight", f"dense={DENSE_WEIGHT:g}", "--trust", f"dense={out / 'dense_confidence.csv'}"]
-    run([py, "fuse/fuse.py", "--inputs", *csvs, out / "dense.csv", "--output", fused_dense, *dense_flags,
+    anchor_csv = out / f"{ANCHOR}.csv"
+    dense_flags = ["--weight", f"{ANCHOR}={ANCHOR_WEIGHT:g}", "--trust",
+                   f"{ANCHOR}={out / f'{ANCHOR}_confidence.csv'}"]
+    run([py, "fuse/fuse.py", "--inputs", *csvs, anchor_csv, "--output", fused_dense, *dense_flags,
          "--quiet"])
     fused_dense_season = out / "fused_dense_season_submission.csv"
     run(
@@ -306,7 +314,7 @@ def stage_fuse_and_score(out: Path, csvs: list[Path], sidecar: Path, fuse_dir: P
             "fuse/fuse.py",
             "--inputs",
             *csvs,
-            out / "dense.csv",
+            anchor_csv,
             "--output",
             fused_dense_season,
             *dense_flags,
@@ -320,9 +328,9 @@ def stage_fuse_and_score(out: Path, csvs: list[Path], sidecar: Path, fuse_dir: P
     preds = {p.stem: p for p in csvs}
     preds["fusion"] = fused
     preds["fusion+season"] = fused_season
-    preds["dense"] = out / "dense.csv"
-    preds["fusion+dense"] = fused_dense
-    preds["fusion+dense+season"] = fused_dense_season
+    preds[ANCHOR] = anchor_csv
+    preds[f"fusion+{ANCHOR}"] = fused_dense
+    preds[f"fusion+{ANCHOR}+season"] = fused_dense_season
     preds["baseline"] = baseline_submission(out, data, truth)
     labels = truth or out / "truth" / "testB_labels.txt"
     results = {}
@@ -341,4 +349,4 @@ def stage_report(out: Path, size: DemoSize, results: dict[str, dict], timings: d
     return write_report(out, size, results, timings, reused, sidecar,
                         spans_path=out / "truth" / "testB_spans.json",
                         submissions={n: fuse_dir / f"{n}.csv" for n, _, _ in FIVE}
-                        | {"fusion": out / "fused_submission.csv", "dense": out / "dense.csv"})
+                        | {"fusion": out / "fused_submission.csv", ANCHOR: out / f"{ANCHOR}.csv"})
