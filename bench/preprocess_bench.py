@@ -180,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0, help="generator seed (default: 0)")
     p.add_argument("--out", default=None,
                    help="also write the report as JSON with the command, commit, machine and date "
-                        "(the README's table reads bench/results/preprocess_bench.json)")
+                        "(the table in docs/benchmarks.md reads bench/results/preprocess_bench.json)")
     args = p.parse_args(argv)
     S = args.clip_seconds
     videos = make_data(Path(args.data), args.clips, S, args.seed)

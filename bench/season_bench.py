@@ -139,7 +139,7 @@ def main(argv: list[str] | None = None) -> None:
                     help="folder caching the synthesised fingerprints between runs")
     ap.add_argument("--out", default=None,
                     help="also write the figures as JSON with the command, commit, machine and date "
-                         "(the README quotes bench/results/season_bench.json)")
+                         "(docs/benchmarks.md quotes bench/results/season_bench.json)")
     args = ap.parse_args(argv)
     report: dict = {"clip_seconds": args.clip_seconds, "series": args.series, "episodes": args.episodes}
     from tqdm import tqdm

@@ -239,8 +239,8 @@ def score_groups(doc: dict, truth: dict[str, dict]) -> dict[str, dict]:
 
 
 def check(scores: dict[str, dict], plain: dict[str, dict]) -> dict[str, bool]:
-    """The issue's bars (fixed in the README before the first run) on the season group, and that season
-    mode is never worse than without it in any group (story-safe share, boundaries answered)."""
+    """The issue's bars (fixed in docs/benchmarks.md before the first run) on the season group, and
+    that season mode is never worse than without it in any group (story-safe share, boundaries answered)."""
     s = scores["season"]
     b = s["boundaries"]
     out = {

@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def load(folder: Path) -> dict:
     """A run's accuracy.json: the file itself, or the --out folder holding it (bench/results/ keeps
-    copies of the runs the README quotes, so the figures outlive work_dir)."""
+    copies of the runs the docs quote, so the figures outlive work_dir)."""
     path = folder if folder.suffix == ".json" else folder / "accuracy.json"
     if not path.is_file():
         raise SystemExit(f"error: {path}: not found (run bench/accuracy_bench.py --out {folder} first)")

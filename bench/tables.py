@@ -1,18 +1,22 @@
-"""The README's result tables, regenerated from the result files committed in the repository.
+"""The result tables of the README and of docs/*.md, regenerated from the result files committed in
+the repository.
 
     python -m bench.tables              # print every table
-    python -m bench.tables --write      # rewrite the tables in README.md
-    python -m bench.tables --check      # exit 1 (naming the table) when README.md differs from the files
+    python -m bench.tables --write      # rewrite the tables in README.md and every docs/*.md
+    python -m bench.tables --check      # exit 1 (naming document and table) when one differs from its files
+    python -m bench.tables --check --doc docs/benchmarks.md    # only the documents named
 
-Every generated table sits in README.md between two markers::
+Every generated table sits in one of those documents between two markers::
 
     <!-- table NAME (python -m bench.tables; from FILE, ...) -->
     ...
     <!-- /table NAME -->
 
 and the first line inside names the committed file(s) it comes from.  Editing a number by hand makes
-``--check`` (and the test suite, tests/test_tables.py) fail.  A table whose files are not committed
-yet is printed as a line saying so, never with figures.
+``--check`` (and the test suite, tests/test_tables.py) fail.  Each table this module knows sits in
+exactly one document: checking all of them (the default) also fails on a table found in none, or in
+more than one place.  A table whose files are not committed yet is printed as a line saying so, never
+with figures.
 """
 from __future__ import annotations
 
@@ -22,12 +26,13 @@ import math
 import re
 import statistics
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 README = ROOT / "README.md"
+DOCS = ROOT / "docs"
 SHIPPED_RESULTS = ROOT / "models" / "shipped" / "results"
 SYNTH_SEEDS = ("accuracy_seed1.json", "accuracy_seed11.json", "accuracy_seed21.json")
 MARKER = re.compile(r"<!-- table (?P<name>[\w.-]+)[^>]*-->\n(?P<body>.*?)<!-- /table (?P=name) -->", re.S)
@@ -703,47 +708,74 @@ def rewrite(text: str) -> str:
     return MARKER.sub(sub, text)
 
 
-def check(readme: Path) -> list[str]:
-    """Problems of ``readme``: tables that differ from what the committed files give, or unknown."""
-    text = readme.read_text(encoding="utf-8")
-    found = blocks(text)
-    problems = [f"{readme}: table {n!r} is not one bench/tables.py knows" for n in found if n not in TABLES]
-    for n, body in found.items():
-        if n in TABLES and body != render(n) + "\n":
-            problems.append(f"{readme}: table {n!r} differs from what its files give "
-                            f"(rerun `python -m bench.tables --write`)")
+def documents() -> list[Path]:
+    """The documents that hold generated tables: README.md, then every docs/*.md by name."""
+    return [README, *sorted(DOCS.glob("*.md"))]
+
+
+def check(docs: Path | Iterable[Path] | None = None, complete: bool | None = None) -> list[str]:
+    """Problems of ``docs`` (one document or several; default: every document): tables that differ from
+    what the committed files give, names bench/tables.py does not know, and a name found more than
+    once.  With ``complete`` (the default when ``docs`` is not given) also every known table found in
+    none of them."""
+    if complete is None:
+        complete = docs is None
+    docs = documents() if docs is None else [docs] if isinstance(docs, Path) else list(docs)
+    problems: list[str] = []
+    where: dict[str, list[str]] = {}
+    for doc in docs:
+        for m in MARKER.finditer(doc.read_text(encoding="utf-8")):
+            n, body = m["name"], m["body"]
+            where.setdefault(n, []).append(_rel(doc))
+            if n not in TABLES:
+                problems.append(f"{_rel(doc)}: table {n!r} is not one bench/tables.py knows")
+            elif body != render(n) + "\n":
+                problems.append(f"{_rel(doc)}: table {n!r} differs from what its files give "
+                                f"(rerun `python -m bench.tables --write`)")
+    for n, places in where.items():
+        if len(places) > 1:
+            problems.append(f"table {n!r} is in more than one place: {', '.join(places)}")
+    if complete:
+        problems += [f"table {n!r} is in none of {', '.join(_rel(d) for d in docs)}"
+                     for n in TABLES if n not in where]
     return problems
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
-        description="Regenerate (or check) the README's result tables from the result "
+        description="Regenerate (or check) the result tables of README.md and docs/*.md from the result "
         "files committed in the repository."
     )
     g = p.add_mutually_exclusive_group()
-    g.add_argument("--write", action="store_true", help="rewrite the tables in the README in place")
+    g.add_argument("--write", action="store_true", help="rewrite the tables in the documents in place")
     g.add_argument(
-        "--check", action="store_true", help="exit 1 when a table in the README differs from its files"
+        "--check", action="store_true",
+        help="exit 1 when a table in the documents differs from its files (naming document and table); "
+        "without --doc also when a known table is in no document or in more than one place",
     )
-    p.add_argument("--readme", default=str(README), help="the README to write or check")
+    p.add_argument("--doc", action="append", metavar="FILE",
+                   help="a document to write or check (repeatable; default: README.md and every docs/*.md)")
     p.add_argument("names", nargs="*", help="print only these tables (default: all)")
     args = p.parse_args(argv)
-    readme = Path(args.readme)
+    docs = [Path(d) for d in args.doc] if args.doc else documents()
     if args.check:
-        problems = check(readme)
+        problems = check(docs, complete=not args.doc)
         for line in problems:
             print(line, file=sys.stderr)
         if not problems:
-            print(
-                f"{readme}: {len(blocks(readme.read_text(encoding='utf-8')))} tables match their result files"
-            )
+            counts = {_rel(d): len(blocks(d.read_text(encoding="utf-8"))) for d in docs}
+            for doc, n in counts.items():
+                if n or args.doc:
+                    print(f"{doc}: {n} tables match their result files")
+            print(f"{sum(counts.values())} tables in {len(counts)} documents match their result files")
         return 1 if problems else 0
     if args.write:
-        text = readme.read_text(encoding="utf-8")
-        new = rewrite(text)
-        if new != text:
-            readme.write_text(new, encoding="utf-8")
-        print(f"{readme}: {len(blocks(new))} tables written")
+        for doc in docs:
+            text = doc.read_text(encoding="utf-8")
+            new = rewrite(text)
+            if new != text:
+                doc.write_text(new, encoding="utf-8")
+            print(f"{_rel(doc)}: {len(blocks(new))} tables written")
         return 0
     for n in args.names or TABLES:
         if n not in TABLES:

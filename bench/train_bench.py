@@ -39,7 +39,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="tiny-preset epochs timed per model (the first includes warm-up)")
     p.add_argument("--out", default=None,
                    help="also write the figures as JSON with the command, commit, machine and date "
-                        "(the README's table reads bench/results/train_bench.json)")
+                        "(the table in docs/benchmarks.md reads bench/results/train_bench.json)")
     return p.parse_args(argv)
 
 

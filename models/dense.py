@@ -308,17 +308,11 @@ SUPPORT_VETO = 0.5  # below this support the segment head contradicts an answer 
 # An outer edge (OP start, ED end) is doubtful where other change points explain the segment head's
 # probabilities almost as well: every one within this many nats of the best is plausible, and a skip
 # range stops at the innermost of them (decode_spans' "op_start_latest" / "ed_end_earliest"), at the
-# file's own edges too.  Each is the smallest of 5, 8, 12, 16 and 24 nats that left none of the
-# shipped model's OP starts (128) or ED ends (180) on two calibration sets (work_dir/shipped_more/calib,
-# seed 301, and work_dir/calib2, seed 302) more than 1 s inside the story (--skip_margin and
-# --edge_margin 1 s; bench/edge_doubt.py, bench/results/edge_doubt_two_calib.json, README "The OP
-# start's doubt, reconsidered").  At 5 nats, the single threshold before, 3 OP starts and 2 ED ends
-# lay up to 3.0 and 12.3 s inside it.
+# file's own edges too.  Why 12 and 24: docs/decisions.md, "The OP start's doubt, reconsidered".
 OP_START_DOUBT_NATS = 12.0
 ED_END_DOUBT_NATS = 24.0
 # A hedged answer (OP end / ED start below --sure_confidence) stops at the innermost bin of its boundary
-# posterior within this many nats of the peak (inner_edge; chosen on the first calibration set,
-# bench/results/edge_doubt_calib.json's inner rows).
+# posterior within this many nats of the peak (inner_edge).  Why 5: docs/decisions.md, "Hedged answers".
 INNER_DOUBT_NATS = 5.0
 
 
@@ -357,10 +351,7 @@ def supported_confidence(confidence: float, support: float) -> float:
     """A boundary's confidence after the segment head's word on it: where the head contradicts the
     answer (support < SUPPORT_VETO: no opening before an OP end, no ending after an ED start) it
     cannot be right and the confidence falls to the support; where the head agrees the calibrated
-    confidence stands.  (Capping every confidence by the support withheld answers that were right:
-    with the shipped model, on its calibration series and two test sets of unseen series, answers of
-    raw confidence >= 0.9 and support 0.5-0.9 were within 2 s in 11 of 13 clips, those of support
-    >= 0.9 in 188 of 204.)"""
+    confidence stands.  (Why a veto and not a cap: docs/decisions.md, 2026-12-05.)"""
     return float(min(confidence, support)) if support < SUPPORT_VETO else float(confidence)
 
 

@@ -19,21 +19,18 @@ DEFAULT_EDL_ACTION = 3          # Kodi: commercial break (skipped automatically,
 DEFAULT_THEME_LENGTH_S = 90.0   # TV-size theme songs run about 90 s
 DEFAULT_SKIP_MARGIN_S = 1.0    # the metric's own tolerance: a second of theme kept rather than of story lost
 # The outer edges of the skip ranges (OP start, ED end, the preview) come from the segment head or an
-# assumed length and are less exact than the boundaries the models answer.  Where the segment head is
-# unsure of an OP start or ED end the range already stops at its innermost plausible one
-# (skips.decide.skip_ranges_from_spans), so a fixed 1 s suffices; it replaced 3 s (see README, "Skip
-# ranges that keep the story": as safe or safer on four episode sets, with less theme left).
+# assumed length and are less exact than the boundaries the models answer; the range also stops at the
+# segment head's innermost plausible OP start / ED end (skips.decide.skip_ranges_from_spans).
+# Why 1 s (it was 3 s): docs/decisions.md, "Skip ranges that keep the story".
 DEFAULT_EDGE_MARGIN_S = 1.0
 DEFAULT_SCAN_LIMIT_S = 600.0    # the late-opening scan looks no further into an episode
 # --sure_confidence auto: with a dense checkpoint, an OP end or ED start answered below it is hedged:
 # its skip range stops at the innermost plausible place of its boundary posterior
-# (models.dense.inner_edge).  0.9 was --min_confidence auto until hedging came: the lowest threshold
-# at which at most 1 s of story was skipped in at least 95 % of the validation episodes
-# (bench/predict_bench.py --seed 4321: 0.9: 100 %, 86 % of the boundaries answered; 0.8: 94 %).
+# (models.dense.inner_edge).  Why 0.9: docs/decisions.md, "Windows without a boundary;
+# --min_confidence auto 0.9".
 DEFAULT_SURE_CONFIDENCE = 0.9
 # --min_confidence auto with a dense checkpoint: below it an answer is withheld, between it and
-# --sure_confidence it is hedged.  Chosen on the shipped model's calibration series only
-# (bench/edge_doubt.py, README "Hedged answers"), before any episode set was run with it.
+# --sure_confidence it is hedged.  Why 0.7: docs/decisions.md, "Hedged answers".
 DEFAULT_MIN_CONFIDENCE = 0.7
 
 Log = Callable[[str], None]

@@ -1,5 +1,5 @@
 """Where a result came from: the command, the commit, the machine and the date, recorded in every
-result file a benchmark writes (``bench/results/*.json``), so a figure in the README can be traced
+result file a benchmark writes (``bench/results/*.json``), so a figure in the README or docs/ can be traced
 to the run that produced it.
 
     from workflow.provenance import provenance

@@ -21,7 +21,7 @@ FPS_CHOICES = {"24": (24.0, "24"), "25": (25.0, "25"), "29.97": (30000 / 1001, "
 DEFAULT_RESOLUTIONS = "320x180,320x240"
 
 # Probability knobs of the realistic difficulty: (default, help).  Each is a SynthConfig field and a
-# command-line flag of the same name; the README's phenomenon table lists the same.
+# command-line flag of the same name; the phenomenon table of docs/generator.md lists the same.
 REALISTIC_KNOBS: dict[str, tuple[float, str]] = {
     "cold_open_zero_prob": (0.12, "episode opens with the OP (no cold open)"),
     "recap_prob": (0.2, "a 'previously on' recap opens a long enough cold open"),
