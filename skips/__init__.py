@@ -8,7 +8,7 @@
 
 The modules, bottom to top: options (PredictOptions and the defaults), prepare (clip windows,
 decoding and features, the worker pool), inference (checkpoints and running them), result
-(EpisodeResult, PredictionRun), decide (fusion, confidence, spans, threshold, margin), scan (late
+(Draft, EpisodeResult, PredictionRun), decide (fusion, confidence, spans, threshold, margin), scan (late
 openings), season_mode (theme-song matching), library (the results database), pipeline (predict_episodes,
 predict_library), plot and formats (write_outputs).
 """

@@ -13,7 +13,7 @@ import numpy as np
 from skips.inference import LoadedModel
 from skips.options import DEFAULT_MIN_CONFIDENCE, DEFAULT_SURE_CONFIDENCE, PredictOptions
 from skips.prepare import WINDOWS, Prepared, clip_offset, episode_time
-from skips.result import EpisodeResult, preview_range
+from skips.result import Draft, preview_range
 
 DEFAULT_MODEL_TRUST = 0.5   # P(within 2 s) of a checkpoint that states no validation figure
 
@@ -38,7 +38,7 @@ def segment_probs(raw: Sequence[dict[str, Any]], key: Any) -> np.ndarray | None:
     return np.mean(got, 0) if got else None
 
 
-def cap_by_support(res: EpisodeResult, name: str, probs: np.ndarray, kind: str, clip_boundary: float) -> None:
+def cap_by_support(res: Draft, name: str, probs: np.ndarray, kind: str, clip_boundary: float) -> None:
     """Record the segment head's support for a boundary (models.dense.segment_support) and let it
     veto the confidence where it contradicts the answer (models.dense.supported_confidence: an OP
     end with no opening before it, an ED start with no ending after it, cannot be right)."""
@@ -56,7 +56,7 @@ def preview_calibration(models: Sequence[LoadedModel]) -> dict | None:
     return models[0].meta.get("preview_calibration") if len(models) == 1 else None
 
 
-def measure_spans(res: EpisodeResult, raw: Sequence[dict[str, Any]], clip_seconds: int,
+def measure_spans(res: Draft, raw: Sequence[dict[str, Any]], clip_seconds: int,
                   options: PredictOptions, preview_cal: dict | None = None) -> None:
     """OP start, ED end and the preview from the segment head (models.dense.decode_spans) where a
     model has one and sees the span; else the assumed lengths (``options.op_length`` / ``ed_length``).
@@ -117,7 +117,7 @@ def boundary_confidence(models: Sequence[LoadedModel], per_model: Sequence[dict]
 
 def fuse_boundary(models: Sequence[LoadedModel], per_model: Sequence[dict], name: str, fusion: str):
     """One boundary from every model's answer (``per_model[i][name]``, episode time): the fused
-    answer, its source ("models", or the kind of the one model that answered alone: "dense"), the
+    answer, its source ("models", or the kind of the one model that answered alone, e.g. dense), the
     fuse.fuse.ClipFusion and the confidence.
 
     A dense model weighs as much as all the other models together: they refine its answer where they
@@ -140,10 +140,10 @@ def fuse_boundary(models: Sequence[LoadedModel], per_model: Sequence[dict], name
 
 def decide_episode(rel: str, prepared: Prepared, models: Sequence[LoadedModel],
                    raw: Sequence[dict[str, Any]], clip_seconds: int, options: PredictOptions
-                   ) -> EpisodeResult:
+                   ) -> Draft:
     """Fuse the models' clip times per boundary and map everything to episode time."""
     D, S = prepared.duration, clip_seconds
-    res = EpisodeResult(prepared.path, rel, True, duration=D)
+    res = Draft(prepared.path, rel, True, duration=D)
     res.plot = {"energy": prepared.energy, "text": prepared.text,
                 "scores": [r["per_second"] for r in raw], "clip_seconds": S}
     if options.season:
@@ -232,7 +232,7 @@ def resolve_sure_confidence(value: float | None, models: Sequence[LoadedModel]) 
     return 0.0, "auto: no dense checkpoint, no answer is hedged"
 
 
-def withhold_unsure(results: Sequence[EpisodeResult], min_confidence: float,
+def withhold_unsure(results: Sequence[Draft], min_confidence: float,
                     sure_confidence: float = 0.0) -> None:
     """Mark every boundary whose confidence is below ``min_confidence`` as withheld (no answer
     rather than a wrong one): the JSON writes null with the reason, skip files leave it out.  An OP
@@ -318,7 +318,7 @@ def _hedge(span: tuple[float, float], start: float | None = None,
     return (a, b) if b - a >= 1.0 else None
 
 
-def apply_skip_margin(results: Sequence[EpisodeResult], margin: float, edge_margin: float) -> None:
+def apply_skip_margin(results: Sequence[Draft], margin: float, edge_margin: float) -> None:
     """Narrow every skip range so that an edge off by up to its margin skips theme, not story
     (skip_ranges_from_spans).  The boundaries themselves (``op_end``, ``ed_start``) and the measured
     spans (``measured``, the JSON's ``spans``) stay as measured; ``op`` / ``ed`` / ``preview`` and

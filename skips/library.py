@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 
 from skips.options import PredictOptions
-from skips.result import EpisodeResult, RecordError, from_record, to_record
+from skips.result import Draft, RecordError, from_record, to_record
 
 SCHEMA_VERSION = 2
 MIGRATES_FROM = "1"      # its decided episodes are dropped unread and decided again
@@ -163,7 +163,7 @@ class Library:
         self._lock_fh = None
         self.conn: sqlite3.Connection | None = None
         self.migrated = 0          # episodes of a schema-1 database whose stored form was dropped
-        self._parsed: dict[str, EpisodeResult] = {}   # records ``unreadable`` parsed, for ``load``
+        self._parsed: dict[str, Draft] = {}   # records ``unreadable`` parsed, for ``load``
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock()
         try:
@@ -290,7 +290,7 @@ class Library:
                                 (key, model_set)).fetchone()
         return row[0] if row else None
 
-    def put(self, res: EpisodeResult, size: int, mtime_ns: int, key: str, model_set: str,
+    def put(self, res: Draft, size: int, mtime_ns: int, key: str, model_set: str,
             group: str | None) -> None:
         """Store one decided episode (before season mode) and its fingerprints, in one transaction."""
         chroma = res.plot.get("chroma") or {}
@@ -337,7 +337,7 @@ class Library:
             return f"its stored decision is not a record this version reads ({exc})"
         return None
 
-    def load(self, path: str, rel: str) -> EpisodeResult:
+    def load(self, path: str, rel: str) -> Draft:
         """The stored decided episode (before season mode), fingerprints back in ``plot["chroma"]``;
         RecordError for a stored form that is not a record (see ``unreadable``)."""
         res = self._parsed.pop(path, None)   # parsed already by ``unreadable`` this run
@@ -356,7 +356,7 @@ class Library:
         res.file, res.rel = path, rel     # a moved file's decision was stored under its old path
         return res
 
-    def save_answers(self, results: Sequence[EpisodeResult]) -> None:
+    def save_answers(self, results: Sequence[Draft]) -> None:
         """The latest run's answers, in one transaction."""
         rows = []
         for r in results:
@@ -380,10 +380,10 @@ class Library:
         return gone
 
 
-def iter_groups(results: Sequence[EpisodeResult],
-                groups: dict[str, str | None]) -> Iterator[list[EpisodeResult]]:
+def iter_groups(results: Sequence[Draft],
+                groups: dict[str, str | None]) -> Iterator[list[Draft]]:
     """The results of each season group, members sorted by path (the order a clean run would use)."""
-    by: dict[str, list[EpisodeResult]] = {}
+    by: dict[str, list[Draft]] = {}
     for r in results:
         g = groups.get(r.file)
         if g is not None and r.ok:

@@ -38,7 +38,7 @@ from skips.inference import (
 from skips.library import Library, LibraryError, content_key, iter_groups, model_set_key, season_group
 from skips.options import Log, PredictOptions, to_stderr
 from skips.prepare import iter_prepared, start_pool
-from skips.result import EpisodeResult, PredictionRun
+from skips.result import Draft, PredictionRun
 from skips.scan import scan_late_opening
 from skips.season_mode import apply_season_mode
 
@@ -111,7 +111,7 @@ def predict_episodes(paths: Sequence[str], options: PredictOptions, log: Log = t
         rule = _season_rule(options, options.season, log)
         opts = _preprocessing(options, S)
         rel = {str(c.video): c.rel.as_posix() for c in episodes}
-        by_path: dict[str, EpisodeResult] = {}
+        by_path: dict[str, Draft] = {}
         t_start = time.perf_counter()
         for res in _decide(rel, models, S, device, opts, options, options.season, pool, log):
             by_path[res.file] = res
@@ -119,8 +119,8 @@ def predict_episodes(paths: Sequence[str], options: PredictOptions, log: Log = t
     if options.season:
         apply_season_mode(results, S, rule)
     min_confidence, why, sure, sure_why = _threshold(results, models, options, log)
-    return PredictionRun(results, models, S, min_confidence, why, sure, sure_why, season_rule=rule,
-                         started=t_start, seconds=time.perf_counter() - t_start)
+    return PredictionRun([r.freeze() for r in results], models, S, min_confidence, why, sure, sure_why,
+                         season_rule=rule, started=t_start, seconds=time.perf_counter() - t_start)
 
 
 def _weights(options: PredictOptions, season: bool) -> list[str]:
@@ -164,14 +164,14 @@ def _preprocessing(options: PredictOptions, S: int) -> Options:
 
 def _decide(rel: dict[str, str], models: Sequence[LoadedModel], S: int, device: Any, opts: Options,
             options: PredictOptions, season: bool, pool: ProcessPoolExecutor | None,
-            log: Log) -> Iterator[EpisodeResult]:
+            log: Log) -> Iterator[Draft]:
     """Each episode decided by the models (late-opening scan included, season mode not yet), as the
     episodes finish; a file that cannot be used gives a failed result and a line in ``log``."""
     for path, prep, err in iter_prepared(list(rel), S, opts, options.workers, season,
                                          options.progress, pool, options.scan_limit):
         if prep is None:
             log(f"error: {path}: {err}")
-            yield EpisodeResult(path, rel[path], False, error=err)
+            yield Draft(path, rel[path], False, error=err)
             continue
         t0 = time.perf_counter()
         raw = run_models(models, prep, S, device)
@@ -181,7 +181,7 @@ def _decide(rel: dict[str, str], models: Sequence[LoadedModel], S: int, device: 
         yield res
 
 
-def _threshold(results: Sequence[EpisodeResult], models: Sequence[LoadedModel], options: PredictOptions,
+def _threshold(results: Sequence[Draft], models: Sequence[LoadedModel], options: PredictOptions,
                log: Log) -> tuple[float, str, float, str]:
     """The confidence thresholds (withheld below --min_confidence, hedged below --sure_confidence)
     and the skip margin, applied to every result."""
@@ -235,7 +235,7 @@ def _library_run(lib: Library, rel: dict[str, str], groups: dict[str, str | None
             f"unread): its {lib.migrated} episodes are decided again")
     stored = lib.stored(rel)
     todo: dict[str, tuple[int, int, str]] = {}
-    failed: dict[str, EpisodeResult] = {}
+    failed: dict[str, Draft] = {}
     for p in rel:
         s = stored.get(p)
         try:
@@ -252,7 +252,7 @@ def _library_run(lib: Library, rel: dict[str, str], groups: dict[str, str | None
                 continue
             ck = content_key(p, st.st_size)
         except OSError as exc:
-            failed[p] = EpisodeResult(p, rel[p], False, error=f"cannot read the file ({exc.strerror})")
+            failed[p] = Draft(p, rel[p], False, error=f"cannot read the file ({exc.strerror})")
             log(f"error: {p}: {failed[p].error}")
             continue
         src = lib.find_content(ck, key)
@@ -300,7 +300,7 @@ def _library_run(lib: Library, rel: dict[str, str], groups: dict[str, str | None
         results.append(r)
     decoded = set(todo)
     lib.set_groups({p: groups[p] for p in rel if p not in failed and p not in todo})
-    season_of: dict[str, list[EpisodeResult]] = {}
+    season_of: dict[str, list[Draft]] = {}
     if season:
         for members in iter_groups(results, groups):
             apply_season_mode(members, S, rule)
@@ -317,5 +317,5 @@ def _library_run(lib: Library, rel: dict[str, str], groups: dict[str, str | None
     gone = lib.forget_missing(roots, set(rel))
     if gone:
         log(f"[library] forgot {len(gone)} episode(s) no longer on disk under the folders given")
-    return PredictionRun(results, models, S, min_confidence, why, sure, sure_why, season_rule=rule,
-                         started=t_start, seconds=time.perf_counter() - t_start)
+    return PredictionRun([r.freeze() for r in results], models, S, min_confidence, why, sure, sure_why,
+                         season_rule=rule, started=t_start, seconds=time.perf_counter() - t_start)

@@ -1,11 +1,15 @@
 """The result of a run: ``EpisodeResult`` per episode (boundaries, skip ranges, what decided them,
-confidences, what is withheld and why; its JSON) with the preview it implies, and ``PredictionRun``,
-the whole run (every result, the models, the resolved settings) that skips/formats.py writes out.
+confidences, what is withheld and why; its JSON), an immutable record that the decision's working copy
+``Draft`` gives once every step has filled it in; the preview it implies; its stored form (``to_record``
+/ ``from_record``, the library database); and ``PredictionRun``, the whole run (every result, the
+models, the resolved settings) that skips/formats.py writes out.
 """
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, fields
+from collections.abc import Mapping
+from dataclasses import MISSING, dataclass, field, fields
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -15,8 +19,24 @@ from skips.inference import LoadedModel
 MIN_CHAPTER_S = 0.5             # shorter leftovers (e.g. 0.2 s before a detected OP) get no chapter
 
 
-@dataclass
+def _frozen(x: Any) -> Any:
+    """``x`` read-only all the way down: mappings as MappingProxyType, lists and tuples as tuples,
+    arrays as read-only views."""
+    if isinstance(x, Mapping):
+        return MappingProxyType({k: _frozen(v) for k, v in x.items()})
+    if isinstance(x, (list, tuple)):
+        return tuple(_frozen(v) for v in x)
+    if isinstance(x, np.ndarray):
+        v = x.view()
+        v.flags.writeable = False
+        return v
+    return x
+
+
+@dataclass(frozen=True)
 class EpisodeResult:
+    """One decided episode as a run answers it; immutable (its mappings read-only, its lists tuples).
+    Built once, by ``Draft.freeze`` at the end of the decision; ``to_dict`` is its JSON."""
     file: str
     rel: str                                   # name relative to its input folder (output names)
     ok: bool
@@ -56,6 +76,10 @@ class EpisodeResult:
     # for plots and --season only (not written to JSON)
     plot: dict[str, Any] = field(default_factory=dict, repr=False)
 
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            object.__setattr__(self, f.name, _frozen(getattr(self, f.name)))
+
     def to_dict(self) -> dict[str, Any]:
         d = {"file": self.file, "ok": self.ok}
         if not self.ok:
@@ -94,7 +118,36 @@ class EpisodeResult:
             d["scan"] = self.scan
         if self.library:
             d["library"] = self.library
-        return d
+        return _plain(d)
+
+
+class Draft:
+    """The decision's working copy of one episode: ``decide_episode`` (or a failed file, or a stored
+    record) starts it, the late-opening scan, season mode, the thresholds and the skip margin fill it
+    in, and ``freeze`` gives the EpisodeResult.  It has EpisodeResult's fields, defaults and
+    constructor, all of them writable."""
+
+    __slots__ = tuple(f.name for f in fields(EpisodeResult))
+
+    def __init__(self, file: str, rel: str, ok: bool, **values: Any):
+        values.update(file=file, rel=rel, ok=ok)
+        for f in fields(EpisodeResult):
+            if f.name in values:
+                v = values.pop(f.name)
+            elif f.default_factory is not MISSING:
+                v = f.default_factory()
+            else:
+                v = f.default
+            setattr(self, f.name, v)
+        if values:
+            raise TypeError(f"Draft got unknown fields {sorted(values)}")
+
+    def freeze(self) -> EpisodeResult:
+        return EpisodeResult(**{name: getattr(self, name) for name in self.__slots__})
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON of the episode as it stands (``freeze().to_dict()``)."""
+        return self.freeze().to_dict()
 
 
 # ----------------------------------------------------------------------------------------------
@@ -111,7 +164,7 @@ class RecordError(ValueError):
 
 def _plain(x: Any) -> Any:
     """Numbers, strings, lists and dicts only: numpy arrays, scalars and tuples become lists and numbers."""
-    if isinstance(x, dict):
+    if isinstance(x, Mapping):
         return {str(k): _plain(v) for k, v in x.items()}
     if isinstance(x, (list, tuple)):
         return [_plain(v) for v in x]
@@ -122,10 +175,10 @@ def _plain(x: Any) -> Any:
     return x
 
 
-def to_record(r: EpisodeResult) -> dict[str, Any]:
+def to_record(r: EpisodeResult | Draft) -> dict[str, Any]:
     """Every field of a decided episode as plain JSON data (the per-second arrays of ``plot`` as lists;
     the fingerprints apart, which the library stores as raw points): ``{"format", "episode"}``."""
-    d = {f.name: getattr(r, f.name) for f in fields(r)}
+    d = {f.name: getattr(r, f.name) for f in fields(EpisodeResult)}
     d["plot"] = {k: v for k, v in r.plot.items() if k != "chroma"}
     return {"format": RECORD_FORMAT, "episode": _plain(d)}
 
@@ -137,9 +190,10 @@ def _arrays(x: Any) -> Any:
     return np.asarray(x, np.float32)
 
 
-def from_record(doc: Any) -> EpisodeResult:
-    """The decided episode of a ``to_record`` document; RecordError for anything else (another format,
-    unknown or missing fields, wrong types): data is read, never run."""
+def from_record(doc: Any) -> Draft:
+    """The decided episode of a ``to_record`` document, as a Draft (season mode and the thresholds
+    still fill it in); RecordError for anything else (another format, unknown or missing fields, wrong
+    types): data is read, never run."""
     if not isinstance(doc, dict) or doc.get("format") != RECORD_FORMAT \
             or not isinstance(doc.get("episode"), dict):
         raise RecordError(f"not a decided-episode record of format {RECORD_FORMAT}")
@@ -164,12 +218,12 @@ def from_record(doc: Any) -> EpisodeResult:
         if "scores" in plot:
             plot["scores"] = [_arrays(sc) for sc in plot["scores"]]
         e["plot"] = plot
-        return EpisodeResult(**e)
+        return Draft(**e)
     except (KeyError, TypeError, ValueError) as exc:
         raise RecordError(f"a field does not parse ({type(exc).__name__}: {exc})") from None
 
 
-def preview_range(r: EpisodeResult) -> tuple[float, float] | None:
+def preview_range(r: EpisodeResult | Draft) -> tuple[float, float] | None:
     """The next-episode preview: measured by a segment head (``r.preview``, None when it saw
     none), else what follows the ending skip range if long enough to matter; None when the ending
     itself is withheld."""

@@ -14,7 +14,7 @@ from skips.decide import fuse_boundary, inner_edge_of, segment_probs, skip_range
 from skips.inference import LoadedModel, run_batch
 from skips.options import PredictOptions
 from skips.prepare import window_features
-from skips.result import EpisodeResult
+from skips.result import Draft
 
 
 def scan_windows(duration: float, clip_seconds: int, hop: float, limit: float) -> list[float]:
@@ -38,7 +38,7 @@ def fuse_window(models: Sequence[LoadedModel], raw: Sequence[dict[str, Any]], in
     return answer, conf
 
 
-def scan_late_opening(res: EpisodeResult, models: Sequence[LoadedModel], clip_seconds: int, opts: Options,
+def scan_late_opening(res: Draft, models: Sequence[LoadedModel], clip_seconds: int, opts: Options,
                       device: Any, options: PredictOptions,
                       pool: ProcessPoolExecutor | None = None) -> None:
     """When the first window's OP end is unsure (confidence below ``options.scan_below``), run the

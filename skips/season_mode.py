@@ -16,12 +16,12 @@ from pathlib import Path
 import numpy as np
 
 from skips.prepare import WINDOWS, clip_offset
-from skips.result import EpisodeResult
+from skips.result import Draft
 
 EDGES = {"start": ("op_start", "op_end"), "end": ("ed_start", "ed_end")}   # (span start, span end)
 
 
-def apply_season_mode(results: Sequence[EpisodeResult], clip_seconds: int,
+def apply_season_mode(results: Sequence[Draft], clip_seconds: int,
                       rule_path: str | None = None) -> None:
     """Match the head and tail windows of all good episodes by Chromaprint; where fuse.season's rule
     (``rule_path``, fitted offsets; None: the built-in parameters) lets the sibling match decide,
@@ -68,7 +68,7 @@ def confirmed_by(row, owner: Mapping[str, str], kind: str, tolerance: float) -> 
     }
 
 
-def _decide_kind(r: EpisodeResult, kind: str, row, window_s: float, clip_seconds: int, rule,
+def _decide_kind(r: Draft, kind: str, row, window_s: float, clip_seconds: int, rule,
                  owner: Mapping[str, str]) -> None:
     from fuse.season_rule import TOLERANCE, decide, mass_near, model_reliability
 
@@ -113,7 +113,7 @@ def _decide_kind(r: EpisodeResult, kind: str, row, window_s: float, clip_seconds
         _bound_by_song(r, kind, span)
 
 
-def _edges_from_match(r: EpisodeResult, kind: str, span: tuple[float, float], lead_in_s: float) -> None:
+def _edges_from_match(r: Draft, kind: str, span: tuple[float, float], lead_in_s: float) -> None:
     """The outer edge of a range whose boundary the match decided: the matched song's, unless the
     segment head measured the pictures' edge a little inside the song (a lead-in under the cold open,
     a ring-out after the ending: at most ``lead_in_s``), the innermost of the two."""
@@ -135,7 +135,7 @@ def _edges_from_match(r: EpisodeResult, kind: str, span: tuple[float, float], le
         r.safe_edges.pop("ed_end", None)
 
 
-def _bound_by_song(r: EpisodeResult, kind: str, span: tuple[float, float]) -> None:
+def _bound_by_song(r: Draft, kind: str, span: tuple[float, float]) -> None:
     """A range the models decided, of the song the match measured: it goes no further out than the
     matched song (audio no sibling shares is not that theme)."""
     if kind == "start" and math.isfinite(r.op[0]) and r.op[0] < span[0] < r.op[1]:

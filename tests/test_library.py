@@ -379,6 +379,35 @@ def test_a_stored_record_round_trips_to_the_same_episode(tmp_path, world):
     assert json.dumps(to_record(again), sort_keys=True) == json.dumps(to_record(r), sort_keys=True)
 
 
+def test_a_run_answers_with_immutable_episodes_built_from_their_draft(tmp_path, world):
+    """A run's results are frozen records: no field, mapping or list of theirs can be changed; their JSON
+    and their stored form are those of the Draft they were frozen from."""
+    import dataclasses
+
+    from skips.result import EpisodeResult, to_record
+
+    lib, db, _ = _season_A(tmp_path, world)
+    with library_mod.Library(db) as L:
+        path = L.conn.execute("SELECT path FROM episodes LIMIT 1").fetchone()[0]
+        draft = L.load(path, "x.mp4")
+    draft.plot.pop("chroma", None)
+    r = draft.freeze()
+    assert isinstance(r, EpisodeResult) and r.ok
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        r.op_end = 1.0
+    with pytest.raises(TypeError):
+        r.confidence["op_end"] = 0.0
+    with pytest.raises((TypeError, AttributeError)):
+        r.models.append({})
+    draft.confidence["op_end"] = -1.0          # the draft changing later does not reach the record
+    assert r.confidence["op_end"] != -1.0
+    draft.confidence["op_end"] = r.confidence["op_end"]
+    assert json.dumps(r.to_dict(), sort_keys=True) == json.dumps(draft.to_dict(), sort_keys=True)
+    assert json.dumps(to_record(r), sort_keys=True) == json.dumps(to_record(draft), sort_keys=True)
+    run = predict_library([str(lib)], replace(OPTIONS, out=str(tmp_path / "o")), db, log=lambda _: None)
+    assert run.results and all(isinstance(x, EpisodeResult) for x in run.results)
+
+
 def test_a_crafted_row_is_refused_in_one_line_and_nothing_runs(tmp_path, world):
     import pickle
 

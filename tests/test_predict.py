@@ -115,9 +115,9 @@ def test_skip_ranges_clamp_to_the_episode():
     assert op == (60.0, 150.0) and ed == (1200.0, 1280.0)
 
 
-def _result(op, ed, duration):
-    return result.EpisodeResult("x.mp4", "x.mp4", True, duration=duration, op_end=op[1],
-                                 ed_start=ed[0], op=op, ed=ed)
+def _result(op, ed, duration, cls=None):
+    return (cls or result.EpisodeResult)("x.mp4", "x.mp4", True, duration=duration, op_end=op[1],
+                                          ed_start=ed[0], op=op, ed=ed)
 
 
 def test_chapters_cover_the_file_and_only_apply_where_present():
@@ -309,7 +309,7 @@ def test_season_mode_uses_shared_theme_spans_in_episode_time():
         fps = {kind: fingerprint_samples(make_clip_audio(10 * i + j, S, song, at), SYNTH_RATE)
                for j, (kind, song, at) in enumerate((("start", op, op_at), ("end", ed, ed_at)))}
         # model consensus a few seconds off: within the rule's 10 s, so season decides
-        r = _result((0.0, op_at + song_s + 3.0), (D - S + ed_at - 3.0, D), D)
+        r = _result((0.0, op_at + song_s + 3.0), (D - S + ed_at - 3.0, D), D, cls=result.Draft)
         r.source = {"op_end": "models", "ed_start": "models"}
         r.plot = {"chroma": fps}
         results.append(r)
@@ -542,7 +542,7 @@ def test_platt_calibration_recovers_a_logistic_curve_and_falls_back_when_it_cann
 
 
 def test_unsure_boundary_is_withheld_everywhere():
-    r = _result((10.0, 100.0), (1300.0, 1390.0), 1420.0)
+    r = _result((10.0, 100.0), (1300.0, 1390.0), 1420.0, cls=result.Draft)
     r.models, r.spread, r.source, r.fusion = (
         [],
         {"op_end": 0.0, "ed_start": 0.0},
@@ -638,7 +638,7 @@ def _scan_with_stub(monkeypatch, segments=None):
     monkeypatch.setattr(scan, "run_batch", fake_batch)
     models = [inference.LoadedModel("d.pth", None, {"kind": "dense"})]
     args = PredictOptions(scan_below=0.5, scan_hop=100.0, scan_limit=600.0, fusion="kmeans", op_length=90.0)
-    r = _result((110.0, 200.0), (1300.0, 1390.0), 1420.0)
+    r = _result((110.0, 200.0), (1300.0, 1390.0), 1420.0, cls=result.Draft)
     r.confidence, r.source = {"op_end": 0.2, "ed_start": 0.9}, {"op_end": "models", "ed_start": "models"}
     scan.scan_late_opening(r, models, 200, Options(clip_seconds=200), "cpu", args)
     return r, models, args
@@ -650,7 +650,7 @@ def test_late_opening_is_found_in_the_most_confident_window(monkeypatch):
     assert r.op_end == 350.0 and r.op == (260.0, 350.0) and r.confidence["op_end"] == pytest.approx(0.95)
     assert r.source["op_end"] == "models (window at 300 s)"
     assert [w["start"] for w in r.scan] == [0.0, 100.0, 200.0, 300.0, 400.0]
-    sure = _result((110.0, 200.0), (1300.0, 1390.0), 1420.0)
+    sure = _result((110.0, 200.0), (1300.0, 1390.0), 1420.0, cls=result.Draft)
     sure.confidence = {"op_end": 0.8, "ed_start": 0.9}
     scan.scan_late_opening(sure, models, 200, Options(clip_seconds=200), "cpu", args)
     assert sure.op_end == 200.0 and sure.scan == []

@@ -12,7 +12,7 @@ import pytest
 from bench.season_bench import SYNTH_RATE, make_clip_audio, make_song
 from preprocessing.fingerprint import fingerprint_samples
 from skips import season_mode
-from skips.result import EpisodeResult
+from skips.result import Draft
 
 S = 120            # the models' window
 HEAD = 400.0       # the head fingerprinted (--scan_limit)
@@ -21,13 +21,13 @@ OP, ED = make_song(101, SONG_S), make_song(202, SONG_S)
 
 
 def _episode(i: int, op_at: float, ed_at: float, duration: float, op_end: float, ed_start: float,
-             conf: float = 0.95, source: str = "dense", op=None, ed=None) -> EpisodeResult:
+             conf: float = 0.95, source: str = "dense", op=None, ed=None) -> Draft:
     """Episode ``i``: its OP song at ``op_at`` in the head, its ED song at ``ed_at`` in the last window;
     the models answered ``op_end`` / ``ed_start`` at ``conf``; ``op`` / ``ed``: the segment head's spans
     (default: assumed 90 s lengths)."""
     head = fingerprint_samples(make_clip_audio(100 + i, HEAD, OP, op_at), SYNTH_RATE)
     tail = fingerprint_samples(make_clip_audio(200 + i, S, ED, ed_at), SYNTH_RATE)
-    r = EpisodeResult(f"ep{i}.mp4", f"Show/Season 01/ep{i}.mp4", True, duration=duration, op_end=op_end,
+    r = Draft(f"ep{i}.mp4", f"Show/Season 01/ep{i}.mp4", True, duration=duration, op_end=op_end,
                       ed_start=ed_start)
     r.op = op or (max(0.0, op_end - 90.0), op_end)
     r.ed = ed or (ed_start, min(duration, ed_start + 90.0))

@@ -148,7 +148,7 @@ def test_a_doubtful_outer_edge_keeps_the_skip_range_out_of_the_story():
     out over ten seconds.  A clear edge keeps the edge margin."""
     from skips.decide import apply_skip_margin, measure_spans
     from skips.options import PredictOptions
-    from skips.result import EpisodeResult
+    from skips.result import Draft
 
     p = _probs([(OPENING, 40, 120)])
     p[OPENING, 30:40], p[STORY, 30:40] = 0.6, 0.4 - 0.1 * 3 / 4
@@ -160,7 +160,7 @@ def test_a_doubtful_outer_edge_keeps_the_skip_range_out_of_the_story():
     assert decode_spans(q, "end", 50.0, doubt_nats=5.0)["ed_end_earliest"] == 130.0
     assert decode_spans(q, "end", 50.0)["ed_end_earliest"] == 121.0                           # 24 nats
     # the episode: 1000 s, start clip at 0, end clip at 800
-    r = EpisodeResult("a.mp4", "a.mp4", True, duration=1000.0, op_end=120.0, ed_start=850.0)
+    r = Draft("a.mp4", "a.mp4", True, duration=1000.0, op_end=120.0, ed_start=850.0)
     r.confidence = {"op_end": 0.99, "ed_start": 0.99}
     raw = [{"segments": {"start": p, "end": q}}]
     measure_spans(r, raw, 200, PredictOptions())
@@ -172,14 +172,14 @@ def test_a_doubtful_outer_edge_keeps_the_skip_range_out_of_the_story():
     assert r.to_dict()["safe_edges"] == {"op_start": 43.0, "ed_end": 921.0}
     # sharp edges (0.999 a second): the OP start's edge margin is the wider one; the ED end's doubt
     # (3 s at 24 nats) still a little wider than its 3-s margin
-    c = EpisodeResult("b.mp4", "b.mp4", True, duration=1000.0, op_end=120.0, ed_start=850.0)
+    c = Draft("b.mp4", "b.mp4", True, duration=1000.0, op_end=120.0, ed_start=850.0)
     c.confidence = {"op_end": 0.99, "ed_start": 0.99}
     measure_spans(c, [{"segments": {"start": _probs([(OPENING, 30, 120)], high=0.999),
                                     "end": _probs([(ENDING, 50, 140)], high=0.999)}}], 200, PredictOptions())
     apply_skip_margin([c], 1.0, 3.0)
     assert c.op == (33.0, 119.0) and c.ed == (851.0, 936.0)
     # no margins: the measured spans as they are
-    z = EpisodeResult("a.mp4", "a.mp4", True, duration=1000.0, op_end=120.0, ed_start=850.0)
+    z = Draft("a.mp4", "a.mp4", True, duration=1000.0, op_end=120.0, ed_start=850.0)
     z.confidence = {"op_end": 0.99, "ed_start": 0.99}
     measure_spans(z, raw, 200, PredictOptions())
     apply_skip_margin([z], 0.0, 0.0)
@@ -273,13 +273,13 @@ def test_predict_measures_spans_and_writes_part_b_and_preview():
 
     from skips.decide import measure_spans
     from skips.formats import chapter_list, jellyfin_document
-    from skips.result import EpisodeResult, preview_range
+    from skips.result import Draft, preview_range
 
     args = argparse.Namespace(op_length=90.0, ed_length=90.0)
     D = 1000.0                                   # end clip = episode 800..1000
     raw = [{"segments": {"start": _probs([(OPENING, 40, 110)]),
                          "end": _probs([(ENDING, 50, 130), (PREVIEW, 160, 190), (OTHER, 190, 200)])}}]
-    r = EpisodeResult("x.mkv", "x.mkv", True, duration=D, op_end=110.0, ed_start=850.0)
+    r = Draft("x.mkv", "x.mkv", True, duration=D, op_end=110.0, ed_start=850.0)
     measure_spans(r, raw, 200, args)
     assert r.op == (40.0, 110.0) and r.ed == (850.0, 930.0) and preview_range(r) == (960.0, 990.0)
     assert r.span_source == {"op_start": "segments", "ed_end": "segments", "preview": "segments"}
@@ -288,13 +288,13 @@ def test_predict_measures_spans_and_writes_part_b_and_preview():
                      ("Ending", 850.0, 930.0), ("Part B", 930.0, 960.0), ("Preview", 960.0, D)]
     assert jellyfin_document(r)["intro_skipper_timestamps"]["Preview"] == {"Start": 960.0, "End": D}
     # no segment head: the assumed lengths, and everything after the ending is the preview
-    r2 = EpisodeResult("x.mkv", "x.mkv", True, duration=D, op_end=110.0, ed_start=850.0)
+    r2 = Draft("x.mkv", "x.mkv", True, duration=D, op_end=110.0, ed_start=850.0)
     measure_spans(r2, [{}], 200, args)
     assert r2.op == (20.0, 110.0) and r2.ed == (850.0, 940.0) and preview_range(r2) == (940.0, D)
     assert r2.span_source["op_start"] == "assumed 90 s"
     # a head that sees no preview: none is reported, the C-part after the ending is Part B
     raw3 = [{"segments": {"start": _probs([(OPENING, 40, 110)]), "end": _probs([(ENDING, 50, 130)])}}]
-    r3 = EpisodeResult("x.mkv", "x.mkv", True, duration=D, op_end=110.0, ed_start=850.0)
+    r3 = Draft("x.mkv", "x.mkv", True, duration=D, op_end=110.0, ed_start=850.0)
     measure_spans(r3, raw3, 200, args)
     assert preview_range(r3) is None and chapter_list(r3)[-1] == ("Part B", 930.0, D)
     assert "preview" not in r3.confidence
@@ -309,7 +309,7 @@ def test_the_segment_head_vetoes_a_boundary_it_contradicts():
 
     from models.dense import segment_support, supported_confidence
     from skips.decide import measure_spans
-    from skips.result import EpisodeResult
+    from skips.result import Draft
 
     p = _probs([(OPENING, 40, 110)])
     assert segment_support(p, "start", 110.0) == pytest.approx(0.9)
@@ -321,7 +321,7 @@ def test_the_segment_head_vetoes_a_boundary_it_contradicts():
     args = argparse.Namespace(op_length=90.0, ed_length=90.0)
     raw = [{"segments": {"start": p, "end": q}}]
     for op_end, want in ((110.0, 0.8), (170.0, 0.025)):
-        r = EpisodeResult("x.mkv", "x.mkv", True, duration=1000.0, op_end=op_end, ed_start=850.0,
+        r = Draft("x.mkv", "x.mkv", True, duration=1000.0, op_end=op_end, ed_start=850.0,
                           confidence={"op_end": 0.8, "ed_start": 0.95})
         measure_spans(r, raw, 200, args)
         assert r.confidence["op_end"] == pytest.approx(want) and r.confidence["ed_start"] == pytest.approx(
@@ -341,14 +341,14 @@ def test_an_unsure_preview_is_withheld_alone():
     from models.calibration import apply_calibration
     from skips.decide import measure_spans, preview_calibration, withhold_unsure
     from skips.formats import chapter_list
-    from skips.result import EpisodeResult, preview_range
+    from skips.result import Draft, preview_range
 
     args = argparse.Namespace(op_length=90.0, ed_length=90.0)
     end = _probs([(ENDING, 50, 130)], high=0.95)             # a sure ending, an unsure preview
     end[:, 160:190] = 0.1
     end[PREVIEW, 160:190] = 0.6
     raw = [{"segments": {"start": _probs([(OPENING, 40, 110)]), "end": end}}]
-    r = EpisodeResult("x.mkv", "x.mkv", True, duration=1000.0, op_end=110.0, ed_start=850.0,
+    r = Draft("x.mkv", "x.mkv", True, duration=1000.0, op_end=110.0, ed_start=850.0,
                       confidence={"op_end": 0.9, "ed_start": 0.9})
     measure_spans(r, raw, 200, args)
     assert preview_range(r) is not None and 0.4 < r.confidence["preview"] < 0.9 * 0.6 + 1e-6
@@ -358,7 +358,7 @@ def test_an_unsure_preview_is_withheld_alone():
     assert chapter_list(r)[-2:] == [("Ending", 850.0, 930.0), ("Part B", 930.0, 1000.0)]
     # a preview map (here sigmoid(2 logit(share) + 1)) replaces the product, whatever the ED's confidence
     cal = {"method": "platt", "a": 2.0, "b": 1.0, "n": 30, "tolerance_s": 2.0}
-    r2 = EpisodeResult("x.mkv", "x.mkv", True, duration=1000.0, op_end=110.0, ed_start=850.0,
+    r2 = Draft("x.mkv", "x.mkv", True, duration=1000.0, op_end=110.0, ed_start=850.0,
                        confidence={"op_end": 0.9, "ed_start": 0.5})
     measure_spans(r2, raw, 200, args, cal)
     assert r2.confidence["preview"] == pytest.approx(apply_calibration(share, cal))
@@ -647,9 +647,9 @@ def test_an_answer_below_sure_confidence_is_hedged_or_withheld():
     plausible place; one with nothing to hedge by, and a preview, are withheld instead; a hedge that
     leaves less than a second withholds the answer after all."""
     from skips.decide import apply_skip_margin, skip_ranges_from_spans, withhold_unsure
-    from skips.result import EpisodeResult
+    from skips.result import Draft
 
-    r = EpisodeResult("a.mp4", "a.mp4", True, duration=1000.0, op_end=120.0, ed_start=850.0,
+    r = Draft("a.mp4", "a.mp4", True, duration=1000.0, op_end=120.0, ed_start=850.0,
                       op=(30.0, 120.0), ed=(850.0, 940.0))
     r.confidence = {"op_end": 0.8, "ed_start": 0.8, "preview": 0.8}
     r.safe_edges = {"op_end": 110.0}
@@ -660,7 +660,7 @@ def test_an_answer_below_sure_confidence_is_hedged_or_withheld():
     apply_skip_margin([r], 1.0, 1.0)
     assert r.op == (31.0, 109.0) and r.to_dict()["hedged"] == ["op_end"]
     # at or above --sure_confidence nothing is hedged; below --min_confidence withheld as before
-    s = EpisodeResult("b.mp4", "b.mp4", True, duration=1000.0, op_end=120.0, ed_start=850.0,
+    s = Draft("b.mp4", "b.mp4", True, duration=1000.0, op_end=120.0, ed_start=850.0,
                       op=(30.0, 120.0), ed=(850.0, 940.0))
     s.confidence, s.safe_edges = {"op_end": 0.95, "ed_start": 0.6}, {"op_end": 110.0, "ed_start": 860.0}
     withhold_unsure([s], 0.7, 0.9)
@@ -671,7 +671,7 @@ def test_an_answer_below_sure_confidence_is_hedged_or_withheld():
     op, ed, _ = skip_ranges_from_spans((30.0, 120.0), (850.0, 940.0), None, 1.0, 1.0, 1000.0,
                                        {"op_end": 31.5, "ed_start": 900.0}, ("op_end", "ed_start"))
     assert op is None and ed == (901.0, 939.0)
-    t = EpisodeResult("c.mp4", "c.mp4", True, duration=1000.0, op_end=120.0, ed_start=850.0,
+    t = Draft("c.mp4", "c.mp4", True, duration=1000.0, op_end=120.0, ed_start=850.0,
                       op=(30.0, 120.0), ed=(850.0, 940.0))
     t.confidence, t.safe_edges = {"op_end": 0.8, "ed_start": 0.95}, {"op_end": 31.5}
     withhold_unsure([t], 0.7, 0.9)
@@ -702,7 +702,7 @@ def test_the_doubt_floor_applies_at_the_files_own_edges_and_withholds_what_it_le
     still bounds the skip range (likewise an ED end at the file's end), and where that leaves less than
     a second the boundary is withheld instead of skipped unnarrowed."""
     from skips.decide import apply_skip_margin, narrow_span, skip_ranges_from_spans
-    from skips.result import EpisodeResult
+    from skips.result import Draft
 
     assert narrow_span((0.0, 90.0), 1.0, 1.0, 1400.0) == (0.0, 89.0)           # no doubt: from the start
     assert narrow_span((0.0, 90.0), 1.0, 1.0, 1400.0, start_floor=6.0) == (6.0, 89.0)
@@ -711,7 +711,7 @@ def test_the_doubt_floor_applies_at_the_files_own_edges_and_withholds_what_it_le
     op, ed, _ = skip_ranges_from_spans((0.0, 90.0), (1310.0, 1400.0), None, 1.0, 1.0, 1400.0,
                                        {"op_start": 5.0, "ed_end": 1395.0})
     assert op == (6.0, 89.0) and ed == (1311.0, 1394.0)
-    r = EpisodeResult("a.mp4", "a.mp4", True, duration=1400.0, op_end=90.0, ed_start=1310.0,
+    r = Draft("a.mp4", "a.mp4", True, duration=1400.0, op_end=90.0, ed_start=1310.0,
                       op=(0.0, 90.0), ed=(1310.0, 1400.0))
     r.confidence = {"op_end": 0.99, "ed_start": 0.99}
     r.safe_edges = {"op_start": 88.5}
@@ -719,7 +719,7 @@ def test_the_doubt_floor_applies_at_the_files_own_edges_and_withholds_what_it_le
     assert "OP start is doubtful" in r.withheld["op_end"] and r.to_dict()["op"] is None
     assert r.ed == (1311.0, 1400.0) and "ed_start" not in r.withheld
     # a boundary withheld already keeps the reason it was withheld for
-    w = EpisodeResult("b.mp4", "b.mp4", True, duration=1400.0, op_end=90.0, ed_start=1310.0,
+    w = Draft("b.mp4", "b.mp4", True, duration=1400.0, op_end=90.0, ed_start=1310.0,
                       op=(0.0, 90.0), ed=(1310.0, 1400.0))
     w.safe_edges, w.withheld = {"op_start": 88.5}, {"op_end": "confidence 0.50 < --min_confidence 0.7"}
     apply_skip_margin([w], 1.0, 1.0)
