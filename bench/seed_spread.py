@@ -24,7 +24,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def load(folder: Path) -> dict:
     """A run's accuracy.json: the file itself, or the --out folder holding it (bench/results/ keeps
-    copies of the runs the docs quote, so the figures outlive work_dir)."""
+    copies of the runs the docs quote, so the figures outlive work_dir; those recorded before result
+    files carried their provenance in bench/results/historical/)."""
     path = folder if folder.suffix == ".json" else folder / "accuracy.json"
     if not path.is_file():
         raise SystemExit(f"error: {path}: not found (run bench/accuracy_bench.py --out {folder} first)")
@@ -67,7 +68,7 @@ def season_verdicts(runs: list[dict]) -> str:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description="Spread of bench/accuracy_bench.py over several seeds.")
     p.add_argument("folders", nargs="+", help="output folders of accuracy_bench runs (--out), or their "
-                   "accuracy.json files (e.g. bench/results/accuracy_seed21.json)")
+                   "accuracy.json files (e.g. bench/results/historical/accuracy_seed21.json)")
     p.add_argument("--out", default=None, help="also write the tables to this Markdown file")
     args = p.parse_args(argv)
     runs = [load(Path(f)) for f in args.folders]

@@ -34,7 +34,12 @@ RESULTS = ROOT / "bench" / "results"
 README = ROOT / "README.md"
 DOCS = ROOT / "docs"
 SHIPPED_RESULTS = ROOT / "models" / "shipped" / "results"
-SYNTH_SEEDS = ("accuracy_seed1.json", "accuracy_seed11.json", "accuracy_seed21.json")
+SYNTH_SEEDS = ("accuracy_seed1.json", "accuracy_seed11.json", "accuracy_seed21.json")    # in historical/
+# result files kept from before every result file carried its command, commit, machine and date
+# (workflow/provenance.py) sit in RESULTS / HISTORICAL; a table that reads one says so in its source line
+HISTORICAL = "historical"
+HISTORICAL_NOTE = ("historical: the files under `bench/results/historical/` were recorded before result "
+                   "files carried their command, commit, machine and date")
 MARKER = re.compile(r"<!-- table (?P<name>[\w.-]+)[^>]*-->\n(?P<body>.*?)<!-- /table (?P=name) -->", re.S)
 
 
@@ -58,8 +63,18 @@ def _load(path: Path) -> dict:
     return _nan(json.loads(path.read_text(encoding="utf-8")))
 
 
+def _hist(*parts: str) -> Path:
+    """A file kept in bench/results/historical/ (found when called, as RESULTS may be replaced in tests)."""
+    return RESULTS.joinpath(HISTORICAL, *parts)
+
+
+def _is_historical(f: Path) -> bool:
+    return f.is_relative_to(_hist())
+
+
 def _source_line(files: list[Path]) -> str:
-    return "*From " + ", ".join(f"`{_rel(f)}`" for f in files) + " (`python -m bench.tables`).*"
+    note = f"; {HISTORICAL_NOTE}" if any(_is_historical(f) for f in files) else ""
+    return "*From " + ", ".join(f"`{_rel(f)}`" for f in files) + f" (`python -m bench.tables`{note}).*"
 
 
 def _missing(files: list[Path]) -> str | None:
@@ -330,7 +345,8 @@ def before_after(files: list[Path]) -> str:
 EPISODE_SETS = ("val", "test", "test2", "test3")
 # the shipped model's row name, and the rows beside it: its own runs under the default before hedging,
 # the builds not shipped now (an earlier shipped model, candidates that failed what they had to do):
-# (row name, folder with their result files)
+# (row name, folder with their episode result files); each one's zero_shot_test.json (written before
+# result files carried their provenance) is in the folder of the same name under historical/
 SHIPPED_ROW = "shipped (300 series): --min_confidence 0.7, hedged below 0.9, OP-start doubt"
 BEFORE_OP_START_DOUBT = RESULTS / "before_op_start_doubt"
 CANDIDATES = (("shipped (300 series), before the OP-start doubt rule", BEFORE_OP_START_DOUBT),
@@ -607,32 +623,32 @@ def season_episodes(files: list[Path]) -> str:
 
 def _material_runs() -> list[Path]:
     return sorted(
-        RESULTS.glob("accuracy_material_seed*.json"), key=lambda p: int(re.sub(r"\D", "", p.stem) or 0)
+        _hist().glob("accuracy_material_seed*.json"), key=lambda p: int(re.sub(r"\D", "", p.stem) or 0)
     )
 
 
 # name -> (files, renderer); files as a callable when they are found by pattern
 TABLES: dict[str, tuple[Callable[[], list[Path]], Callable[[list[Path]], str]]] = {
-    "accuracy_seed1": (lambda: [RESULTS / "accuracy_seed1.json"], accuracy_groups),
-    "accuracy_seed1_season": (lambda: [RESULTS / "accuracy_seed1.json"], accuracy_season),
-    "accuracy_seed1_coverage": (lambda: [RESULTS / "accuracy_seed1.json"], accuracy_coverage),
-    "accuracy_spread": (lambda: [RESULTS / f for f in SYNTH_SEEDS], accuracy_spread),
+    "accuracy_seed1": (lambda: [_hist("accuracy_seed1.json")], accuracy_groups),
+    "accuracy_seed1_season": (lambda: [_hist("accuracy_seed1.json")], accuracy_season),
+    "accuracy_seed1_coverage": (lambda: [_hist("accuracy_seed1.json")], accuracy_coverage),
+    "accuracy_spread": (lambda: [_hist(f) for f in SYNTH_SEEDS], accuracy_spread),
     "material_spread": (
-        lambda: _material_runs() or [RESULTS / "accuracy_material_seed1.json"],
+        lambda: _material_runs() or [_hist("accuracy_material_seed1.json")],
         accuracy_spread,
     ),
-    "material_seed1": (lambda: [RESULTS / "accuracy_material_seed1.json"], accuracy_groups),
-    "material_seed1_season": (lambda: [RESULTS / "accuracy_material_seed1.json"], accuracy_season),
-    "material_seed1_coverage": (lambda: [RESULTS / "accuracy_material_seed1.json"], accuracy_coverage),
+    "material_seed1": (lambda: [_hist("accuracy_material_seed1.json")], accuracy_groups),
+    "material_seed1_season": (lambda: [_hist("accuracy_material_seed1.json")], accuracy_season),
+    "material_seed1_coverage": (lambda: [_hist("accuracy_material_seed1.json")], accuracy_coverage),
     "shipped_zero_shot": (lambda: [SHIPPED_RESULTS / "zero_shot_test.json"], shipped_zero_shot),
     "shipped_episodes": (lambda: [SHIPPED_RESULTS / "episode_test.json"], shipped_text),
     "shipped_speed": (lambda: [SHIPPED_RESULTS / "predict_speed.json"], shipped_text),
     "episodes_history": (
-        lambda: [RESULTS / f"episode_bench{x}.json" for x in ("", "_sel", "_ab")],
+        lambda: [_hist(f"episode_bench{x}.json") for x in ("", "_sel", "_ab")],
         episodes_history,
     ),
     "episodes_coverage": (
-        lambda: [RESULTS / "episode_bench_ab.json", RESULTS / "episode_val_ab.json"],
+        lambda: [_hist("episode_bench_ab.json"), _hist("episode_val_ab.json")],
         episodes_coverage,
     ),
     "episodes_material": (
@@ -657,7 +673,7 @@ TABLES: dict[str, tuple[Callable[[], list[Path]], Callable[[list[Path]], str]]] 
     "shipped_vs_candidates": (
         lambda: [*_build_files(SHIPPED_RESULTS / "zero_shot_test.json", RESULTS, "episode_material_"),
                  *[f for _, d in CANDIDATES
-                   for f in _build_files(d / "zero_shot_test.json", d, "episode_material_")]],
+                   for f in _build_files(_hist(d.name, "zero_shot_test.json"), d, "episode_material_")]],
         shipped_vs_candidates,
     ),
     "episodes_safe_edges": (
@@ -679,7 +695,7 @@ TABLES: dict[str, tuple[Callable[[], list[Path]], Callable[[list[Path]], str]]] 
     "season_rule_fit": (
         lambda: [
             ROOT / "models" / "shipped" / "season_rule.json",
-            RESULTS / "historical" / "season_rule_clips_before.json",
+            _hist("season_rule_clips_before.json"),
             *[f for f in _material_runs() if "season_rule" in _load(f)],
         ],
         season_rule_fit,
