@@ -80,7 +80,8 @@ def parse_formats(text: str) -> tuple[str, ...]:
 
 
 def parse_confidence(text: str) -> float | None:
-    """``--min_confidence`` / ``--sure_confidence``: a number in [0, 1] or ``auto`` (None)."""
+    """``--min_confidence`` / ``--sure_confidence`` / ``--scan_below``: a number in [0, 1] or ``auto``
+    (None)."""
     if text.strip().lower() == "auto":
         return None
     try:
@@ -136,9 +137,12 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     g.add_argument("--edl_action", type=int, default=DEFAULT_EDL_ACTION,
                    help="EDL action code (Kodi: 0 cut, 1 mute, 2 scene marker, 3 commercial break)")
     g = p.add_argument_group("late openings (an OP that ends after the first S seconds)")
-    g.add_argument("--scan_below", type=float, default=CLAIM_CONFIDENCE, metavar="P",
+    g.add_argument("--scan_below", type=parse_confidence, default=None, metavar="P|auto",
                    help="when the first window's OP-end confidence is below P, also run the models on "
-                        "later windows and answer from the most confident one (if its confidence reaches P)")
+                        "later windows and answer from the most confident window (a later one where it "
+                        f"beats the first and claims an OP end, confidence >= {CLAIM_CONFIDENCE:g}); auto: "
+                        "--sure_confidence (an OP end that is not sure is looked for further), at least "
+                        f"{CLAIM_CONFIDENCE:g}")
     g.add_argument("--scan_hop", type=float, default=None, metavar="SECONDS",
                    help="start of each later window: hop, 2 hop, ... (default: S / 2)")
     g.add_argument("--scan_limit", type=float, default=DEFAULT_SCAN_LIMIT_S, metavar="SECONDS",

@@ -232,6 +232,21 @@ def resolve_sure_confidence(value: float | None, models: Sequence[LoadedModel]) 
     return 0.0, "auto: no dense checkpoint, no answer is hedged"
 
 
+def resolve_scan_below(value: float | None, sure_confidence: float | None,
+                       models: Sequence[LoadedModel]) -> tuple[float, str]:
+    """The threshold ``--scan_below`` means, and why: a number as given; ``None`` (auto) the
+    ``--sure_confidence`` in force (an OP end that is not sure is looked for in later windows too), but
+    never below CLAIM_CONFIDENCE (the threshold before; all that applies with nothing hedged)."""
+    if value is not None:
+        return float(value), "given"
+    from datatools.segments import CLAIM_CONFIDENCE
+
+    sure, _ = resolve_sure_confidence(sure_confidence, models)
+    if sure > CLAIM_CONFIDENCE:
+        return sure, "auto: --sure_confidence (an OP end that is not sure is looked for further)"
+    return CLAIM_CONFIDENCE, "auto: nothing hedged above it, a first window that claims no OP end"
+
+
 def withhold_unsure(results: Sequence[Draft], min_confidence: float,
                     sure_confidence: float = 0.0) -> None:
     """Mark every boundary whose confidence is below ``min_confidence`` as withheld (no answer

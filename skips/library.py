@@ -52,9 +52,9 @@ DECIDING_OPTIONS = ("op_length", "ed_length", "scan_below", "scan_hop", "scan_li
                     "clip_seconds", "ocr_backend", "ocr_size", "reuse_diff")
 
 # What deciding an episode computes: raised when it records more or decides otherwise (2: the segment
-# head's safe outer edges; 3: the head's fingerprint reaches --scan_limit), so that episodes decided by
-# older code are decided again.
-DECISION_VERSION = 3
+# head's safe outer edges; 3: the head's fingerprint reaches --scan_limit; 4: the late-opening scan
+# runs below --sure_confidence), so that episodes decided by older code are decided again.
+DECISION_VERSION = 4
 
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);

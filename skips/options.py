@@ -8,7 +8,6 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from datatools.segments import CLAIM_CONFIDENCE
 from datatools.spec import DEFAULT_CLIP_SECONDS
 from preprocessing.media import DEFAULT_OCR_SIZE
 from preprocessing.ocr import DEFAULT_BACKEND, DEFAULT_REUSE_DIFF
@@ -59,7 +58,7 @@ class PredictOptions:
     edge_margin: float = DEFAULT_EDGE_MARGIN_S
     edl_action: int = DEFAULT_EDL_ACTION
     # late openings
-    scan_below: float = CLAIM_CONFIDENCE
+    scan_below: float | None = None              # None: auto (skips.decide.resolve_scan_below)
     scan_hop: float | None = None                # None: S / 2
     scan_limit: float = DEFAULT_SCAN_LIMIT_S
     # models

@@ -24,6 +24,7 @@ from skips.decide import (
     apply_skip_margin,
     decide_episode,
     resolve_min_confidence,
+    resolve_scan_below,
     resolve_sure_confidence,
     withhold_unsure,
 )
@@ -167,6 +168,10 @@ def _decide(rel: dict[str, str], models: Sequence[LoadedModel], S: int, device: 
             log: Log) -> Iterator[Draft]:
     """Each episode decided by the models (late-opening scan included, season mode not yet), as the
     episodes finish; a file that cannot be used gives a failed result and a line in ``log``."""
+    scan_below, why = resolve_scan_below(options.scan_below, options.sure_confidence, models)
+    if models and options.scan_limit > 0:
+        log(f"[predict] --scan_below {scan_below:g} ({why})")
+    scan_options = replace(options, scan_below=scan_below)
     for path, prep, err in iter_prepared(list(rel), S, opts, options.workers, season,
                                          options.progress, pool, options.scan_limit):
         if prep is None:
@@ -176,7 +181,7 @@ def _decide(rel: dict[str, str], models: Sequence[LoadedModel], S: int, device: 
         t0 = time.perf_counter()
         raw = run_models(models, prep, S, device)
         res = decide_episode(rel[path], prep, models, raw, S, options)
-        scan_late_opening(res, models, S, opts, device, options, pool)
+        scan_late_opening(res, models, S, opts, device, scan_options, pool)
         res.seconds = prep.seconds + time.perf_counter() - t0
         yield res
 

@@ -1,6 +1,6 @@
 """Late openings: an OP that ends after the first S seconds (a long cold open).  When the first
-window's OP end is unsure, the models run on later windows of the episode and the most confident
-one answers, if it is sure enough.
+window's OP end is not sure (below ``--scan_below``, by default ``--sure_confidence``), the models run
+on later windows of the episode and the window with the strongest evidence answers.
 """
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
+from datatools.segments import CLAIM_CONFIDENCE
 from preprocessing.stages import Options
 from skips.decide import fuse_boundary, inner_edge_of, segment_probs, skip_ranges
 from skips.inference import LoadedModel, run_batch
@@ -41,10 +42,11 @@ def fuse_window(models: Sequence[LoadedModel], raw: Sequence[dict[str, Any]], in
 def scan_late_opening(res: Draft, models: Sequence[LoadedModel], clip_seconds: int, opts: Options,
                       device: Any, options: PredictOptions,
                       pool: ProcessPoolExecutor | None = None) -> None:
-    """When the first window's OP end is unsure (confidence below ``options.scan_below``), run the
-    models on later windows (every ``scan_hop`` s, up to ``scan_limit`` s into the episode) and
-    answer from the window whose OP end is the most confident, if it beats the first and itself
-    reaches ``scan_below``.  ``res.scan`` lists every window tried (start, answer, confidence)."""
+    """When the first window's OP end is not sure (confidence below ``options.scan_below``, resolved:
+    skips.decide.resolve_scan_below), run the models on later windows (every ``scan_hop`` s, up to
+    ``scan_limit`` s into the episode) and answer from the window whose OP end is the most confident: a
+    later window where it beats the first and claims an OP end itself (CLAIM_CONFIDENCE).  ``res.scan``
+    lists every window tried (start, answer, confidence)."""
     S = int(clip_seconds)
     if (
         not models
@@ -80,9 +82,9 @@ def scan_late_opening(res: Draft, models: Sequence[LoadedModel], clip_seconds: i
         present = [r["present"][i] for r in raw if "present" in r]
         if present:   # P(the OP ends inside this window), the dense kind's state head
             tried[-1]["present"] = round(max(present), 4)
-        # a later window answers only when it is sure enough to stop a scan itself: replacing an
-        # unsure first answer by another unsure one far into the story only moves the error
-        if (conf >= options.scan_below and conf > res.confidence["op_end"]
+        # a later window answers only where it claims an OP end itself: replacing an unsure first
+        # answer by a window that claims none, far into the story, only moves the error
+        if (conf >= CLAIM_CONFIDENCE and conf > res.confidence["op_end"]
                 and (best is None or conf > best[1])):
             best = (answer, conf, t, i)
     res.scan = tried

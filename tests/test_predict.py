@@ -686,14 +686,17 @@ def test_a_window_the_segment_head_contradicts_does_not_win(monkeypatch):
 
 
 def test_an_unsure_later_window_does_not_replace_the_first_answer(monkeypatch):
-    """The window at 300 s beats the first window's 0.2 but stays below --scan_below (its segment
-    head gives the opening only 0.4 support): the first answer stands; the scan is on record."""
+    """The window at 300 s beats the first window's 0.2 but claims no OP end (its segment head gives
+    the opening only 0.4 support, below CLAIM_CONFIDENCE): the first answer stands; the scan is on
+    record."""
     def probs(t):
         p = np.full((5, 200), 0.15)
         p[1] = 0.4
         return p
     r, _, args = _scan_with_stub(monkeypatch, probs)
-    assert r.scan[3]["confidence"] == pytest.approx(0.4) and 0.4 < args.scan_below
+    from datatools.segments import CLAIM_CONFIDENCE
+
+    assert r.scan[3]["confidence"] == pytest.approx(0.4) and 0.4 < CLAIM_CONFIDENCE
     assert (
         r.op_end == 200.0 and r.source["op_end"] == "models" and r.confidence["op_end"] == pytest.approx(0.2)
     )
@@ -787,3 +790,39 @@ def test_scan_windows_decode_each_second_once_and_match_single_windows(world):
     # the span is read from the first and last start: windows out of order are refused, not cut short
     with pytest.raises(ValueError, match="ascending"):
         prepare.window_features(str(path), starts[::-1], S, opts)
+
+
+def test_the_scan_threshold_is_sure_confidence_by_default():
+    """--scan_below auto is the --sure_confidence in force (auto: 0.9 with a dense checkpoint; a given
+    one as given), never below CLAIM_CONFIDENCE; a given --scan_below is used as it is."""
+    from datatools.segments import CLAIM_CONFIDENCE
+    from skips.options import DEFAULT_SURE_CONFIDENCE
+
+    dense = [inference.LoadedModel("d.pth", None, {"kind": "dense"})]
+    published = [inference.LoadedModel("a.pth", None, {"kind": "avt"})]
+    assert decide.resolve_scan_below(None, None, dense)[0] == DEFAULT_SURE_CONFIDENCE == 0.9
+    assert decide.resolve_scan_below(None, 0.8, dense)[0] == 0.8
+    assert decide.resolve_scan_below(None, 0.0, dense)[0] == CLAIM_CONFIDENCE
+    assert decide.resolve_scan_below(None, None, published)[0] == CLAIM_CONFIDENCE
+    assert decide.resolve_scan_below(0.3, None, dense) == (0.3, "given")
+    assert predict.get_args_parser().parse_args(["x.mp4"]).scan_below is None
+
+
+def test_the_scan_runs_below_sure_confidence(monkeypatch):
+    """A first window at 0.8 claims an OP end but is not sure (below 0.9): with the auto threshold the
+    later windows run and the sure window at 300 s answers; a sure first window (0.95) is not scanned."""
+    monkeypatch.setattr(scan, "window_features",
+                        lambda path, starts, S, opts, workers=1, pool=None: [{"t": t} for t in starts])
+    monkeypatch.setattr(scan, "run_batch", lambda models, feats, kinds, S, device: [
+        {"seconds": [50.0 if f["t"] == 300 else 180.0 for f in feats], "per_second": [None] * len(feats),
+         "confidence": [0.95 if f["t"] == 300 else 0.1 for f in feats]}])
+    models = [inference.LoadedModel("d.pth", None, {"kind": "dense"})]
+    below, _ = decide.resolve_scan_below(None, None, models)
+    args = PredictOptions(scan_below=below, scan_hop=100.0, scan_limit=600.0, fusion="kmeans", op_length=90.0)
+    for first, want in ((0.8, 350.0), (0.95, 200.0)):
+        r = _result((110.0, 200.0), (1300.0, 1390.0), 1420.0, cls=result.Draft)
+        r.confidence = {"op_end": first, "ed_start": 0.9}
+        r.source = {"op_end": "models", "ed_start": "models"}
+        scan.scan_late_opening(r, models, 200, Options(clip_seconds=200), "cpu", args)
+        assert r.op_end == want, first
+        assert bool(r.scan) == (first < below), first
