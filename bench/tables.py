@@ -600,7 +600,9 @@ def season_episodes(files: list[Path]) -> str:
     d = doc["data"]
     return "\n".join([
         _source_line(files) + _made(doc), "",
-        f"{d['episodes']} episodes ({d['material_split']} split, seed {d['seed']}, seasons "
+        f"{d['episodes']} episodes ({d['material_split']} split, "
+        + (f"the {d['family']} family, " if d.get("family", "project") != "project" else "")
+        + f"seed {d['seed']}, seasons "
         f"{d['seasons']} as EPISODES:SEASONS, {d['lone']} lone shows, "
         f"{d['minutes'][0]:g}-{d['minutes'][1]:g} min); "
         f"season rule: {doc['season_rule']}.", "",
@@ -611,6 +613,9 @@ def season_episodes(files: list[Path]) -> str:
         *rows, "",
         "Bars fixed before the run: "
         + ", ".join(f"{k} **{'met' if v else 'NOT met'}**" for k, v in bars.items()) + ".", "",
+        *([("Bars on every episode decided alone (without `--season`), fixed before the run: "
+            + ", ".join(f"{k} **{'met' if v else 'NOT met'}**" for k, v in doc["bars_lone_episode"].items())
+            + "."), ""] if "bars_lone_episode" in doc else []),
         "Library timings (the three runs one after another in one process): "
         f"first run {w['first_run']:.0f} s "
         f"({w['first_run'] / d['episodes']:.1f} s per episode), the unchanged rerun "
