@@ -697,6 +697,7 @@ TABLES: dict[str, tuple[Callable[[], list[Path]], Callable[[list[Path]], str]]] 
     "season_episodes": (lambda: [RESULTS / "season_episodes.json"], season_episodes),
     "season_episodes_calib": (lambda: [RESULTS / "season_episodes_calib.json"], season_episodes),
     "season_episodes_test2": (lambda: [RESULTS / "season_episodes_test2.json"], season_episodes),
+    "season_episodes_shift": (lambda: [RESULTS / "season_episodes_shift.json"], season_episodes),
     "season_rule_fit": (
         lambda: [
             ROOT / "models" / "shipped" / "season_rule.json",
