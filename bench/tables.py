@@ -164,6 +164,29 @@ def shipped_zero_shot(files: list[Path]) -> str:
     return "\n".join(parts)
 
 
+def zero_shot_clips(files: list[Path]) -> str:
+    """bench/zero_shot_bench.py: a checkpoint on the 200-s clips of generated sets, with what confidence
+    >= 0.9 keeps and issue 43's clip bar (score <= 1.0 s, >= 95 % within 2 s at confidence >= 0.9)."""
+    from bench.shipped_card import reliability_table, score_table
+    doc = _load(files[0])
+    a, sure = doc["scores"]["all"], doc["at_0.9"]
+    w = doc["windows_without_op_end"]
+    kept = sure["within_2s"]
+    bar = a["score"] <= 1.0 and kept is not None and kept >= 0.95
+    return "\n".join([
+        _source_line(files) + _made(doc), "",
+        f"{doc['n_clips']} labelled 200-s clips of {doc['n_series']} series, and {w['n']} start windows "
+        f"without an OP end (`{Path(doc['weights']).name}`):", "",
+        score_table(doc["scores"]), "",
+        f"At confidence >= 0.9: {sure['answered']:.0%} of the clips answered, "
+        f"{'-' if kept is None else format(kept, '.0%')} of those within 2 s; windows without an OP end "
+        f"claimed at 0.9: {w['claimed_at_0.9']} of {w['n']}. Clip bar (score <= 1.0 s and >= 95 % within "
+        f"2 s at confidence >= 0.9): **{'met' if bar else 'NOT met'}**.", "",
+        "Reliability (confidence bins against the share within 2 s):", "",
+        reliability_table(doc["reliability"]),
+    ])
+
+
 def shipped_text(files: list[Path]) -> str:
     """A result file that carries its own sentence (``text``): whole episodes, predict.py's speed."""
     return _source_line(files) + "\n\n" + _load(files[0])["text"]
@@ -698,6 +721,7 @@ TABLES: dict[str, tuple[Callable[[], list[Path]], Callable[[list[Path]], str]]] 
     "season_episodes_calib": (lambda: [RESULTS / "season_episodes_calib.json"], season_episodes),
     "season_episodes_test2": (lambda: [RESULTS / "season_episodes_test2.json"], season_episodes),
     "season_episodes_shift": (lambda: [RESULTS / "season_episodes_shift.json"], season_episodes),
+    "zero_shot_shift": (lambda: [RESULTS / "zero_shot_shift.json"], zero_shot_clips),
     "season_rule_fit": (
         lambda: [
             ROOT / "models" / "shipped" / "season_rule.json",

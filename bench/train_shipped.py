@@ -498,15 +498,13 @@ def data_counts(out: Path) -> dict:
     return res
 
 
-def stage_evaluate(out: Path, r: Recipe, dest: Path = SHIPPED) -> dict:
-    """Zero-shot on the test split, through the exported file in ``dest`` (what predict.py loads);
-    for a candidate folder, printed beside the shipped model's committed figures."""
+def zero_shot_summary(rows: list[dict], meta: dict, S: int) -> dict:
+    """Scores of ``clip_answers`` rows (all, per clip type and per phenomenon flag), the reliability of
+    the confidence predict.py reports (calibrated with ``meta``'s calibration, vetoed by the segment
+    head), what confidence >= 0.9 keeps, the windows without an OP end it claims, and every row."""
     from datatools.metric import summary
-    from models.checkpoint import load_checkpoint_model
 
-    model, meta = load_checkpoint_model(dest / WEIGHTS.name, "cpu")
-    rows = clip_answers(model, out / "test", r.clip_seconds)
-    err = errors(rows, r.clip_seconds)
+    err = errors(rows, S)
     conf = final_confidence(rows, meta.get("calibration"))
     labelled = [i for i, x in enumerate(rows) if x["truth"] is not None]
     groups: dict[str, list[int]] = {"all": labelled, "s": [i for i in labelled if rows[i]["kind"] == "start"],
@@ -518,15 +516,24 @@ def stage_evaluate(out: Path, r: Recipe, dest: Path = SHIPPED) -> dict:
               for g, idx in groups.items() if idx}
     windows = [i for i, x in enumerate(rows) if x["truth"] is None]
     sure = conf >= 0.9
-    res = {"commit": git_commit(), "n_clips": len(labelled),
-           "n_series": len({rows[i]["series"] for i in labelled}),
-           "scores": scores, "reliability": reliability(conf[labelled], err[labelled]),
-           "at_0.9": {"answered": round(float(sure[labelled].mean()), 4),
-                      "within_2s": round(float((err[labelled][sure[labelled]] <= 2.0).mean()), 4)
-                      if sure[labelled].any() else None},
-           "windows_without_op_end": {"n": len(windows), "claimed_at_0.9": int(sure[windows].sum()),
-                                      "claimed_at_0.5": int((conf[windows] >= 0.5).sum())},
-           "rows": [{**x, "confidence": round(float(c), 4)} for x, c in zip(rows, conf)]}
+    return {"n_clips": len(labelled), "n_series": len({rows[i]["series"] for i in labelled}),
+            "scores": scores, "reliability": reliability(conf[labelled], err[labelled]),
+            "at_0.9": {"answered": round(float(sure[labelled].mean()), 4),
+                       "within_2s": round(float((err[labelled][sure[labelled]] <= 2.0).mean()), 4)
+                       if sure[labelled].any() else None},
+            "windows_without_op_end": {"n": len(windows), "claimed_at_0.9": int(sure[windows].sum()),
+                                       "claimed_at_0.5": int((conf[windows] >= 0.5).sum())},
+            "rows": [{**x, "confidence": round(float(c), 4)} for x, c in zip(rows, conf)]}
+
+
+def stage_evaluate(out: Path, r: Recipe, dest: Path = SHIPPED) -> dict:
+    """Zero-shot on the test split, through the exported file in ``dest`` (what predict.py loads);
+    for a candidate folder, printed beside the shipped model's committed figures."""
+    from models.checkpoint import load_checkpoint_model
+
+    model, meta = load_checkpoint_model(dest / WEIGHTS.name, "cpu")
+    rows = clip_answers(model, out / "test", r.clip_seconds)
+    res = {"commit": git_commit(), **zero_shot_summary(rows, meta, r.clip_seconds)}
     results = dest / RESULTS.name
     results.mkdir(parents=True, exist_ok=True)
     atomic_write_json(results / "zero_shot_test.json", res, indent=1)
