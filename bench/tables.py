@@ -184,7 +184,22 @@ def zero_shot_clips(files: list[Path]) -> str:
         f"2 s at confidence >= 0.9): **{'met' if bar else 'NOT met'}**.", "",
         "Reliability (confidence bins against the share within 2 s):", "",
         reliability_table(doc["reliability"]),
+        *_clip_season(doc.get("season")),
     ])
+
+
+def _clip_season(season: dict | None) -> list[str]:
+    """bench/zero_shot_bench.py --season: the model with and without season mode, per group."""
+    if not season:
+        return []
+    from fuse.season_check import season_check_table
+    out = []
+    for combined, rows in season["season_check"].items():
+        models = combined.removesuffix("+season")
+        out += ["", f"With season mode on the same clips (`{season['season_rule']}`; siblings found from "
+                    "the clips' audio alone, across every set given):", "",
+                season_check_table(_nan(rows), models, combined)]
+    return out
 
 
 def shipped_text(files: list[Path]) -> str:
