@@ -700,7 +700,8 @@ TABLES: dict[str, tuple[Callable[[], list[Path]], Callable[[list[Path]], str]]] 
         episodes_material,
     ),
     "episodes_material_rerun": (
-        lambda: [RESULTS / f"episode_material_{x}_rerun.json" for x in ("val", "test")], episodes_material),
+        lambda: [RESULTS / f"episode_material_{x}_rerun.json"
+                 for x in ("val", "test", "test2", "test3", "test4", "test5")], episodes_material),
     "edge_doubt_calib": (lambda: [RESULTS / "edge_doubt_two_calib.json"], edge_doubt_calib),
     "inner_doubt_calib": (lambda: [RESULTS / "edge_doubt_calib.json"], inner_doubt_calib),
     "inner_doubt_two_calib": (lambda: [RESULTS / "edge_doubt_two_calib.json"], inner_doubt_calib),
