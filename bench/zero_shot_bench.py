@@ -42,7 +42,7 @@ def preprocess(data: Path, clip_seconds: int) -> None:
 def season_check_clips(data: Sequence[Path], rows: list[dict], S: int, rule: Path, work: Path) -> dict:
     """Season mode alone, the checkpoint alone and combined, per season_check group (see the module
     docstring); the scores and the check rows."""
-    from datatools.labels import write_submission
+    from datatools.labels import write_confidence, write_submission
     from fuse.season_check import season_check, sibling_groups
 
     work.mkdir(parents=True, exist_ok=True)
@@ -53,8 +53,7 @@ def season_check_clips(data: Sequence[Path], rows: list[dict], S: int, rule: Pat
                     "--sidecar", str(side), "--quiet"], cwd=ROOT, check=True)
     model_csv, conf_csv = work / "model.csv", work / "model_confidence.csv"
     write_submission(model_csv, [(f"{r['clip']}.mp4", r["answer"]) for r in labelled])
-    conf_csv.write_text("clip,confidence\n" + "".join(f"{r['clip']}.mp4,{r['confidence']}\n"
-                                                    for r in labelled), encoding="utf-8")
+    write_confidence(conf_csv, [(f"{r['clip']}.mp4", r["confidence"]) for r in labelled])
     combined = work / "model_season.csv"
     subprocess.run([py, "fuse/fuse.py", "--inputs", str(model_csv), "--output", str(combined), "--trust",
                     f"model={conf_csv}", "--season", str(side), "--season_rule", str(rule), "--quiet"],

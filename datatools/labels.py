@@ -127,6 +127,11 @@ def write_submission(path: str | os.PathLike, items: Sequence[tuple[str, float]]
     atomic_write_text(Path(path), text)
 
 
+def write_confidence(path: str | os.PathLike, items: Iterable[tuple[str, float]]) -> None:
+    """Write a confidence sidecar (``clip,confidence`` rows, fuse/fuse.py's read_confidence), atomically."""
+    atomic_write_text(Path(path), "clip,confidence\n" + "".join(f"{c},{float(v):.4f}\n" for c, v in items))
+
+
 def read_submission(path: str | os.PathLike) -> list[SubmissionRow]:
     """Parse a submission CSV; LabelError names file and line for malformed, NaN or duplicate rows."""
     path = Path(path)

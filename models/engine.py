@@ -447,12 +447,12 @@ def run_test(args: argparse.Namespace, info: DistInfo, run_dir: Path) -> dict[st
     LOG.info("wrote %s (%d rows)", out, len(records))
     if conf is not None:   # the dense kind's confidence: posterior mass within 2 s of each answer,
         # mapped to P(within 2 s) by the calibration the checkpoint carries (models/calibration.py)
+        from datatools.labels import write_confidence
         from models.calibration import apply_calibration
 
         conf = apply_calibration(conf, ckpt.get("calibration"))
         side = run_dir / ("submission" + CONFIDENCE_SUFFIX)
-        atomic_write_text(side, "clip,confidence\n" + "".join(
-            f"{r.name},{c:.4f}\n" for r, c in zip(records, conf)))
+        write_confidence(side, [(r.name, c) for r, c in zip(records, conf)])
         LOG.info("wrote %s", side)
     if post is not None:   # the boundary posterior per second: the season rule weighs a match by it
         import io

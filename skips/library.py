@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 
 from skips.options import PredictOptions
-from skips.result import Draft, RecordError, from_record, to_record
+from skips.result import Draft, EpisodeResult, RecordError, from_record, to_record
 
 SCHEMA_VERSION = 2
 MIGRATES_FROM = "1"      # its decided episodes are dropped unread and decided again
@@ -356,7 +356,7 @@ class Library:
         res.file, res.rel = path, rel     # a moved file's decision was stored under its old path
         return res
 
-    def save_answers(self, results: Sequence[Draft]) -> None:
+    def save_answers(self, results: Sequence[EpisodeResult]) -> None:
         """The latest run's answers, in one transaction."""
         rows = []
         for r in results:

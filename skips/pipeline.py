@@ -318,9 +318,10 @@ def _library_run(lib: Library, rel: dict[str, str], groups: dict[str, str | None
                          "siblings_from_database": sum(m is not r and m.file not in decoded for m in members)}
         r.plot.pop("chroma", None)
     min_confidence, why, sure, sure_why = _threshold(results, models, options, log)
-    lib.save_answers(results)
+    answers = [r.freeze() for r in results]
+    lib.save_answers(answers)
     gone = lib.forget_missing(roots, set(rel))
     if gone:
         log(f"[library] forgot {len(gone)} episode(s) no longer on disk under the folders given")
-    return PredictionRun([r.freeze() for r in results], models, S, min_confidence, why, sure, sure_why,
-                         season_rule=rule, started=t_start, seconds=time.perf_counter() - t_start)
+    return PredictionRun(answers, models, S, min_confidence, why, sure, sure_why, season_rule=rule,
+                         started=t_start, seconds=time.perf_counter() - t_start)
