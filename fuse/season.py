@@ -71,8 +71,8 @@ from preprocessing.fingerprint import (
 )
 
 SIDECAR_FIELDS = ("clip", "kind", "seconds", "source", "siblings", "spread_s", "span_start",
-                  "span_end", "group", "clip_seconds")
-OPTIONAL_FIELDS = ("clip_seconds",)   # absent in sidecars of earlier versions
+                  "span_end", "group", "clip_seconds", "short_s")
+OPTIONAL_FIELDS = ("clip_seconds", "short_s")   # absent in sidecars of earlier versions
 
 
 @dataclass
@@ -88,6 +88,9 @@ class SeasonRow:
     span_end: float = float("nan")
     group: int = -1                    # index of the connected group of clips sharing a song
     clip_seconds: float | None = None  # S of the clip set (the decision rule checks span edges)
+    # how much shorter this clip's shared span is than the median of its siblings' own shared spans
+    # (fuse.season_rule.partial_match); nan without siblings
+    short_s: float = float("nan")
     # every sibling and the span it shares, in this clip's seconds: (name, start, end); not in the sidecar
     partners: tuple[tuple[str, float, float], ...] = ()
 
@@ -121,7 +124,19 @@ def season_rows(fps: Mapping[str, np.ndarray], kinds: Mapping[str, str] | None =
                              for other, sp in sorted(sib.spans[name].items()))
             rows.append(SeasonRow(name, k, e.end if k == "s" else e.start, "season", e.siblings,
                                   e.spread, e.start, e.end, group_of.get(name, -1), partners=partners))
-    return apply_offsets(rows, offsets or {}, clip_seconds)
+    return apply_offsets(with_short_spans(rows), offsets or {}, clip_seconds)
+
+
+def with_short_spans(rows: Sequence[SeasonRow]) -> list[SeasonRow]:
+    """Each matched row with ``short_s``: the median length of its siblings' own shared spans minus
+    its own (a clip that holds only part of their song shares a shorter span with each of them)."""
+    length = {r.clip: r.span_end - r.span_start for r in rows if r.source == "season"}
+    out = []
+    for r in rows:
+        theirs = [length[o] for o, _, _ in r.partners if o in length]
+        short = float(np.median(theirs)) - length[r.clip] if theirs and r.clip in length else float("nan")
+        out.append(replace(r, short_s=round(short, 3)))
+    return out
 
 
 def apply_offsets(rows: Sequence[SeasonRow], offsets: Mapping,
@@ -201,7 +216,8 @@ def read_sidecar(path: str | os.PathLike) -> dict[str, SeasonRow]:
                 out[stem] = SeasonRow(stem, d["kind"], float(d["seconds"]), d["source"],
                                       int(d["siblings"]), float(d["spread_s"]),
                                       float(d["span_start"]), float(d["span_end"]), int(d["group"]),
-                                      float(cs) if cs is not None else None)
+                                      float(cs) if cs is not None else None,
+                                      float(d.get("short_s") or "nan"))
             except (ValueError, TypeError) as exc:
                 raise LabelError(f"{path}:{ln}: bad row ({exc})") from None
     return out
@@ -248,7 +264,7 @@ def apply_season(records: Sequence, season: Mapping[str, SeasonRow], rule: Seaso
             post = None if posterior is None else posterior.get(Path(r.clip).name)
             d = decide(r.kind, r.seconds, p_models, row.seconds, row.siblings, row.spread_s,
                        row.span_start, row.span_end, row.clip_seconds, rule,
-                       None if post is None else mass_near(post, row.seconds))
+                       None if post is None else mass_near(post, row.seconds), row.short_s)
         decisions[r.clip] = d
         out.append(replace(r, seconds=d.seconds, source="season") if d.source == "season" else r)
     return out, decisions

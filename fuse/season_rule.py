@@ -61,6 +61,7 @@ SPREAD_CUTS = (0.5, 1.0, 2.0, 3.0, 5.0, 10.0)   # candidate spread thresholds tr
 PRIOR_CLIPS = 2.0         # the built-in reliability of a bin counts as this many training clips
 SONG_FIT_MIN = 5         # right training matches needed before the song-length bounds are widened
 LEAD_IN_S = 15.0         # see SeasonRule.lead_in_s
+PARTIAL_S = 10.0         # see SeasonRule.partial_s
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,11 @@ class SeasonRule:
     # before them, run on after the ED's) under story: a boundary this far inside the matched song is
     # the same boundary as the match's, placed at the pictures
     lead_in_s: float = LEAD_IN_S
+    # a clip whose span shared with its siblings is this much shorter than the spans they share with
+    # theirs holds only part of their song (another edit of the track, a song another show reuses):
+    # where its match places the boundary is not agreed evidence (bin "several_spread", never decides
+    # alone).  Fixed, like agree_s, at the scale of "another place", not fitted
+    partial_s: float = PARTIAL_S
     n: Mapping[str, int] = field(default_factory=dict)   # training clips behind each figure
 
     def to_dict(self) -> dict:
@@ -114,6 +120,16 @@ def evidence_bin(siblings: int, spread_s: float, spread_cut: float) -> str:
     if siblings <= 1:
         return "one"
     return "several" if spread_s <= spread_cut else "several_spread"
+
+
+def partial_match(kind: str, siblings: int, short_s: float, span_end: float,
+                  clip_seconds: float | None, rule: SeasonRule = SeasonRule()) -> bool:
+    """Several siblings whose shared span with this clip is more than ``rule.partial_s`` shorter than
+    the spans they share among themselves, where the clip's own end does not cut it: only part of
+    their song is in this clip, so where the match puts the boundary is not their agreement."""
+    if siblings < 2 or not math.isfinite(short_s) or short_s <= rule.partial_s:
+        return False
+    return not (clip_seconds is not None and span_end >= clip_seconds - rule.edge_s)
 
 
 def implausible(kind: str, span_start: float, span_end: float, clip_seconds: float | None,
@@ -197,17 +213,23 @@ def decide(
     clip_seconds: float | None,
     rule: SeasonRule = SeasonRule(),
     q_match: float | None = None,
+    short_s: float = math.nan,
 ) -> Decision:
     """The answer for one clip (see the module docstring); pure.  ``q_match``: the model's own
     probability of the matched time (mass_near of its per-second posterior), where it gives one; when
     the two answers are more than 2 x TOLERANCE apart it decides with the match's reliability and
-    ``p_models`` (step 5 of the module docstring)."""
+    ``p_models`` (step 5 of the module docstring).  ``short_s``: how much shorter this clip's shared
+    span is than its siblings' own (fuse.season.SeasonRow.short_s); more than ``rule.partial_s`` on a
+    span the clip's end does not cut puts several siblings in the bin "several_spread"."""
     if season_seconds is None or siblings <= 0:
         return Decision(model_seconds, "models", "no sibling", p_models)
     why = implausible(kind, span_start, span_end, clip_seconds, rule)
     if why:
         return Decision(model_seconds, "models", why, p_models)
     b = evidence_bin(siblings, spread_s, rule.spread_cut)
+    partial = partial_match(kind, siblings, short_s, span_end, clip_seconds, rule)
+    if partial:
+        b = "several_spread"
     p_season = float(rule.reliability.get(b, 0.5))
     if not math.isfinite(model_seconds):   # no model ran (predict.py --season --weights none)
         return Decision(
@@ -220,6 +242,8 @@ def decide(
     gap = abs(season_seconds - model_seconds)
     facts = (f"{siblings} sibling{'s' if siblings != 1 else ''}, spread {spread_s:.1f} s, "
              f"p_season {p_season:.2f} vs p_models {p_models:.2f}, {gap:.1f} s apart")
+    if partial:
+        facts += f", a partial match: its span {short_s:.0f} s shorter than its siblings'"
     if consistent(kind, model_seconds, season_seconds, rule.lead_in_s):
         # The match measures the song, the models the pictures, which a song lead-in or ring-out
         # leaves inside the song: the innermost of the two answers.  Within TOLERANCE they are two

@@ -302,7 +302,8 @@ def narrow_span(span: tuple[float, float] | None, start_margin: float, end_margi
 def skip_ranges_from_spans(op: tuple[float, float] | None, ed: tuple[float, float] | None,
                            preview: tuple[float, float] | None, margin: float, edge_margin: float,
                            duration: float, safe_edges: dict[str, float] | None = None,
-                           hedged: Sequence[str] = ()) -> tuple:
+                           hedged: Sequence[str] = (),
+                           songs: dict[str, tuple[float, float]] | None = None) -> tuple:
     """The skip ranges (opening, ending, preview) from the measured spans: the edges a model answered
     (OP end, ED start) narrowed by ``margin`` (--skip_margin), the outer edges the segment head
     measured or the assumed lengths gave (OP start, ED end, both edges of the preview), which are
@@ -311,8 +312,10 @@ def skip_ranges_from_spans(op: tuple[float, float] | None, ed: tuple[float, floa
     "ed_end", models.dense.decode_spans' op_start_latest / ed_end_earliest in episode seconds)
     narrowed by ``margin``.  A ``hedged`` answer ("op_end" / "ed_start", below --sure_confidence)
     likewise stops at its innermost plausible place (``safe_edges``' "op_end" / "ed_start",
-    models.dense.inner_edge) narrowed by ``margin``; where that leaves less than a second its range
-    is None (no skip is safe)."""
+    models.dense.inner_edge) narrowed by ``margin``, and where season mode matched its theme song
+    (``songs``: "op_end" / "ed_start" -> the song's span) it lies inside that song too, narrowed by
+    the margins (only a range that independent evidence calls theme is kept); where that leaves less
+    than a second its range is None (no skip is safe)."""
     safe = safe_edges or {}
     floor = safe["op_start"] + margin if "op_start" in safe else None
     ceiling = safe["ed_end"] - margin if "ed_end" in safe else None
@@ -322,6 +325,11 @@ def skip_ranges_from_spans(op: tuple[float, float] | None, ed: tuple[float, floa
         out_op = _hedge(out_op, end=safe["op_end"] - margin)
     if "ed_start" in hedged and "ed_start" in safe and out_ed is not None:
         out_ed = _hedge(out_ed, start=safe["ed_start"] + margin)
+    songs = songs or {}
+    if "op_end" in hedged and "op_end" in songs and out_op is not None:
+        out_op = _hedge(out_op, songs["op_end"][0] + edge_margin, songs["op_end"][1] - margin)
+    if "ed_start" in hedged and "ed_start" in songs and out_ed is not None:
+        out_ed = _hedge(out_ed, songs["ed_start"][0] + margin, songs["ed_start"][1] - edge_margin)
     return out_op, out_ed, narrow_span(preview, edge_margin, edge_margin, duration)
 
 
@@ -344,13 +352,17 @@ def apply_skip_margin(results: Sequence[Draft], margin: float, edge_margin: floa
         pv = preview_range(r)
         r.measured = {"opening": tuple(r.op), "ending": tuple(r.ed),
                       "preview": None if pv is None else tuple(pv)}
+        songs = {name: tuple(r.season[kind]["span"])
+                 for name, kind in (("op_end", "start"), ("ed_start", "end"))
+                 if (r.season.get(kind) or {}).get("theme")}
         op, ed, r.preview = skip_ranges_from_spans(r.op, r.ed, pv, margin, edge_margin, r.duration,
-                                                   r.safe_edges, r.hedged)
+                                                   r.safe_edges, r.hedged, songs)
         for name, got, had in (("op_end", op, r.op), ("ed_start", ed, r.ed)):
             if got is not None or had is None or name in r.withheld:
                 continue
             if name in r.hedged:
-                r.withheld[name] = "hedged, and less than a second is surely theme: no skip is safe"
+                r.withheld[name] = ("hedged, and less than a second is surely theme (inside its innermost "
+                                    "plausible place and any matched theme song): no skip is safe")
             else:
                 edge = "OP start" if name == "op_end" else "ED end"
                 r.withheld[name] = (f"the {edge} is doubtful, and less than a second is surely theme: "

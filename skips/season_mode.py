@@ -70,7 +70,7 @@ def confirmed_by(row, owner: Mapping[str, str], kind: str, tolerance: float) -> 
 
 def _decide_kind(r: Draft, kind: str, row, window_s: float, clip_seconds: int, rule,
                  owner: Mapping[str, str]) -> None:
-    from fuse.season_rule import TOLERANCE, decide, mass_near, model_reliability
+    from fuse.season_rule import TOLERANCE, decide, implausible, mass_near, model_reliability
 
     D, S = r.duration, clip_seconds
     name = "op_end" if kind == "start" else "ed_start"
@@ -80,7 +80,9 @@ def _decide_kind(r: Draft, kind: str, row, window_s: float, clip_seconds: int, r
     r.season[kind] = {"span": [round(x, 3) for x in span], "siblings": row.siblings,
                       "spread": round(row.spread_s, 3),
                       "window": [round(off, 3), round(off + window_s, 3)],
-                      "confirmed_by": confirmed_by(row, owner, kind, TOLERANCE)}
+                      "confirmed_by": confirmed_by(row, owner, kind, TOLERANCE),
+                      # a theme song by the rule's own checks: a hedged range must lie inside it
+                      "theme": implausible(row.kind, row.span_start, row.span_end, window_s, rule) is None}
     model_clip = getattr(r, name) - off
     p_models = r.confidence.get(name)   # decide_episode's boundary_confidence
     if p_models is None:
@@ -94,45 +96,45 @@ def _decide_kind(r: Draft, kind: str, row, window_s: float, clip_seconds: int, r
     looked = at <= S and source not in ("", "none", "season") and "window" not in source
     q = mass_near(np.mean(posts, 0), at) if posts and looked else None
     d = decide(row.kind, model_clip, p_models, at, row.siblings, row.spread_s, row.span_start,
-               row.span_end, window_s, rule, q)
+               row.span_end, window_s, rule, q, row.short_s)
     r.season[kind]["reason"] = d.reason
     if d.source == "season":
         r.confidence[name] = d.confidence
         setattr(r, name, off + at)
         r.source[name] = "season"
         r.safe_edges.pop(name, None)   # the models' posterior does not hedge the matched time
-        _edges_from_match(r, kind, span, rule.lead_in_s)
+        _edges_from_match(r, kind, span)
         return
     if d.confirmed:   # the models' answer, within 2 s of the match (confirmed) or inside its song
         r.confidence[name] = d.confidence
         how = "confirmed by the season's match" if abs(model_clip - at) <= TOLERANCE else \
             "inside the season's matched song"
         r.source[name] = f"{r.source.get(name, 'models')}, {how}"
-        _edges_from_match(r, kind, span, rule.lead_in_s)
+        _edges_from_match(r, kind, span)
     elif math.isfinite(model_clip) and abs(model_clip - at) <= rule.agree_s:
         _bound_by_song(r, kind, span)
 
 
-def _edges_from_match(r: Draft, kind: str, span: tuple[float, float], lead_in_s: float) -> None:
-    """The outer edge of a range whose boundary the match decided: the matched song's, unless the
-    segment head measured the pictures' edge a little inside the song (a lead-in under the cold open,
-    a ring-out after the ending: at most ``lead_in_s``), the innermost of the two."""
+def _edges_from_match(r: Draft, kind: str, span: tuple[float, float]) -> None:
+    """The outer edge of a range whose boundary the match decided or confirmed: the matched song
+    bounds it from outside, the pictures set it inside.  The segment head's edge where it lies inside
+    the song (a lead-in under the cold open, a ring-out after the ending), else the song's; the
+    segment head's innermost plausible edge (``safe_edges``), where it has one, still stops the range
+    (the innermost of all three)."""
     if kind == "start":
         song = max(0.0, span[0])
         seg = r.op[0] if r.span_source.get("op_start") == "segments" else math.nan
-        if song < seg <= song + lead_in_s and seg < r.op_end:
+        if song < seg < r.op_end:
             r.op, r.span_source["op_start"] = (seg, r.op_end), "segments (inside the matched song)"
         else:
             r.op, r.span_source["op_start"] = (song, r.op_end), "season"
-        r.safe_edges.pop("op_start", None)
     else:
         song = min(r.duration, span[1])
         seg = r.ed[1] if r.span_source.get("ed_end") == "segments" else math.nan
-        if song - lead_in_s <= seg < song and seg > r.ed_start:
+        if r.ed_start < seg < song:
             r.ed, r.span_source["ed_end"] = (r.ed_start, seg), "segments (inside the matched song)"
         else:
             r.ed, r.span_source["ed_end"] = (r.ed_start, song), "season"
-        r.safe_edges.pop("ed_end", None)
 
 
 def _bound_by_song(r: Draft, kind: str, span: tuple[float, float]) -> None:

@@ -21,10 +21,11 @@ OP, ED = make_song(101, SONG_S), make_song(202, SONG_S)
 
 
 def _episode(i: int, op_at: float, ed_at: float, duration: float, op_end: float, ed_start: float,
-             conf: float = 0.95, source: str = "dense", op=None, ed=None) -> Draft:
+             conf: float = 0.95, source: str = "dense", op=None, ed=None, safe=None) -> Draft:
     """Episode ``i``: its OP song at ``op_at`` in the head, its ED song at ``ed_at`` in the last window;
     the models answered ``op_end`` / ``ed_start`` at ``conf``; ``op`` / ``ed``: the segment head's spans
-    (default: assumed 90 s lengths)."""
+    (default: assumed 90 s lengths); ``safe``: the segment head's and posteriors' innermost plausible
+    edges (``safe_edges``)."""
     head = fingerprint_samples(make_clip_audio(100 + i, HEAD, OP, op_at), SYNTH_RATE)
     tail = fingerprint_samples(make_clip_audio(200 + i, S, ED, ed_at), SYNTH_RATE)
     r = Draft(f"ep{i}.mp4", f"Show/Season 01/ep{i}.mp4", True, duration=duration, op_end=op_end,
@@ -36,6 +37,7 @@ def _episode(i: int, op_at: float, ed_at: float, duration: float, op_end: float,
     r.source = {"op_end": source, "ed_start": source}
     r.confidence = {"op_end": conf, "ed_start": conf}
     r.plot = {"chroma": {"start": head, "end": tail}}
+    r.safe_edges = dict(safe or {})
     return r
 
 
@@ -102,3 +104,29 @@ def test_a_models_range_of_the_same_song_stops_where_the_song_does():
     r = _season(layout, {1: {"conf": 0.97, "ed": (D - S + 41.0, D - S + 45.0 + SONG_S + 30.0)}})[1]
     assert (r.source["ed_start"], r.ed_start) == ("dense", D - S + 41.0)
     assert r.ed[1] == pytest.approx(D - S + 45.0 + SONG_S, abs=1.5)
+
+
+def test_the_pictures_inside_the_matched_song_set_the_openings_start():
+    # the OP song leads in 3 s under the cold open; the segment head saw the pictures start at 23 s
+    r = _season(THREE, {0: {"op": (23.0, 20.0 + SONG_S + 0.5)}})[0]
+    assert (r.op[0], r.span_source["op_start"]) == (23.0, "segments (inside the matched song)")
+
+
+def test_the_segment_heads_innermost_opening_start_survives_the_match():
+    r = _season(THREE, {0: {"op": (5.0, 20.0 + SONG_S + 0.5), "safe": {"op_start": 24.0}}})[0]
+    assert r.safe_edges["op_start"] == 24.0
+
+
+def test_a_hedged_opening_range_stops_at_the_matched_songs_end():
+    # one sibling; the models put the OP end 5 s after the song (a ring-out) at 0.85, below
+    # --sure_confidence: their answer stands, hedged, and its range ends inside the song
+    from skips.decide import apply_skip_margin, withhold_unsure
+
+    end = 35.0 + SONG_S
+    layout = [THREE[0], (35.0, 25.0, D, end + 5.0, D - S + 25.0 - 0.5)]
+    ep1 = {"conf": 0.85, "op": (35.0, end + 5.0), "safe": {"op_end": end + 4.0}}
+    results = _season(layout, {1: ep1})
+    withhold_unsure(results, 0.7, 0.9)
+    apply_skip_margin(results, 1.0, 1.0)
+    song_end = results[1].season["start"]["span"][1]
+    assert results[1].op[1] == pytest.approx(song_end - 1.0)   # the song's end less --skip_margin

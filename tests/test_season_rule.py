@@ -67,6 +67,27 @@ def test_several_siblings_are_not_overruled_by_the_models_confidence_alone():
     assert (d.source, d.seconds, d.confidence) == ("season", 55.0, 0.95)
 
 
+def test_a_partial_match_of_several_siblings_does_not_overrule_a_confident_model():
+    # five siblings (another show reusing the track) share only the last 42 s of this clip's ending:
+    # their spans among themselves are 24 s longer; the model (0.95) rules the matched time out
+    d = decide("e", 58.75, 0.95, 73.1, 5, 0.1, 73.0, 114.8, S, RULE, 1e-6, short_s=23.8)
+    assert (d.source, d.seconds) == ("models", 58.75)
+
+
+def test_a_span_only_the_clip_end_shortens_is_no_partial_match():
+    d = decide("e", 150.0, 0.95, 165.0, 5, 0.1, 165.0, 200.0, S, RULE, 1e-6, short_s=55.0)
+    assert (d.source, d.seconds) == ("season", 165.0)
+
+
+def test_short_spans_are_measured_against_the_siblings_own():
+    from fuse.season import with_short_spans
+
+    rows = [SeasonRow(c, "e", a, "season", 2, 0.1, a, b, 0, S,
+                      partners=tuple((o, 0.0, 0.0) for o in ("x_end", "y_end", "z_end") if o != c))
+            for c, a, b in (("x_end", 70.0, 110.0), ("y_end", 50.0, 115.0), ("z_end", 40.0, 105.0))]
+    assert [r.short_s for r in with_short_spans(rows)] == [25.0, -12.5, -12.5]
+
+
 def test_models_inside_the_matched_song_keep_their_own_answer_and_confidence():
     # an ED song that leads in 6 s before the pictures the models found: theirs, not surer for it
     d = _decide("e", 61.0, 0.97, _row("a_end", 55.0, 3, spread=0.5))
