@@ -118,9 +118,9 @@ def _decide_kind(r: Draft, kind: str, row, window_s: float, clip_seconds: int, r
 def _edges_from_match(r: Draft, kind: str, span: tuple[float, float]) -> None:
     """The outer edge of a range whose boundary the match decided or confirmed: the matched song
     bounds it from outside, the pictures set it inside.  The segment head's edge where it lies inside
-    the song (a lead-in under the cold open, a ring-out after the ending), else the song's; the
-    segment head's innermost plausible edge (``safe_edges``), where it has one, still stops the range
-    (the innermost of all three)."""
+    the song (a lead-in under the cold open, a ring-out after the ending), else the song's.  The match
+    measured that edge, so the segment head's doubt about it (``safe_edges``) no longer stops the range
+    (kept, it cost 2-10 s of theme per edge on the calibration-side shift set and saved no story)."""
     if kind == "start":
         song = max(0.0, span[0])
         seg = r.op[0] if r.span_source.get("op_start") == "segments" else math.nan
@@ -128,6 +128,7 @@ def _edges_from_match(r: Draft, kind: str, span: tuple[float, float]) -> None:
             r.op, r.span_source["op_start"] = (seg, r.op_end), "segments (inside the matched song)"
         else:
             r.op, r.span_source["op_start"] = (song, r.op_end), "season"
+        r.safe_edges.pop("op_start", None)
     else:
         song = min(r.duration, span[1])
         seg = r.ed[1] if r.span_source.get("ed_end") == "segments" else math.nan
@@ -135,6 +136,7 @@ def _edges_from_match(r: Draft, kind: str, span: tuple[float, float]) -> None:
             r.ed, r.span_source["ed_end"] = (r.ed_start, seg), "segments (inside the matched song)"
         else:
             r.ed, r.span_source["ed_end"] = (r.ed_start, song), "season"
+        r.safe_edges.pop("ed_end", None)
 
 
 def _bound_by_song(r: Draft, kind: str, span: tuple[float, float]) -> None:
