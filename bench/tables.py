@@ -202,6 +202,17 @@ def _clip_season(season: dict | None) -> list[str]:
     return out
 
 
+def zero_shot_season_variants(files: list[Path]) -> str:
+    """bench/zero_shot_bench.py --season on one clip set with several versions of the season rule:
+    per run, the model with and without season mode per group."""
+    out = [_source_line(files)]
+    for f in files:
+        doc = _load(f)
+        out += ["", f"**`{f.stem}`** (commit {doc['commit'][:7]}{', dirty' if doc.get('dirty') else ''}):"]
+        out += _clip_season(doc.get("season"))
+    return "\n".join(out)
+
+
 def shipped_text(files: list[Path]) -> str:
     """A result file that carries its own sentence (``text``): whole episodes, predict.py's speed."""
     return _source_line(files) + "\n\n" + _load(files[0])["text"]
@@ -605,6 +616,32 @@ def library_speed(files: list[Path]) -> str:
     return "\n".join(lines)
 
 
+def season_variants(files: list[Path]) -> str:
+    """Several runs of bench/season_episodes_bench.py on one set (rule variants): per run and mode
+    the season episodes' and all episodes' story-safe share, worst story, answered share, the OP start
+    and ED end within 2 s and the theme left unskipped."""
+    rows = []
+    for f in files:
+        doc = _load(f)
+        for mode, key in (("--season", "with_season"), ("without", "without_season")):
+            for g in ("season", "all"):
+                r = doc[key][g]
+                b = r["boundaries"]
+                rows.append(
+                    f"| `{f.stem}` | {doc['commit'][:7]}{' (dirty)' if doc.get('dirty') else ''} | {mode} | "
+                    f"{g} | {r['episodes']} | {r['story_safe_share']:.0%} | {r['story_eaten_max_s']:.1f} | "
+                    f"{r['answered_share']:.0%} | {b['op_start'].get('within_2s', 0):.0%} | "
+                    f"{b['ed_end'].get('within_2s', 0):.0%} | {r['theme_left_median_s']:.1f} |")
+    d = _load(files[0])["data"]
+    return "\n".join([
+        _source_line(files), "",
+        f"{d['episodes']} episodes ({d['material_split']} split, the {d.get('family', 'project')} family, "
+        f"seed {d['seed']}).", "",
+        "| run | commit | mode | episodes | n | story-safe (<= 1 s) | worst story s | boundaries answered | "
+        "OP start within 2 s | ED end within 2 s | theme left median s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|", *rows])
+
+
 def season_episodes(files: list[Path]) -> str:
     """bench/season_episodes_bench.py: library mode with and without --season per group of episodes,
     the bars fixed before the run, the library's own timings."""
@@ -740,6 +777,17 @@ TABLES: dict[str, tuple[Callable[[], list[Path]], Callable[[list[Path]], str]]] 
     "season_episodes_test2": (lambda: [RESULTS / "season_episodes_test2.json"], season_episodes),
     "season_episodes_shift": (lambda: [RESULTS / "season_episodes_shift.json"], season_episodes),
     "zero_shot_shift": (lambda: [RESULTS / "zero_shot_shift.json"], zero_shot_clips),
+    "season_shift_calib": (
+        lambda: [RESULTS / f"season_episodes_shift_calib_{x}.json"
+                 for x in ("before", "safe_edges", "after")],
+        season_variants,
+    ),
+    "season_episodes_shift2": (lambda: [RESULTS / "season_episodes_shift2.json"], season_episodes),
+    "zero_shot_shift2": (lambda: [RESULTS / "zero_shot_shift2.json"], zero_shot_clips),
+    "zero_shot_shift_calib": (
+        lambda: [RESULTS / f"zero_shot_shift_calib_{x}.json" for x in ("before", "after")],
+        zero_shot_season_variants,
+    ),
     "season_rule_fit": (
         lambda: [
             ROOT / "models" / "shipped" / "season_rule.json",
