@@ -122,8 +122,8 @@ def evidence_bin(siblings: int, spread_s: float, spread_cut: float) -> str:
     return "several" if spread_s <= spread_cut else "several_spread"
 
 
-def partial_match(kind: str, siblings: int, short_s: float, span_end: float,
-                  clip_seconds: float | None, rule: SeasonRule = SeasonRule()) -> bool:
+def partial_match(siblings: int, short_s: float, span_end: float, clip_seconds: float | None,
+                  rule: SeasonRule = SeasonRule()) -> bool:
     """Several siblings whose shared span with this clip is more than ``rule.partial_s`` shorter than
     the spans they share among themselves, where the clip's own end does not cut it: only part of
     their song is in this clip, so where the match puts the boundary is not their agreement."""
@@ -227,7 +227,7 @@ def decide(
     if why:
         return Decision(model_seconds, "models", why, p_models)
     b = evidence_bin(siblings, spread_s, rule.spread_cut)
-    partial = partial_match(kind, siblings, short_s, span_end, clip_seconds, rule)
+    partial = partial_match(siblings, short_s, span_end, clip_seconds, rule)
     if partial:
         b = "several_spread"
     p_season = float(rule.reliability.get(b, 0.5))
