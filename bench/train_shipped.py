@@ -62,6 +62,8 @@ class Recipe:
     synth_series: int = 25          # data_B: the generator's own sounds and pictures
     synth_episodes: int = 2
     late_op_prob: float = 0.25
+    eyecatch_prob: float = 0.0      # layouts real anime has (issue 43): 0 keeps the shipped build's data
+    black_break_prob: float = 0.0
     seed: int = 102
     calib_series: int = 30
     calib_episodes: int = 2
@@ -118,6 +120,9 @@ def synth(out: Path, material: Path | None, split: str | None, series: int, epis
     cmd = [sys.executable, "-m", "datatools.synth", "--out", out, "--series", series, "--episodes", episodes,
            "--lone_episodes", lone, "--clip_seconds", r.clip_seconds, "--seed", seed, "--render_fps",
            r.render_fps, "--late_op_prob", r.late_op_prob]
+    for knob in ("eyecatch_prob", "black_break_prob"):   # only where set: the commands stay as they were
+        if getattr(r, knob):
+            cmd += [f"--{knob}", getattr(r, knob)]
     if material is not None:
         cmd += ["--material", material, "--material_split", split]
     run(cmd)
