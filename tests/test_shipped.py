@@ -252,3 +252,31 @@ def test_a_members_training_time_carries_over_a_stop_and_resume(tmp_path):
     assert member_train_time(tmp_path) == {}
     (tmp_path / "metrics.csv").write_text("epoch,train_loss,time_s\n1,2.0,80.5\n2,1.5,91.25\n")
     assert member_train_time(tmp_path) == {"epochs_run": 2, "train_s": 171.8}
+
+
+def test_a_lone_episodes_ending_range_stops_before_its_c_part(tmp_path):
+    """predict.py with the shipped model and no flags, on one generated episode (the generator's own
+    sounds and pictures, seed fixed before the model was run on it) whose ED is followed by a C-part:
+    the ED is answered, and its skip range ends no later than the ED song does, so the C-part's story
+    is never skipped."""
+    import contextlib
+    import io
+
+    import predict
+    from datatools.synth import generate_dataset
+
+    spans = generate_dataset(tmp_path / "data", series=1, episodes=1, clip_seconds=200, seed=4301, workers=2,
+                             progress=False, render_fps=5, min_minutes=7, max_minutes=8, full_episodes=True,
+                             long_tail_prob=1.0, no_tail_prob=0.0)["episodes"]
+    (ep,) = spans.values()
+    c_part = next(a for kind, a, _ in ep["segments"] if kind == "c_part")
+    song_end = min(ep["ed_song_span"][1], c_part)
+    out = tmp_path / "out"
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        rc = predict.main([str(tmp_path / "data" / ep["full_episode"]), "--out", str(out), "--no_progress",
+                           "--device", "cpu", "--workers", "1"])
+    assert rc == 0, err.getvalue()
+    (got,) = json.loads((out / "predictions.json").read_text())["episodes"]
+    assert got["ed"] is not None, got["withheld"]
+    assert got["ed"][1] <= song_end, (got["ed"], ep["ed_end"], song_end, c_part)
