@@ -549,6 +549,28 @@ def demo_run(files: list[Path]) -> str:
     )
 
 
+def song_end_study(files: list[Path]) -> str:
+    """bench/song_end_study.py: per set and per change curve, how often the strongest audio change near
+    an ending's end lies within 2 s of it, and how far inside the song the others lie."""
+    from bench.predict_bench import _table
+    from bench.song_end_study import CURVES
+    rows = []
+    for f in files:
+        doc = _load(f)
+        d = doc["data"]
+        name = f"seed {d.get('seed')}, {d.get('family') or 'project'} family, {d.get('material_split')} split"
+        for curve in CURVES:
+            got = [e[curve] for e in doc["episodes"] if curve in e]
+            missed = sorted(-g["peak_from_end_s"] for g in got if not g["hit"])
+            c_part = doc["summary"].get("c_part", {}).get(curve)
+            rows.append([name, f"`{curve}`", str(len(got)), f"{doc['summary']['all'][curve]['hit_2s']:.0%}",
+                         "-" if c_part is None else f"{c_part['hit_2s']:.0%}",
+                         ", ".join(f"{x:.0f}" for x in missed) or "-"])
+    head = ["set", "curve", "episodes", "strongest change within 2 s of the ED end",
+            "of those followed by a C-part", "the others: seconds before the ED end (- after)"]
+    return "\n".join([_source_line(files), "", _table(head, rows)])
+
+
 def season_rule_fit(files: list[Path]) -> str:
     """The season rule's fitted values (fuse/season.py --save_offsets, under "decision") in each file
     that holds them: the shipped rule, and the accuracy runs that record theirs."""
@@ -787,6 +809,9 @@ TABLES: dict[str, tuple[Callable[[], list[Path]], Callable[[list[Path]], str]]] 
     "zero_shot_shift_calib": (
         lambda: [RESULTS / f"zero_shot_shift_calib_{x}.json" for x in ("before", "after")],
         zero_shot_season_variants,
+    ),
+    "song_end_study": (
+        lambda: [RESULTS / f"song_end_study_{x}.json" for x in ("calib", "shift_calib")], song_end_study,
     ),
     "season_rule_fit": (
         lambda: [
