@@ -226,7 +226,9 @@ def run_library(library: Path, db: Path, group_by: str, args: argparse.Namespace
     from skips import PredictOptions, predict_library
 
     # as predict.py sets it: --db with a --group_by other than none is season mode
-    options = PredictOptions(out=str(db.parent / f"out_{group_by}"), formats=("json",), workers=args.workers,
+    weights = tuple(args.weights) if args.weights else None
+    options = PredictOptions(out=str(db.parent / f"out_{db.stem}_{group_by}"), formats=("json",),
+                             weights=weights, workers=args.workers,
                              device="cpu", progress=not args.no_progress, scan_limit=args.scan_limit,
                              season=group_by != "none", season_rule=args.season_rule)
     t0 = time.perf_counter()
@@ -291,7 +293,8 @@ def check_episodes(plain: dict[str, dict]) -> dict[str, bool]:
 def run(args: argparse.Namespace, data: Path) -> dict:
     truth = json.loads((data / "truth.json").read_text(encoding="utf-8"))["episodes"]
     made = json.loads((data / "made.json").read_text(encoding="utf-8"))
-    library, db = data / "library", data / "library.sqlite"
+    library = data / "library"
+    db = Path(args.db) if args.db else data / "library.sqlite"
     # the first run decodes every episode; the second finds them all unchanged; the third, without
     # season mode, reads the same decided episodes from the database
     first, wall_first = run_library(library, db, "folder", args)
@@ -308,7 +311,8 @@ def run(args: argparse.Namespace, data: Path) -> dict:
                  "family": made.get("family", "project"), "knobs": FAMILIES[made.get("family", "project")][0],
                  "minutes": [made["min_minutes"], made["max_minutes"]], "clip_seconds": made["clip_seconds"],
                  "groups": {g: len(k) for g, k in groups_of(truth).items()}},
-        "season_rule": args.season_rule or "the shipped model's (models/shipped/season_rule.json)",
+        "weights": list(args.weights) if args.weights else "the shipped model's (models/shipped)",
+        "season_rule": args.season_rule or "the one beside the weights (models/shipped/season_rule.json)",
         "scan_limit": args.scan_limit,
         "with_season": season_scores,
         "without_season": plain_scores,
@@ -350,7 +354,11 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--render_fps", type=float, default=5.0)
     p.add_argument("--scan_limit", type=float, default=600.0, help="predict.py --scan_limit")
     p.add_argument("--season_rule", default=None,
-                   help="predict.py --season_rule (default: the shipped model's)")
+                   help="predict.py --season_rule (default: the one beside the weights)")
+    p.add_argument("--weights", nargs="+", default=None,
+                   help="predict.py --weights (default: the shipped model), e.g. a candidate to compare")
+    p.add_argument("--db", default=None,
+                   help="the library database (default: DATA/library.sqlite); give a candidate its own")
     p.add_argument("--fit_data", default="work_dir/season_calib", help="the fit stage's calibration seasons")
     p.add_argument("--rule_out", default="models/shipped/season_rule.json", help="the fit stage's rule file")
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1)

@@ -280,3 +280,44 @@ def test_a_lone_episodes_ending_range_stops_before_its_c_part(tmp_path):
     (got,) = json.loads((out / "predictions.json").read_text())["episodes"]
     assert got["ed"] is not None, got["withheld"]
     assert got["ed"][1] <= song_end, (got["ed"], ep["ed_end"], song_end, c_part)
+
+
+def test_recalibrate_keeps_the_weights_and_writes_a_candidate_beside_them(tmp_path, monkeypatch, capsys):
+    """bench/recalibrate.py: the candidate holds the given weights bit for bit, the calibration the fit
+    returned, where it was fitted, and the season rule that lay beside the weights; the shipped folder
+    is untouched, and writing into the weights' own folder is refused with one line."""
+    import torch
+
+    import bench.train_shipped as ts
+    from bench import recalibrate
+    from models.checkpoint import read_checkpoint
+
+    data = tmp_path / "calib"
+    (data / "processed").mkdir(parents=True)
+    (data / "spans.json").write_text("{}", encoding="utf-8")
+    fitted = {"method": "platt", "a": 1.5, "b": -0.25}
+    seen = {}
+
+    def fake_fit(model, folder, S):
+        seen.update(folder=folder, S=S, members=len(model.members))
+        rel = [{"bin": [0.9, 1.0], "n": 3, "mean_confidence": 0.95, "within_2s": 1.0}]
+        return {"n_clips": 3, "n_series": 2, "calibration": fitted, "reliability_raw": rel,
+                "reliability_calibrated": rel, "preview_calibration": None, "preview_reliability": [],
+                "rows": []}
+
+    monkeypatch.setattr(ts, "fit_confidence", fake_fit)
+    before = WEIGHTS.read_bytes()
+    out = tmp_path / "candidate"
+    assert recalibrate.main(["--weights", str(WEIGHTS), "--data", str(data), "--out", str(out)]) == 0
+    assert WEIGHTS.read_bytes() == before
+    shipped, got = read_checkpoint(WEIGHTS), read_checkpoint(out / WEIGHTS.name)
+    assert seen == {"folder": data, "S": 200, "members": len(shipped["members"])}
+    assert all(torch.equal(got["model"][k], shipped["model"][k]) for k in shipped["model"])
+    assert got["calibration"] == fitted and got["preview_calibration"] is None
+    assert str(data) in got["shipped"]["calibrated_on"]
+    assert (out / "season_rule.json").read_bytes() == (WEIGHTS.parent / "season_rule.json").read_bytes()
+    res = json.loads((out / "results" / "calibration.json").read_text(encoding="utf-8"))
+    assert res["calibration_before"] == shipped["calibration"] and res["calibration"] == fitted
+    into_shipped = ["--weights", str(WEIGHTS), "--data", str(data), "--out", str(WEIGHTS.parent)]
+    assert recalibrate.main(into_shipped) == 2
+    assert "folder of --weights" in capsys.readouterr().err
