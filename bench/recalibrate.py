@@ -9,7 +9,8 @@ candidate model folder beside the shipped one, to compare before anything ships.
 bench.train_shipped.fit_confidence).  Writes ``OUT/avt_dense_general.pth`` (the given weights with the
 refitted calibration and preview calibration, and where they were fitted), the season rule that lies
 beside the given weights (``season_rule.json``, fitted on whole calibration seasons, kept as it is) and
-``OUT/results/calibration.json`` (the reliability tables before and after; every clip's row).
+``OUT/results/calibration.json`` (the reliability tables of the raw confidence, of the calibration
+the checkpoint had and of the refitted one on these clips; every clip's row).
 ``predict.py --weights OUT/avt_dense_general.pth`` then uses the candidate.  About a minute per 100
 clips on 2 cores.
 """
@@ -47,7 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: --out {out}: that is the folder of --weights; write the candidate elsewhere",
               file=sys.stderr)
         return 2
-    from bench.train_shipped import WEIGHTS, fit_confidence
+    from bench.train_shipped import WEIGHTS, errors, final_confidence, fit_confidence, reliability
     from models.checkpoint import load_checkpoint_model, read_checkpoint, save_checkpoint
 
     ckpt = read_checkpoint(weights)
@@ -58,6 +59,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     model, _ = load_checkpoint_model(weights, "cpu")
     res = fit_confidence(model, data, int(ckpt["clip_seconds"]))
     before = ckpt.get("calibration")
+    S = int(ckpt["clip_seconds"])
+    # how the calibration it had reads on these series: what the refit corrects
+    res["reliability_before"] = (reliability(final_confidence(res["rows"], before), errors(res["rows"], S))
+                                 if before and res["rows"] else None)
     ckpt["calibration"] = res["calibration"]
     ckpt["preview_calibration"] = res["preview_calibration"]
     shipped = dict(ckpt.get("shipped") or {})
@@ -73,10 +78,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                        "calibration_before": before, **res}, indent=1)
     print(f"wrote {out / WEIGHTS.name}: {res['n_clips']} clips of {res['n_series']} series; "
           f"calibration {res['calibration']}")
-    for row in res["reliability_calibrated"]:
-        if row["n"]:
-            print(f"  confidence {row['bin'][0]:.2f}-{row['bin'][1]:.2f}: {row['n']} clips, "
-                  f"{row['within_2s']:.0%} within 2 s")
+    for name in ("reliability_before", "reliability_calibrated"):
+        print(f"{'with the calibration it had' if name == 'reliability_before' else 'refitted'}:")
+        for row in res[name] or []:
+            if row["n"]:
+                print(f"  confidence {row['bin'][0]:.2f}-{row['bin'][1]:.2f}: {row['n']} clips, "
+                      f"{row['within_2s']:.0%} within 2 s")
     return 0
 
 
