@@ -571,6 +571,26 @@ def song_end_study(files: list[Path]) -> str:
     return "\n".join([_source_line(files), "", _table(head, rows)])
 
 
+def recalibration(files: list[Path]) -> str:
+    """bench/recalibrate.py: the confidence bins on the new calibration clips, with the calibration the
+    checkpoint had and with the refitted one."""
+    from bench.predict_bench import _table
+    doc = _load(files[0])
+
+    def cell(row):
+        return "-" if not row["n"] else f"{row['n']} / {row['within_2s']:.0%}"
+    rows = [[f"{a['bin'][0]:.2f}-{a['bin'][1]:.2f}", cell(a), cell(b)]
+            for a, b in zip(doc["reliability_before"], doc["reliability_calibrated"])]
+    cal = doc["calibration"]
+    return "\n".join([
+        _source_line(files), "", f"{doc['n_clips']} clips of {doc['n_series']} series (`{doc['data']}`); "
+        f"`{doc['command']}` at commit {doc['commit'][:7]}. Refitted map: {cal['method']}, "
+        f"a = {cal['a']:.3f}, b = {cal['b']:.3f} (before: a = {doc['calibration_before']['a']:.3f}, "
+        f"b = {doc['calibration_before']['b']:.3f}).", "",
+        _table(["confidence", "clips / within 2 s, the calibration it had", "clips / within 2 s, refitted"],
+               rows)])
+
+
 def season_rule_fit(files: list[Path]) -> str:
     """The season rule's fitted values (fuse/season.py --save_offsets, under "decision") in each file
     that holds them: the shipped rule, and the accuracy runs that record theirs."""
@@ -813,6 +833,28 @@ TABLES: dict[str, tuple[Callable[[], list[Path]], Callable[[list[Path]], str]]] 
     "song_end_study": (
         lambda: [RESULTS / f"song_end_study_{x}.json" for x in ("calib", "shift_calib")], song_end_study,
     ),
+    "recalibration": (lambda: [RESULTS / "recalibration" / "calibration.json"], recalibration),
+    "recalibration_in_family": (
+        lambda: [RESULTS / "recalibration" / f"episode_material_{x}_{m}.json"
+                 for m in ("shipped", "recalibrated") for x in (*EPISODE_SETS, "test4", "test5")],
+        before_after,
+    ),
+    "in_family_since_f289859": (
+        lambda: [*[RESULTS / f"episode_material_{x}.json" for x in (*EPISODE_SETS, "test4", "test5")],
+                 *[RESULTS / "recalibration" / f"episode_material_{x}_shipped.json"
+                   for x in (*EPISODE_SETS, "test4", "test5")]],
+        before_after,
+    ),
+    "recalibration_shift_calib": (
+        lambda: [RESULTS / "recalibration" / f"season_episodes_shift_calib_{m}.json"
+                 for m in ("shipped", "recalibrated")],
+        season_variants,
+    ),
+    "season_episodes_shift3": (lambda: [RESULTS / "season_episodes_shift3.json"], season_episodes),
+    "season_shift3_recalibrated": (
+        lambda: [RESULTS / f"season_episodes_shift3{x}.json" for x in ("", "_recalibrated")], season_variants,
+    ),
+    "zero_shot_shift3": (lambda: [RESULTS / "zero_shot_shift3.json"], zero_shot_clips),
     "season_rule_fit": (
         lambda: [
             ROOT / "models" / "shipped" / "season_rule.json",
