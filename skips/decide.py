@@ -253,7 +253,9 @@ def withhold_unsure(results: Sequence[Draft], min_confidence: float,
     rather than a wrong one): the JSON writes null with the reason, skip files leave it out.  An OP
     end or ED start below ``sure_confidence`` is kept *hedged* (``hedged``: its skip range stops at
     its innermost plausible place, skip_ranges_from_spans) where its models gave a boundary posterior
-    (``safe_edges``), else withheld too; a preview below it is withheld (it has nothing to hedge by)."""
+    (``safe_edges``), else withheld too; a preview below it is withheld (it has nothing to hedge by).
+    One that season mode raised above ``sure_confidence`` by agreeing with a theme-song match is hedged
+    as the models' own confidence would have it (_models_own)."""
     for r in results:
         if not r.ok:
             continue
@@ -275,7 +277,18 @@ def withhold_unsure(results: Sequence[Draft], min_confidence: float,
                                     "boundary posterior to hedge the skip by")
             elif c < sure_confidence:
                 hedged.append(name)
+            elif name != "preview" and name in r.safe_edges and _models_own(r, name) < sure_confidence:
+                hedged.append(name)   # sure only by agreeing with a theme-song match: hedged as alone
         r.hedged = tuple(hedged)
+
+
+def _models_own(r: Draft, name: str) -> float:
+    """The models' own confidence in a boundary that season mode confirmed (and so raised), else its
+    confidence: a match agrees with where the song is heard, not with where the pictures change, so a
+    song that leads in under the story confirms an edge placed at the song's start all the same."""
+    kind = "start" if name == "op_end" else "end"
+    own = (r.season.get(kind) or {}).get("models_confidence")
+    return r.confidence.get(name, math.nan) if own is None else float(own)
 
 
 def narrow_span(span: tuple[float, float] | None, start_margin: float, end_margin: float,

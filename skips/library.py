@@ -54,8 +54,9 @@ DECIDING_OPTIONS = ("op_length", "ed_length", "scan_below", "scan_hop", "scan_li
 # What deciding an episode computes: raised when it records more or decides otherwise (2: the segment
 # head's safe outer edges; 3: the head's fingerprint reaches --scan_limit; 4: the late-opening scan
 # runs below --sure_confidence; 5: season mode marks a matched theme song, which bounds hedged
-# ranges), so that episodes decided by older code are decided again.
-DECISION_VERSION = 5
+# ranges; 6: a boundary sure only by agreeing with a match stays hedged), so that episodes decided by
+# older code are decided again.
+DECISION_VERSION = 6
 
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);

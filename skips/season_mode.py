@@ -98,11 +98,17 @@ def _decide_kind(r: Draft, kind: str, row, window_s: float, clip_seconds: int, r
     d = decide(row.kind, model_clip, p_models, at, row.siblings, row.spread_s, row.span_start,
                row.span_end, window_s, rule, q, row.short_s)
     r.season[kind]["reason"] = d.reason
+    agreed = math.isfinite(model_clip) and abs(model_clip - at) <= TOLERANCE
+    if agreed:
+        # the models' own confidence stays what hedges the skip (skips.decide.withhold_unsure): the match
+        # hears the song, not the pictures, so agreeing with it does not place an edge the song leads into
+        r.season[kind]["models_confidence"] = round(float(p_models), 4)
     if d.source == "season":
         r.confidence[name] = d.confidence
         setattr(r, name, off + at)
         r.source[name] = "season"
-        r.safe_edges.pop(name, None)   # the models' posterior does not hedge the matched time
+        if not agreed:   # the models' posterior hedges only an answer of theirs the match agrees with
+            r.safe_edges.pop(name, None)
         _edges_from_match(r, kind, span)
         return
     if d.confirmed:   # the models' answer, within 2 s of the match (confirmed) or inside its song

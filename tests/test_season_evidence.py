@@ -130,3 +130,19 @@ def test_a_hedged_opening_range_stops_at_the_matched_songs_end():
     apply_skip_margin(results, 1.0, 1.0)
     song_end = results[1].season["start"]["span"][1]
     assert results[1].op[1] == pytest.approx(song_end - 1.0)   # the song's end less --skip_margin
+
+
+def test_agreeing_with_the_match_does_not_lift_the_hedge_of_an_unsure_answer():
+    # the ED song leads in 3 s under the last scene: the models put the ED start at the song's start
+    # (0.5 s off the match) at 0.85, and their posterior's innermost plausible start is 3 s later, where
+    # the pictures change; the agreement raises the confidence, but the skip stays hedged there
+    from skips.decide import apply_skip_margin, withhold_unsure
+
+    pictures = D - S + 30.0 + 3.0
+    results = _season(THREE, {0: {"conf": 0.85, "safe": {"ed_start": pictures}}})
+    r = results[0]
+    assert r.confidence["ed_start"] >= 0.9 and r.season["end"]["models_confidence"] == 0.85
+    withhold_unsure(results, 0.7, 0.9)
+    assert "ed_start" in r.hedged
+    apply_skip_margin(results, 1.0, 1.0)
+    assert r.ed[0] == pytest.approx(pictures + 1.0)   # the innermost plausible start + --skip_margin
