@@ -773,7 +773,12 @@ TABLES: dict[str, tuple[Callable[[], list[Path]], Callable[[list[Path]], str]]] 
         lambda: [_hist("episode_bench_ab.json"), _hist("episode_val_ab.json")],
         episodes_coverage,
     ),
-    "episodes_material": (
+    "episodes_material": (   # the shipped model in the code of 2026-12-07 (before: episodes_material_f289859)
+        lambda: [RESULTS / "runs_2026-12-07" / f"episode_material_{x}_shipped.json"
+                 for x in ("val", "test", "test2", "test3", "test4", "test5", "val_season", "test_season")],
+        episodes_material,
+    ),
+    "episodes_material_f289859": (
         lambda: [RESULTS / f"episode_material_{x}.json"
                  for x in ("val", "test", "test2", "test3", "test4", "test5", "val_season", "test_season")],
         episodes_material,
@@ -833,20 +838,20 @@ TABLES: dict[str, tuple[Callable[[], list[Path]], Callable[[list[Path]], str]]] 
     "song_end_study": (
         lambda: [RESULTS / f"song_end_study_{x}.json" for x in ("calib", "shift_calib")], song_end_study,
     ),
-    "recalibration": (lambda: [RESULTS / "recalibration" / "calibration.json"], recalibration),
+    "recalibration": (lambda: [RESULTS / "runs_2026-12-07" / "calibration.json"], recalibration),
     "recalibration_in_family": (
-        lambda: [RESULTS / "recalibration" / f"episode_material_{x}_{m}.json"
+        lambda: [RESULTS / "runs_2026-12-07" / f"episode_material_{x}_{m}.json"
                  for m in ("shipped", "recalibrated") for x in (*EPISODE_SETS, "test4", "test5")],
         before_after,
     ),
     "in_family_since_f289859": (
         lambda: [*[RESULTS / f"episode_material_{x}.json" for x in (*EPISODE_SETS, "test4", "test5")],
-                 *[RESULTS / "recalibration" / f"episode_material_{x}_shipped.json"
+                 *[RESULTS / "runs_2026-12-07" / f"episode_material_{x}_shipped.json"
                    for x in (*EPISODE_SETS, "test4", "test5")]],
         before_after,
     ),
     "recalibration_shift_calib": (
-        lambda: [RESULTS / "recalibration" / f"season_episodes_shift_calib_{m}.json"
+        lambda: [RESULTS / "runs_2026-12-07" / f"season_episodes_shift_calib_{m}.json"
                  for m in ("shipped", "recalibrated")],
         season_variants,
     ),
