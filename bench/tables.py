@@ -774,8 +774,10 @@ TABLES: dict[str, tuple[Callable[[], list[Path]], Callable[[list[Path]], str]]] 
         episodes_coverage,
     ),
     "episodes_material": (   # the shipped model in the code of 2026-12-07 (before: episodes_material_f289859)
-        lambda: [RESULTS / "runs_2026-12-07" / f"episode_material_{x}_shipped.json"
-                 for x in ("val", "test", "test2", "test3", "test4", "test5", "val_season", "test_season")],
+        lambda: [*[RESULTS / "runs_2026-12-07" / f"episode_material_{x}_shipped.json"
+                   for x in ("val", "test", "test2", "test3", "test4", "test5")],
+                 *[RESULTS / "runs_2026-12-07" / f"episode_material_{x}_season_v6.json"
+                   for x in ("val", "test")]],
         episodes_material,
     ),
     "episodes_material_f289859": (
@@ -854,6 +856,21 @@ TABLES: dict[str, tuple[Callable[[], list[Path]], Callable[[list[Path]], str]]] 
         lambda: [RESULTS / "runs_2026-12-07" / f"season_episodes_shift_calib_{m}.json"
                  for m in ("shipped", "recalibrated")],
         season_variants,
+    ),
+    "agreement_hedge_calib": (
+        lambda: [RESULTS / "season_episodes_calib.json",
+                 RESULTS / "runs_2026-12-07" / "season_episodes_calib_v6.json"],
+        season_variants,
+    ),
+    "agreement_hedge_shift_calib": (
+        lambda: [RESULTS / "runs_2026-12-07" / f"season_episodes_shift_calib_{x}.json"
+                 for x in ("shipped", "v6")],
+        season_variants,
+    ),
+    "agreement_hedge_episodes": (
+        lambda: [RESULTS / "runs_2026-12-07" / f"episode_material_{x}_season_{v}.json"
+                 for v in ("shipped", "v6") for x in ("val", "test")],
+        before_after,
     ),
     "season_episodes_shift3": (lambda: [RESULTS / "season_episodes_shift3.json"], season_episodes),
     "season_shift3_recalibrated": (
