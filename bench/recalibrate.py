@@ -56,10 +56,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {weights}: a {ckpt.get('kind')!r} checkpoint; only the dense kind gives a raw "
               "confidence to calibrate", file=sys.stderr)
         return 2
-    model, _ = load_checkpoint_model(weights, "cpu")
-    res = fit_confidence(model, data, int(ckpt["clip_seconds"]))
-    before = ckpt.get("calibration")
     S = int(ckpt["clip_seconds"])
+    model, _ = load_checkpoint_model(weights, "cpu")
+    res = fit_confidence(model, data, S)
+    before = ckpt.get("calibration")
     # how the calibration it had reads on these series: what the refit corrects
     res["reliability_before"] = (reliability(final_confidence(res["rows"], before), errors(res["rows"], S))
                                  if before and res["rows"] else None)

@@ -301,6 +301,7 @@ def run(args: argparse.Namespace, data: Path) -> dict:
     again, wall_again = run_library(library, db, "folder", args)
     plain, wall_plain = run_library(library, db, "none", args)
     season_scores, plain_scores = score_groups(first, truth), score_groups(plain, truth)
+    rule_dir = Path(args.weights[0]).parent if args.weights else Path("models/shipped")
     strip = lambda d: {k: {f: v for f, v in e.items() if f not in ("seconds", "library")}  # noqa: E731
                        for k, e in d.items()}
     doc = {
@@ -312,7 +313,7 @@ def run(args: argparse.Namespace, data: Path) -> dict:
                  "minutes": [made["min_minutes"], made["max_minutes"]], "clip_seconds": made["clip_seconds"],
                  "groups": {g: len(k) for g, k in groups_of(truth).items()}},
         "weights": list(args.weights) if args.weights else "the shipped model's (models/shipped)",
-        "season_rule": args.season_rule or "the one beside the weights (models/shipped/season_rule.json)",
+        "season_rule": args.season_rule or f"the one beside the weights ({rule_dir}/season_rule.json)",
         "scan_limit": args.scan_limit,
         "with_season": season_scores,
         "without_season": plain_scores,
