@@ -93,6 +93,8 @@ class SeasonRow:
     short_s: float = float("nan")
     # every sibling and the span it shares, in this clip's seconds: (name, start, end); not in the sidecar
     partners: tuple[tuple[str, float, float], ...] = ()
+    # every sibling's clip time minus this clip's at the song they share: (name, seconds); not in the sidecar
+    shifts: tuple[tuple[str, float], ...] = ()
 
 
 def _placeholder(kind: str, offsets: Mapping) -> float:
@@ -120,10 +122,12 @@ def season_rows(fps: Mapping[str, np.ndarray], kinds: Mapping[str, str] | None =
         if e is None:
             rows.append(SeasonRow(name, k, 0.0, "none"))
         else:
-            partners = tuple((other, round(sp.a_start, 3), round(sp.a_end, 3))
-                             for other, sp in sorted(sib.spans[name].items()))
+            pairs = sorted(sib.spans[name].items())
+            partners = tuple((other, round(sp.a_start, 3), round(sp.a_end, 3)) for other, sp in pairs)
+            shifts = tuple((other, round(sp.b_start - sp.a_start, 3)) for other, sp in pairs)
             rows.append(SeasonRow(name, k, e.end if k == "s" else e.start, "season", e.siblings,
-                                  e.spread, e.start, e.end, group_of.get(name, -1), partners=partners))
+                                  e.spread, e.start, e.end, group_of.get(name, -1), partners=partners,
+                                  shifts=shifts))
     return apply_offsets(with_short_spans(rows), offsets or {}, clip_seconds)
 
 

@@ -39,8 +39,10 @@ import numpy as np
 from skips.options import PredictOptions
 from skips.result import Draft, EpisodeResult, RecordError, from_record, to_record
 
-SCHEMA_VERSION = 2
-MIGRATES_FROM = "1"      # its decided episodes are dropped unread and decided again
+SCHEMA_VERSION = 3
+# 1: its decided episodes are dropped unread and decided again; 2: the picture table is added (its
+# episodes are decided again anyway: DECISION_VERSION 7 records their pictures)
+MIGRATES_FROM = ("1", "2")
 KEY_BYTES = 1 << 20        # the content key reads this much from each end of a file
 GROUPINGS = ("folder", "show", "all", "none")
 SEASON_DIR = re.compile(r"^(season|series|staffel|saison|temporada)[ ._-]*\d+$|^s\d{1,3}$|^specials?$",
@@ -54,9 +56,10 @@ DECIDING_OPTIONS = ("op_length", "ed_length", "scan_below", "scan_hop", "scan_li
 # What deciding an episode computes: raised when it records more or decides otherwise (2: the segment
 # head's safe outer edges; 3: the head's fingerprint reaches --scan_limit; 4: the late-opening scan
 # runs below --sure_confidence; 5: season mode marks a matched theme song, which bounds hedged
-# ranges; 6: a boundary sure only by agreeing with a match stays hedged), so that episodes decided by
-# older code are decided again.
-DECISION_VERSION = 6
+# ranges; 6: a boundary sure only by agreeing with a match stays hedged; 7: season mode keeps each
+# window's picture thumbnails and starts an opening's range where its pictures are shared), so that
+# episodes decided by older code are decided again.
+DECISION_VERSION = 7
 
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -83,6 +86,16 @@ CREATE TABLE fingerprints (
     PRIMARY KEY (path, window)
 );
 CREATE INDEX episodes_group ON episodes(season_group);
+"""
+
+# schema 3: one grey thumbnail per second of each window (fuse.pictures), for season mode
+_PICTURES = """
+CREATE TABLE IF NOT EXISTS pictures (
+    path TEXT NOT NULL REFERENCES episodes(path) ON DELETE CASCADE,
+    window TEXT NOT NULL,           -- "start" / "end": the head (as far as decoded) and the last S seconds
+    thumbs BLOB NOT NULL,           -- uint8, GRID x GRID bytes per second
+    PRIMARY KEY (path, window)
+)
 """
 
 
@@ -142,6 +155,13 @@ def points_bytes(a: np.ndarray) -> bytes:
     return np.asarray(a, dtype="<u4").tobytes()
 
 
+def thumbs_of(b: bytes) -> np.ndarray:
+    """Picture thumbnails (fuse.pictures) from their stored bytes."""
+    from fuse.pictures import GRID
+
+    return np.frombuffer(b, np.uint8).reshape(-1, GRID, GRID).copy()
+
+
 def points_of(b: bytes) -> np.ndarray:
     if len(b) % 4:
         raise ValueError(f"{len(b)} bytes are not whole uint32 points")
@@ -164,7 +184,8 @@ class Library:
         self.path = Path(path)
         self._lock_fh = None
         self.conn: sqlite3.Connection | None = None
-        self.migrated = 0          # episodes of a schema-1 database whose stored form was dropped
+        self.migrated = 0          # episodes of an older schema's database, each decided again
+        self.migrated_from: str | None = None
         self._parsed: dict[str, Draft] = {}   # records ``unreadable`` parsed, for ``load``
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock()
@@ -204,7 +225,7 @@ class Library:
         tables = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         if not tables:
             with self.transaction() as c:
-                for stmt in _SCHEMA.split(";"):
+                for stmt in _SCHEMA.split(";") + [_PICTURES]:
                     if stmt.strip():
                         c.execute(stmt)
                 self.conn.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
@@ -212,23 +233,29 @@ class Library:
         row = self.conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() \
             if "meta" in tables else None
         version = row[0] if row else None
-        if version == MIGRATES_FROM:
-            self._migrate_from_1()
+        if version in MIGRATES_FROM:
+            self._migrate(version)
             return
         if version != str(SCHEMA_VERSION):
             raise LibraryError(f"{self.path}: a results database of schema version {version}, this "
                                f"predict.py reads version {SCHEMA_VERSION}; pass another --db (or move "
                                "this one away to start afresh)")
 
-    def _migrate_from_1(self) -> None:
+    def _migrate(self, version: str) -> None:
         """Schema 1 stored each decided episode as a serialised Python object: loading one runs whatever
-        it says.  They are
-        dropped unread (the rows stay, with a model set no run has, so each is decided again), and so are
-        the fingerprints of that schema (npy files); then the schema is 2."""
+        it says.  They are dropped unread (the rows stay, with a model set no run has, so each is decided
+        again), and so are the fingerprints of that schema (npy files).  Schema 2 lacks the picture table;
+        it is added, empty, and its episodes are decided again (their pictures were never kept).  Then the
+        schema is 3."""
         with self.transaction() as c:
             self.migrated = c.execute("SELECT count(*) FROM episodes").fetchone()[0]
-            c.execute("UPDATE episodes SET decided = NULL, model_set = 'schema 1', answer = NULL")
-            c.execute("DELETE FROM fingerprints")
+            self.migrated_from = version
+            if version == "1":
+                c.execute("UPDATE episodes SET decided = NULL, model_set = 'schema 1', answer = NULL")
+                c.execute("DELETE FROM fingerprints")
+            else:   # a model set no run has: decided again, with pictures
+                c.execute("UPDATE episodes SET model_set = 'schema ' || ?", (version,))
+            c.execute(_PICTURES)
             c.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
 
     def close(self) -> None:
@@ -296,6 +323,7 @@ class Library:
             group: str | None) -> None:
         """Store one decided episode (before season mode) and its fingerprints, in one transaction."""
         chroma = res.plot.get("chroma") or {}
+        pictures = res.plot.get("pictures") or {}
         blob = json.dumps(to_record(res))
         self._parsed.pop(res.file, None)
         with self.transaction() as c:
@@ -306,6 +334,9 @@ class Library:
                        res.duration if res.ok else None, group, blob, time.time()))
             c.executemany("INSERT INTO fingerprints VALUES (?, ?, ?)",
                           [(res.file, w, points_bytes(points)) for w, points in chroma.items()])
+            c.executemany("INSERT INTO pictures VALUES (?, ?, ?)",
+                          [(res.file, w, np.ascontiguousarray(t, np.uint8).tobytes())
+                           for w, t in pictures.items()])
 
     def copy(self, src: str, dst: str, size: int, mtime_ns: int, group: str | None) -> None:
         """A moved or touched file: the stored decision of ``src`` (same content) under ``dst``."""
@@ -319,6 +350,8 @@ class Library:
                           (dst, size, mtime_ns, group, time.time(), src))
                 c.execute("INSERT INTO fingerprints SELECT ?, window, points FROM fingerprints "
                           "WHERE path = ?", (dst, src))
+                c.execute("INSERT INTO pictures SELECT ?, window, thumbs FROM pictures WHERE path = ?",
+                          (dst, src))
             else:
                 c.execute("UPDATE episodes SET size = ?, mtime_ns = ?, season_group = ?, updated = ? "
                           "WHERE path = ?", (size, mtime_ns, group, time.time(), dst))
@@ -355,6 +388,10 @@ class Library:
                self.conn.execute("SELECT window, points FROM fingerprints WHERE path = ?", (path,))}
         if fps:
             res.plot["chroma"] = fps
+        pics = {w: thumbs_of(b) for w, b in
+                self.conn.execute("SELECT window, thumbs FROM pictures WHERE path = ?", (path,))}
+        if pics:
+            res.plot["pictures"] = pics
         res.file, res.rel = path, rel     # a moved file's decision was stored under its old path
         return res
 

@@ -236,8 +236,10 @@ def _library_run(lib: Library, rel: dict[str, str], groups: dict[str, str | None
                  log: Log) -> PredictionRun:
     t_start = time.perf_counter()
     if lib.migrated:
-        log(f"[library] {lib.path}: migrated from schema 1 (its stored decisions were code, dropped "
-            f"unread): its {lib.migrated} episodes are decided again")
+        why = "its stored decisions were code, dropped unread" if lib.migrated_from == "1" else \
+            "picture thumbnails added for season mode"
+        log(f"[library] {lib.path}: migrated from schema {lib.migrated_from} ({why}): its {lib.migrated} "
+            "episodes are decided again")
     stored = lib.stored(rel)
     todo: dict[str, tuple[int, int, str]] = {}
     failed: dict[str, Draft] = {}
@@ -317,6 +319,7 @@ def _library_run(lib: Library, rel: dict[str, str], groups: dict[str, str | None
                          "decoded_this_run": r.file in decoded,
                          "siblings_from_database": sum(m is not r and m.file not in decoded for m in members)}
         r.plot.pop("chroma", None)
+        r.plot.pop("pictures", None)
     min_confidence, why, sure, sure_why = _threshold(results, models, options, log)
     answers = [r.freeze() for r in results]
     lib.save_answers(answers)

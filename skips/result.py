@@ -177,9 +177,10 @@ def _plain(x: Any) -> Any:
 
 def to_record(r: EpisodeResult | Draft) -> dict[str, Any]:
     """Every field of a decided episode as plain JSON data (the per-second arrays of ``plot`` as lists;
-    the fingerprints apart, which the library stores as raw points): ``{"format", "episode"}``."""
+    the fingerprints and picture thumbnails apart, which the library stores as raw bytes):
+    ``{"format", "episode"}``."""
     d = {f.name: getattr(r, f.name) for f in fields(EpisodeResult)}
-    d["plot"] = {k: v for k, v in r.plot.items() if k != "chroma"}
+    d["plot"] = {k: v for k, v in r.plot.items() if k not in ("chroma", "pictures")}
     return {"format": RECORD_FORMAT, "episode": _plain(d)}
 
 

@@ -63,6 +63,11 @@ def scan_late_opening(res: Draft, models: Sequence[LoadedModel], clip_seconds: i
     starts = starts[:len(feats)]
     if not feats:
         return
+    pictures = res.plot.get("pictures")
+    if pictures is not None:   # season mode: the head's pictures as far as the scan decoded them
+        from fuse.pictures import extend_head
+
+        pictures["start"] = extend_head(pictures["start"], [(t, f["frames"]) for t, f in zip(starts, feats)])
     raw = run_batch(models, feats, ["start"] * len(feats), S, device)
     tried = [{"start": 0.0, "op_end": round(res.op_end, 3), "confidence": round(res.confidence["op_end"], 4)}]
     best = None

@@ -40,12 +40,14 @@ def apply_season_mode(results: Sequence[Draft], clip_seconds: int,
     good = [r for r in results if r.ok and "chroma" in r.plot]
     if len(good) < 2:
         return
-    fps, kinds, owner = {}, {}, {}
+    fps, kinds, owner, pictures = {}, {}, {}, {}
     for i, r in enumerate(good):
         for kind in WINDOWS:
             fps[f"{i}_{kind}"] = r.plot["chroma"][kind]
             kinds[f"{i}_{kind}"] = kind[0]
             owner[f"{i}_{kind}"] = r.rel
+            if kind in (r.plot.get("pictures") or {}):
+                pictures[f"{i}_{kind}"] = r.plot["pictures"][kind]
     # no clipping to S: the head windows are as long as each episode allows (up to --scan_limit)
     rows = {row.clip: row for row in season_rows(fps, kinds, offsets=offsets)}
     rule = widen_for_clip_set(
@@ -55,7 +57,8 @@ def apply_season_mode(results: Sequence[Draft], clip_seconds: int,
         for kind in WINDOWS:
             row = rows[f"{i}_{kind}"]
             if row.source == "season":
-                _decide_kind(r, kind, row, fingerprint_seconds(fps[row.clip]), clip_seconds, rule, owner)
+                _decide_kind(r, kind, row, fingerprint_seconds(fps[row.clip]), clip_seconds, rule, owner,
+                             pictures)
 
 
 def confirmed_by(row, owner: Mapping[str, str], kind: str, tolerance: float) -> dict[str, list[str]]:
@@ -69,7 +72,7 @@ def confirmed_by(row, owner: Mapping[str, str], kind: str, tolerance: float) -> 
 
 
 def _decide_kind(r: Draft, kind: str, row, window_s: float, clip_seconds: int, rule,
-                 owner: Mapping[str, str]) -> None:
+                 owner: Mapping[str, str], pictures: Mapping[str, np.ndarray]) -> None:
     from fuse.season_rule import TOLERANCE, decide, implausible, mass_near, model_reliability
 
     D, S = r.duration, clip_seconds
@@ -109,28 +112,61 @@ def _decide_kind(r: Draft, kind: str, row, window_s: float, clip_seconds: int, r
         r.source[name] = "season"
         if not agreed:   # the models' posterior hedges only an answer of theirs the match agrees with
             r.safe_edges.pop(name, None)
-        _edges_from_match(r, kind, span)
+        _edges_from_match(r, kind, span, _pictures_begin(r, kind, row, pictures, owner))
         return
     if d.confirmed:   # the models' answer, within 2 s of the match (confirmed) or inside its song
         r.confidence[name] = d.confidence
         how = "confirmed by the season's match" if abs(model_clip - at) <= TOLERANCE else \
             "inside the season's matched song"
         r.source[name] = f"{r.source.get(name, 'models')}, {how}"
-        _edges_from_match(r, kind, span)
+        _edges_from_match(r, kind, span, _pictures_begin(r, kind, row, pictures, owner))
     elif math.isfinite(model_clip) and abs(model_clip - at) <= rule.agree_s:
         _bound_by_song(r, kind, span)
 
 
-def _edges_from_match(r: Draft, kind: str, span: tuple[float, float]) -> None:
+def _pictures_begin(r: Draft, kind: str, row, pictures: Mapping[str, np.ndarray],
+                    owner: Mapping[str, str]) -> tuple[float, list[str]] | None:
+    """Where an opening's pictures begin (episode time), by the siblings that share its song and show
+    the same pictures at the same point of it (fuse.pictures.shared_start): the earliest such start, a
+    sibling whose song leads in longer than this episode's sees its pictures later.  None without
+    pictures on both sides.  Only the head (the opening's first edge) is measured."""
+    from fuse.pictures import shared_start
+
+    mine = pictures.get(row.clip)
+    if kind != "start" or mine is None:
+        return None
+    spans = {n: (a, b) for n, a, b in row.partners}
+    found = []
+    for other, delta in row.shifts:
+        theirs = pictures.get(other)
+        if theirs is None or other not in spans:
+            continue
+        p = shared_start(mine, theirs, delta, *spans[other])
+        if p is not None:
+            found.append((p, owner[other]))
+    if not found:
+        return None
+    first = min(p for p, _ in found)
+    return first, sorted({o for p, o in found if p == first})
+
+
+def _edges_from_match(r: Draft, kind: str, span: tuple[float, float],
+                      pictures: tuple[float, list[str]] | None = None) -> None:
     """The outer edge of a range whose boundary the match decided or confirmed: the matched song
-    bounds it from outside, the pictures set it inside.  The segment head's edge where it lies inside
-    the song (a lead-in under the cold open, a ring-out after the ending), else the song's.  The match
-    measured that edge, so the segment head's doubt about it (``safe_edges``) no longer stops the range
-    (kept, it cost 2-10 s of theme per edge on the calibration-side shift set and saved no story)."""
+    bounds it from outside, the pictures set it inside.  Where siblings show the opening's pictures at
+    the same point of its song (``pictures``: the first shared second, and who shares it), the range
+    begins there, half a second before (the pictures began within the second before it); otherwise the
+    segment head's edge where it lies inside the song (a lead-in under the cold open, a ring-out after
+    the ending), else the song's.  The match measured that edge, so the segment head's doubt about it
+    (``safe_edges``) no longer stops the range (kept, it cost 2-10 s of theme per edge on the
+    calibration-side shift set and saved no story)."""
     if kind == "start":
         song = max(0.0, span[0])
         seg = r.op[0] if r.span_source.get("op_start") == "segments" else math.nan
-        if song < seg < r.op_end:
+        if pictures is not None and pictures[0] - 0.5 < r.op_end - 1.0:
+            r.op = (max(0.0, pictures[0] - 0.5), r.op_end)
+            r.span_source["op_start"] = f"pictures shared with {', '.join(pictures[1])}"
+        elif song < seg < r.op_end:
             r.op, r.span_source["op_start"] = (seg, r.op_end), "segments (inside the matched song)"
         else:
             r.op, r.span_source["op_start"] = (song, r.op_end), "season"

@@ -241,7 +241,7 @@ def test_database_misuse_is_refused_in_one_line(tmp_path, world):
     with contextlib.closing(sqlite3.connect(db)) as c:
         c.execute("UPDATE meta SET value = '0' WHERE key = 'schema_version'")
         c.commit()
-    assert "schema version 0" in refused() and "version 2" in refused()
+    assert "schema version 0" in refused() and "version 3" in refused()
     # not a database at all
     db.unlink()
     db.write_bytes(b"this is not sqlite" * 100)
@@ -438,4 +438,18 @@ def test_a_schema_1_database_is_migrated_unread(tmp_path, world):
     assert not marker.exists()
     assert _answers(doc) == _answers(first)
     with contextlib.closing(sqlite3.connect(db)) as c:
-        assert c.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == "2"
+        assert c.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == "3"
+
+
+def test_a_schema_2_database_gains_the_picture_table_and_decides_again(tmp_path, world):
+    lib, db, first = _season_A(tmp_path, world)
+    with contextlib.closing(sqlite3.connect(db)) as c:
+        c.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+        c.execute("DROP TABLE pictures")
+        c.commit()
+    doc, log = _run(lib, db, tmp_path / "o")
+    assert "migrated from schema 2" in log and "2 episodes, 2 to decode" in log
+    assert _answers(doc) == _answers(first)
+    with contextlib.closing(sqlite3.connect(db)) as c:
+        assert c.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == "3"
+        assert c.execute("SELECT count(*) FROM pictures").fetchone()[0] == 4

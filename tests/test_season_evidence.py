@@ -7,6 +7,7 @@ sample-identically (bench.season_bench), fingerprinted as predict.py --season do
 """
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from bench.season_bench import SYNTH_RATE, make_clip_audio, make_song
@@ -20,12 +21,28 @@ SONG_S = 45.0
 OP, ED = make_song(101, SONG_S), make_song(202, SONG_S)
 
 
+OP_PICTURES = np.random.default_rng(7).integers(0, 256, (int(SONG_S), 11, 11), dtype=np.uint8)
+
+
+def _pictures(i: int, n: int, op_at: float, from_s: float | None) -> np.ndarray:
+    """Per-second thumbnails of a head of ``n`` seconds: the season's OP pictures laid out in song time
+    (the song at ``op_at``) from second ``from_s`` (None: drawn for this episode alone), every other
+    second a picture of this episode's own."""
+    out = np.random.default_rng(300 + i).integers(0, 256, (n, 11, 11), dtype=np.uint8)
+    if from_s is not None:
+        for s in range(int(np.ceil(from_s)), min(n, int(op_at + SONG_S))):
+            out[s] = OP_PICTURES[int(s - op_at)]
+    return out
+
+
 def _episode(i: int, op_at: float, ed_at: float, duration: float, op_end: float, ed_start: float,
-             conf: float = 0.95, source: str = "dense", op=None, ed=None, safe=None) -> Draft:
+             conf: float = 0.95, source: str = "dense", op=None, ed=None, safe=None,
+             pictures_from: float | None = None, own_pictures: bool = False) -> Draft:
     """Episode ``i``: its OP song at ``op_at`` in the head, its ED song at ``ed_at`` in the last window;
     the models answered ``op_end`` / ``ed_start`` at ``conf``; ``op`` / ``ed``: the segment head's spans
     (default: assumed 90 s lengths); ``safe``: the segment head's and posteriors' innermost plausible
-    edges (``safe_edges``)."""
+    edges (``safe_edges``); ``pictures_from``: where its OP pictures begin (default: with the song),
+    ``own_pictures``: an OP drawn for this episode alone."""
     head = fingerprint_samples(make_clip_audio(100 + i, HEAD, OP, op_at), SYNTH_RATE)
     tail = fingerprint_samples(make_clip_audio(200 + i, S, ED, ed_at), SYNTH_RATE)
     r = Draft(f"ep{i}.mp4", f"Show/Season 01/ep{i}.mp4", True, duration=duration, op_end=op_end,
@@ -37,6 +54,10 @@ def _episode(i: int, op_at: float, ed_at: float, duration: float, op_end: float,
     r.source = {"op_end": source, "ed_start": source}
     r.confidence = {"op_end": conf, "ed_start": conf}
     r.plot = {"chroma": {"start": head, "end": tail}}
+    if pictures_from is not None or own_pictures:
+        at = None if own_pictures else (op_at if pictures_from is None else pictures_from)
+        r.plot["pictures"] = {"start": _pictures(i, int(HEAD), op_at, at),
+                              "end": _pictures(50 + i, S, 0.0, None)}
     r.safe_edges = dict(safe or {})
     return r
 
@@ -146,3 +167,20 @@ def test_agreeing_with_the_match_does_not_lift_the_hedge_of_an_unsure_answer():
     assert "ed_start" in r.hedged
     apply_skip_margin(results, 1.0, 1.0)
     assert r.ed[0] == pytest.approx(pictures + 1.0)   # the innermost plausible start + --skip_margin
+
+
+def _with_pictures(changes):
+    """Every episode of THREE keeps its pictures; ``changes`` as for _season."""
+    return {i: {"pictures_from": THREE[i][0], **changes.get(i, {})} for i in range(3)}
+
+
+def test_an_opening_range_begins_where_its_pictures_are_shared_not_where_the_song_leads_in():
+    # episode 0's OP song leads in 6 s under the cold open: its pictures begin at 26 s, its siblings' with
+    # their songs; the segment head saw no start (assumed 90 s), the match hears the song from 20 s
+    r = _season(THREE, _with_pictures({0: {"pictures_from": 26.0}}))[0]
+    assert r.op[0] == pytest.approx(25.5) and r.span_source["op_start"].startswith("pictures shared with")
+
+
+def test_an_opening_drawn_anew_leaves_the_range_to_the_song():
+    r = _season(THREE, _with_pictures({0: {"own_pictures": True}}))[0]
+    assert r.op[0] == pytest.approx(20.0, abs=1.0) and r.span_source["op_start"] == "season"

@@ -1,0 +1,114 @@
+"""Picture evidence for season mode: where two episodes show the same pictures at the same point of a
+theme song they share.
+
+A theme song heard identically in two episodes says where the *song* is; its sequence (the opening's
+or ending's animation) is usually drawn once and shown identically too, and it says where the
+*pictures* are.  The two differ where the song leads in under the last scene of a cold open, or where
+a narration over the first seconds makes the audio of two episodes differ while the pictures agree.
+The skip range's outer edge belongs where the pictures begin.
+
+Each window keeps one small grey thumbnail per second (``thumbnails``: the 1-fps letterboxed frames
+the models read, averaged into GRID x GRID blocks, 121 bytes a second).  Two episodes whose audio
+match aligned their song (``delta``: the sibling's clip time minus this episode's) are compared second
+by second; a second is *shared* when its thumbnail lies within ``MAX_DIFF`` (mean absolute difference,
+share of full scale) of the sibling's at the aligned time or the second after (the two episodes sample
+their seconds at different points of the song), and is not a blank or nearly uniform picture (a black
+gap looks alike in every episode).  ``shared_start`` walks back from inside the song to where the
+shared pictures begin.
+
+The thresholds were read on the calibration-side seasons (seeds 4242 and 4343, issue 42 in
+docs/decisions.md): aligned seconds of the same opening fall below 0.08 in 87-92 % of cases, a cold
+open's seconds against the sibling's opening in 9 % (mostly the one second on the boundary, sampled
+on either side of the cut).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+GRID = 11                 # thumbnail blocks per side
+MAX_DIFF = 0.08           # mean absolute grey difference (share of 255) of two seconds that are alike
+MIN_STD = 8.0             # grey-level spread (0-255) below which a picture is blank, not evidence
+RUN = 5                   # a shared stretch: at least RUN_SHARED of RUN consecutive seconds
+RUN_SHARED = 4
+ANCHOR_S = 30.0           # the shared stretch must begin within this much of the matched song's start
+OUTWARD_S = 12.0          # and may begin at most this much before it
+
+
+def thumbnails(frames: np.ndarray) -> np.ndarray:
+    """(n, H, W, 3) uint8 frames -> (n, GRID, GRID) uint8 grey block means."""
+    f = np.asarray(frames)
+    n, h, w = f.shape[:3]
+    if n == 0:
+        return np.zeros((0, GRID, GRID), np.uint8)
+    grey = f.astype(np.float32).mean(axis=3) if f.ndim == 4 else f.astype(np.float32)
+    hh, ww = h - h % GRID, w - w % GRID
+    if hh == 0 or ww == 0:
+        raise ValueError(f"frames of {h}x{w} are smaller than the {GRID}x{GRID} grid")
+    # crop evenly to a multiple of the grid, then average blocks
+    top, left = (h - hh) // 2, (w - ww) // 2
+    g = grey[:, top:top + hh, left:left + ww].reshape(n, GRID, hh // GRID, GRID, ww // GRID)
+    return np.clip(np.rint(g.mean(axis=(2, 4))), 0, 255).astype(np.uint8)
+
+
+def shared_seconds(mine: np.ndarray, theirs: np.ndarray, delta: float, lo: int, hi: int) -> np.ndarray:
+    """For each whole second s in [lo, hi) of ``mine``: whether its picture is shared with ``theirs`` at
+    s + delta (the second before or after that point, whichever is closer in picture).  Seconds outside
+    either window, or blank in either, are not shared."""
+    out = np.zeros(max(0, hi - lo), bool)
+    a = np.asarray(mine, np.float32)
+    b = np.asarray(theirs, np.float32)
+    for j, s in enumerate(range(lo, hi)):
+        u = s + delta
+        i = int(math.floor(u))
+        if s < 0 or s >= len(a) or i < 0 or i + 1 >= len(b):
+            continue
+        if a[s].std() < MIN_STD:
+            continue
+        d = min(np.abs(a[s] - b[i]).mean(), np.abs(a[s] - b[i + 1]).mean()) / 255.0
+        out[j] = d < MAX_DIFF and min(b[i].std(), b[i + 1].std()) >= MIN_STD
+    return out
+
+
+def shared_start(mine: np.ndarray, theirs: np.ndarray, delta: float, song_start: float,
+                 song_end: float) -> float | None:
+    """The first second (this episode's clip time) of the pictures shared with a sibling whose song is
+    aligned by ``delta``, in a song matched over [song_start, song_end): the earliest second of a
+    stretch of shared seconds (RUN_SHARED of every RUN) that begins within ANCHOR_S of the song's
+    start and runs back from there, at most OUTWARD_S before it.  None where no such stretch is seen
+    (the pictures are not in this window, or not drawn the same)."""
+    lo = max(0, int(math.floor(song_start - OUTWARD_S)))
+    hi = min(len(mine), int(math.ceil(min(song_end, song_start + ANCHOR_S))) + RUN)
+    if hi - lo < RUN:
+        return None
+    sh = shared_seconds(mine, theirs, delta, lo, hi)
+    ok = np.array([sh[j:j + RUN].sum() >= RUN_SHARED for j in range(len(sh) - RUN + 1)])
+    first_song = max(0, int(math.ceil(song_start)) - lo)
+    anchors = np.flatnonzero(ok[first_song:])
+    if anchors.size == 0 or lo + first_song + anchors[0] > song_start + ANCHOR_S:
+        return None
+    j = first_song + int(anchors[0])
+    while j > 0 and ok[j - 1]:
+        j -= 1
+    while not sh[j]:          # the stretch's first shared second itself
+        j += 1
+    return float(lo + j)
+
+
+def extend_head(head: np.ndarray, windows: list[tuple[float, np.ndarray]]) -> np.ndarray:
+    """The head's thumbnails (from second 0) extended by later windows' 1-fps frames, each given as
+    (start second, frames); seconds no window covers stay blank.  Windows that do not start on a whole
+    second are left out (their seconds would not line up)."""
+    spans = [(int(round(t)), fr) for t, fr in windows if abs(t - round(t)) < 1e-9 and len(fr)]
+    n = max([len(head)] + [t + len(fr) for t, fr in spans])
+    out = np.zeros((n, GRID, GRID), np.uint8)
+    out[:len(head)] = head
+    filled = np.zeros(n, bool)
+    filled[:len(head)] = True
+    for t, fr in spans:
+        th = thumbnails(fr)
+        new = ~filled[t:t + len(th)]
+        out[t:t + len(th)][new] = th[new]
+        filled[t:t + len(th)] = True
+    return out
