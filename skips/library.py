@@ -92,7 +92,7 @@ CREATE INDEX episodes_group ON episodes(season_group);
 _PICTURES = """
 CREATE TABLE IF NOT EXISTS pictures (
     path TEXT NOT NULL REFERENCES episodes(path) ON DELETE CASCADE,
-    window TEXT NOT NULL,           -- "start" / "end": the head (as far as decoded) and the last S seconds
+    window TEXT NOT NULL,           -- "start": the head, as far as it was decoded
     thumbs BLOB NOT NULL,           -- uint8, GRID x GRID bytes per second
     PRIMARY KEY (path, window)
 )

@@ -56,8 +56,7 @@ def _episode(i: int, op_at: float, ed_at: float, duration: float, op_end: float,
     r.plot = {"chroma": {"start": head, "end": tail}}
     if pictures_from is not None or own_pictures:
         at = None if own_pictures else (op_at if pictures_from is None else pictures_from)
-        r.plot["pictures"] = {"start": _pictures(i, int(HEAD), op_at, at),
-                              "end": _pictures(50 + i, S, 0.0, None)}
+        r.plot["pictures"] = {"start": _pictures(i, int(HEAD), op_at, at)}
     r.safe_edges = dict(safe or {})
     return r
 
