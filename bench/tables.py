@@ -571,6 +571,33 @@ def song_end_study(files: list[Path]) -> str:
     return "\n".join([_source_line(files), "", _table(head, rows)])
 
 
+def picture_study(files: list[Path]) -> str:
+    """bench/picture_study.py: per calibration-side set, how often aligned seconds fall below each picture
+    threshold by class, and how close each run rule puts the opening's start."""
+    from bench.predict_bench import _table
+    doc = _load(files[0])
+    rows, runs = [], []
+    for st in doc["sets"]:
+        d = st["data"]
+        name = f"seed {d['seed']}, {d['family']} family ({d['episodes']} episodes)"
+        for t, by in st["max_diff"].items():
+            rows.append([name, t] + [f"{by[c]['below']:.0%} of {by[c]['n']}" if by[c]["below"] is not None
+                                     else "-" for c in ("both", "neither", "mixed")])
+        for k, v in st["run_shared"].items():
+            runs.append([name, f"{k} of {doc['sets'][0]['in_force']['RUN']}", str(v["episodes"]),
+                         f"{v['within_2s']:.0%}" if v.get("within_2s") is not None else "-",
+                         str(v["early_over_0_5s"]),
+                         f"{v['earliest']:+.1f}" if v.get("earliest") is not None else "-"])
+    force = doc["sets"][0]["in_force"]
+    return "\n".join([
+        _source_line(files), "", f"`{doc['command']}` at commit {doc['commit'][:7]}; in force then: "
+        + ", ".join(f"{k} = {v}" for k, v in force.items()) + ".", "",
+        _table(["set", "mean grey difference below", "same point of the opening (both inside it)",
+                "two cold opens", "a cold open against the opening"], rows), "",
+        _table(["set", "shared seconds in a stretch", "episodes with a sibling's pictures",
+                "start within 2 s", "more than 0.5 s early", "earliest (s)"], runs)])
+
+
 def recalibration(files: list[Path]) -> str:
     """bench/recalibrate.py: the confidence bins on the new calibration clips, with the calibration the
     checkpoint had and with the refitted one."""
@@ -855,6 +882,17 @@ TABLES: dict[str, tuple[Callable[[], list[Path]], Callable[[list[Path]], str]]] 
     "recalibration_shift_calib": (
         lambda: [RESULTS / "runs_2026-12-07" / f"season_episodes_shift_calib_{m}.json"
                  for m in ("shipped", "recalibrated")],
+        season_variants,
+    ),
+    "picture_study": (lambda: [RESULTS / "picture_study.json"], picture_study),
+    "pictures_calib": (
+        lambda: [RESULTS / "runs_2026-12-07" / f"season_episodes_calib_{x}.json"
+                 for x in ("v6", "pictures_mean008", "pictures")],
+        season_variants,
+    ),
+    "pictures_shift_calib": (
+        lambda: [RESULTS / "runs_2026-12-07" / f"season_episodes_shift_calib_{x}.json"
+                 for x in ("v6", "pictures_mean008", "pictures")],
         season_variants,
     ),
     "agreement_hedge_calib": (
