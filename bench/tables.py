@@ -584,7 +584,10 @@ def picture_study(files: list[Path]) -> str:
             rows.append([name, t] + [f"{by[c]['below']:.0%} of {by[c]['n']}" if by[c]["below"] is not None
                                      else "-" for c in ("both", "neither", "mixed")])
         for k, v in st["run_shared"].items():
-            runs.append([name, f"{k} of {doc['sets'][0]['in_force']['RUN']}", str(v["episodes"]),
+            run = doc["sets"][0]["in_force"]["RUN"]
+            rule = f"{v['run_shared']} of {run}, {v['song_diff']:.2f} inside the song" \
+                if "run_shared" in v else f"{k} of {run}"
+            runs.append([name, rule, str(v["episodes"]),
                          f"{v['within_2s']:.0%}" if v.get("within_2s") is not None else "-",
                          str(v["early_over_0_5s"]),
                          f"{v['earliest']:+.1f}" if v.get("earliest") is not None else "-"])
@@ -594,7 +597,8 @@ def picture_study(files: list[Path]) -> str:
         + ", ".join(f"{k} = {v}" for k, v in force.items()) + ".", "",
         _table(["set", "mean grey difference below", "same point of the opening (both inside it)",
                 "two cold opens", "a cold open against the opening"], rows), "",
-        _table(["set", "shared seconds in a stretch", "episodes with a sibling's pictures",
+        _table(["set", "shared seconds in a stretch; difference allowed inside the song",
+                "episodes with a sibling's pictures",
                 "start within 2 s", "more than 0.5 s early", "earliest (s)"], runs)])
 
 
@@ -894,6 +898,10 @@ TABLES: dict[str, tuple[Callable[[], list[Path]], Callable[[list[Path]], str]]] 
         lambda: [RESULTS / "runs_2026-12-07" / f"season_episodes_shift_calib_{x}.json"
                  for x in ("v6", "pictures_mean008", "pictures")],
         season_variants,
+    ),
+    "pictures_in_family": (
+        lambda: [RESULTS / "runs_2026-12-07" / f"episode_material_val_season_{v}.json" for v in ("v6", "v7")],
+        before_after,
     ),
     "agreement_hedge_calib": (
         lambda: [RESULTS / "season_episodes_calib.json",

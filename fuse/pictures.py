@@ -34,6 +34,10 @@ import numpy as np
 
 GRID = 11                 # thumbnail blocks per side
 MAX_DIFF = 0.05           # mean absolute grey difference (share of 255) of two seconds that are alike
+# the same, for seconds inside the matched song once a stretch is found: looser finds more of a fast
+# opening's first seconds, but also a lead-in's (bench/picture_study.py: at 0.10, 5 of 23 starts on the
+# seed-4343 seasons came more than 0.5 s early, one 4.9 s); kept at MAX_DIFF
+SONG_DIFF = 0.05
 MIN_STD = 8.0             # grey-level spread (0-255) below which a picture is blank, not evidence
 RUN = 5                   # a shared stretch: at least RUN_SHARED of RUN consecutive seconds
 RUN_SHARED = 3
@@ -57,11 +61,11 @@ def thumbnails(frames: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(g.mean(axis=(2, 4))), 0, 255).astype(np.uint8)
 
 
-def shared_seconds(mine: np.ndarray, theirs: np.ndarray, delta: float, lo: int, hi: int) -> np.ndarray:
-    """For each whole second s in [lo, hi) of ``mine``: whether its picture is shared with ``theirs`` at
-    s + delta (the second before or after that point, whichever is closer in picture).  Seconds outside
-    either window, or blank in either, are not shared."""
-    out = np.zeros(max(0, hi - lo), bool)
+def differences(mine: np.ndarray, theirs: np.ndarray, delta: float, lo: int, hi: int) -> np.ndarray:
+    """For each whole second s in [lo, hi) of ``mine``: the mean grey difference (share of 255) of its
+    picture to ``theirs`` at s + delta (the second before or after that point, whichever is closer in
+    picture); infinite for seconds outside either window or blank in either."""
+    out = np.full(max(0, hi - lo), np.inf)
     a = np.asarray(mine, np.float32)
     b = np.asarray(theirs, np.float32)
     for j, s in enumerate(range(lo, hi)):
@@ -69,34 +73,48 @@ def shared_seconds(mine: np.ndarray, theirs: np.ndarray, delta: float, lo: int, 
         i = int(math.floor(u))
         if s < 0 or s >= len(a) or i < 0 or i + 1 >= len(b):
             continue
-        if a[s].std() < MIN_STD:
+        if a[s].std() < MIN_STD or min(b[i].std(), b[i + 1].std()) < MIN_STD:
             continue
-        d = min(np.abs(a[s] - b[i]).mean(), np.abs(a[s] - b[i + 1]).mean()) / 255.0
-        out[j] = d < MAX_DIFF and min(b[i].std(), b[i + 1].std()) >= MIN_STD
+        out[j] = min(np.abs(a[s] - b[i]).mean(), np.abs(a[s] - b[i + 1]).mean()) / 255.0
     return out
+
+
+def shared_seconds(mine: np.ndarray, theirs: np.ndarray, delta: float, lo: int, hi: int,
+                   max_diff: float = MAX_DIFF) -> np.ndarray:
+    """For each whole second s in [lo, hi) of ``mine``: whether its picture is shared with ``theirs`` at
+    s + delta (``differences`` below ``max_diff``)."""
+    return differences(mine, theirs, delta, lo, hi) < max_diff
+
+
+def _stretches(sh: np.ndarray) -> np.ndarray:
+    """Per index j: whether the RUN seconds from j hold at least RUN_SHARED shared ones."""
+    return np.array([sh[j:j + RUN].sum() >= RUN_SHARED for j in range(len(sh) - RUN + 1)], bool)
 
 
 def shared_start(mine: np.ndarray, theirs: np.ndarray, delta: float, song_start: float,
                  song_end: float) -> float | None:
     """The first second (this episode's clip time) of the pictures shared with a sibling whose song is
-    aligned by ``delta``, in a song matched over [song_start, song_end): the earliest second of a
-    stretch of shared seconds (RUN_SHARED of every RUN) that begins within ANCHOR_S of the song's
-    start and runs back from there, at most OUTWARD_S before it.  None where no such stretch is seen
-    (the pictures are not in this window, or not drawn the same)."""
+    aligned by ``delta``, in a song matched over [song_start, song_end).  A stretch of shared seconds
+    (RUN_SHARED of every RUN, below MAX_DIFF) must begin within ANCHOR_S of the song's start; from there
+    the start runs back while the stretches hold: inside the song at SONG_DIFF, before it at MAX_DIFF
+    and at most OUTWARD_S (a narration that hides the song's first seconds).  None where no such stretch
+    is seen (the pictures are not in this window, or not drawn the same)."""
     lo = max(0, int(math.floor(song_start - OUTWARD_S)))
     hi = min(len(mine), int(math.ceil(min(song_end, song_start + ANCHOR_S))) + RUN)
     if hi - lo < RUN:
         return None
-    sh = shared_seconds(mine, theirs, delta, lo, hi)
-    ok = np.array([sh[j:j + RUN].sum() >= RUN_SHARED for j in range(len(sh) - RUN + 1)])
+    d = differences(mine, theirs, delta, lo, hi)
+    strict, loose = d < MAX_DIFF, d < SONG_DIFF
+    ok, ok_loose = _stretches(strict), _stretches(loose)
     first_song = max(0, int(math.ceil(song_start)) - lo)
     anchors = np.flatnonzero(ok[first_song:])
     if anchors.size == 0 or lo + first_song + anchors[0] > song_start + ANCHOR_S:
         return None
     j = first_song + int(anchors[0])
-    while j > 0 and ok[j - 1]:
+    while j > 0 and (ok[j - 1] or (j - 1 >= first_song and ok_loose[j - 1])):
         j -= 1
-    while not sh[j]:          # the stretch's first shared second itself
+    shared = np.where(np.arange(len(d)) >= first_song, loose, strict)
+    while not shared[j]:          # the stretch's first shared second itself
         j += 1
     return float(lo + j)
 
