@@ -3,7 +3,8 @@ SQLite results database.
 
 Per episode file the database holds its path, size, modification time and a content key, the model
 set that decided it, its duration, the decided episode before season mode (every model answer,
-confidence and measured span), the Chromaprint fingerprints of its head and last window, and the
+confidence and measured span), the Chromaprint fingerprints of its head and last window, the picture
+thumbnails of its head (fuse/pictures.py, season mode's evidence of where an opening begins), and the
 answers of the latest run (per boundary: time, confidence, source, reason).  A later run decodes only
 files that are new, changed, or decided by another model set; season mode then matches each season
 (``season_group``) again from the stored fingerprints, which is cheap, so a newly added episode is
@@ -12,7 +13,8 @@ the same files would give.
 
 Writes are transactions, one per episode as it is decided: an interrupted run loses at most the
 episode in flight.  One run at a time per database (a lock file beside it; a second run refuses with a
-one-line message).  The schema version is checked on opening: a database of schema 1 (which stored
+one-line message).  The schema version is checked on opening: a database of schema 2 gains the picture
+table and its episodes are decided again; one of schema 1 (which stored
 each decided episode as a serialised Python object, code that runs when it is loaded) is migrated by
 dropping those stored forms unread, so its episodes are decided again; any other version is
 refused.  What is stored is data only: a decided episode is a versioned JSON record
