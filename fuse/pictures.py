@@ -42,7 +42,10 @@ MIN_STD = 8.0             # grey-level spread (0-255) below which a picture is b
 RUN = 5                   # a shared stretch: at least RUN_SHARED of RUN consecutive seconds
 RUN_SHARED = 3
 ANCHOR_S = 30.0           # the shared stretch must begin within this much of the matched song's start
-OUTWARD_S = 12.0          # and may begin at most this much before it
+# and may begin at most this much before it: none.  Before the song, two episodes' cold opens can end
+# on shots alike enough (ep_test with --season: a start 2 s into the story); a narration that hides the
+# song's first seconds keeps the range at the song's start
+OUTWARD_S = 0.0
 
 
 def thumbnails(frames: np.ndarray) -> np.ndarray:
@@ -97,9 +100,9 @@ def shared_start(mine: np.ndarray, theirs: np.ndarray, delta: float, song_start:
     aligned by ``delta``, in a song matched over [song_start, song_end).  A stretch of shared seconds
     (RUN_SHARED of every RUN, below MAX_DIFF) must begin within ANCHOR_S of the song's start; from there
     the start runs back while the stretches hold: inside the song at SONG_DIFF, before it at MAX_DIFF
-    and at most OUTWARD_S (a narration that hides the song's first seconds).  None where no such stretch
+    and at most OUTWARD_S (0: never before the song).  None where no such stretch
     is seen (the pictures are not in this window, or not drawn the same)."""
-    lo = max(0, int(math.floor(song_start - OUTWARD_S)))
+    lo = max(0, int(math.ceil(song_start - OUTWARD_S)))
     hi = min(len(mine), int(math.ceil(min(song_end, song_start + ANCHOR_S))) + RUN)
     if hi - lo < RUN:
         return None

@@ -135,7 +135,11 @@ def _pictures_begin(r: Draft, kind: str, row, pictures: Mapping[str, np.ndarray]
     mine = pictures.get(row.clip)
     if kind != "start" or mine is None:
         return None
-    spans = {n: (a, b) for n, a, b in row.partners}
+    # only siblings whose shared span is this song: a sibling may share other audio with the episode
+    # (a recap of its scenes in the cold open, a reprise), pictures and all
+    half = 0.5 * (row.span_end - row.span_start)
+    spans = {n: (a, b) for n, a, b in row.partners
+             if min(b, row.span_end) - max(a, row.span_start) >= half}
     found = []
     for other, delta in row.shifts:
         theirs = pictures.get(other)

@@ -183,3 +183,20 @@ def test_an_opening_range_begins_where_its_pictures_are_shared_not_where_the_son
 def test_an_opening_drawn_anew_leaves_the_range_to_the_song():
     r = _season(THREE, _with_pictures({0: {"own_pictures": True}}))[0]
     assert r.op[0] == pytest.approx(20.0, abs=1.0) and r.span_source["op_start"] == "season"
+
+
+def test_a_sibling_that_shares_a_recap_does_not_place_the_opening():
+    # episode 0's cold open replays 60 s of episode 1 (a recap, pictures and all) at 120 s; its opening
+    # is at 300 s, shared with episode 2; the pair with episode 1 matched the recap, not the opening
+    from fuse.season import SeasonRow
+
+    pics = {n: np.random.default_rng(i).integers(0, 256, (400, 11, 11), dtype=np.uint8)
+            for i, n in enumerate(("0_start", "1_start", "2_start"))}
+    pics["0_start"][120:180] = pics["1_start"][20:80]
+    pics["0_start"][300:345] = pics["2_start"][50:95] = OP_PICTURES
+    row = SeasonRow("0_start", "s", 345.0, "season", 2, 0.0, 300.0, 345.0,
+                    partners=(("1_start", 120.0, 180.0), ("2_start", 300.0, 345.0)),
+                    shifts=(("1_start", -100.0), ("2_start", -250.0)))
+    owner = {"1_start": "ep1", "2_start": "ep2"}
+    got = season_mode._pictures_begin(Draft("ep0.mp4", "ep0.mp4", True), "start", row, pics, owner)
+    assert got == (300.0, ["ep2"])
