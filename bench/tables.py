@@ -900,7 +900,8 @@ TABLES: dict[str, tuple[Callable[[], list[Path]], Callable[[list[Path]], str]]] 
         season_variants,
     ),
     "pictures_in_family": (
-        lambda: [RESULTS / "runs_2026-12-07" / f"episode_material_val_season_{v}.json" for v in ("v6", "v7")],
+        lambda: [RESULTS / "runs_2026-12-07" / f"episode_material_{x}_season_{v}.json"
+                 for v in ("v6", "v7") for x in ("val", "test")],
         before_after,
     ),
     "agreement_hedge_calib": (
