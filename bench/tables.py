@@ -920,6 +920,7 @@ TABLES: dict[str, tuple[Callable[[], list[Path]], Callable[[list[Path]], str]]] 
         before_after,
     ),
     "season_episodes_shift3": (lambda: [RESULTS / "season_episodes_shift3.json"], season_episodes),
+    "season_episodes_shift4": (lambda: [RESULTS / "season_episodes_shift4.json"], season_episodes),
     "season_shift3_recalibrated": (
         lambda: [RESULTS / f"season_episodes_shift3{x}.json" for x in ("", "_recalibrated")], season_variants,
     ),
