@@ -78,25 +78,25 @@ def pairs(truth: dict, got: dict) -> list[tuple[str, str]]:
 
 
 def second_classes(truth: dict, got: dict) -> list[tuple[str, float]]:
-    """(class, mean grey difference) of every compared second of every pair."""
+    """(class, mean grey difference, fuse.pictures.differences) of every compared second of every pair;
+    seconds outside either head, or blank in either, are left out as the rule leaves them."""
     rows = []
     for a, b in pairs(truth, got):
         A, B = truth[a], truth[b]
-        ta, tb = got[a].astype(np.float32), got[b].astype(np.float32)
         delta = B["op_song_span"][0] - A["op_song_span"][0]
-        for s in range(max(0, int(A["op_song_span"][0]) - BEFORE_S), min(len(ta), int(A["op_end"]))):
-            u = s + delta
-            i = int(np.floor(u))
-            if i < 0 or i + 1 >= len(tb):
+        lo = max(0, int(A["op_song_span"][0]) - BEFORE_S)
+        d = pictures.differences(got[a], got[b], delta, lo, int(A["op_end"]))
+        for s, ds in zip(range(lo, int(A["op_end"])), d):
+            if not np.isfinite(ds):
                 continue
-            d = min(np.abs(ta[s] - tb[i]).mean(), np.abs(ta[s] - tb[i + 1]).mean()) / 255.0
+            u = s + delta
             in_a = A["op_start"] + 0.5 <= s < A["op_end"]
             in_b = B["op_start"] + 0.5 <= u < B["op_end"]
             out_a, out_b = s < A["op_start"] - 0.5, u < B["op_start"] - 0.5
             cls = "both" if in_a and in_b else "neither" if out_a and out_b else \
                 "mixed" if (in_a and out_b) or (out_a and in_b) else None
             if cls:
-                rows.append((cls, float(d)))
+                rows.append((cls, float(ds)))
     return rows
 
 

@@ -82,13 +82,6 @@ def differences(mine: np.ndarray, theirs: np.ndarray, delta: float, lo: int, hi:
     return out
 
 
-def shared_seconds(mine: np.ndarray, theirs: np.ndarray, delta: float, lo: int, hi: int,
-                   max_diff: float = MAX_DIFF) -> np.ndarray:
-    """For each whole second s in [lo, hi) of ``mine``: whether its picture is shared with ``theirs`` at
-    s + delta (``differences`` below ``max_diff``)."""
-    return differences(mine, theirs, delta, lo, hi) < max_diff
-
-
 def _stretches(sh: np.ndarray) -> np.ndarray:
     """Per index j: whether the RUN seconds from j hold at least RUN_SHARED shared ones."""
     return np.array([sh[j:j + RUN].sum() >= RUN_SHARED for j in range(len(sh) - RUN + 1)], bool)

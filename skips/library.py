@@ -58,8 +58,8 @@ DECIDING_OPTIONS = ("op_length", "ed_length", "scan_below", "scan_hop", "scan_li
 # What deciding an episode computes: raised when it records more or decides otherwise (2: the segment
 # head's safe outer edges; 3: the head's fingerprint reaches --scan_limit; 4: the late-opening scan
 # runs below --sure_confidence; 5: season mode marks a matched theme song, which bounds hedged
-# ranges; 6: a boundary sure only by agreeing with a match stays hedged; 7: season mode keeps each
-# window's picture thumbnails and starts an opening's range where its pictures are shared), so that
+# ranges; 6: a boundary sure only by agreeing with a match stays hedged; 7: season mode keeps the
+# head's picture thumbnails and starts an opening's range where its pictures are shared), so that
 # episodes decided by older code are decided again.
 DECISION_VERSION = 7
 
@@ -90,7 +90,7 @@ CREATE TABLE fingerprints (
 CREATE INDEX episodes_group ON episodes(season_group);
 """
 
-# schema 3: one grey thumbnail per second of each window (fuse.pictures), for season mode
+# schema 3: one grey thumbnail per second of the head (fuse.pictures), for season mode
 _PICTURES = """
 CREATE TABLE IF NOT EXISTS pictures (
     path TEXT NOT NULL REFERENCES episodes(path) ON DELETE CASCADE,

@@ -112,19 +112,19 @@ def _decide_kind(r: Draft, kind: str, row, window_s: float, clip_seconds: int, r
         r.source[name] = "season"
         if not agreed:   # the models' posterior hedges only an answer of theirs the match agrees with
             r.safe_edges.pop(name, None)
-        _edges_from_match(r, kind, span, _pictures_begin(r, kind, row, pictures, owner))
+        _edges_from_match(r, kind, span, _pictures_begin(kind, row, pictures, owner))
         return
     if d.confirmed:   # the models' answer, within 2 s of the match (confirmed) or inside its song
         r.confidence[name] = d.confidence
         how = "confirmed by the season's match" if abs(model_clip - at) <= TOLERANCE else \
             "inside the season's matched song"
         r.source[name] = f"{r.source.get(name, 'models')}, {how}"
-        _edges_from_match(r, kind, span, _pictures_begin(r, kind, row, pictures, owner))
+        _edges_from_match(r, kind, span, _pictures_begin(kind, row, pictures, owner))
     elif math.isfinite(model_clip) and abs(model_clip - at) <= rule.agree_s:
         _bound_by_song(r, kind, span)
 
 
-def _pictures_begin(r: Draft, kind: str, row, pictures: Mapping[str, np.ndarray],
+def _pictures_begin(kind: str, row, pictures: Mapping[str, np.ndarray],
                     owner: Mapping[str, str]) -> tuple[float, list[str]] | None:
     """Where an opening's pictures begin (episode time), by the siblings that share its song and show
     the same pictures at the same point of it (fuse.pictures.shared_start): the earliest such start, a

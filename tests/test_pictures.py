@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from fuse.pictures import GRID, extend_head, shared_seconds, shared_start, thumbnails
+from fuse.pictures import GRID, MAX_DIFF, differences, extend_head, shared_start, thumbnails
 
 RNG = np.random.default_rng(5)
 
@@ -26,14 +26,14 @@ def test_thumbnails_are_grey_block_means_of_the_frames():
 
 def test_a_blank_second_is_never_shared():
     black = np.zeros((10, GRID, GRID), np.uint8)
-    assert not shared_seconds(black, black, 0.0, 0, 8).any()
+    assert not (differences(black, black, 0.0, 0, 8) < MAX_DIFF).any()
 
 
 def test_shared_seconds_follow_the_alignment():
     theme = _frames(40)
     mine = np.concatenate([_frames(10), theme])         # the theme from second 10
     theirs = np.concatenate([_frames(25), theme])       # from second 25: delta +15
-    sh = shared_seconds(mine, theirs, 15.0, 0, 48)
+    sh = differences(mine, theirs, 15.0, 0, 48) < MAX_DIFF
     assert not sh[:10].any() and sh[10:48].all()
 
 
