@@ -19,7 +19,7 @@ shared pictures begin.
 
 The thresholds were read on the calibration-side seasons only (seeds 4242 and 4343:
 ``bench/picture_study.py``, bench/results/picture_study.json, docs/decisions.md).  There, aligned seconds
-of the same opening differ by less than 0.05 in 75-78 % of cases, the two cold opens' seconds at the
+of the same opening differ by less than 0.05 in 75-79 % of cases, the two cold opens' seconds at the
 same point before the song in 0-2 %, a cold open's second against the sibling's opening in 0-2 %; and
 a stretch of 3 shared seconds in 5 finds the opening's start within 2 s in 89-91 % of the episodes (4
 in 5: 74-83 %; fast openings cut between the seconds sampled), none more than 1.7 s early.  At 0.08
