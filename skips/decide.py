@@ -148,7 +148,7 @@ def decide_episode(rel: str, prepared: Prepared, models: Sequence[LoadedModel],
                 "scores": [r["per_second"] for r in raw], "clip_seconds": S}
     if options.season:
         res.plot["chroma"] = {k: prepared.features[k]["chroma"] for k in WINDOWS}
-        res.plot["pictures"] = {"start": prepared.features["start"]["pictures"]}   # the head's only
+        res.plot["pictures"] = {k: prepared.features[k]["pictures"] for k in WINDOWS}
     if not models:   # season mode alone (--weights none): no answer until a sibling's match gives one
         nan = float("nan")
         res.op, res.ed = (nan, nan), (nan, nan)

@@ -59,9 +59,10 @@ DECIDING_OPTIONS = ("op_length", "ed_length", "scan_below", "scan_hop", "scan_li
 # head's safe outer edges; 3: the head's fingerprint reaches --scan_limit; 4: the late-opening scan
 # runs below --sure_confidence; 5: season mode marks a matched theme song, which bounds hedged
 # ranges; 6: a boundary sure only by agreeing with a match stays hedged; 7: season mode keeps the
-# head's picture thumbnails and starts an opening's range where its pictures are shared), so that
+# head's picture thumbnails and starts an opening's range where its pictures are shared; 8: the last
+# window's thumbnails too, and an ending's start where its pictures are shared), so that
 # episodes decided by older code are decided again.
-DECISION_VERSION = 7
+DECISION_VERSION = 8
 
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -90,11 +91,12 @@ CREATE TABLE fingerprints (
 CREATE INDEX episodes_group ON episodes(season_group);
 """
 
-# schema 3: one grey thumbnail per second of the head (fuse.pictures), for season mode
+# schema 3: one grey thumbnail per second of the head and of the last window (fuse.pictures), for
+# season mode
 _PICTURES = """
 CREATE TABLE IF NOT EXISTS pictures (
     path TEXT NOT NULL REFERENCES episodes(path) ON DELETE CASCADE,
-    window TEXT NOT NULL,           -- "start": the head, as far as it was decoded
+    window TEXT NOT NULL,           -- "start": the head, as far as it was decoded; "end": the last S s
     thumbs BLOB NOT NULL,           -- uint8, GRID x GRID bytes per second
     PRIMARY KEY (path, window)
 )

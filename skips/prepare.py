@@ -55,7 +55,7 @@ class Prepared:
     """What the models and the plots need of one episode; small enough to pass between processes."""
     path: str
     duration: float
-    # "start"/"end" -> {"mfcc", "frames", "roi"[, "chroma"; "pictures" of the head]}
+    # "start"/"end" -> {"mfcc", "frames", "roi"[, "chroma", "pictures" with season]}
     features: dict[str, dict[str, Any]]
     energy: dict[str, np.ndarray]             # per-second audio RMS of each clip
     text: dict[str, np.ndarray]               # per-second share of the text-ROI grid that is set
@@ -165,10 +165,11 @@ def prepare_clip(
             raise EpisodeError("no audio stream (the models need the soundtrack)")
     f = features_from_decoded(dec, S, opts, names)
     f.pop("ocr")  # boxes are only needed for the ROI maps
-    if season and kind == "start":
+    if season:
         from fuse.pictures import thumbnails
 
-        f["pictures"] = thumbnails(f["frames"])   # the late-opening scan extends them
+        f["pictures"] = thumbnails(f["frames"])   # the head's: the late-opening scan extends them
+    if season and kind == "start":
         f["chroma"] = head_fingerprint(path, head_seconds(duration, S, scan_limit), dec.audio, opts.threads)
     info = {k: dec.info.get(k) for k in ("width", "height", "fps")}
     return PreparedClip(

@@ -92,6 +92,13 @@ def _decide_kind(r: Draft, kind: str, row, window_s: float, clip_seconds: int, r
         confs = [m["confidence"][name] for m in r.models if "confidence" in m]
         p_models = model_reliability([m[name] for m in r.models], getattr(r, name),
                                      max(confs) if confs else None, rule)
+    begin = _pictures_begin(kind, row, pictures, owner)
+    if kind == "end" and begin is not None and begin[0] - 0.5 < row.span_end - 1.0:
+        # the ending's first frame is where its pictures are shared, whatever the song does before
+        # them: a lead-in under the last scene (matched, it starts the song too early) or a sibling's
+        # lead-in under dialogue (unmatched, it starts the shared song too late)
+        at = max(0.0, begin[0] - 0.5)
+        r.season[kind]["pictures"] = {"start": round(off + at, 3), "shared_with": begin[1]}
     # the dense models' own probability of the matched time (their mean per-second posterior), where
     # they looked there: the first S seconds of the head, and only if no later window answered
     posts = [sc[kind] for sc, m in zip(r.plot.get("scores", []), r.models) if "confidence" in m]
@@ -112,28 +119,28 @@ def _decide_kind(r: Draft, kind: str, row, window_s: float, clip_seconds: int, r
         r.source[name] = "season"
         if not agreed:   # the models' posterior hedges only an answer of theirs the match agrees with
             r.safe_edges.pop(name, None)
-        _edges_from_match(r, kind, span, _pictures_begin(kind, row, pictures, owner))
+        _edges_from_match(r, kind, span, begin)
         return
     if d.confirmed:   # the models' answer, within 2 s of the match (confirmed) or inside its song
         r.confidence[name] = d.confidence
         how = "confirmed by the season's match" if abs(model_clip - at) <= TOLERANCE else \
             "inside the season's matched song"
         r.source[name] = f"{r.source.get(name, 'models')}, {how}"
-        _edges_from_match(r, kind, span, _pictures_begin(kind, row, pictures, owner))
+        _edges_from_match(r, kind, span, begin)
     elif math.isfinite(model_clip) and abs(model_clip - at) <= rule.agree_s:
         _bound_by_song(r, kind, span)
 
 
 def _pictures_begin(kind: str, row, pictures: Mapping[str, np.ndarray],
                     owner: Mapping[str, str]) -> tuple[float, list[str]] | None:
-    """Where an opening's pictures begin (episode time), by the siblings that share its song and show
-    the same pictures at the same point of it (fuse.pictures.shared_start): the earliest such start, a
-    sibling whose song leads in longer than this episode's sees its pictures later.  None without
-    pictures on both sides.  Only the head (the opening's first edge) is measured."""
+    """Where a theme's pictures begin (clip time of ``row``'s window: the head starts at 0), by the
+    siblings that share its song and show the same pictures at the same point of it
+    (fuse.pictures.shared_start): the earliest such start, a sibling whose song leads in longer than
+    this episode's sees its pictures later.  None without pictures on both sides."""
     from fuse.pictures import shared_start
 
     mine = pictures.get(row.clip)
-    if kind != "start" or mine is None:
+    if mine is None:
         return None
     # only siblings whose shared span is this song: a sibling may share other audio with the episode
     # (a recap of its scenes in the cold open, a reprise), pictures and all

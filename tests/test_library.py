@@ -452,4 +452,4 @@ def test_a_schema_2_database_gains_the_picture_table_and_decides_again(tmp_path,
     assert _answers(doc) == _answers(first)
     with contextlib.closing(sqlite3.connect(db)) as c:
         assert c.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == "3"
-        assert c.execute("SELECT count(*) FROM pictures").fetchone()[0] == 2   # one head per episode
+        assert c.execute("SELECT count(*) FROM pictures").fetchone()[0] == 4   # head and last window each

@@ -24,27 +24,36 @@ OP, ED = make_song(101, SONG_S), make_song(202, SONG_S)
 OP_PICTURES = np.random.default_rng(7).integers(0, 256, (int(SONG_S), 11, 11), dtype=np.uint8)
 
 
-def _pictures(i: int, n: int, op_at: float, from_s: float | None) -> np.ndarray:
-    """Per-second thumbnails of a head of ``n`` seconds: the season's OP pictures laid out in song time
-    (the song at ``op_at``) from second ``from_s`` (None: drawn for this episode alone), every other
-    second a picture of this episode's own."""
-    out = np.random.default_rng(300 + i).integers(0, 256, (n, 11, 11), dtype=np.uint8)
+ED_PICTURES = np.random.default_rng(8).integers(0, 256, (int(SONG_S), 11, 11), dtype=np.uint8)
+
+
+def _pictures(i: int, n: int, op_at: float, from_s: float | None, theme: np.ndarray = OP_PICTURES
+              ) -> np.ndarray:
+    """Per-second thumbnails of a window of ``n`` seconds: the season's ``theme`` pictures laid out in
+    song time (the song at ``op_at``) from second ``from_s`` (None: drawn for this episode alone), every
+    other second a picture of this episode's own."""
+    out = np.random.default_rng(300 + i + (0 if theme is OP_PICTURES else 50)).integers(
+        0, 256, (n, 11, 11), dtype=np.uint8)
     if from_s is not None:
         for s in range(int(np.ceil(from_s)), min(n, int(op_at + SONG_S))):
-            out[s] = OP_PICTURES[int(s - op_at)]
+            out[s] = theme[int(s - op_at)]
     return out
 
 
 def _episode(i: int, op_at: float, ed_at: float, duration: float, op_end: float, ed_start: float,
              conf: float = 0.95, source: str = "dense", op=None, ed=None, safe=None,
-             pictures_from: float | None = None, own_pictures: bool = False) -> Draft:
+             pictures_from: float | None = None, own_pictures: bool = False,
+             ed_pictures_from: float | None = None, ed_heard_from: float = 0.0) -> Draft:
     """Episode ``i``: its OP song at ``op_at`` in the head, its ED song at ``ed_at`` in the last window;
     the models answered ``op_end`` / ``ed_start`` at ``conf``; ``op`` / ``ed``: the segment head's spans
     (default: assumed 90 s lengths); ``safe``: the segment head's and posteriors' innermost plausible
     edges (``safe_edges``); ``pictures_from``: where its OP pictures begin (default: with the song),
-    ``own_pictures``: an OP drawn for this episode alone."""
+    ``own_pictures``: an OP drawn for this episode alone; ``ed_pictures_from``: where its ED pictures
+    begin in the last window (None: no pictures kept), ``ed_heard_from``: the song time from which its
+    ED song is heard clean (before it, a lead-in drowned under the last scene's dialogue)."""
     head = fingerprint_samples(make_clip_audio(100 + i, HEAD, OP, op_at), SYNTH_RATE)
-    tail = fingerprint_samples(make_clip_audio(200 + i, S, ED, ed_at), SYNTH_RATE)
+    heard = int(round(ed_heard_from * SYNTH_RATE))
+    tail = fingerprint_samples(make_clip_audio(200 + i, S, ED[heard:], ed_at + ed_heard_from), SYNTH_RATE)
     r = Draft(f"ep{i}.mp4", f"Show/Season 01/ep{i}.mp4", True, duration=duration, op_end=op_end,
                       ed_start=ed_start)
     r.op = op or (max(0.0, op_end - 90.0), op_end)
@@ -57,6 +66,8 @@ def _episode(i: int, op_at: float, ed_at: float, duration: float, op_end: float,
     if pictures_from is not None or own_pictures:
         at = None if own_pictures else (op_at if pictures_from is None else pictures_from)
         r.plot["pictures"] = {"start": _pictures(i, int(HEAD), op_at, at)}
+    if ed_pictures_from is not None:
+        r.plot.setdefault("pictures", {})["end"] = _pictures(i, S, ed_at, ed_pictures_from, ED_PICTURES)
     r.safe_edges = dict(safe or {})
     return r
 
@@ -200,3 +211,32 @@ def test_a_sibling_that_shares_a_recap_does_not_place_the_opening():
     owner = {"1_start": "ep1", "2_start": "ep2"}
     got = season_mode._pictures_begin("start", row, pics, owner)
     assert got == (300.0, ["ep2"])
+
+
+# the ED of episodes 0 and 3 is heard clean from their first frame; episodes 1 and 2 lead their ED song
+# in 8 s under their last scenes' dialogue, so the song they share with episode 0 is heard only from 8 s
+# into it: the median of episode 0's three matches starts its ending 8 s late
+FOUR = [*THREE, (60.0, 35.0, D, 60.0 + SONG_S + 0.5, D - S + 35.0 - 0.5)]
+DROWNED = {0: {"ed_pictures_from": 30.0},
+           1: {"ed_pictures_from": 25.0 + 8.0, "ed_heard_from": 8.0},
+           2: {"ed_pictures_from": 40.0 + 8.0, "ed_heard_from": 8.0},
+           3: {"ed_pictures_from": 35.0}}
+
+
+def test_siblings_whose_ending_leads_in_under_dialogue_start_the_match_late():
+    no_pictures = {i: {k: v for k, v in c.items() if k != "ed_pictures_from"} for i, c in DROWNED.items()}
+    r = _season(FOUR, no_pictures)[0]
+    assert r.season["end"]["span"][0] == pytest.approx(D - S + 30.0 + 8.0, abs=1.0)
+
+
+def test_an_endings_start_is_where_its_pictures_are_shared_not_where_the_siblings_song_is_heard():
+    r = _season(FOUR, DROWNED)[0]
+    # the first whole second inside the match with episode 3 (its span starts a fraction after 30 s)
+    got = r.season["end"]["pictures"]
+    assert (got["start"], got["shared_with"]) == (pytest.approx(D - S + 30.0, abs=1.0),
+                                                  ["Show/Season 01/ep3.mp4"])
+
+
+def test_the_shared_pictures_confirm_the_models_ending_start():
+    r = _season(FOUR, DROWNED)[0]
+    assert (r.ed_start, r.confidence["ed_start"] > 0.95) == (pytest.approx(D - S + 30.0, abs=1.0), True)
