@@ -93,12 +93,17 @@ def _decide_kind(r: Draft, kind: str, row, window_s: float, clip_seconds: int, r
         p_models = model_reliability([m[name] for m in r.models], getattr(r, name),
                                      max(confs) if confs else None, rule)
     begin = _pictures_begin(kind, row, pictures, owner)
-    if kind == "end" and begin is not None and begin[0] - 0.5 < row.span_end - 1.0:
-        # the ending's first frame is where its pictures are shared, whatever the song does before
-        # them: a lead-in under the last scene (matched, it starts the song too early) or a sibling's
-        # lead-in under dialogue (unmatched, it starts the shared song too late)
-        at = max(0.0, begin[0] - 0.5)
-        r.season[kind]["pictures"] = {"start": round(off + at, 3), "shared_with": begin[1]}
+    if kind == "end" and begin is not None:
+        # Siblings whose ED song leads in under their last scene's dialogue share the song only from
+        # where their lead-in ends, and their matches start this episode's ending late; a sibling that
+        # shows the same ending pictures from earlier says the ending is on screen there.  Only ever
+        # earlier: shared pictures come late where an ending cuts fast or its credits differ per episode
+        # (seeds 4242 and 4343: up to 14 s), and a lead-in heard in the match is the models' to place
+        seen = max(0.0, begin[0] - 0.5)
+        r.season[kind]["pictures"] = {"start": round(off + seen, 3), "shared_with": begin[1]}
+        if seen < at:
+            at = seen
+            r.season[kind]["pictures"]["moved_match_s"] = round(float(row.seconds) - seen, 3)
     # the dense models' own probability of the matched time (their mean per-second posterior), where
     # they looked there: the first S seconds of the head, and only if no later window answered
     posts = [sc[kind] for sc, m in zip(r.plot.get("scores", []), r.models) if "confidence" in m]

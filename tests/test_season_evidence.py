@@ -240,3 +240,12 @@ def test_an_endings_start_is_where_its_pictures_are_shared_not_where_the_sibling
 def test_the_shared_pictures_confirm_the_models_ending_start():
     r = _season(FOUR, DROWNED)[0]
     assert (r.ed_start, r.confidence["ed_start"] > 0.95) == (pytest.approx(D - S + 30.0, abs=1.0), True)
+
+
+def test_pictures_shared_only_later_than_the_song_leave_the_ending_to_the_match_and_models():
+    # episode 0's ending cuts fast at first: its pictures match its siblings' only from 8 s into the song
+    late = {0: {"ed_pictures_from": 38.0}, 1: {"ed_pictures_from": 25.0}, 2: {"ed_pictures_from": 40.0},
+            3: {"ed_pictures_from": 35.0}}
+    r = _season(FOUR, late)[0]
+    moved = "moved_match_s" in r.season["end"]["pictures"]
+    assert (r.ed_start, moved) == (pytest.approx(D - S + 30.0, abs=1.0), False)
