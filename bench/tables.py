@@ -904,6 +904,23 @@ TABLES: dict[str, tuple[Callable[[], list[Path]], Callable[[list[Path]], str]]] 
                  for v in ("v6", "v7") for x in ("val", "test")],
         before_after,
     ),
+    "ed_pictures_calib": (
+        lambda: [RESULTS / "runs_2026-12-07" / "season_episodes_calib_pictures.json",
+                 *[RESULTS / "runs_2026-12-08" / f"season_episodes_calib_{x}.json"
+                   for x in ("ed_pictures", "ed_pictures_earlier")]],
+        season_variants,
+    ),
+    "ed_pictures_shift_calib": (
+        lambda: [RESULTS / "runs_2026-12-07" / "season_episodes_shift_calib_pictures.json",
+                 *[RESULTS / "runs_2026-12-08" / f"season_episodes_shift_calib_{x}.json"
+                   for x in ("ed_pictures", "ed_pictures_earlier")]],
+        season_variants,
+    ),
+    "ed_pictures_in_family": (
+        lambda: [RESULTS / f"runs_2026-12-0{d}" / f"episode_material_{x}_season_v{v}.json"
+                 for d, v in ((7, 7), (8, 8)) for x in ("val", "test")],
+        before_after,
+    ),
     "agreement_hedge_calib": (
         lambda: [RESULTS / "season_episodes_calib.json",
                  RESULTS / "runs_2026-12-07" / "season_episodes_calib_v6.json"],
