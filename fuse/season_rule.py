@@ -21,10 +21,11 @@ short reason (written to the ``*_sources.csv`` sidecar and to predict.py's JSON)
 4. **Decision.**  When the two answers are consistent (``consistent``: within TOLERANCE, 2 s, of each
    other, or the models' answer inside the matched song by at most ``lead_in_s``, where a song that
    leads in before the ED pictures or rings on after the OP pictures puts them) they confirm each
-   other: the innermost of the two answers; within TOLERANCE with the confidence of both
-   (``agreement_confidence``: wrong only where both are wrong), higher than either alone; further
-   inside the song the more reliable of the two, the models' with their own confidence (the match
-   confirms the song, not their place in it).  A
+   other.  Within TOLERANCE, one place measured twice: the more reliable one's reading of it, with
+   the confidence of both (``agreement_confidence``: wrong only where both are wrong), higher than
+   either alone.  Further inside the song, the innermost of the two answers, and the more reliable
+   of them decides the confidence: the models' own (the match confirms the song, not their place in
+   it).  A
    match of several siblings that agree within ``spread_cut`` (bin "several") answers where the
    models put the boundary more than ``agree_s`` away (another place): only evidence measured on the
    episode (step 2) overrules it, not the models' confidence.  Otherwise, when the two answers lie
@@ -245,13 +246,15 @@ def decide(
     if partial:
         facts += f", a partial match: its span {short_s:.0f} s shorter than its siblings'"
     if consistent(kind, model_seconds, season_seconds, rule.lead_in_s):
-        # The match measures the song, the models the pictures, which a song lead-in or ring-out
-        # leaves inside the song: the innermost of the two answers.  Within TOLERANCE they are two
-        # independent measurements of one place (both wrong and yet this close is far rarer than
-        # either being wrong): surer than either alone.  Further inside, the match confirms the song,
-        # not the models' place in it: their own confidence stands
+        # Within TOLERANCE they are two independent measurements of one place (both wrong and yet this
+        # close is far rarer than either being wrong): surer than either alone, and the more reliable
+        # one reads it (the innermost moved clip answers that the models had closer, by up to 2 s,
+        # on the seed-4343 clips).  Further inside, the match measures the song, the models the
+        # pictures, which a song lead-in or ring-out leaves inside the song: the innermost answer,
+        # and the match confirms the song, not the models' place in it: their own confidence stands
         at = innermost(kind, model_seconds, season_seconds)
         if gap <= TOLERANCE:
+            at = model_seconds if p_models >= p_season else season_seconds
             both = agreement_confidence(p_season, p_models)
             return Decision(at, "season" if at == season_seconds else "models",
                             f"agree; match and models confirm each other (within 2 s), confidence {both:.2f} "

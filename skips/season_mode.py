@@ -98,12 +98,15 @@ def _decide_kind(r: Draft, kind: str, row, window_s: float, clip_seconds: int, r
         # where their lead-in ends, and their matches start this episode's ending late; a sibling that
         # shows the same ending pictures from earlier says the ending is on screen there.  Only ever
         # earlier: shared pictures come late where an ending cuts fast or its credits differ per episode
-        # (seeds 4242 and 4343: up to 14 s), and a lead-in heard in the match is the models' to place
+        # (seeds 4242 and 4343: up to 14 s), and a lead-in heard in the match is the models' to place,
+        # unless the pictures begin where they put the ending (within 2 s)
         seen = max(0.0, begin[0] - 0.5)
         r.season[kind]["pictures"] = {"start": round(off + seen, 3), "shared_with": begin[1]}
-        if seen < at:
+        if seen < at or (math.isfinite(model_clip) and abs(model_clip - seen) <= TOLERANCE):
+            # later only where the models' own answer is there too: a lead-in heard in the match, the
+            # ending's pictures and the models' first frame agreeing on one place inside the song
+            r.season[kind]["pictures"]["moved_match_s"] = round(seen - at, 3)
             at = seen
-            r.season[kind]["pictures"]["moved_match_s"] = round(float(row.seconds) - seen, 3)
     # the dense models' own probability of the matched time (their mean per-second posterior), where
     # they looked there: the first S seconds of the head, and only if no later window answered
     posts = [sc[kind] for sc, m in zip(r.plot.get("scores", []), r.models) if "confidence" in m]

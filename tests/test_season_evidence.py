@@ -249,3 +249,13 @@ def test_pictures_shared_only_later_than_the_song_leave_the_ending_to_the_match_
     r = _season(FOUR, late)[0]
     moved = "moved_match_s" in r.season["end"]["pictures"]
     assert (r.ed_start, moved) == (pytest.approx(D - S + 30.0, abs=1.0), False)
+
+
+def test_pictures_where_the_models_put_the_ending_confirm_it_inside_a_heard_lead_in():
+    # episode 0's ED song leads in 6 s under its last scene, heard in the match (which starts at 30 s);
+    # its pictures begin at 36 s, where the models put the ending, unsure (0.6)
+    layout = [(20.0, 30.0, D, 20.0 + SONG_S + 0.5, D - S + 36.0), *FOUR[1:]]
+    lead = {0: {"ed_pictures_from": 36.0, "conf": 0.6}, 1: {"ed_pictures_from": 25.0},
+            2: {"ed_pictures_from": 40.0}, 3: {"ed_pictures_from": 35.0}}
+    r = _season(layout, lead)[0]
+    assert (r.ed_start, r.confidence["ed_start"] > 0.9) == (pytest.approx(D - S + 36.0, abs=1.0), True)

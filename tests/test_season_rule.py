@@ -109,10 +109,21 @@ def test_agreement_within_two_seconds_is_surer_than_either():
     from fuse.season_rule import agreement_confidence
 
     d = _decide("s", 61.5, 0.8, _row("a_start", 60.0, 1))        # one sibling (0.7) and the models (0.8)
-    assert (d.source, d.seconds) == ("season", 60.0)
     assert d.reason.startswith("agree; match and models confirm")
     assert d.confidence == pytest.approx(agreement_confidence(0.7, 0.8)) == pytest.approx(0.94)
     assert d.confidence > 0.8
+
+
+def test_agreeing_within_two_seconds_the_more_reliable_reads_the_place():
+    # the models (0.8) are surer than one sibling (0.7): their place, 1.5 s from the match
+    d = _decide("s", 61.5, 0.8, _row("a_start", 60.0, 1))
+    assert (d.source, d.seconds) == ("models", 61.5)
+
+
+def test_agreeing_within_two_seconds_a_surer_match_reads_the_place():
+    # the models at 0.6, below one sibling's 0.7: the match's place
+    d = _decide("s", 61.5, 0.6, _row("a_start", 60.0, 1))
+    assert (d.source, d.seconds) == ("season", 60.0)
 
 
 def _posterior(peaks):
