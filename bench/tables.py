@@ -921,6 +921,27 @@ TABLES: dict[str, tuple[Callable[[], list[Path]], Callable[[list[Path]], str]]] 
                  for d, v in ((7, 7), (8, 8)) for x in ("val", "test")],
         before_after,
     ),
+    "agreement_calib": (
+        lambda: [RESULTS / "runs_2026-12-08" / f"season_episodes_calib_{x}.json"
+                 for x in ("ed_pictures_earlier", "agree_reliable", "ed_pictures_confirm")],
+        season_variants,
+    ),
+    "agreement_shift_calib": (
+        lambda: [RESULTS / "runs_2026-12-08" / f"season_episodes_shift_calib_{x}.json"
+                 for x in ("ed_pictures_earlier", "agree_reliable", "ed_pictures_confirm")],
+        season_variants,
+    ),
+    "agreement_clips": (
+        lambda: [RESULTS / "zero_shot_shift_calib_after.json",
+                 RESULTS / "runs_2026-12-08" / "zero_shot_shift_calib_agree_reliable.json",
+                 RESULTS / "runs_2026-12-08" / "zero_shot_calib_agree_reliable.json"],
+        zero_shot_season_variants,
+    ),
+    "agreement_in_family": (
+        lambda: [RESULTS / "runs_2026-12-08" / f"episode_material_{x}_season_{v}.json"
+                 for v in ("v8", "v8b") for x in ("val", "test")],
+        before_after,
+    ),
     "agreement_hedge_calib": (
         lambda: [RESULTS / "season_episodes_calib.json",
                  RESULTS / "runs_2026-12-07" / "season_episodes_calib_v6.json"],
