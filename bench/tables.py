@@ -962,6 +962,8 @@ TABLES: dict[str, tuple[Callable[[], list[Path]], Callable[[list[Path]], str]]] 
     "zero_shot_shift4": (lambda: [RESULTS / "zero_shot_shift4.json"], zero_shot_clips),
     "season_episodes_shift5": (lambda: [RESULTS / "season_episodes_shift5.json"], season_episodes),
     "zero_shot_shift5": (lambda: [RESULTS / "zero_shot_shift5.json"], zero_shot_clips),
+    "season_episodes_shift6": (lambda: [RESULTS / "season_episodes_shift6.json"], season_episodes),
+    "zero_shot_shift6": (lambda: [RESULTS / "zero_shot_shift6.json"], zero_shot_clips),
     "season_shift3_recalibrated": (
         lambda: [RESULTS / f"season_episodes_shift3{x}.json" for x in ("", "_recalibrated")], season_variants,
     ),
