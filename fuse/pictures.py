@@ -115,6 +115,18 @@ def shared_start(mine: np.ndarray, theirs: np.ndarray, delta: float, song_start:
     return float(lo + j)
 
 
+def shared_end(mine: np.ndarray, theirs: np.ndarray, delta: float, song_start: float,
+               song_end: float) -> float | None:
+    """The mirror of ``shared_start``: where the pictures shared with a sibling end (this episode's
+    clip time, the end of the last shared second), in a song matched over [song_start, song_end); the
+    stretch must end within ANCHOR_S of the song's end and never after it.  Computed as shared_start on
+    both windows reversed in time."""
+    n_a, n_b = len(mine), len(theirs)
+    first = shared_start(np.asarray(mine)[::-1], np.asarray(theirs)[::-1], n_b - n_a - delta,
+                         n_a - song_end, n_a - song_start)
+    return None if first is None else float(n_a - first)
+
+
 def extend_head(head: np.ndarray, windows: list[tuple[float, np.ndarray]]) -> np.ndarray:
     """The head's thumbnails (from second 0) extended by later windows' 1-fps frames, each given as
     (start second, frames); seconds no window covers stay blank.  Windows that do not start on a whole

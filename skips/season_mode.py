@@ -107,6 +107,15 @@ def _decide_kind(r: Draft, kind: str, row, window_s: float, clip_seconds: int, r
             # ending's pictures and the models' first frame agreeing on one place inside the song
             r.season[kind]["pictures"]["moved_match_s"] = round(seen - at, 3)
             at = seen
+    if kind == "start" and math.isfinite(model_clip):
+        end = _pictures_begin(kind, row, pictures, owner, "end")
+        seen = None if end is None else end[0] - 0.5
+        if seen is not None and abs(model_clip - seen) <= TOLERANCE:
+            # the opening's pictures end where the models put its end: a song that rings on after them
+            # (heard in the match, it ends the song too late) is not the opening's place
+            r.season[kind]["pictures"] = {"end": round(off + seen, 3), "shared_with": end[1],
+                                          "moved_match_s": round(seen - at, 3)}
+            at = seen
     # the dense models' own probability of the matched time (their mean per-second posterior), where
     # they looked there: the first S seconds of the head, and only if no later window answered
     posts = [sc[kind] for sc, m in zip(r.plot.get("scores", []), r.models) if "confidence" in m]
@@ -140,13 +149,15 @@ def _decide_kind(r: Draft, kind: str, row, window_s: float, clip_seconds: int, r
 
 
 def _pictures_begin(kind: str, row, pictures: Mapping[str, np.ndarray],
-                    owner: Mapping[str, str]) -> tuple[float, list[str]] | None:
+                    owner: Mapping[str, str], edge: str = "start") -> tuple[float, list[str]] | None:
     """Where a theme's pictures begin (clip time of ``row``'s window: the head starts at 0), by the
     siblings that share its song and show the same pictures at the same point of it
     (fuse.pictures.shared_start): the earliest such start, a sibling whose song leads in longer than
-    this episode's sees its pictures later.  None without pictures on both sides."""
-    from fuse.pictures import shared_start
+    this episode's sees its pictures later.  ``edge`` "end": where they end instead
+    (fuse.pictures.shared_end), the latest over the siblings.  None without pictures on both sides."""
+    from fuse.pictures import shared_end, shared_start
 
+    measure, pick = (shared_start, min) if edge == "start" else (shared_end, max)
     mine = pictures.get(row.clip)
     if mine is None:
         return None
@@ -160,12 +171,12 @@ def _pictures_begin(kind: str, row, pictures: Mapping[str, np.ndarray],
         theirs = pictures.get(other)
         if theirs is None or other not in spans:
             continue
-        p = shared_start(mine, theirs, delta, *spans[other])
+        p = measure(mine, theirs, delta, *spans[other])
         if p is not None:
             found.append((p, owner[other]))
     if not found:
         return None
-    first = min(p for p, _ in found)
+    first = pick(p for p, _ in found)
     return first, sorted({o for p, o in found if p == first})
 
 

@@ -51,3 +51,14 @@ def test_later_windows_extend_the_head_second_by_second():
     later = np.zeros((4, 66, 88, 3), np.uint8) + 90
     out = extend_head(head, [(3.0, later), (7.5, later)])
     assert out.shape == (7, GRID, GRID) and (out[:5] == head).all() and (out[5:] == 90).all()
+
+
+def test_shared_pictures_end_before_a_ringing_song_and_never_after_the_song():
+    from fuse.pictures import shared_end
+
+    theme = _frames(60)
+    mine = np.concatenate([_frames(30), theme, _frames(30)])     # pictures 30-90 s
+    theirs = np.concatenate([_frames(12), theme, _frames(30)])   # 12-72 s: delta -18
+    assert shared_end(mine, theirs, -18.0, 30.0, 96.0) == 90.0   # the song rang on 6 s
+    assert shared_end(mine, theirs, -18.0, 30.0, 84.0) == 84.0   # heard ending early: never after it
+    assert shared_end(mine, _frames(120), -18.0, 30.0, 96.0) is None   # drawn anew

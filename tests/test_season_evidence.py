@@ -27,15 +27,15 @@ OP_PICTURES = np.random.default_rng(7).integers(0, 256, (int(SONG_S), 11, 11), d
 ED_PICTURES = np.random.default_rng(8).integers(0, 256, (int(SONG_S), 11, 11), dtype=np.uint8)
 
 
-def _pictures(i: int, n: int, op_at: float, from_s: float | None, theme: np.ndarray = OP_PICTURES
-              ) -> np.ndarray:
+def _pictures(i: int, n: int, op_at: float, from_s: float | None, theme: np.ndarray = OP_PICTURES,
+              until: float | None = None) -> np.ndarray:
     """Per-second thumbnails of a window of ``n`` seconds: the season's ``theme`` pictures laid out in
     song time (the song at ``op_at``) from second ``from_s`` (None: drawn for this episode alone), every
-    other second a picture of this episode's own."""
+    other second a picture of this episode's own; ``until``: where they stop (default: the song's end)."""
     out = np.random.default_rng(300 + i + (0 if theme is OP_PICTURES else 50)).integers(
         0, 256, (n, 11, 11), dtype=np.uint8)
     if from_s is not None:
-        for s in range(int(np.ceil(from_s)), min(n, int(op_at + SONG_S))):
+        for s in range(int(np.ceil(from_s)), min(n, int(op_at + SONG_S if until is None else until))):
             out[s] = theme[int(s - op_at)]
     return out
 
@@ -43,12 +43,14 @@ def _pictures(i: int, n: int, op_at: float, from_s: float | None, theme: np.ndar
 def _episode(i: int, op_at: float, ed_at: float, duration: float, op_end: float, ed_start: float,
              conf: float = 0.95, source: str = "dense", op=None, ed=None, safe=None,
              pictures_from: float | None = None, own_pictures: bool = False,
-             ed_pictures_from: float | None = None, ed_heard_from: float = 0.0) -> Draft:
+             ed_pictures_from: float | None = None, ed_heard_from: float = 0.0,
+             pictures_until: float | None = None) -> Draft:
     """Episode ``i``: its OP song at ``op_at`` in the head, its ED song at ``ed_at`` in the last window;
     the models answered ``op_end`` / ``ed_start`` at ``conf``; ``op`` / ``ed``: the segment head's spans
     (default: assumed 90 s lengths); ``safe``: the segment head's and posteriors' innermost plausible
     edges (``safe_edges``); ``pictures_from``: where its OP pictures begin (default: with the song),
-    ``own_pictures``: an OP drawn for this episode alone; ``ed_pictures_from``: where its ED pictures
+    ``own_pictures``: an OP drawn for this episode alone, ``pictures_until``: where they end (default:
+    with the song); ``ed_pictures_from``: where its ED pictures
     begin in the last window (None: no pictures kept), ``ed_heard_from``: the song time from which its
     ED song is heard clean (before it, a lead-in drowned under the last scene's dialogue)."""
     head = fingerprint_samples(make_clip_audio(100 + i, HEAD, OP, op_at), SYNTH_RATE)
@@ -65,7 +67,7 @@ def _episode(i: int, op_at: float, ed_at: float, duration: float, op_end: float,
     r.plot = {"chroma": {"start": head, "end": tail}}
     if pictures_from is not None or own_pictures:
         at = None if own_pictures else (op_at if pictures_from is None else pictures_from)
-        r.plot["pictures"] = {"start": _pictures(i, int(HEAD), op_at, at)}
+        r.plot["pictures"] = {"start": _pictures(i, int(HEAD), op_at, at, until=pictures_until)}
     if ed_pictures_from is not None:
         r.plot.setdefault("pictures", {})["end"] = _pictures(i, S, ed_at, ed_pictures_from, ED_PICTURES)
     r.safe_edges = dict(safe or {})
@@ -259,3 +261,13 @@ def test_pictures_where_the_models_put_the_ending_confirm_it_inside_a_heard_lead
             2: {"ed_pictures_from": 40.0}, 3: {"ed_pictures_from": 35.0}}
     r = _season(layout, lead)[0]
     assert (r.ed_start, r.confidence["ed_start"] > 0.9) == (pytest.approx(D - S + 36.0, abs=1.0), True)
+
+
+def test_pictures_where_the_models_put_the_opening_end_confirm_it_inside_a_ringing_song():
+    # episode 0's OP song rings on 6 s after its pictures end (at 59 s), heard in the match (which ends
+    # at 65 s); the models put the OP end at 59 s, unsure (0.6)
+    layout = [(20.0, 30.0, D, 20.0 + SONG_S - 6.0, D - S + 30.0 - 0.5), *FOUR[1:]]
+    ring = {**_with_pictures({0: {"pictures_until": 20.0 + SONG_S - 6.0, "conf": 0.6}}),
+            3: {"pictures_from": 60.0}}
+    r = _season(layout, ring)[0]
+    assert (r.op_end, r.confidence["op_end"] > 0.9) == (pytest.approx(20.0 + SONG_S - 6.0, abs=1.0), True)
