@@ -942,6 +942,16 @@ TABLES: dict[str, tuple[Callable[[], list[Path]], Callable[[list[Path]], str]]] 
                  for v in ("v8", "v8b") for x in ("val", "test")],
         before_after,
     ),
+    "op_end_pictures_calib": (
+        lambda: [RESULTS / "runs_2026-12-08" / f"season_episodes_calib_{x}.json"
+                 for x in ("ed_pictures_confirm", "op_end_pictures")],
+        season_variants,
+    ),
+    "op_end_pictures_shift_calib": (
+        lambda: [RESULTS / "runs_2026-12-08" / f"season_episodes_shift_calib_{x}.json"
+                 for x in ("ed_pictures_confirm", "op_end_pictures")],
+        season_variants,
+    ),
     "agreement_hedge_calib": (
         lambda: [RESULTS / "season_episodes_calib.json",
                  RESULTS / "runs_2026-12-07" / "season_episodes_calib_v6.json"],
