@@ -188,6 +188,24 @@ def zero_shot_clips(files: list[Path]) -> str:
     ])
 
 
+def zero_shot_compare(files: list[Path]) -> str:
+    """bench/zero_shot_bench.py with several checkpoints on the same clips: one row per checkpoint and
+    clip type (score, MAE, median, within 1/2/5 s), and what confidence >= 0.9 keeps."""
+    rows = ["| run | weights | clips | n | score (s) | MAE (s) | median (s) | within 1 s | within 2 s "
+            "| within 5 s | answered at >= 0.9 | of those within 2 s |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for f in files:
+        doc = _load(f)
+        sure = doc["at_0.9"]
+        for kind in ("all", "s", "e"):
+            a = doc["scores"][kind]
+            rows.append(f"| `{f.stem}` | {doc['weights']} | {kind} | {a['n']} | {a['score']:.2f} | "
+                        f"{a['mae']:.2f} | {a['median']:.2f} | {a['within_1s']:.0%} | {a['within_2s']:.0%} | "
+                        f"{a['within_5s']:.0%} | "
+                        + (f"{sure['answered']:.0%} | {sure['within_2s']:.0%} |" if kind == "all" else "| |"))
+    return "\n".join([_source_line(files) + _made(_load(files[0])), "", *rows])
+
+
 def _clip_season(season: dict | None) -> list[str]:
     """bench/zero_shot_bench.py --season: the model with and without season mode, per group."""
     if not season:
@@ -972,6 +990,11 @@ TABLES: dict[str, tuple[Callable[[], list[Path]], Callable[[list[Path]], str]]] 
     "zero_shot_shift4": (lambda: [RESULTS / "zero_shot_shift4.json"], zero_shot_clips),
     "season_episodes_shift5": (lambda: [RESULTS / "season_episodes_shift5.json"], season_episodes),
     "zero_shot_shift5": (lambda: [RESULTS / "zero_shot_shift5.json"], zero_shot_clips),
+    "cjk_rebuild_clips": (
+        lambda: [RESULTS / "runs_2026-12-08" / f"zero_shot_cjk_test_{x}.json"
+                 for x in ("shipped", "candidate")],
+        zero_shot_compare,
+    ),
     "season_episodes_shift6": (lambda: [RESULTS / "season_episodes_shift6.json"], season_episodes),
     "zero_shot_shift6": (lambda: [RESULTS / "zero_shot_shift6.json"], zero_shot_clips),
     "season_shift3_recalibrated": (
