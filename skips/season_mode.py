@@ -136,16 +136,21 @@ def _decide_kind(r: Draft, kind: str, row, window_s: float, clip_seconds: int, r
         r.source[name] = "season"
         if not agreed:   # the models' posterior hedges only an answer of theirs the match agrees with
             r.safe_edges.pop(name, None)
-        _edges_from_match(r, kind, span, begin)
+        _edges_from_match(r, kind, span, _in_episode(begin, off))
         return
     if d.confirmed:   # the models' answer, within 2 s of the match (confirmed) or inside its song
         r.confidence[name] = d.confidence
         how = "confirmed by the season's match" if abs(model_clip - at) <= TOLERANCE else \
             "inside the season's matched song"
         r.source[name] = f"{r.source.get(name, 'models')}, {how}"
-        _edges_from_match(r, kind, span, begin)
+        _edges_from_match(r, kind, span, _in_episode(begin, off))
     elif math.isfinite(model_clip) and abs(model_clip - at) <= rule.agree_s:
         _bound_by_song(r, kind, span)
+
+
+def _in_episode(edge: tuple[float, list[str]] | None, off: float) -> tuple[float, list[str]] | None:
+    """A picture edge from its window's clip time to episode time."""
+    return None if edge is None else (off + edge[0], edge[1])
 
 
 def _pictures_begin(kind: str, row, pictures: Mapping[str, np.ndarray],
@@ -209,6 +214,11 @@ def _edges_from_match(r: Draft, kind: str, span: tuple[float, float],
         else:
             r.ed, r.span_source["ed_end"] = (r.ed_start, song), "season"
         r.safe_edges.pop("ed_end", None)
+        # the range never begins before the ending's shared pictures, whatever the answer: a match that
+        # heard a lead-in, agreeing with the models, can place the boundary in the last scene
+        if pictures is not None and r.ed[0] < pictures[0] - 0.5 < r.ed[1] - 1.0:
+            r.ed = (pictures[0] - 0.5, r.ed[1])
+            r.season.setdefault("end", {}).setdefault("pictures", {})["range_start"] = round(r.ed[0], 3)
 
 
 def _bound_by_song(r: Draft, kind: str, span: tuple[float, float]) -> None:
