@@ -137,6 +137,12 @@ def _decide_kind(r: Draft, kind: str, row, window_s: float, clip_seconds: int, r
         if not agreed:   # the models' posterior hedges only an answer of theirs the match agrees with
             r.safe_edges.pop(name, None)
         _edges_from_match(r, kind, span, _in_episode(begin, off))
+        if kind == "end" and begin is not None and r.ed[0] < off + begin[0] - 0.5 < r.ed[1] - 1.0:
+            # the match's place is where the song is heard; a lead-in heard there, agreeing with unsure
+            # models, can put it in the last scene: the range never begins before the shared pictures
+            # (the models' own places are theirs: the pictures often begin late, fast cuts)
+            r.ed = (off + begin[0] - 0.5, r.ed[1])
+            r.season[kind].setdefault("pictures", {})["range_start"] = round(r.ed[0], 3)
         return
     if d.confirmed:   # the models' answer, within 2 s of the match (confirmed) or inside its song
         r.confidence[name] = d.confidence
@@ -214,11 +220,6 @@ def _edges_from_match(r: Draft, kind: str, span: tuple[float, float],
         else:
             r.ed, r.span_source["ed_end"] = (r.ed_start, song), "season"
         r.safe_edges.pop("ed_end", None)
-        # the range never begins before the ending's shared pictures, whatever the answer: a match that
-        # heard a lead-in, agreeing with the models, can place the boundary in the last scene
-        if pictures is not None and r.ed[0] < pictures[0] - 0.5 < r.ed[1] - 1.0:
-            r.ed = (pictures[0] - 0.5, r.ed[1])
-            r.season.setdefault("end", {}).setdefault("pictures", {})["range_start"] = round(r.ed[0], 3)
 
 
 def _bound_by_song(r: Draft, kind: str, span: tuple[float, float]) -> None:
