@@ -136,16 +136,27 @@ def _decide_kind(r: Draft, kind: str, row, window_s: float, clip_seconds: int, r
         r.source[name] = "season"
         if not agreed:   # the models' posterior hedges only an answer of theirs the match agrees with
             r.safe_edges.pop(name, None)
-        _edges_from_match(r, kind, span, begin)
+        _edges_from_match(r, kind, span, _in_episode(begin, off))
+        if kind == "end" and begin is not None and r.ed[0] < off + begin[0] - 0.5 < r.ed[1] - 1.0:
+            # the match's place is where the song is heard; a lead-in heard there, agreeing with unsure
+            # models, can put it in the last scene: the range never begins before the shared pictures
+            # (the models' own places are theirs: the pictures often begin late, fast cuts)
+            r.ed = (off + begin[0] - 0.5, r.ed[1])
+            r.season[kind].setdefault("pictures", {})["range_start"] = round(r.ed[0], 3)
         return
     if d.confirmed:   # the models' answer, within 2 s of the match (confirmed) or inside its song
         r.confidence[name] = d.confidence
         how = "confirmed by the season's match" if abs(model_clip - at) <= TOLERANCE else \
             "inside the season's matched song"
         r.source[name] = f"{r.source.get(name, 'models')}, {how}"
-        _edges_from_match(r, kind, span, begin)
+        _edges_from_match(r, kind, span, _in_episode(begin, off))
     elif math.isfinite(model_clip) and abs(model_clip - at) <= rule.agree_s:
         _bound_by_song(r, kind, span)
+
+
+def _in_episode(edge: tuple[float, list[str]] | None, off: float) -> tuple[float, list[str]] | None:
+    """A picture edge from its window's clip time to episode time."""
+    return None if edge is None else (off + edge[0], edge[1])
 
 
 def _pictures_begin(kind: str, row, pictures: Mapping[str, np.ndarray],

@@ -271,3 +271,13 @@ def test_pictures_where_the_models_put_the_opening_end_confirm_it_inside_a_ringi
             3: {"pictures_from": 60.0}}
     r = _season(layout, ring)[0]
     assert (r.op_end, r.confidence["op_end"] > 0.9) == (pytest.approx(20.0 + SONG_S - 6.0, abs=1.0), True)
+
+
+def test_an_ending_range_never_begins_before_its_shared_pictures():
+    # episode 0's ED song leads in 6 s under its last scene, heard in the match; the models put the
+    # ending 2.5 s after the match (unsure, 0.6) and the siblings' pictures begin 6 s after it
+    layout = [(20.0, 30.0, D, 20.0 + SONG_S + 0.5, D - S + 32.5), *FOUR[1:]]
+    lead = {0: {"ed_pictures_from": 36.0, "conf": 0.6}, 1: {"ed_pictures_from": 25.0},
+            2: {"ed_pictures_from": 40.0}, 3: {"ed_pictures_from": 35.0}}
+    r = _season(layout, lead)[0]
+    assert r.ed[0] == pytest.approx(D - S + 36.0, abs=1.0)
