@@ -206,6 +206,24 @@ def zero_shot_compare(files: list[Path]) -> str:
     return "\n".join([_source_line(files) + _made(_load(files[0])), "", *rows])
 
 
+def episodes_by_method(files: list[Path]) -> str:
+    """bench/predict_bench.py with several methods on each episode set, at predict.py's defaults: per
+    set and method, boundaries answered, story-safe share, the most story skipped, theme left."""
+    import statistics
+
+    rows = ["| set | method | episodes | boundaries answered | story-safe (<= 1 s) | most story skipped (s) "
+            "| theme left unskipped, median s | answers within 2 s |",
+            "|---|---|---|---|---|---|---|---|"]
+    for f in files:
+        doc = _load(f)
+        for name, r in doc["at_default"].items():
+            eaten = r["story_eaten_s"]
+            rows.append(f"| `{f.stem}` | {name} | {len(eaten)} | {r['answered_share']:.0%} | "
+                        f"{r['story_safe_share']:.0%} | {max(eaten):.1f} | "
+                        f"{statistics.median(r['theme_left_s']):.1f} | {r['all']['within_2s']:.0%} |")
+    return "\n".join([_source_line(files) + _made(_load(files[0])), "", *rows])
+
+
 def _clip_season(season: dict | None) -> list[str]:
     """bench/zero_shot_bench.py --season: the model with and without season mode, per group."""
     if not season:
@@ -969,6 +987,28 @@ TABLES: dict[str, tuple[Callable[[], list[Path]], Callable[[list[Path]], str]]] 
         lambda: [RESULTS / "runs_2026-12-08" / f"season_episodes_shift_calib_{x}.json"
                  for x in ("ed_pictures_confirm", "op_end_pictures")],
         season_variants,
+    ),
+    "ed_range_calib": (
+        lambda: [RESULTS / "runs_2026-12-08" / f"season_episodes_calib_{x}.json"
+                 for x in ("op_end_pictures", "ed_range_pictures_all", "ed_range_pictures")],
+        season_variants,
+    ),
+    "ed_range_shift_calib": (
+        lambda: [RESULTS / "runs_2026-12-08" / f"season_episodes_shift_calib_{x}.json"
+                 for x in ("op_end_pictures", "ed_range_pictures_all", "ed_range_pictures")],
+        season_variants,
+    ),
+    "cjk_rebuild_alone": (
+        lambda: [RESULTS / "runs_2026-12-08" / f"season_episodes_{s}_{x}.json"
+                 for s in ("calib", "shift_calib") for x in ("op_end_pictures", "cjk")],
+        season_variants,
+    ),
+    "season_episodes_shift4_vs_cjk": (
+        lambda: [RESULTS / f"season_episodes_shift4{x}.json" for x in ("", "_cjk")], season_variants,
+    ),
+    "cjk_rebuild_in_family": (
+        lambda: sorted((RESULTS / "runs_2026-12-08").glob("episode_material_*_cjk_cmp.json")),
+        episodes_by_method,
     ),
     "agreement_hedge_calib": (
         lambda: [RESULTS / "season_episodes_calib.json",
