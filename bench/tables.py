@@ -817,6 +817,11 @@ def _material_runs() -> list[Path]:
 
 
 # name -> (files, renderer); files as a callable when they are found by pattern
+def _runs(day: str, stem: str, *variants: str) -> list[Path]:
+    """Result files ``RESULTS/runs_<day>/<stem>.json``, ``{}`` in ``stem`` replaced by each variant."""
+    return [RESULTS / f"runs_{day}" / f"{stem.format(v)}.json" for v in variants]
+
+
 TABLES: dict[str, tuple[Callable[[], list[Path]], Callable[[list[Path]], str]]] = {
     "accuracy_seed1": (lambda: [_hist("accuracy_seed1.json")], accuracy_groups),
     "accuracy_seed1_season": (lambda: [_hist("accuracy_seed1.json")], accuracy_season),
@@ -941,15 +946,14 @@ TABLES: dict[str, tuple[Callable[[], list[Path]], Callable[[list[Path]], str]]] 
         before_after,
     ),
     "ed_pictures_calib": (
-        lambda: [RESULTS / "runs_2026-12-07" / "season_episodes_calib_pictures.json",
-                 *[RESULTS / "runs_2026-12-08" / f"season_episodes_calib_{x}.json"
-                   for x in ("ed_pictures", "ed_pictures_earlier")]],
+        lambda: [*_runs("2026-12-07", "season_episodes_calib_{}", "pictures"),
+                 *_runs("2026-12-08", "season_episodes_calib_{}", "ed_pictures", "ed_pictures_earlier")],
         season_variants,
     ),
     "ed_pictures_shift_calib": (
-        lambda: [RESULTS / "runs_2026-12-07" / "season_episodes_shift_calib_pictures.json",
-                 *[RESULTS / "runs_2026-12-08" / f"season_episodes_shift_calib_{x}.json"
-                   for x in ("ed_pictures", "ed_pictures_earlier")]],
+        lambda: [*_runs("2026-12-07", "season_episodes_shift_calib_{}", "pictures"),
+                 *_runs("2026-12-08", "season_episodes_shift_calib_{}", "ed_pictures",
+                        "ed_pictures_earlier")],
         season_variants,
     ),
     "ed_pictures_in_family": (
@@ -958,13 +962,13 @@ TABLES: dict[str, tuple[Callable[[], list[Path]], Callable[[list[Path]], str]]] 
         before_after,
     ),
     "agreement_calib": (
-        lambda: [RESULTS / "runs_2026-12-08" / f"season_episodes_calib_{x}.json"
-                 for x in ("ed_pictures_earlier", "agree_reliable", "ed_pictures_confirm")],
+        lambda: _runs("2026-12-08", "season_episodes_calib_{}", "ed_pictures_earlier", "agree_reliable",
+                      "ed_pictures_confirm"),
         season_variants,
     ),
     "agreement_shift_calib": (
-        lambda: [RESULTS / "runs_2026-12-08" / f"season_episodes_shift_calib_{x}.json"
-                 for x in ("ed_pictures_earlier", "agree_reliable", "ed_pictures_confirm")],
+        lambda: _runs("2026-12-08", "season_episodes_shift_calib_{}", "ed_pictures_earlier", "agree_reliable",
+                      "ed_pictures_confirm"),
         season_variants,
     ),
     "agreement_clips": (
@@ -979,23 +983,22 @@ TABLES: dict[str, tuple[Callable[[], list[Path]], Callable[[list[Path]], str]]] 
         before_after,
     ),
     "op_end_pictures_calib": (
-        lambda: [RESULTS / "runs_2026-12-08" / f"season_episodes_calib_{x}.json"
-                 for x in ("ed_pictures_confirm", "op_end_pictures")],
+        lambda: _runs("2026-12-08", "season_episodes_calib_{}", "ed_pictures_confirm", "op_end_pictures"),
         season_variants,
     ),
     "op_end_pictures_shift_calib": (
-        lambda: [RESULTS / "runs_2026-12-08" / f"season_episodes_shift_calib_{x}.json"
-                 for x in ("ed_pictures_confirm", "op_end_pictures")],
+        lambda: _runs("2026-12-08", "season_episodes_shift_calib_{}", "ed_pictures_confirm",
+                      "op_end_pictures"),
         season_variants,
     ),
     "ed_range_calib": (
-        lambda: [RESULTS / "runs_2026-12-08" / f"season_episodes_calib_{x}.json"
-                 for x in ("op_end_pictures", "ed_range_pictures_all", "ed_range_pictures")],
+        lambda: _runs("2026-12-08", "season_episodes_calib_{}", "op_end_pictures", "ed_range_pictures_all",
+                      "ed_range_pictures"),
         season_variants,
     ),
     "ed_range_shift_calib": (
-        lambda: [RESULTS / "runs_2026-12-08" / f"season_episodes_shift_calib_{x}.json"
-                 for x in ("op_end_pictures", "ed_range_pictures_all", "ed_range_pictures")],
+        lambda: _runs("2026-12-08", "season_episodes_shift_calib_{}", "op_end_pictures",
+                      "ed_range_pictures_all", "ed_range_pictures"),
         season_variants,
     ),
     "cjk_rebuild_alone": (

@@ -92,7 +92,7 @@ def _decide_kind(r: Draft, kind: str, row, window_s: float, clip_seconds: int, r
         confs = [m["confidence"][name] for m in r.models if "confidence" in m]
         p_models = model_reliability([m[name] for m in r.models], getattr(r, name),
                                      max(confs) if confs else None, rule)
-    begin = _pictures_begin(kind, row, pictures, owner)
+    begin, ed_seen = _pictures_edge(kind, row, pictures, owner), None
     if kind == "end" and begin is not None:
         # Siblings whose ED song leads in under their last scene's dialogue share the song only from
         # where their lead-in ends, and their matches start this episode's ending late; a sibling that
@@ -100,15 +100,15 @@ def _decide_kind(r: Draft, kind: str, row, window_s: float, clip_seconds: int, r
         # earlier: shared pictures come late where an ending cuts fast or its credits differ per episode
         # (seeds 4242 and 4343: up to 14 s), and a lead-in heard in the match is the models' to place,
         # unless the pictures begin where they put the ending (within 2 s)
-        seen = max(0.0, begin[0] - 0.5)
-        r.season[kind]["pictures"] = {"start": round(off + seen, 3), "shared_with": begin[1]}
-        if seen < at or (math.isfinite(model_clip) and abs(model_clip - seen) <= TOLERANCE):
+        ed_seen = max(0.0, begin[0] - 0.5)
+        r.season[kind]["pictures"] = {"start": round(off + ed_seen, 3), "shared_with": begin[1]}
+        if ed_seen < at or (math.isfinite(model_clip) and abs(model_clip - ed_seen) <= TOLERANCE):
             # later only where the models' own answer is there too: a lead-in heard in the match, the
             # ending's pictures and the models' first frame agreeing on one place inside the song
-            r.season[kind]["pictures"]["moved_match_s"] = round(seen - at, 3)
-            at = seen
+            r.season[kind]["pictures"]["moved_match_s"] = round(ed_seen - at, 3)
+            at = ed_seen
     if kind == "start" and math.isfinite(model_clip):
-        end = _pictures_begin(kind, row, pictures, owner, "end")
+        end = _pictures_edge(kind, row, pictures, owner, "end")
         seen = None if end is None else end[0] - 0.5
         if seen is not None and abs(model_clip - seen) <= TOLERANCE:
             # the opening's pictures end where the models put its end: a song that rings on after them
@@ -137,11 +137,11 @@ def _decide_kind(r: Draft, kind: str, row, window_s: float, clip_seconds: int, r
         if not agreed:   # the models' posterior hedges only an answer of theirs the match agrees with
             r.safe_edges.pop(name, None)
         _edges_from_match(r, kind, span, _in_episode(begin, off))
-        if kind == "end" and begin is not None and r.ed[0] < off + begin[0] - 0.5 < r.ed[1] - 1.0:
+        if ed_seen is not None and r.ed[0] < off + ed_seen < r.ed[1] - 1.0:
             # the match's place is where the song is heard; a lead-in heard there, agreeing with unsure
             # models, can put it in the last scene: the range never begins before the shared pictures
             # (the models' own places are theirs: the pictures often begin late, fast cuts)
-            r.ed = (off + begin[0] - 0.5, r.ed[1])
+            r.ed = (off + ed_seen, r.ed[1])
             r.season[kind].setdefault("pictures", {})["range_start"] = round(r.ed[0], 3)
         return
     if d.confirmed:   # the models' answer, within 2 s of the match (confirmed) or inside its song
@@ -159,7 +159,7 @@ def _in_episode(edge: tuple[float, list[str]] | None, off: float) -> tuple[float
     return None if edge is None else (off + edge[0], edge[1])
 
 
-def _pictures_begin(kind: str, row, pictures: Mapping[str, np.ndarray],
+def _pictures_edge(kind: str, row, pictures: Mapping[str, np.ndarray],
                     owner: Mapping[str, str], edge: str = "start") -> tuple[float, list[str]] | None:
     """Where a theme's pictures begin (clip time of ``row``'s window: the head starts at 0), by the
     siblings that share its song and show the same pictures at the same point of it

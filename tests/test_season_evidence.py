@@ -211,7 +211,7 @@ def test_a_sibling_that_shares_a_recap_does_not_place_the_opening():
                     partners=(("1_start", 120.0, 180.0), ("2_start", 300.0, 345.0)),
                     shifts=(("1_start", -100.0), ("2_start", -250.0)))
     owner = {"1_start": "ep1", "2_start": "ep2"}
-    got = season_mode._pictures_begin("start", row, pics, owner)
+    got = season_mode._pictures_edge("start", row, pics, owner)
     assert got == (300.0, ["ep2"])
 
 
